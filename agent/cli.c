@@ -1,0 +1,280 @@
+/*
+ * What outpost's SNMP commands share: net-snmp-style credential flags
+ * (-v -c -u -l -a -A -x -X -t -r), or the [credential] sections of a
+ * config file (--config FILE, long option only: -c is the community, as
+ * in net-snmp's tools), and usage-error reporting.
+ */
+#include "agent/agent.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+const char cli_snmp_help[] =
+"Credentials (as in net-snmp's tools):\n"
+"  -v 1|2c|3          SNMP version (default 2c; 3 when -u is given)\n"
+"  -c COMMUNITY       community for v1/v2c\n"
+"  -u USER            v3 user name\n"
+"  -l LEVEL           noAuthNoPriv, authNoPriv or authPriv\n"
+"  -a PROTO           MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512\n"
+"  -A PASSWORD        v3 authentication pass phrase (8+ characters)\n"
+"  -x PROTO           DES, AES, AES-192, AES-256\n"
+"  -X PASSWORD        v3 privacy pass phrase (8+ characters)\n"
+"  --config FILE      use the [credential] sections of an outpost.ini\n"
+"  --credential NAME  use only this [credential] section of --config\n"
+"  -t TIMEOUT         per-try timeout: seconds (1, 0.5) or 500ms, 2s\n"
+"  -r RETRIES         retries after the first try\n"
+"  --json             JSON output, one object per line\n"
+"  -h, --help         this help\n";
+
+int
+cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "outpost %s: %s (see 'outpost %s --help')\n", cmd, msg, cmd);
+	return EXIT_USAGE;
+}
+
+int
+cli_parse_uint(const char *cmd, const char *what, const char *s, int64_t min,
+    int64_t max, unsigned *out)
+{
+	int64_t v;
+
+	if (parse_int(s, min, max, &v) == -1) {
+		cli_usage_error(cmd, "bad %s '%s': expected a whole number from "
+		    "%lld to %lld", what, s, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* "1", "0.5" (seconds, as net-snmp's -t) or a duration ("500ms", "2s"). */
+static int
+parse_timeout(const char *s, unsigned *out_ms)
+{
+	uint64_t ms;
+	const char *p = s;
+	unsigned long ip = 0, frac = 0, scale = 1000;
+
+	if (*p == '\0')
+		return -1;
+	while (isdigit((unsigned char)*p) && ip < 100000)
+		ip = ip * 10 + (unsigned long)(*p++ - '0');
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
+			return -1;
+		while (isdigit((unsigned char)*p)) {
+			if (scale > 1) {
+				scale /= 10;
+				frac += (unsigned long)(*p - '0') * scale;
+			}
+			p++;
+		}
+		if (*p != '\0')
+			return -1;
+		ms = ip * 1000 + frac;
+	} else if (*p == '\0') {
+		ms = (uint64_t)ip * 1000;
+	} else if (parse_duration_ms(s, &ms) == -1) {
+		return -1;
+	}
+	if (ms < 10 || ms > 60000)
+		return -1;
+	*out_ms = (unsigned)ms;
+	return 0;
+}
+
+void
+cli_snmp_init(struct cli_snmp *c, unsigned timeout_ms, unsigned retries)
+{
+	memset(c, 0, sizeof(*c));
+	c->timeout_ms = timeout_ms;
+	c->retries = retries;
+}
+
+int
+cli_snmp_opt(struct cli_snmp *c, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'v': c->version = arg; return 1;
+	case 'u': c->user = arg; return 1;
+	case 'l': c->level = arg; return 1;
+	case 'a': c->auth = arg; return 1;
+	case 'A': c->auth_pass = arg; return 1;
+	case 'x': c->priv = arg; return 1;
+	case 'X': c->priv_pass = arg; return 1;
+	case OPT_CONFIG: c->config_path = arg; return 1;
+	case OPT_CREDENTIAL: c->cred_name = arg; return 1;
+	case OPT_JSON: c->json = true; return 1;
+	case 'c':
+		if (c->ncommunities == CLI_MAX_CREDS)
+			return -1;
+		c->communities[c->ncommunities++] = arg;
+		return 1;
+	case 't':
+		return parse_timeout(arg, &c->timeout_ms) == 0 ? 1 : -1;
+	case 'r': {
+		int64_t v;
+		if (parse_int(arg, 0, 20, &v) == -1)
+			return -1;
+		c->retries = (unsigned)v;
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
+static int
+cli_creds_from_config(struct cli_snmp *c)
+{
+	struct config_errors errs;
+
+	if (config_load(c->config_path, &c->cfg, &errs) == -1) {
+		for (size_t i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		config_errors_free(&errs);
+		return 1;
+	}
+	config_errors_free(&errs);
+	for (size_t i = 0; i < c->cfg->ncreds && c->ncreds < CLI_MAX_CREDS; i++) {
+		const struct config_credential *cr = &c->cfg->creds[i];
+		if (c->cred_name && strcmp(c->cred_name, cr->name) != 0)
+			continue;
+		c->creds[c->ncreds] = *cr;   /* borrowed strings: owned by cfg */
+		snprintf(c->names[c->ncreds], sizeof(c->names[0]), "%s", cr->name);
+		c->ncreds++;
+	}
+	if (c->cred_name && c->ncreds == 0) {
+		fprintf(stderr, "%s: no [credential %s] section\n", c->config_path,
+		    c->cred_name);
+		return 1;
+	}
+	if (c->ncreds == 0) {
+		fprintf(stderr, "%s: no [credential NAME] sections\n", c->config_path);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cli_enum(const char *what, const char *val, int (*parse)(const char *), int *out)
+{
+	int v;
+
+	if (val == NULL)
+		return 0;
+	if ((v = parse(val)) < 0) {
+		fprintf(stderr, "outpost: bad %s '%s'\n", what, val);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+cli_snmp_finish(struct cli_snmp *c, bool many)
+{
+	struct config_credential base;
+	char err[512];
+	int version;
+	bool flags = c->version || c->user || c->level || c->auth ||
+	    c->auth_pass || c->priv || c->priv_pass || c->ncommunities;
+
+	if (c->config_path) {
+		if (flags) {
+			fprintf(stderr, "outpost: --config cannot be combined with "
+			    "-v -c -u -l -a -A -x -X\n");
+			return EXIT_USAGE;
+		}
+		return cli_creds_from_config(c);
+	}
+	if (c->cred_name) {
+		fprintf(stderr, "outpost: --credential needs --config FILE\n");
+		return EXIT_USAGE;
+	}
+	if (!flags) {
+		fprintf(stderr, "outpost: no credentials: give -c COMMUNITY, "
+		    "-v 3 -u USER ..., or --config FILE\n");
+		return EXIT_USAGE;
+	}
+	config_credential_defaults(&base);
+	version = c->user ? CFG_SNMP_V3 : CFG_SNMP_V2C;
+	if (cli_enum("version (-v)", c->version, config_parse_version, &version) ||
+	    cli_enum("security level (-l)", c->level, config_parse_level, &base.level) ||
+	    cli_enum("auth protocol (-a)", c->auth, config_parse_auth, &base.auth_protocol) ||
+	    cli_enum("privacy protocol (-x)", c->priv, config_parse_priv, &base.priv_protocol))
+		return EXIT_USAGE;
+	base.version = version;
+	if (version == CFG_SNMP_V3 && c->level == NULL)
+		base.level = c->priv_pass ? CFG_AUTH_PRIV :
+		    c->auth_pass ? CFG_AUTH_NOPRIV : CFG_NOAUTH_NOPRIV;
+	if (c->ncommunities > 1 && !many) {
+		fprintf(stderr, "outpost: -c may be given once here (several are "
+		    "for scan)\n");
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < (c->ncommunities ? c->ncommunities : 1); i++) {
+		struct config_credential *cr = &c->creds[c->ncreds];
+		*cr = base;
+		cr->community = (char *)(c->ncommunities ? c->communities[i] : NULL);
+		cr->user = (char *)c->user;
+		cr->auth_password = (char *)c->auth_pass;
+		cr->priv_password = (char *)c->priv_pass;
+		if (config_credential_check(cr, err, sizeof(err)) == -1) {
+			fprintf(stderr, "outpost: %s\n", err);
+			return EXIT_USAGE;
+		}
+		if (version == CFG_SNMP_V3)
+			snprintf(c->names[c->ncreds], sizeof(c->names[0]), "usm:%.60s",
+			    c->user);
+		else
+			snprintf(c->names[c->ncreds], sizeof(c->names[0]),
+			    "community#%zu", i + 1);
+		cr->name = c->names[c->ncreds];
+		c->ncreds++;
+	}
+	return 0;
+}
+
+void
+cli_snmp_free(struct cli_snmp *c)
+{
+	config_free(c->cfg);
+	c->cfg = NULL;
+}
+
+void
+cli_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	/* One socket per target in flight: take what the hard limit allows. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+void
+cli_json_print(void *obj)
+{
+	char *s = cJSON_PrintUnformatted(obj);
+
+	if (s != NULL) {
+		fputs(s, stdout);
+		fputc('\n', stdout);
+		free(s);
+	}
+}

@@ -1,0 +1,121 @@
+/*
+ * outpost: the command dispatcher.
+ */
+#include "agent/agent.h"
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+static const char main_usage[] =
+"usage: outpost COMMAND [options]\n\n"
+"Commands:\n"
+"  scan TARGET...             find SNMP devices in addresses, CIDRs, ranges\n"
+"  get HOST[:PORT] OID...     read OIDs (prints like snmpget -On)\n"
+"  walk HOST[:PORT] [OID]     walk a subtree (prints like snmpbulkwalk -On)\n"
+"  check-config -c FILE       validate a configuration file\n"
+"  version                    print the version\n\n"
+"'outpost COMMAND --help' describes each command.\n";
+
+static const struct {
+	const char *name;
+	int (*fn)(int, char **);
+} commands[] = {
+	{ "scan", cmd_scan },
+	{ "get", cmd_get },
+	{ "walk", cmd_walk },
+	{ "check-config", cmd_check_config },
+	{ "config-docs", cmd_config_docs },
+	{ "version", cmd_version },
+};
+
+int
+cmd_version(int argc, char **argv)
+{
+	printf("outpost %s (net-snmp %s, %s, cJSON %s, zlib %s)\n",
+	    OUTPOST_VERSION, netsnmp_get_version(), curl_version(),
+	    cJSON_Version(), zlibVersion());
+	return 0;
+}
+
+int
+cmd_check_config(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = NULL;
+	struct config_errors errs;
+	struct config *cfg;
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		if (opt == 'c')
+			path = optarg;
+		else if (opt == 'h') {
+			printf("usage: outpost check-config -c FILE\n"
+			    "Validate FILE; print 'configuration OK' or every error.\n");
+			return 0;
+		} else if (opt == ':')
+			return cli_usage_error("check-config", "option '%s' needs a value",
+			    argv[optind - 1]);
+		else
+			return cli_usage_error("check-config", "unknown option '%s'",
+			    argv[optind - 1]);
+	}
+	if (path == NULL || optind < argc)
+		return cli_usage_error("check-config", "usage: outpost check-config -c FILE");
+	if (config_load(path, &cfg, &errs) == -1) {
+		for (size_t i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		config_errors_free(&errs);
+		return 1;
+	}
+	config_errors_free(&errs);
+	config_free(cfg);
+	printf("configuration OK\n");
+	return 0;
+}
+
+/* Regenerates docs/config.md and packaging/outpost.ini (make docs). */
+int
+cmd_config_docs(int argc, char **argv)
+{
+	if (argc == 2 && strcmp(argv[1], "markdown") == 0)
+		config_write_markdown(stdout);
+	else if (argc == 2 && strcmp(argv[1], "ini") == 0)
+		config_write_sample_ini(stdout);
+	else
+		return cli_usage_error("config-docs", "expected 'markdown' or 'ini'");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	log_init("outpost", LOG_LVL_WARN, false);
+	if (argc < 2) {
+		fputs(main_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		fputs(main_usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)
+		return cmd_version(argc - 1, argv + 1);
+	for (size_t i = 0; i < countof(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "outpost: unknown command '%.64s' (see 'outpost --help')\n",
+	    argv[1]);
+	return EXIT_USAGE;
+}

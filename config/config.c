@@ -1,0 +1,124 @@
+/*
+ * The config object: load, free, errors, and the small helpers the
+ * section checks use.
+ */
+#include "config/config_int.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+cfg_errors_add(struct config_errors *e, const char *msg)
+{
+	char **m = realloc(e->msgs, (e->count + 1) * sizeof(*m));
+
+	if (m == NULL)
+		abort();
+	e->msgs = m;
+	e->msgs[e->count++] = xstrdup(msg);
+}
+
+void
+config_errors_free(struct config_errors *e)
+{
+	for (size_t i = 0; i < e->count; i++)
+		free(e->msgs[i]);
+	free(e->msgs);
+	e->msgs = NULL;
+	e->count = 0;
+}
+
+bool
+cfg_name_valid(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.-");
+
+	return n >= 1 && n <= CFG_NAME_MAX && s[n] == '\0';
+}
+
+void
+cfg_reportf(struct cfg_report *r, const char *key, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	r->count++;
+	r->emit(r, key, msg);
+}
+
+bool
+cfg_was_set(const struct cfg_report *r, const char *key)
+{
+	if (r->set_line == NULL)
+		return false;
+	for (size_t i = 0; i < r->sec->nkeys; i++)
+		if (strcmp(r->sec->keys[i].name, key) == 0)
+			return r->set_line[i] != 0;
+	return false;
+}
+
+void
+cfg_root_defaults(const struct cfg_schema *schema, void *root)
+{
+	for (size_t i = 0; i < schema->nsections; i++) {
+		const struct cfg_section *sec = &schema->sections[i];
+
+		if (!sec->named)
+			cfg_obj_defaults(sec, (char *)root + sec->obj_off);
+	}
+}
+
+void
+cfg_root_free(const struct cfg_schema *schema, void *root)
+{
+	for (size_t i = 0; i < schema->nsections; i++) {
+		const struct cfg_section *sec = &schema->sections[i];
+		char **arr;
+		size_t *n;
+
+		if (!sec->named) {
+			cfg_obj_free(sec, (char *)root + sec->obj_off);
+			continue;
+		}
+		arr = (char **)((char *)root + sec->arr_off);
+		n = (size_t *)((char *)root + sec->count_off);
+		for (size_t j = 0; j < *n; j++)
+			cfg_obj_free(sec, *arr + j * sec->size);
+		free(*arr);
+		*arr = NULL;
+		*n = 0;
+	}
+}
+
+int
+config_load(const char *path, struct config **out, struct config_errors *errs)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+	*out = NULL;
+	errs->msgs = NULL;
+	errs->count = 0;
+	cfg_root_defaults(&cfg_schema, cfg);
+	if (cfg_load_schema(path, &cfg_schema, cfg, errs) != 0) {
+		config_free(cfg);
+		return -1;
+	}
+	cfg->path = xstrdup(path);
+	*out = cfg;
+	return 0;
+}
+
+void
+config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	cfg_root_free(&cfg_schema, cfg);
+	free(cfg->path);
+	free(cfg);
+}

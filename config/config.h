@@ -1,0 +1,107 @@
+/*
+ * config: the INI configuration file. One declarative table per section
+ * (config/schema.c) drives parsing, defaults, validation and the
+ * generated docs (docs/config.md, packaging/outpost.ini). Every error in
+ * a file is collected as "FILE:LINE: message" and the whole file is
+ * rejected if there is any.
+ */
+#ifndef OUTPOST_CONFIG_H
+#define OUTPOST_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/core.h"
+
+enum cfg_snmp_version { CFG_SNMP_V1 = 1, CFG_SNMP_V2C = 2, CFG_SNMP_V3 = 3 };
+enum cfg_sec_level { CFG_NOAUTH_NOPRIV, CFG_AUTH_NOPRIV, CFG_AUTH_PRIV };
+enum cfg_auth {
+	CFG_AUTH_MD5, CFG_AUTH_SHA, CFG_AUTH_SHA224, CFG_AUTH_SHA256,
+	CFG_AUTH_SHA384, CFG_AUTH_SHA512
+};
+enum cfg_priv { CFG_PRIV_DES, CFG_PRIV_AES, CFG_PRIV_AES192, CFG_PRIV_AES256 };
+
+/* Value types for keys of later sections (address lists, string lists). */
+struct config_addrs {
+	struct net_range *ranges;
+	size_t            count;
+};
+struct config_strings {
+	char  **items;
+	size_t  count;
+};
+
+/* [credential NAME] */
+struct config_credential {
+	char *name;
+	int   version;         /* enum cfg_snmp_version */
+	char *community;       /* v1/v2c; secret */
+	char *user;            /* v3 */
+	int   level;           /* enum cfg_sec_level */
+	int   auth_protocol;   /* enum cfg_auth */
+	char *auth_password;   /* secret */
+	int   priv_protocol;   /* enum cfg_priv */
+	char *priv_password;   /* secret */
+};
+
+/* [agent] */
+struct config_agent {
+	char *state_dir;
+	int   log_level;       /* enum log_level */
+};
+
+struct config {
+	char                     *path;
+	struct config_agent       agent;
+	struct config_credential *creds;
+	size_t                    ncreds;
+};
+
+/* Messages, each "FILE:LINE: text" (or "FILE: text" for the whole file). */
+struct config_errors {
+	char   **msgs;
+	size_t   count;
+};
+#define CONFIG_MAX_ERRORS 100   /* then one "too many errors" line */
+
+/*
+ * Read and validate path. 0 with *out set, or -1 with *out NULL and the
+ * reasons in errs (which must not be NULL; it is reset first). Free errs
+ * with config_errors_free() in both cases.
+ */
+int  config_load(const char *path, struct config **out, struct config_errors *errs);
+void config_free(struct config *);             /* wipes secrets */
+void config_errors_free(struct config_errors *);
+
+const struct config_credential *
+     config_credential_find(const struct config *, const char *name);
+
+/*
+ * Credentials built elsewhere (the CLI's -v -c -u -l -a -A -x -X flags):
+ * defaults from the same table, the same validation and messages as the
+ * file. check returns 0, or -1 with every problem in err ("; "-joined).
+ */
+void config_credential_defaults(struct config_credential *);
+int  config_credential_check(const struct config_credential *, char *err, size_t errlen);
+void config_credential_clear(struct config_credential *);   /* frees, wipes secrets */
+
+/*
+ * Names as written in the file or on the command line ("2c", "authPriv",
+ * "SHA-256", "AES-192"); case and '-' do not matter. -1 if unknown.
+ */
+int  config_parse_version(const char *);
+int  config_parse_level(const char *);
+int  config_parse_auth(const char *);
+int  config_parse_priv(const char *);
+const char *config_version_name(int);          /* "?" if out of range */
+const char *config_level_name(int);
+const char *config_auth_name(int);
+const char *config_priv_name(int);
+
+/* Reference docs and the sample file, from the same tables. */
+void config_write_markdown(FILE *);
+void config_write_sample_ini(FILE *);
+
+#endif

@@ -1,0 +1,264 @@
+/*
+ * The sections of outpost.ini. Adding a section: a key table and a
+ * section struct here, a member in struct config, a line in cfg_sections.
+ */
+#include "config/config_int.h"
+
+#include <string.h>
+
+const struct cfg_enum cfg_versions[] = {
+	{ "1", CFG_SNMP_V1, false },
+	{ "2c", CFG_SNMP_V2C, false },
+	{ "3", CFG_SNMP_V3, false },
+	{ NULL, 0, false },
+};
+
+const struct cfg_enum cfg_levels[] = {
+	{ "noAuthNoPriv", CFG_NOAUTH_NOPRIV, false },
+	{ "authNoPriv", CFG_AUTH_NOPRIV, false },
+	{ "authPriv", CFG_AUTH_PRIV, false },
+	{ NULL, 0, false },
+};
+
+const struct cfg_enum cfg_auths[] = {
+	{ "MD5", CFG_AUTH_MD5, false },
+	{ "SHA", CFG_AUTH_SHA, false },
+	{ "SHA-1", CFG_AUTH_SHA, true },
+	{ "SHA-224", CFG_AUTH_SHA224, false },
+	{ "SHA-256", CFG_AUTH_SHA256, false },
+	{ "SHA-384", CFG_AUTH_SHA384, false },
+	{ "SHA-512", CFG_AUTH_SHA512, false },
+	{ NULL, 0, false },
+};
+
+const struct cfg_enum cfg_privs[] = {
+	{ "DES", CFG_PRIV_DES, false },
+	{ "AES", CFG_PRIV_AES, false },
+	{ "AES-128", CFG_PRIV_AES, true },
+	{ "AES-192", CFG_PRIV_AES192, false },
+	{ "AES-256", CFG_PRIV_AES256, false },
+	{ NULL, 0, false },
+};
+
+static const struct cfg_enum cfg_log_levels[] = {
+	{ "error", LOG_LVL_ERROR, false },
+	{ "warn", LOG_LVL_WARN, false },
+	{ "warning", LOG_LVL_WARN, true },
+	{ "info", LOG_LVL_INFO, false },
+	{ "debug", LOG_LVL_DEBUG, false },
+	{ NULL, 0, false },
+};
+
+/* ---- [agent] ------------------------------------------------------- */
+
+#define A struct config_agent
+static const struct cfg_key agent_keys[] = {
+	{ CFG_STRING(A, state_dir), .def = "/var/lib/outpost",
+	  .doc = "Directory for the agent's state and spool files." },
+	{ CFG_ENUM(A, log_level, cfg_log_levels), .def = "info",
+	  .doc = "Least severe level that is logged." },
+};
+#undef A
+
+/* ---- [credential NAME] --------------------------------------------- */
+
+#define C struct config_credential
+static const struct cfg_key cred_keys[] = {
+	{ CFG_ENUM(C, version, cfg_versions), .def = "2c",
+	  .doc = "SNMP version." },
+	{ CFG_STRING(C, community), .flags = CFG_F_SECRET,
+	  .doc = "Community string; versions 1 and 2c only, and required there." },
+	{ CFG_STRING(C, user),
+	  .doc = "USM user name (1-32 characters); version 3 only, and required there." },
+	{ CFG_ENUM(C, level, cfg_levels), .def = "authPriv",
+	  .doc = "Version 3 security level; the default is the safe one." },
+	{ CFG_ENUM(C, auth_protocol, cfg_auths), .def = "SHA",
+	  .doc = "Version 3 authentication protocol (SHA is SHA-1)." },
+	{ CFG_STRING(C, auth_password), .flags = CFG_F_SECRET,
+	  .doc = "Version 3 authentication passphrase, at least 8 characters; "
+	         "needed for authNoPriv and authPriv." },
+	{ CFG_ENUM(C, priv_protocol, cfg_privs), .def = "AES",
+	  .doc = "Version 3 privacy protocol (AES is AES-128)." },
+	{ CFG_STRING(C, priv_password), .flags = CFG_F_SECRET,
+	  .doc = "Version 3 privacy passphrase, at least 8 characters; "
+	         "needed for authPriv." },
+};
+#undef C
+
+/* RFC 3414 2.6: a passphrase shorter than 8 octets is refused. */
+#define USM_MIN_PASSWORD 8
+/* RFC 3414 usmUserName: SnmpAdminString (SIZE(1..32)). */
+#define USM_MAX_USER     32
+
+static void
+cfg_cred_password(struct cfg_report *r, const char *key, const char *pw,
+    const char *level)
+{
+	if (pw == NULL)
+		cfg_reportf(r, key, "level %s needs %s", level, key);
+	else if (strlen(pw) < USM_MIN_PASSWORD)
+		cfg_reportf(r, key, "%s must be at least %d characters (RFC 3414)",
+		    key, USM_MIN_PASSWORD);
+}
+
+static void
+cfg_cred_check(const void *obj, struct cfg_report *r)
+{
+	static const char *const v3_only[] = {
+		"user", "level", "auth_protocol", "auth_password",
+		"priv_protocol", "priv_password",
+	};
+	const struct config_credential *c = obj;
+	const char *vname = config_version_name(c->version);
+
+	if (c->version != CFG_SNMP_V3) {
+		if (c->community == NULL)
+			cfg_reportf(r, NULL, "version %s needs community", vname);
+		/* Explicit settings only: the enums always hold a default. */
+		for (size_t i = 0; i < countof(v3_only); i++)
+			if (cfg_was_set(r, v3_only[i]))
+				cfg_reportf(r, v3_only[i], "%s is for version 3 only, "
+				    "not version %s", v3_only[i], vname);
+		if (r->set_line == NULL && (c->user || c->auth_password ||
+		    c->priv_password))
+			cfg_reportf(r, NULL, "user and passwords are for version 3 "
+			    "only, not version %s", vname);
+		return;
+	}
+	if (c->community)
+		cfg_reportf(r, "community", "community is for versions 1 and 2c, "
+		    "not version 3 (use user and passwords)");
+	if (c->user == NULL)
+		cfg_reportf(r, NULL, "version 3 needs user");
+	else if (strlen(c->user) > USM_MAX_USER)
+		cfg_reportf(r, "user", "user must be at most %d characters "
+		    "(RFC 3414)", USM_MAX_USER);
+	if (c->level == CFG_AUTH_NOPRIV || c->level == CFG_AUTH_PRIV)
+		cfg_cred_password(r, "auth_password", c->auth_password,
+		    config_level_name(c->level));
+	if (c->level == CFG_AUTH_PRIV)
+		cfg_cred_password(r, "priv_password", c->priv_password,
+		    config_level_name(c->level));
+}
+
+/* ---- the file ------------------------------------------------------- */
+
+#define R struct config
+static const struct cfg_section cfg_sections[] = {
+	{ CFG_SECTION(R, "agent", struct config_agent, agent, agent_keys),
+	  .doc = "How the agent itself runs." },
+	{ CFG_NAMED_SECTION(R, "credential", struct config_credential, creds,
+	      ncreds, cred_keys),
+	  .check = cfg_cred_check,
+	  .doc = "SNMP credentials, referred to by NAME elsewhere. A file that "
+	         "holds a community or password must be chmod 600.",
+	  .example =
+	    "[credential public-v2c]\n"
+	    "version = 2c\n"
+	    "community = public\n"
+	    "\n"
+	    "[credential legacy-v1]\n"
+	    "version = 1\n"
+	    "community = public\n"
+	    "\n"
+	    "[credential ops-v3]\n"
+	    "version = 3\n"
+	    "user = outpost\n"
+	    "level = authPriv\n"
+	    "auth_protocol = SHA-256\n"
+	    "auth_password = change-me-auth\n"
+	    "priv_protocol = AES\n"
+	    "priv_password = change-me-priv\n"
+	    "\n"
+	    "[credential auth-only-v3]\n"
+	    "version = 3\n"
+	    "user = monitor\n"
+	    "level = authNoPriv\n"
+	    "auth_protocol = SHA-512\n"
+	    "auth_password = change-me-auth\n"
+	    "\n"
+	    "[credential noauth-v3]\n"
+	    "version = 3\n"
+	    "user = public\n"
+	    "level = noAuthNoPriv\n" },
+};
+#undef R
+
+const struct cfg_schema cfg_schema = { cfg_sections, countof(cfg_sections) };
+
+static const struct cfg_section *
+cfg_cred_section(void)
+{
+	for (size_t i = 0; i < countof(cfg_sections); i++)
+		if (cfg_sections[i].keys == cred_keys)
+			return &cfg_sections[i];
+	return NULL;
+}
+
+/* ---- the credential API for the CLI --------------------------------- */
+
+struct cfg_joined {
+	struct cfg_report r;
+	char  *buf;
+	size_t len, used;
+};
+
+static void
+cfg_join(struct cfg_report *r, const char *key, const char *msg)
+{
+	struct cfg_joined *j = (struct cfg_joined *)r;
+	int n;
+
+	if (j->len == 0 || j->used >= j->len)
+		return;
+	n = snprintf(j->buf + j->used, j->len - j->used, "%s%s",
+	    j->used ? "; " : "", msg);
+	if (n > 0)
+		j->used += (size_t)n;
+}
+
+int
+config_credential_check(const struct config_credential *c, char *err,
+    size_t errlen)
+{
+	struct cfg_joined j = {
+		.r = { .emit = cfg_join, .sec = cfg_cred_section() },
+		.buf = err, .len = errlen,
+	};
+
+	if (errlen)
+		err[0] = '\0';
+	cfg_cred_check(c, &j.r);
+	return j.r.count ? -1 : 0;
+}
+
+void
+config_credential_defaults(struct config_credential *c)
+{
+	memset(c, 0, sizeof(*c));
+	cfg_obj_defaults(cfg_cred_section(), c);
+}
+
+void
+config_credential_clear(struct config_credential *c)
+{
+	cfg_obj_free(cfg_cred_section(), c);
+}
+
+const struct config_credential *
+config_credential_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ncreds; i++)
+		if (strcmp(cfg->creds[i].name, name) == 0)
+			return &cfg->creds[i];
+	return NULL;
+}
+
+int config_parse_version(const char *s) { return cfg_enum_parse(cfg_versions, s); }
+int config_parse_level(const char *s)   { return cfg_enum_parse(cfg_levels, s); }
+int config_parse_auth(const char *s)    { return cfg_enum_parse(cfg_auths, s); }
+int config_parse_priv(const char *s)    { return cfg_enum_parse(cfg_privs, s); }
+const char *config_version_name(int v)  { return cfg_enum_name(cfg_versions, v); }
+const char *config_level_name(int v)    { return cfg_enum_name(cfg_levels, v); }
+const char *config_auth_name(int v)     { return cfg_enum_name(cfg_auths, v); }
+const char *config_priv_name(int v)     { return cfg_enum_name(cfg_privs, v); }

@@ -1,0 +1,138 @@
+/*
+ * core: what every other module stands on. One event loop that owns all
+ * I/O, timers and signals; logging with per-target complaint throttling;
+ * address/range parsing; a token-bucket rate limiter; small helpers.
+ */
+#ifndef OUTPOST_CORE_H
+#define OUTPOST_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#define OUTPOST_VERSION "0.1.0"
+
+#define countof(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- event loop (loop.c) --------------------------------------------- */
+
+#define LOOP_READ  1
+#define LOOP_WRITE 2
+
+struct loop;
+typedef void (*loop_io_cb)(struct loop *, int fd, int events, void *arg);
+typedef void (*loop_signal_cb)(struct loop *, int signo, void *arg);
+
+/* Timers are owned by the caller (intrusive), so arming never allocates
+ * per event; the loop keeps them in a binary heap. */
+struct loop_timer;
+typedef void (*loop_timer_cb)(struct loop *, struct loop_timer *, void *arg);
+struct loop_timer {
+	uint64_t      when_ms;  /* absolute, loop_now_ms() clock */
+	size_t        heap_idx; /* SIZE_MAX when not armed */
+	loop_timer_cb cb;
+	void         *arg;
+};
+
+struct loop *loop_new(void);
+void loop_free(struct loop *);
+/* Register, change or remove interest in fd. events: LOOP_READ|LOOP_WRITE. */
+int  loop_io_set(struct loop *, int fd, int events, loop_io_cb, void *arg);
+void loop_io_del(struct loop *, int fd);
+void loop_timer_init(struct loop_timer *, loop_timer_cb, void *arg);
+void loop_timer_arm(struct loop *, struct loop_timer *, uint64_t delay_ms);
+void loop_timer_disarm(struct loop *, struct loop_timer *);
+bool loop_timer_armed(const struct loop_timer *);
+/* Deliver signo through the loop (signalfd), not in a handler. */
+int  loop_signal(struct loop *, int signo, loop_signal_cb, void *arg);
+/* Runs until loop_stop() or until nothing (fd, timer) is left. */
+int  loop_run(struct loop *);
+void loop_stop(struct loop *);
+uint64_t loop_now_ms(struct loop *);   /* cached monotonic ms, per iteration */
+uint64_t mono_ms(void);                /* monotonic clock, uncached */
+uint64_t mono_us(void);
+
+/* ---- logging (log.c) ------------------------------------------------- */
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+void log_init(const char *ident, enum log_level, bool daemon_style);
+void log_set_level(enum log_level);
+enum log_level log_get_level(void);
+int  log_level_parse(const char *s);   /* -1 if unknown */
+const char *log_level_name(enum log_level);
+void log_msg(enum log_level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+/*
+ * Complaint throttling for repeated failures of one target (after
+ * collectd's c_complain): the first failure is logged, then the gap
+ * between lines doubles up to a cap; one line on recovery.
+ */
+struct complain {
+	uint64_t next_ms;      /* earliest time the next line may be logged */
+	uint64_t gap_ms;       /* current gap; 0 = not failing */
+	unsigned suppressed;   /* lines held back since the last one logged */
+};
+#define COMPLAIN_FIRST_GAP_MS 60000ull
+#define COMPLAIN_MAX_GAP_MS   86400000ull
+/* Returns true if the line was logged. */
+bool log_complain(struct complain *, uint64_t now_ms, enum log_level,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Logs once (at INFO) if the target was failing; resets the state. */
+bool log_release(struct complain *, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- addresses and ranges (net.c) ------------------------------------ */
+
+/* An inclusive IPv4 range (CIDR, a.b.c.d-e, a.b.c.d-w.x.y.z or single),
+ * or one IPv6 address (family AF_INET6, first == last == 0). */
+struct net_range {
+	int             family;
+	uint32_t        first, last;   /* host byte order, IPv4 only */
+	struct in6_addr addr6;
+};
+#define NET_RANGE_MAX_ADDRS (1u << 20)   /* a /12: refuse larger scans */
+
+/* Parse one target. 0 on success; -1 with a message in err. */
+int  net_range_parse(const char *s, struct net_range *, char *err, size_t errlen);
+uint64_t net_range_count(const struct net_range *);
+bool net_range_contains(const struct net_range *, const struct sockaddr_storage *);
+/* Parse "HOST[:PORT]", "[v6]:PORT"; host is copied to host (no brackets). */
+int  net_hostport_parse(const char *s, char *host, size_t hostlen,
+                        unsigned *port, char *err, size_t errlen);
+void net_ipv4_str(uint32_t host_order, char *buf, size_t len);
+
+/* ---- rate limiting (ratelimit.c) ------------------------------------- */
+
+struct ratelimit {
+	double   rate;      /* tokens per second; 0 = unlimited */
+	double   burst;     /* bucket size */
+	double   tokens;
+	uint64_t last_us;
+};
+void ratelimit_init(struct ratelimit *, double rate, double burst, uint64_t now_us);
+/* 0 if a token was taken, else microseconds until one is available. */
+uint64_t ratelimit_take(struct ratelimit *, uint64_t now_us);
+
+/* ---- parsing helpers (util.c) ---------------------------------------- */
+
+/* "500ms", "30s", "5m", "1h", "2d"; a bare number is seconds. */
+int parse_duration_ms(const char *s, uint64_t *out_ms);
+/* "512", "64KB", "256MB", "1GB" (powers of 1024; KiB/MiB accepted). */
+int parse_size(const char *s, uint64_t *out);
+/* Strict base-10 integer in [min, max]. */
+int parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
+
+void *xcalloc(size_t n, size_t size);   /* aborts on OOM: start-up only */
+char *xstrdup(const char *);
+/* Wipe then free a secret string. */
+void secret_free(char *);
+
+#endif

@@ -1,0 +1,465 @@
+/*
+ * The request engine: sessions, caps, queues, loop integration.
+ *
+ * Each session owns one UDP socket registered with the loop and one loop
+ * timer armed from snmp_sess_select_info2() for net-snmp's own retry and
+ * timeout handling. Requests over a cap wait in the session's queue; a
+ * session with queued work and a free per-target slot waits in the
+ * engine's ready list for a global slot. Sessions close once idle.
+ */
+#include "snmp/snmp_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+static void sess_io_cb(struct loop *, int, int, void *);
+static void sess_timer_cb(struct loop *, struct loop_timer *, void *);
+static void engine_pump(struct osnmp_engine *);
+static void sess_maybe_close(struct osnmp_sess *);
+
+struct osnmp_engine *
+osnmp_engine_new(struct loop *loop, const struct osnmp_engine_opts *o)
+{
+	struct osnmp_engine *e = xcalloc(1, sizeof(*e));
+
+	e->loop = loop;
+	e->opts = *o;
+	if (e->opts.max_inflight == 0)
+		e->opts.max_inflight = 1000;
+	if (e->opts.max_per_target == 0)
+		e->opts.max_per_target = 4;
+	if (e->opts.max_queued == 0)
+		e->opts.max_queued = 100000;
+	TAILQ_INIT(&e->ready);
+	TAILQ_INIT(&e->sessions);
+	TAILQ_INIT(&e->done);
+	loop_timer_init(&e->done_timer, engine_done_cb, e);
+	netsnmp_large_fd_set_init(&e->fdset, FD_SETSIZE);
+	return e;
+}
+
+void
+osnmp_engine_free(struct osnmp_engine *e)
+{
+	struct osnmp_sess *s;
+
+	if (e == NULL)
+		return;
+	while ((s = TAILQ_FIRST(&e->sessions)) != NULL) {
+		sess_fail_all(s, OSNMP_ST_ERROR, "engine shut down");
+		sess_close(s);
+	}
+	engine_run_done(e);
+	loop_timer_disarm(e->loop, &e->done_timer);
+	netsnmp_large_fd_set_cleanup(&e->fdset);
+	engine_v3_cache_free(e);
+	free(e);
+}
+
+unsigned
+osnmp_engine_inflight(const struct osnmp_engine *e)
+{
+	return e->inflight;
+}
+
+/* ---- completion: callbacks always run from the loop ---- */
+
+void
+engine_done_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	engine_run_done(arg);
+}
+
+void
+engine_run_done(struct osnmp_engine *e)
+{
+	struct osnmp_req *r;
+
+	while ((r = TAILQ_FIRST(&e->done)) != NULL) {
+		struct osnmp_reply rep = {
+			.status = r->status,
+			.pdu = r->response,
+			.errmsg = r->errmsg[0] ? r->errmsg : NULL,
+			.rtt_us = r->rtt_us,
+		};
+		TAILQ_REMOVE(&e->done, r, link);
+		r->cb(&rep, r->arg);
+		if (r->response)
+			snmp_free_pdu(r->response);
+		if (r->pdu)
+			snmp_free_pdu(r->pdu);
+		free(r);
+	}
+}
+
+/* Move r to the done list; it is reported on the next loop turn. */
+void
+req_finish(struct osnmp_req *r, enum osnmp_status st, netsnmp_pdu *resp,
+    const char *msg)
+{
+	struct osnmp_engine *e = r->eng;
+
+	r->status = st;
+	r->response = resp;
+	if (msg)
+		snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
+	r->rtt_us = r->sent_us ? mono_us() - r->sent_us : 0;
+	TAILQ_INSERT_TAIL(&e->done, r, link);
+	if (!loop_timer_armed(&e->done_timer))
+		loop_timer_arm(e->loop, &e->done_timer, 0);
+}
+
+/* ---- sessions ---- */
+
+static struct osnmp_sess *
+sess_find(struct osnmp_engine *e, const struct osnmp_target *t)
+{
+	struct osnmp_sess *s;
+
+	/* Linear: sessions are per command or per scan window, and a scan
+	 * never asks for the same target twice at once. */
+	TAILQ_FOREACH(s, &e->sessions, elink)
+		if (s->cred == t->cred && s->port == t->port &&
+		    s->timeout_ms == t->timeout_ms && s->retries == t->retries &&
+		    strcmp(s->host, t->host) == 0 && !s->dead)
+			return s;
+	return NULL;
+}
+
+static int
+resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
+    socklen_t *sslen, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+	char portstr[8];
+	int rc;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	rc = getaddrinfo(host, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+void
+sess_arm(struct osnmp_sess *s)
+{
+	struct timeval tv = { 0, 0 };
+	int numfds = 0, block = 1;
+	uint64_t ms;
+
+	if (s->sessp == NULL)
+		return;
+	NETSNMP_LARGE_FD_ZERO(&s->eng->fdset);
+	snmp_sess_select_info2(s->sessp, &numfds, &s->eng->fdset, &tv, &block);
+	if (block) {
+		loop_timer_disarm(s->eng->loop, &s->timer);
+		return;
+	}
+	ms = (uint64_t)tv.tv_sec * 1000u + (uint64_t)(tv.tv_usec + 999) / 1000u;
+	loop_timer_arm(s->eng->loop, &s->timer, ms);
+}
+
+static struct osnmp_sess *
+sess_open(struct osnmp_engine *e, const struct osnmp_target *t, char *err,
+    size_t errlen)
+{
+	struct osnmp_sess *s = xcalloc(1, sizeof(*s));
+	netsnmp_transport *tr;
+	char addr[INET6_ADDRSTRLEN];
+
+	s->eng = e;
+	snprintf(s->host, sizeof(s->host), "%s", t->host);
+	s->port = t->port;
+	s->cred = t->cred;
+	s->timeout_ms = t->timeout_ms;
+	s->retries = t->retries;
+	TAILQ_INIT(&s->pending);
+	loop_timer_init(&s->timer, sess_timer_cb, s);
+	if (resolve(t->host, t->port, &s->peer, &s->peerlen, err, errlen) == -1)
+		goto fail;
+	if (s->peer.ss_family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)&s->peer;
+		inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+		snprintf(s->peername, sizeof(s->peername), "udp6:[%s]:%u", addr, t->port);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)&s->peer;
+		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+		snprintf(s->peername, sizeof(s->peername), "udp:%s:%u", addr, t->port);
+	}
+	if (sess_netsnmp_open(s, err, errlen) == -1)
+		goto fail;
+	tr = snmp_sess_transport(s->sessp);
+	s->fd = tr ? tr->sock : -1;
+	/* A connected UDP socket: the kernel accepts replies only from the
+	 * peer and reports ICMP port-unreachable as ECONNREFUSED. */
+	if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&s->peer, s->peerlen) == -1 ||
+	    loop_io_set(e->loop, s->fd, LOOP_READ, sess_io_cb, s) == -1) {
+		snprintf(err, errlen, "%s: cannot set up socket: %s", t->host,
+		    strerror(errno));
+		snmp_sess_close(s->sessp);
+		goto fail;
+	}
+	TAILQ_INSERT_TAIL(&e->sessions, s, elink);
+	e->nsessions++;
+	return s;
+fail:
+	free(s);
+	return NULL;
+}
+
+void
+sess_close(struct osnmp_sess *s)
+{
+	struct osnmp_engine *e = s->eng;
+
+	s->closing = true;
+	if (s->in_ready)
+		TAILQ_REMOVE(&e->ready, s, rlink);
+	loop_timer_disarm(e->loop, &s->timer);
+	if (s->fd >= 0)
+		loop_io_del(e->loop, s->fd);
+	if (s->sessp)
+		snmp_sess_close(s->sessp);   /* closes the socket too */
+	TAILQ_REMOVE(&e->sessions, s, elink);
+	e->nsessions--;
+	free(s);
+}
+
+static void
+sess_maybe_close(struct osnmp_sess *s)
+{
+	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending) && !s->busy)
+		sess_close(s);
+}
+
+/* Fail everything queued or on the wire (socket error, shutdown). */
+void
+sess_fail_all(struct osnmp_sess *s, enum osnmp_status st, const char *msg)
+{
+	struct osnmp_req *r;
+
+	while ((r = TAILQ_FIRST(&s->pending)) != NULL) {
+		TAILQ_REMOVE(&s->pending, r, link);
+		s->eng->queued--;
+		req_finish(r, st, NULL, msg);
+	}
+	s->dead = true;
+	for (size_t i = 0; i < countof(s->wire); i++) {
+		if ((r = s->wire[i]) == NULL)
+			continue;
+		s->wire[i] = NULL;
+		s->inflight--;
+		s->eng->inflight--;
+		req_finish(r, st, NULL, msg);
+	}
+}
+
+/* net-snmp's per-request callback (from snmp_sess_read2/_timeout). */
+int
+sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magic)
+{
+	struct osnmp_req *r = magic;
+	struct osnmp_sess *s = ns->callback_magic;
+
+	if (op == NETSNMP_CALLBACK_OP_RESEND || s == NULL || s->closing ||
+	    r == NULL || r->slot < 0)
+		return 1;
+	s->wire[r->slot] = NULL;
+	r->slot = -1;
+	s->inflight--;
+	s->eng->inflight--;
+	/* Debian's net-snmp delivers a REPORT as SEC_ERROR, then again as
+	 * RECEIVED_MESSAGE; slot == -1 makes the second call a no-op. */
+	if ((op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE ||
+	    op == NETSNMP_CALLBACK_OP_SEC_ERROR) && pdu != NULL &&
+	    pdu->command == SNMP_MSG_REPORT) {
+		req_finish(r, OSNMP_ST_AUTH, NULL, sess_report_reason(pdu));
+	} else if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu != NULL) {
+		req_finish(r, OSNMP_ST_OK, snmp_clone_pdu(pdu), NULL);
+	} else if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+		req_finish(r, OSNMP_ST_TIMEOUT, NULL, "timeout: no response");
+	} else {
+		req_finish(r, OSNMP_ST_ERROR, NULL,
+		    op == NETSNMP_CALLBACK_OP_SEC_ERROR ? "security error" :
+		    "send failed");
+	}
+	return 1;
+}
+
+/* Put one pending request of s on the wire. */
+static void
+sess_send_one(struct osnmp_sess *s)
+{
+	struct osnmp_engine *e = s->eng;
+	struct osnmp_req *r = TAILQ_FIRST(&s->pending);
+	int slot = -1;
+
+	TAILQ_REMOVE(&s->pending, r, link);
+	for (size_t i = 0; i < countof(s->wire); i++)
+		if (s->wire[i] == NULL) {
+			slot = (int)i;
+			break;
+		}
+	r->slot = slot;
+	s->wire[slot] = r;
+	s->inflight++;
+	e->inflight++;
+	e->queued--;
+	if (r->sent_us == 0)
+		r->sent_us = mono_us();
+	netsnmp_pdu *pdu = r->pdu;
+	r->pdu = NULL;
+	if (snmp_sess_async_send(s->sessp, pdu, sess_pdu_cb, r) == 0) {
+		int err = 0, serr = 0;
+		char *msg = NULL;
+		snmp_sess_error(s->sessp, &err, &serr, &msg);
+		snmp_free_pdu(pdu);
+		s->wire[slot] = NULL;
+		r->slot = -1;
+		s->inflight--;
+		e->inflight--;
+		req_finish(r, OSNMP_ST_ERROR, NULL, msg ? msg : "send failed");
+		free(msg);
+	}
+	sess_arm(s);
+}
+
+/* Hand free global slots to sessions that have work and a free slot. */
+static void
+engine_pump(struct osnmp_engine *e)
+{
+	struct osnmp_sess *s;
+
+	while (e->inflight < e->opts.max_inflight &&
+	    (s = TAILQ_FIRST(&e->ready)) != NULL) {
+		TAILQ_REMOVE(&e->ready, s, rlink);
+		s->in_ready = false;
+		if (TAILQ_EMPTY(&s->pending) || s->dead || !sess_usable(s))
+			continue;
+		sess_send_one(s);
+		if (!TAILQ_EMPTY(&s->pending) && s->inflight < sess_cap(s)) {
+			TAILQ_INSERT_TAIL(&e->ready, s, rlink);
+			s->in_ready = true;
+		}
+	}
+}
+
+void
+sess_schedule(struct osnmp_sess *s)
+{
+	struct osnmp_engine *e = s->eng;
+
+	if (!s->in_ready && !s->dead && !TAILQ_EMPTY(&s->pending) &&
+	    s->inflight < sess_cap(s) && sess_usable(s)) {
+		TAILQ_INSERT_TAIL(&e->ready, s, rlink);
+		s->in_ready = true;
+	}
+	engine_pump(e);
+}
+
+unsigned
+sess_cap(const struct osnmp_sess *s)
+{
+	unsigned cap = s->eng->opts.max_per_target;
+
+	return cap > countof(s->wire) ? (unsigned)countof(s->wire) : cap;
+}
+
+/* After net-snmp ran callbacks for s: refill, re-arm, maybe close. */
+void
+sess_after(struct osnmp_sess *s)
+{
+	struct osnmp_engine *e = s->eng;
+
+	s->busy = true;
+	sess_start(s);
+	sess_schedule(s);
+	s->busy = false;
+	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending))
+		sess_close(s);
+	else
+		sess_arm(s);
+	engine_pump(e);
+}
+
+static void
+sess_io_cb(struct loop *l, int fd, int events, void *arg)
+{
+	struct osnmp_sess *s = arg;
+	struct osnmp_engine *e = s->eng;
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	/* A pending ICMP error on the connected socket: nobody listens. */
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+		char msg[128];
+		snprintf(msg, sizeof(msg), "%s", soerr == ECONNREFUSED ?
+		    "port unreachable (no SNMP agent)" : strerror(soerr));
+		sess_fail_all(s, soerr == ECONNREFUSED ? OSNMP_ST_REFUSED :
+		    OSNMP_ST_ERROR, msg);
+		sess_close(s);
+		engine_pump(e);
+		return;
+	}
+	if (fd >= (int)e->fdset.lfs_setsize)
+		netsnmp_large_fd_set_resize(&e->fdset, fd + 1);
+	NETSNMP_LARGE_FD_ZERO(&e->fdset);
+	NETSNMP_LARGE_FD_SET(fd, &e->fdset);
+	s->busy = true;
+	snmp_sess_read2(s->sessp, &e->fdset);
+	s->busy = false;
+	sess_after(s);
+}
+
+static void
+sess_timer_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct osnmp_sess *s = arg;
+
+	s->busy = true;
+	snmp_sess_timeout(s->sessp);
+	s->busy = false;
+	sess_after(s);
+}
+
+int
+osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pdu,
+    osnmp_reply_cb cb, void *arg, char *err, size_t errlen)
+{
+	struct osnmp_sess *s;
+	struct osnmp_req *r;
+
+	if (e->queued >= e->opts.max_queued) {
+		snprintf(err, errlen, "request queue full (%zu)", e->opts.max_queued);
+		snmp_free_pdu(pdu);
+		return -1;
+	}
+	if ((s = sess_find(e, t)) == NULL &&
+	    (s = sess_open(e, t, err, errlen)) == NULL) {
+		snmp_free_pdu(pdu);
+		return -1;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->eng = e;
+	r->pdu = pdu;
+	r->cb = cb;
+	r->arg = arg;
+	r->slot = -1;
+	TAILQ_INSERT_TAIL(&s->pending, r, link);
+	e->queued++;
+	sess_start(s);
+	sess_schedule(s);
+	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending) && !s->busy)
+		sess_maybe_close(s);
+	return 0;
+}

@@ -1,0 +1,102 @@
+/*
+ * snmp: a non-blocking SNMP client engine on net-snmp's single-session
+ * API, driven by the core event loop. One net-snmp session per
+ * (address, port, credential); its UDP socket is connect()ed, so the
+ * kernel drops replies from any other source and reports ICMP
+ * port-unreachable; net-snmp matches the request id.
+ */
+#ifndef OUTPOST_SNMP_H
+#define OUTPOST_SNMP_H
+
+#include <net-snmp/net-snmp-config.h>
+#include <net-snmp/net-snmp-includes.h>
+#include <net-snmp/library/large_fd_set.h>
+
+#include "core/core.h"
+#include "config/config.h"
+
+/* Call once before any other snmp_ function (sets library defaults so
+ * no host snmp.conf, MIB file or persistent state is read or written). */
+void osnmp_lib_init(const char *appname);
+
+struct osnmp_target {
+	char     host[256];   /* numeric address or name */
+	unsigned port;
+	const struct config_credential *cred;   /* borrowed; must outlive use */
+	unsigned timeout_ms;
+	unsigned retries;
+};
+
+struct osnmp_engine_opts {
+	unsigned max_inflight;     /* requests on the wire, all targets */
+	unsigned max_per_target;   /* requests on the wire, one session */
+	size_t   max_queued;       /* requests waiting for a slot */
+};
+
+enum osnmp_status {
+	OSNMP_ST_OK,          /* a response PDU (check its errstat) */
+	OSNMP_ST_TIMEOUT,     /* no answer after retries */
+	OSNMP_ST_REFUSED,     /* ICMP port unreachable */
+	OSNMP_ST_AUTH,        /* v3: unknown user, wrong digest, ... */
+	OSNMP_ST_ERROR,       /* anything else; see errmsg */
+};
+
+struct osnmp_reply {
+	enum osnmp_status status;
+	netsnmp_pdu     *pdu;       /* OSNMP_ST_OK: the response, owned by engine */
+	const char      *errmsg;    /* not OK: a human-readable reason */
+	uint64_t         rtt_us;    /* first send to answer */
+};
+
+typedef void (*osnmp_reply_cb)(const struct osnmp_reply *, void *arg);
+
+struct osnmp_engine;
+struct osnmp_engine *osnmp_engine_new(struct loop *, const struct osnmp_engine_opts *);
+void osnmp_engine_free(struct osnmp_engine *);
+unsigned osnmp_engine_inflight(const struct osnmp_engine *);
+
+/* Send pdu (ownership taken, also on error). cb runs exactly once, from
+ * the loop, never from inside this call. -1 only when the queue is full
+ * or the target is invalid (message in err). */
+int osnmp_send(struct osnmp_engine *, const struct osnmp_target *, netsnmp_pdu *,
+              osnmp_reply_cb, void *arg, char *err, size_t errlen);
+
+/* ---- walks (walk.c) ---- */
+
+struct osnmp_walk_opts {
+	unsigned max_repetitions;   /* GETBULK start value; shrinks on tooBig/timeouts */
+	size_t   max_varbinds;      /* stop after this many (0 = OSNMP_WALK_MAX) */
+	bool     report_exceptions; /* pass endOfMibView etc. in the subtree to
+	                               the callback, as snmpbulkwalk prints them */
+};
+#define OSNMP_WALK_MAX 1000000
+
+/* Return false to stop the walk early. */
+typedef bool (*osnmp_walk_vb_cb)(const netsnmp_variable_list *, void *arg);
+/* status OK at the normal end; errmsg says why a walk stopped otherwise. */
+typedef void (*osnmp_walk_done_cb)(enum osnmp_status, const char *errmsg,
+                                  size_t count, void *arg);
+
+int osnmp_walk(struct osnmp_engine *, const struct osnmp_target *,
+              const oid *root, size_t rootlen, const struct osnmp_walk_opts *,
+              osnmp_walk_vb_cb, osnmp_walk_done_cb, void *arg,
+              char *err, size_t errlen);
+
+/* ---- OIDs and values (oid.c) ---- */
+
+/* Numeric OID (".1.3.6", "1.3.6") or a built-in name ("sysName.0",
+ * "ifDescr"). 0 or -1 with a message. */
+int  osnmp_oid_parse(const char *s, oid *out, size_t *outlen, char *err, size_t errlen);
+void osnmp_oid_str(const oid *o, size_t len, char *buf, size_t buflen);   /* ".1.3.6..." */
+/* Display name for the common system/interface objects, or NULL. */
+const char *osnmp_oid_name(const oid *o, size_t len, char *buf, size_t buflen);
+/* "OID = TYPE: value" exactly as net-snmp's tools print with -On. The
+ * text lives in a buffer reused by the next call; NULL if too long. */
+const char *osnmp_vb_line(const netsnmp_variable_list *);
+/* The value alone, as net-snmp prints it, without the "TYPE: " prefix. */
+int  osnmp_vb_value(const netsnmp_variable_list *, char *buf, size_t buflen);
+/* A short type name ("STRING", "Counter64", ...) for JSON output. */
+const char *osnmp_vb_type(const netsnmp_variable_list *);
+bool osnmp_vb_is_exception(const netsnmp_variable_list *);
+
+#endif

@@ -1,0 +1,84 @@
+/* Internal to snmp/: shared by engine.c, v3.c and walk.c. */
+#ifndef OUTPOST_SNMP_INT_H
+#define OUTPOST_SNMP_INT_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+
+#include "snmp/snmp.h"
+
+#define SESS_MAX_WIRE 16   /* hard upper bound of the per-target cap */
+
+struct osnmp_req {
+	struct osnmp_engine     *eng;
+	netsnmp_pdu            *pdu;        /* until sent */
+	netsnmp_pdu            *response;   /* when done, OK */
+	osnmp_reply_cb           cb;
+	void                   *arg;
+	int                     slot;       /* index in sess->wire, -1 if not */
+	uint64_t                sent_us;
+	uint64_t                rtt_us;
+	enum osnmp_status        status;
+	char                    errmsg[160];
+	TAILQ_ENTRY(osnmp_req)   link;       /* pending or done list */
+};
+TAILQ_HEAD(osnmp_req_list, osnmp_req);
+
+struct osnmp_sess {
+	struct osnmp_engine     *eng;
+	char                    host[256];
+	char                    peername[80];
+	unsigned                port;
+	const struct config_credential *cred;
+	unsigned                timeout_ms, retries;
+	struct sockaddr_storage peer;
+	socklen_t               peerlen;
+	void                   *sessp;      /* net-snmp single session */
+	int                     fd;
+	struct loop_timer       timer;
+	struct osnmp_req_list    pending;
+	struct osnmp_req        *wire[SESS_MAX_WIRE];
+	unsigned                inflight;
+	bool                    in_ready, busy, closing, dead;
+	int                     v3_state;   /* V3_* in v3.c */
+	TAILQ_ENTRY(osnmp_sess)  rlink;      /* engine ready list */
+	TAILQ_ENTRY(osnmp_sess)  elink;      /* engine session list */
+};
+TAILQ_HEAD(osnmp_sess_list, osnmp_sess);
+
+struct v3_cache_entry;
+
+struct osnmp_engine {
+	struct loop            *loop;
+	struct osnmp_engine_opts opts;
+	unsigned                inflight;
+	size_t                  queued;
+	size_t                  nsessions;
+	struct osnmp_sess_list   ready, sessions;
+	struct osnmp_req_list    done;
+	struct loop_timer       done_timer;
+	netsnmp_large_fd_set    fdset;
+	struct v3_cache_entry  *v3_cache;
+	size_t                  v3_cache_len;
+};
+
+/* engine.c */
+void engine_done_cb(struct loop *, struct loop_timer *, void *);
+void engine_run_done(struct osnmp_engine *);
+void req_finish(struct osnmp_req *, enum osnmp_status, netsnmp_pdu *, const char *);
+void sess_close(struct osnmp_sess *);
+void sess_fail_all(struct osnmp_sess *, enum osnmp_status, const char *);
+void sess_arm(struct osnmp_sess *);
+void sess_schedule(struct osnmp_sess *);
+void sess_after(struct osnmp_sess *);
+unsigned sess_cap(const struct osnmp_sess *);
+int  sess_pdu_cb(int, netsnmp_session *, int, netsnmp_pdu *, void *);
+
+/* v3.c: credentials into net-snmp sessions, engine-ID discovery */
+int  sess_netsnmp_open(struct osnmp_sess *, char *err, size_t errlen);
+void sess_start(struct osnmp_sess *);        /* begins v3 discovery if needed */
+bool sess_usable(const struct osnmp_sess *); /* false while discovering */
+const char *sess_report_reason(const netsnmp_pdu *);
+void engine_v3_cache_free(struct osnmp_engine *);
+
+#endif

@@ -1,0 +1,133 @@
+/* The event loop and complaint throttling (core/loop.c, core/log.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+
+static struct loop_timer timers[5];
+static struct { int seen[8]; int n; } order;
+
+static void
+record_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	order.seen[order.n++] = (int)(intptr_t)arg;
+}
+
+static void
+timers_fire_in_deadline_order_and_disarmed_ones_never(void **st)
+{
+	struct loop *l = loop_new();
+	static const int delays[5] = { 30, 10, 20, 5, 15 };
+
+	memset(&order, 0, sizeof(order));
+	for (int i = 0; i < 5; i++) {
+		loop_timer_init(&timers[i], record_cb, (void *)(intptr_t)delays[i]);
+		loop_timer_arm(l, &timers[i], (uint64_t)delays[i]);
+	}
+	loop_timer_disarm(l, &timers[2]);   /* the 20 ms one */
+	assert_false(loop_timer_armed(&timers[2]));
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(order.n, 4);
+	assert_int_equal(order.seen[0], 5);
+	assert_int_equal(order.seen[1], 10);
+	assert_int_equal(order.seen[2], 15);
+	assert_int_equal(order.seen[3], 30);
+	loop_free(l);
+}
+
+static int pipe_reads;
+
+static void
+pipe_cb(struct loop *l, int fd, int ev, void *arg)
+{
+	char c;
+	assert_true(ev & LOOP_READ);
+	assert_int_equal(read(fd, &c, 1), 1);
+	pipe_reads++;
+	loop_io_del(l, fd);
+}
+
+static void
+readable_fd_runs_its_callback_then_loop_ends_when_idle(void **st)
+{
+	struct loop *l = loop_new();
+	int p[2];
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(loop_io_set(l, p[0], LOOP_READ, pipe_cb, NULL), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	pipe_reads = 0;
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(pipe_reads, 1);
+	close(p[0]);
+	close(p[1]);
+	loop_free(l);
+}
+
+static int got_signal;
+
+static void
+sig_cb(struct loop *l, int signo, void *arg)
+{
+	got_signal = signo;
+	loop_stop(l);
+}
+
+static void
+kill_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	kill(getpid(), SIGHUP);
+	loop_timer_arm(l, t, 1000);   /* keeps the loop alive until the signal */
+}
+
+static void
+signals_arrive_through_the_loop(void **st)
+{
+	struct loop *l = loop_new();
+	struct loop_timer t;
+
+	assert_int_equal(loop_signal(l, SIGHUP, sig_cb, NULL), 0);
+	loop_timer_init(&t, kill_cb, NULL);
+	loop_timer_arm(l, &t, 1);
+	got_signal = 0;
+	loop_run(l);
+	assert_int_equal(got_signal, SIGHUP);
+	loop_timer_disarm(l, &t);
+	loop_free(l);
+}
+
+static void
+repeated_failures_are_logged_less_and_less_often(void **st)
+{
+	struct complain c = { 0 };
+	uint64_t now = 1000000;
+	int logged = 0;
+
+	log_init("test", LOG_LVL_ERROR, false);
+	/* One failure a second for a day. */
+	for (int i = 0; i < 86400; i++, now += 1000)
+		logged += log_complain(&c, now, LOG_LVL_INFO, "device x timed out");
+	/* first at 0, then after 1, 2, 4, 8, ... minutes: about a dozen lines */
+	assert_true(logged >= 5 && logged <= 16);
+	assert_true(log_release(&c, "device x answers again"));
+	assert_false(log_release(&c, "device x answers again"));
+	assert_true(log_complain(&c, now, LOG_LVL_INFO, "fails again"));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(timers_fire_in_deadline_order_and_disarmed_ones_never),
+		cmocka_unit_test(readable_fd_runs_its_callback_then_loop_ends_when_idle),
+		cmocka_unit_test(signals_arrive_through_the_loop),
+		cmocka_unit_test(repeated_failures_are_logged_less_and_less_often),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
