@@ -24,7 +24,7 @@ LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit integration asan bench deps clean install docs
+.PHONY: all check unit integration asan bench deps demo clean install docs
 
 all: outpost
 
@@ -55,9 +55,14 @@ asan:
 bench: $(BUILD)/outpost
 	OUTPOST=$(CURDIR)/$(BUILD)/outpost bench/run
 
+# The README's first command: packages, build, then the loopback demo.
+demo: deps
+	$(MAKE) all
+	OUTPOST=$(CURDIR)/$(BUILD)/outpost demo/demo.py
+
 # Debian build, test and benchmark packages (needs root).
 deps:
-	packaging/deps.sh
+	bash packaging/deps.sh
 
 docs: $(BUILD)/outpost
 	$(BUILD)/outpost config-docs markdown > docs/config.md

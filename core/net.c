@@ -35,7 +35,7 @@ net_echo(char *dst, size_t dstlen, const char *s)
 		unsigned char c = (unsigned char)s[i];
 		dst[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
 	}
-	if (s[i] != '\0' && n + 4 < dstlen) {
+	if (s[i] != '\0' && n + 3 < dstlen) {
 		memcpy(dst + n, "...", 3);
 		n += 3;
 	}
@@ -70,9 +70,17 @@ ipv4_parse(const char **pp, uint32_t *out, char *why, size_t whylen)
 		size_t n = 0;
 
 		if (i > 0) {
-			if (*p != '.') {
+			if (*p == '\0') {
 				snprintf(why, whylen, "an IPv4 address needs "
 				    "4 octets, like 10.0.0.1");
+				return -1;
+			}
+			if (*p != '.') {
+				char echo[NET_ECHO_MAX + 4];
+
+				net_echo(echo, sizeof(echo), p);
+				snprintf(why, whylen, "unexpected '%s' in the "
+				    "address", echo);
 				return -1;
 			}
 			p++;
@@ -294,25 +302,29 @@ net_range_count(const struct net_range *r)
 	return (uint64_t)r->last - r->first + 1;
 }
 
+/* Copies rather than casts the sockaddr_storage, so this is correct
+ * with or without -fno-strict-aliasing. */
 bool
 net_range_contains(const struct net_range *r, const struct sockaddr_storage *ss)
 {
 	if (r == NULL || ss == NULL)
 		return false;
 	if (ss->ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-		uint32_t a = ntohl(sin->sin_addr.s_addr);
+		struct sockaddr_in sin;
+		uint32_t a;
 
+		memcpy(&sin, ss, sizeof(sin));
+		a = ntohl(sin.sin_addr.s_addr);
 		return r->family == AF_INET && a >= r->first && a <= r->last;
 	}
 	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *sin6 =
-		    (const struct sockaddr_in6 *)ss;
-		const uint8_t *b = sin6->sin6_addr.s6_addr;
+		struct sockaddr_in6 sin6;
+		const uint8_t *b = sin6.sin6_addr.s6_addr;
 
+		memcpy(&sin6, ss, sizeof(sin6));
 		if (r->family == AF_INET6)
 			return memcmp(b, r->addr6.s6_addr, 16) == 0;
-		if (r->family == AF_INET && IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+		if (r->family == AF_INET && IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
 			uint32_t a = (uint32_t)b[12] << 24 |
 			    (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
 
@@ -402,7 +414,7 @@ net_hostport_parse(const char *s, char *host, size_t hostlen,
 
 		if (host_char_ok(c))
 			continue;
-		if (c > 0x20 && c < 0x7f)
+		if (c >= 0x20 && c < 0x7f)
 			snprintf(why, sizeof(why), "host may not contain '%c' "
 			    "(only letters, digits and . - : _ %%)", c);
 		else

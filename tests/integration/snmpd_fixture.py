@@ -6,8 +6,9 @@ and answers v2c (community "public") and v3 (user testv3, SHA/AES, authPriv).
 
     farm = SnmpdFarm()
     dev = farm.start_one()                       # auto address, port 1161
-    devs = farm.start_many(5, network="127.0.78.0/29")
+    devs = farm.start_many(5, network=farm.free_network(29))
     odd = farm.start_one(community="private", port=1162)
+    v3only = farm.start_one(community=None, v3_user="u", auth_proto="SHA-512", ...)
     dev.get("1.3.6.1.2.1.1.5.0")                 # -> 'dev-1' (via snmpget)
     dev.pause(); dev.resume(); dev.stop(); farm.start(dev)
     farm.close()                                 # kills exactly what it started
@@ -16,6 +17,9 @@ Readiness is checked with one UDP socket that sends a v2c GET of sysName.0
 (when the device has a community) and a v3 engine-discovery request to every
 device still starting, and counts any reply from that address:port as ready.
 That checks 200 devices in one loop instead of spawning 200 snmpget processes.
+
+Auto addresses come from 127.77.0.0/16, starting at a random /24 per process,
+skipping any address whose port is busy, so concurrent test runs rarely meet.
 
 Network rule: only 127.0.0.0/8 is ever used; addresses outside it are refused.
 Only the processes started here are signalled, by their Popen handle.
@@ -26,10 +30,10 @@ from __future__ import annotations
 import atexit
 import ctypes
 import errno
+import grp
 import ipaddress
 import os
 import pwd
-import grp
 import random
 import select
 import shutil
@@ -372,6 +376,12 @@ def _remove_orphan_dirs() -> None:
 _live_farms: "set[SnmpdFarm]" = set()
 
 
+class _Cursor:
+    """Next auto address, shared by every farm in this process so that two
+    farms alive at once do not hand out the same address."""
+    value = int(AUTO_POOL.network_address) + 256 * random.randrange(AUTO_POOL.num_addresses // 256)
+
+
 @atexit.register
 def _close_all_farms() -> None:
     for farm in list(_live_farms):
@@ -386,9 +396,9 @@ class SnmpdFarm:
         if keep_dir is None:
             keep_dir = bool(os.environ.get("OUTPOST_KEEP_TMP"))
         self.keep_dir = keep_dir
+        _remove_orphan_dirs()
         # Under /tmp with mode 0755 so that nobody can reach the device dirs
         # (pytest's tmp_path is 0700 under root's basetemp).
-        _remove_orphan_dirs()
         self.base = tempfile.mkdtemp(prefix="outpost-snmpd-", dir="/tmp")
         os.chmod(self.base, 0o755)
         with open(os.path.join(self.base, "owner.pid"), "w") as f:
@@ -396,8 +406,6 @@ class SnmpdFarm:
         self.devices: list[SnmpdDevice] = []
         self._seq = 0
         self._reqid = random.randint(1, 1 << 30)
-        block = random.randrange(AUTO_POOL.num_addresses // 256)
-        self._cursor = int(AUTO_POOL.network_address) + block * 256
         self._closed = False
         _live_farms.add(self)
 
@@ -424,12 +432,12 @@ class SnmpdFarm:
     def _next_auto_addr(self, port: int) -> str:
         top = int(AUTO_POOL.broadcast_address)
         for _ in range(AUTO_POOL.num_addresses):
-            self._cursor += 1
-            if self._cursor >= top:
-                self._cursor = int(AUTO_POOL.network_address) + 1
-            if self._cursor & 0xFF in (0, 255):
+            _Cursor.value += 1
+            if _Cursor.value >= top:
+                _Cursor.value = int(AUTO_POOL.network_address) + 1
+            if _Cursor.value & 0xFF in (0, 255):
                 continue
-            addr = str(ipaddress.ip_address(self._cursor))
+            addr = str(ipaddress.ip_address(_Cursor.value))
             if _port_free(addr, port):
                 return addr
         raise SnmpdError(f"no free address in {AUTO_POOL} for port {port}")
@@ -446,10 +454,10 @@ class SnmpdFarm:
             raise ValueError("prefixlen must be 24..30")
         base = int(AUTO_POOL.network_address)
         for _ in range(AUTO_POOL.num_addresses // size):
-            start = ((self._cursor - base) // size + 1) * size + base
+            start = ((_Cursor.value - base) // size + 1) * size + base
             if start + size > int(AUTO_POOL.broadcast_address):
                 start = base
-            self._cursor = start + size - 1
+            _Cursor.value = start + size - 1
             net = ipaddress.ip_network(f"{ipaddress.ip_address(start)}/{prefixlen}")
             if all(_port_free(str(h), port) for h in net.hosts()):
                 return str(net)
@@ -488,7 +496,7 @@ class SnmpdFarm:
                 raise SnmpdError(f"{d.target} is already running")
             todo.append(d)
         if timeout is None:
-            timeout = max(self.start_timeout, 0.05 * len(todo))
+            timeout = max(self.start_timeout, 0.1 * len(todo))
         for d in todo:
             self._launch(d)
         self._wait_ready(todo, timeout)
