@@ -45,6 +45,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 check: $(BUILD)/outpost $(UNIT_BIN)
 	OUTPOST=$(CURDIR)/$(BUILD)/outpost BUILD=$(BUILD) tests/run
 
+integration: $(BUILD)/outpost
+	OUTPOST=$(CURDIR)/$(BUILD)/outpost BUILD=$(BUILD) tests/run integration
+
 unit: $(UNIT_BIN)
 	BUILD=$(BUILD) tests/run unit
 

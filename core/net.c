@@ -324,9 +324,11 @@ net_range_contains(const struct net_range *r, const struct sockaddr_storage *ss)
 		memcpy(&sin6, ss, sizeof(sin6));
 		if (r->family == AF_INET6)
 			return memcmp(b, r->addr6.s6_addr, 16) == 0;
-		if (r->family == AF_INET && IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
+		if (r->family == AF_INET &&
+		    IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
 			uint32_t a = (uint32_t)b[12] << 24 |
-			    (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 | b[15];
+			    (uint32_t)b[13] << 16 | (uint32_t)b[14] << 8 |
+			    b[15];
 
 			return a >= r->first && a <= r->last;
 		}

@@ -142,9 +142,12 @@ oom(void)
 void *
 xcalloc(size_t n, size_t size)
 {
-	/* calloc(0, x) may return NULL, which is not running out. */
-	void *p = calloc(n ? n : 1, size ? size : 1);
+	void *p;
 
+	/* calloc(0, x) may return NULL, which is not running out. */
+	if (n == 0 || size == 0)
+		n = size = 1;
+	p = calloc(n, size);
 	if (p == NULL)
 		oom();
 	return p;

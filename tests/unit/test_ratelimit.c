@@ -143,7 +143,8 @@ test_wait_is_enough(void **state)
 			uint64_t w = ratelimit_take(&rl, now);
 
 			if (w == 0)
-				fail_msg("rate %g: denied wait was 0", rates[i]);
+				fail_msg("rate %g: denied wait was 0",
+				    rates[i]);
 			now += w;
 			if (ratelimit_take(&rl, now) != 0)
 				fail_msg("rate %g: no token after waiting "
