@@ -21,7 +21,7 @@ const char cli_snmp_help[] =
 "  -l LEVEL           noAuthNoPriv, authNoPriv or authPriv\n"
 "  -a PROTO           MD5, SHA, SHA-224, SHA-256, SHA-384, SHA-512\n"
 "  -A PASSWORD        v3 authentication pass phrase (8+ characters)\n"
-"  -x PROTO           DES, AES, AES-192, AES-256\n"
+"  -x PROTO           DES, AES, AES-192, AES-256, AES-192-C, AES-256-C\n"
 "  -X PASSWORD        v3 privacy pass phrase (8+ characters)\n"
 "  --config FILE      use the [credential] sections of an outpost.ini\n"
 "  --credential NAME  use only this [credential] section of --config\n"

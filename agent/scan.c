@@ -47,6 +47,7 @@ struct scan {
 	bool                 tty;
 	struct scan_found   *found;
 	size_t               nfound, capfound;
+	struct probe        *retry_head, *retry_tail;   /* next credential */
 };
 
 struct probe {
@@ -54,6 +55,7 @@ struct probe {
 	struct osnmp_target target;
 	unsigned            cred;
 	uint32_t            sort_key;
+	struct probe       *next;     /* in the retry queue */
 };
 
 static const char scan_usage[] =
@@ -179,10 +181,15 @@ probe_reply(const struct osnmp_reply *rep, void *arg)
 		}
 	} else if (rep->status != OSNMP_ST_REFUSED &&
 	    p->cred + 1 < s->cli.ncreds) {
-		/* Timeout or v3 authentication failure: next credential. A
-		 * refusal means nothing listens, so we stop there. */
+		/* Timeout or v3 authentication failure: next credential, paced
+		 * like any probe. A refusal means nothing listens: stop there. */
 		p->cred++;
-		probe_send(p);
+		p->next = NULL;
+		if (s->retry_tail)
+			s->retry_tail->next = p;
+		else
+			s->retry_head = p;
+		s->retry_tail = p;
 		scan_pump(s);
 		return;
 	}
@@ -222,12 +229,20 @@ scan_pump(struct scan *s)
 	char addr[INET6_ADDRSTRLEN];
 	uint32_t key;
 
-	while (s->active < s->concurrency && s->range_idx < s->nranges) {
+	while (s->retry_head != NULL ||
+	    (s->active < s->concurrency && s->range_idx < s->nranges)) {
 		uint64_t wait = ratelimit_take(&s->rl, mono_us());
 		if (wait > 0) {
 			if (!loop_timer_armed(&s->pace))
 				loop_timer_arm(s->loop, &s->pace, (wait + 999) / 1000);
 			return;
+		}
+		if (s->retry_head != NULL) {
+			struct probe *p = s->retry_head;
+			if ((s->retry_head = p->next) == NULL)
+				s->retry_tail = NULL;
+			probe_send(p);
+			continue;
 		}
 		if (!scan_next_addr(s, addr, sizeof(addr), &key))
 			break;
@@ -242,7 +257,7 @@ scan_pump(struct scan *s)
 		s->started++;
 		probe_send(p);
 	}
-	if (s->active == 0 && s->range_idx >= s->nranges) {
+	if (s->active == 0 && s->retry_head == NULL && s->range_idx >= s->nranges) {
 		loop_timer_disarm(s->loop, &s->progress);
 		loop_timer_disarm(s->loop, &s->pace);
 	}

@@ -21,7 +21,12 @@ enum cfg_auth {
 	CFG_AUTH_MD5, CFG_AUTH_SHA, CFG_AUTH_SHA224, CFG_AUTH_SHA256,
 	CFG_AUTH_SHA384, CFG_AUTH_SHA512
 };
-enum cfg_priv { CFG_PRIV_DES, CFG_PRIV_AES, CFG_PRIV_AES192, CFG_PRIV_AES256 };
+/* AES-192/256 as in draft-blumenthal-aes-usm; the -C variants are the
+ * key extension Cisco devices use (net-snmp's AES-192-C/AES-256-C). */
+enum cfg_priv {
+	CFG_PRIV_DES, CFG_PRIV_AES, CFG_PRIV_AES192, CFG_PRIV_AES256,
+	CFG_PRIV_AES192C, CFG_PRIV_AES256C
+};
 
 /* Value types for keys of later sections (address lists, string lists). */
 struct config_addrs {

@@ -37,6 +37,8 @@ const struct cfg_enum cfg_privs[] = {
 	{ "AES-128", CFG_PRIV_AES, true },
 	{ "AES-192", CFG_PRIV_AES192, false },
 	{ "AES-256", CFG_PRIV_AES256, false },
+	{ "AES-192-C", CFG_PRIV_AES192C, false },
+	{ "AES-256-C", CFG_PRIV_AES256C, false },
 	{ NULL, 0, false },
 };
 
@@ -78,7 +80,7 @@ static const struct cfg_key cred_keys[] = {
 	  .doc = "Version 3 authentication passphrase, at least 8 characters; "
 	         "needed for authNoPriv and authPriv." },
 	{ CFG_ENUM(C, priv_protocol, cfg_privs), .def = "AES",
-	  .doc = "Version 3 privacy protocol (AES is AES-128)." },
+	  .doc = "Version 3 privacy protocol (AES is AES-128; -C: Cisco key extension)." },
 	{ CFG_STRING(C, priv_password), .flags = CFG_F_SECRET,
 	  .doc = "Version 3 privacy passphrase, at least 8 characters; "
 	         "needed for authPriv." },

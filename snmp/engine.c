@@ -130,24 +130,28 @@ sess_find(struct osnmp_engine *e, const struct osnmp_target *t)
 	return NULL;
 }
 
+/* IPv4 first, as net-snmp's tools do for a name like "localhost". */
 static int
 resolve(const char *host, unsigned port, struct sockaddr_storage *ss,
     socklen_t *sslen, char *err, size_t errlen)
 {
+	static const int families[] = { AF_INET, AF_INET6 };
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
 	char portstr[8];
-	int rc;
+	int rc = EAI_NONAME;
 
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	rc = getaddrinfo(host, portstr, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
-		return -1;
+	for (size_t i = 0; i < countof(families); i++) {
+		hints.ai_family = families[i];
+		if ((rc = getaddrinfo(host, portstr, &hints, &res)) != 0)
+			continue;
+		memcpy(ss, res->ai_addr, res->ai_addrlen);
+		*sslen = res->ai_addrlen;
+		freeaddrinfo(res);
+		return 0;
 	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sslen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	snprintf(err, errlen, "%s: %s", host, gai_strerror(rc));
+	return -1;
 }
 
 void

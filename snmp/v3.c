@@ -98,6 +98,8 @@ priv_oid(int proto, size_t *len)
 	case CFG_PRIV_DES:    *len = OID_LENGTH(usmDESPrivProtocol); return usmDESPrivProtocol;
 	case CFG_PRIV_AES192: *len = OID_LENGTH(usmAES192PrivProtocol); return usmAES192PrivProtocol;
 	case CFG_PRIV_AES256: *len = OID_LENGTH(usmAES256PrivProtocol); return usmAES256PrivProtocol;
+	case CFG_PRIV_AES192C: *len = OID_LENGTH(usmAES192CiscoPrivProtocol); return usmAES192CiscoPrivProtocol;
+	case CFG_PRIV_AES256C: *len = OID_LENGTH(usmAES256CiscoPrivProtocol); return usmAES256CiscoPrivProtocol;
 	default:              *len = OID_LENGTH(usmAESPrivProtocol); return usmAESPrivProtocol;
 	}
 }

@@ -22,6 +22,7 @@ struct walk {
 	unsigned            shrinks;
 	size_t              max, count;
 	bool                v1, get_root, report_exceptions;
+	bool                answered;   /* the device has replied at least once */
 	osnmp_walk_vb_cb     vb_cb;
 	osnmp_walk_done_cb   done_cb;
 	void               *arg;
@@ -69,7 +70,8 @@ walk_continue(struct walk *w)
 static bool
 walk_shrink(struct walk *w)
 {
-	if (w->v1 || w->get_root || w->maxrep <= 1 ||
+	/* A device that never answered is down, not choking on big replies. */
+	if (w->v1 || w->get_root || !w->answered || w->maxrep <= 1 ||
 	    w->shrinks >= WALK_MAX_SHRINKS)
 		return false;
 	w->maxrep = w->maxrep / 2 ? w->maxrep / 2 : 1;
@@ -104,6 +106,7 @@ walk_reply(const struct osnmp_reply *rep, void *arg)
 		walk_end(w, rep->status, rep->errmsg);
 		return;
 	}
+	w->answered = true;
 	if (w->get_root) {
 		walk_root_reply(w, rep->pdu);
 		return;
