@@ -70,6 +70,8 @@ deps:
 docs: $(BUILD)/outpost
 	$(BUILD)/outpost config-docs markdown > docs/config.md
 	$(BUILD)/outpost config-docs ini > packaging/outpost.ini
+	$(BUILD)/outpost config-docs hub-markdown > docs/hub-config.md
+	$(BUILD)/outpost config-docs hub-ini > packaging/outpost-hub.ini
 
 install: $(BUILD)/outpost
 	install -D -m 0755 $(BUILD)/outpost $(DESTDIR)$(PREFIX)/bin/outpost

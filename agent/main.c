@@ -92,8 +92,13 @@ cmd_config_docs(int argc, char **argv)
 		config_write_markdown(stdout);
 	else if (argc == 2 && strcmp(argv[1], "ini") == 0)
 		config_write_sample_ini(stdout);
+	else if (argc == 2 && strcmp(argv[1], "hub-markdown") == 0)
+		config_hub_write_markdown(stdout);
+	else if (argc == 2 && strcmp(argv[1], "hub-ini") == 0)
+		config_hub_write_sample_ini(stdout);
 	else
-		return cli_usage_error("config-docs", "expected 'markdown' or 'ini'");
+		return cli_usage_error("config-docs", "expected markdown, ini, "
+		    "hub-markdown or hub-ini");
 	return 0;
 }
 

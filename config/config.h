@@ -57,9 +57,27 @@ struct config_agent {
 	int   log_level;       /* enum log_level */
 };
 
+/* [server]: the hub this agent talks to (docs/protocol.md) */
+struct config_server {
+	char     *url;              /* https://hub.example.com:8443 */
+	char     *token_file;       /* the agent's bearer token; secret */
+	uint64_t  poll_wait;        /* ms */
+	char     *ca_file, *client_cert, *client_key, *pinned_pubkey, *proxy;
+	uint64_t  backoff_base, backoff_cap;   /* ms */
+	bool      allow_insecure_http;
+};
+
+/* [upload]: result batches and the on-disk spool */
+struct config_upload {
+	uint64_t batch_max_bytes, batch_max_age;   /* bytes, ms */
+	uint64_t spool_max_bytes, spool_max_age;   /* bytes, ms */
+};
+
 struct config {
 	char                     *path;
 	struct config_agent       agent;
+	struct config_server      server;
+	struct config_upload      upload;
 	struct config_credential *creds;
 	size_t                    ncreds;
 };
@@ -108,5 +126,31 @@ const char *config_priv_name(int);
 /* Reference docs and the sample file, from the same tables. */
 void config_write_markdown(FILE *);
 void config_write_sample_ini(FILE *);
+
+/* ---- outpost-hub's file (config/hub.c) ---- */
+
+struct config_hub {
+	char     *listen;            /* ADDRESS:PORT */
+	char     *db;                /* SQLite file */
+	char     *admin_token_file;  /* secret */
+	char     *tls_cert, *tls_key;
+	uint64_t  max_poll_wait, drain_grace, command_lease, command_ttl;  /* ms */
+	uint64_t  retention;         /* ms */
+	uint64_t  max_connections;
+	int       log_level;
+};
+
+struct hub_config {
+	char              *path;
+	struct config_hub  hub;
+};
+
+int  config_hub_load(const char *path, struct hub_config **out, struct config_errors *errs);
+void config_hub_free(struct hub_config *);
+void config_hub_write_markdown(FILE *);
+void config_hub_write_sample_ini(FILE *);
+
+/* True for a URL whose host is a loopback address or "localhost". */
+bool config_url_is_loopback(const char *url);
 
 #endif

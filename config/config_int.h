@@ -107,6 +107,7 @@ struct cfg_schema {
 
 /* schema.c: the real sections */
 extern const struct cfg_schema cfg_schema;
+extern const struct cfg_schema cfg_hub_schema;   /* hub.c */
 extern const struct cfg_enum cfg_versions[], cfg_levels[], cfg_auths[], cfg_privs[];
 
 /* load.c: read path into root (already zeroed); 0 or -1, errs appended */

@@ -62,6 +62,77 @@ static const struct cfg_key agent_keys[] = {
 };
 #undef A
 
+/* ---- [server] ------------------------------------------------------ */
+
+#define S struct config_server
+static const struct cfg_key server_keys[] = {
+	{ CFG_STRING(S, url),
+	  .doc = "The hub's base URL, https://HOST[:PORT]; required by outpost run." },
+	{ CFG_STRING(S, token_file),
+	  .doc = "File holding this agent's bearer token (chmod 600); required "
+	         "by outpost run." },
+	{ CFG_DURATION(S, poll_wait), .def = "60s", .min = 1000, .max = 3600000,
+	  .doc = "How long the hub may hold a command poll (jittered by 10%)." },
+	{ CFG_STRING(S, ca_file),
+	  .doc = "PEM file of CA certificates that verify the hub (default: the "
+	         "system's)." },
+	{ CFG_STRING(S, client_cert),
+	  .doc = "PEM client certificate for mutual TLS." },
+	{ CFG_STRING(S, client_key),
+	  .doc = "PEM private key of client_cert." },
+	{ CFG_STRING(S, pinned_pubkey),
+	  .doc = "Pin the hub's public key: sha256//BASE64[;sha256//...] or a "
+	         "PEM/DER file." },
+	{ CFG_STRING(S, proxy),
+	  .doc = "HTTP(S) proxy URL (default: the https_proxy/no_proxy environment)." },
+	{ CFG_DURATION(S, backoff_base), .def = "1s", .min = 100, .max = 3600000,
+	  .doc = "First retry delay bound; doubles per failure (full jitter)." },
+	{ CFG_DURATION(S, backoff_cap), .def = "5m", .min = 1000, .max = 86400000,
+	  .doc = "Largest retry delay; also the clamp for Retry-After." },
+	{ CFG_BOOL(S, allow_insecure_http), .def = "false",
+	  .doc = "Allow a plain http:// url to a host that is not loopback." },
+};
+#undef S
+
+static void
+cfg_server_check(const void *obj, struct cfg_report *r)
+{
+	const struct config_server *sv = obj;
+
+	if (sv->url != NULL) {
+		if (strncmp(sv->url, "https://", 8) != 0 &&
+		    strncmp(sv->url, "http://", 7) != 0)
+			cfg_reportf(r, "url", "url must start with https:// (or "
+			    "http:// for a loopback hub)");
+		else if (strncmp(sv->url, "http://", 7) == 0 &&
+		    !sv->allow_insecure_http && !config_url_is_loopback(sv->url))
+			cfg_reportf(r, "url", "plain http:// sends the token in clear "
+			    "text: use https://, or set allow_insecure_http = true");
+	}
+	if ((sv->client_cert == NULL) != (sv->client_key == NULL))
+		cfg_reportf(r, sv->client_cert ? "client_cert" : "client_key",
+		    "client_cert and client_key go together");
+	if (sv->backoff_base > sv->backoff_cap)
+		cfg_reportf(r, "backoff_base", "backoff_base must not exceed backoff_cap");
+}
+
+/* ---- [upload] ------------------------------------------------------ */
+
+#define U struct config_upload
+static const struct cfg_key upload_keys[] = {
+	{ CFG_SIZE(U, batch_max_bytes), .def = "1MB", .min = 4096, .max = 8 << 20,
+	  .doc = "A batch closes at this size (uncompressed JSON)." },
+	{ CFG_DURATION(U, batch_max_age), .def = "10s", .min = 100, .max = 3600000,
+	  .doc = "A batch closes at this age." },
+	{ CFG_SIZE(U, spool_max_bytes), .def = "256MB", .min = 1 << 20,
+	  .max = INT64_C(1) << 40,
+	  .doc = "Disk the spool may use; when full the oldest batches go." },
+	{ CFG_DURATION(U, spool_max_age), .def = "7d", .min = 60000,
+	  .max = INT64_C(365) * 86400000,
+	  .doc = "Batches older than this are dropped unsent (and counted)." },
+};
+#undef U
+
 /* ---- [credential NAME] --------------------------------------------- */
 
 #define C struct config_credential
@@ -149,6 +220,12 @@ cfg_cred_check(const void *obj, struct cfg_report *r)
 static const struct cfg_section cfg_sections[] = {
 	{ CFG_SECTION(R, "agent", struct config_agent, agent, agent_keys),
 	  .doc = "How the agent itself runs." },
+	{ CFG_SECTION(R, "server", struct config_server, server, server_keys),
+	  .check = cfg_server_check,
+	  .doc = "The hub: commands arrive by long poll, results leave as "
+	         "compressed batches (docs/protocol.md)." },
+	{ CFG_SECTION(R, "upload", struct config_upload, upload, upload_keys),
+	  .doc = "Result batches and the durable on-disk spool in state_dir." },
 	{ CFG_NAMED_SECTION(R, "credential", struct config_credential, creds,
 	      ncreds, cred_keys),
 	  .check = cfg_cred_check,

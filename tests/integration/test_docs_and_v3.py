@@ -11,7 +11,9 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 
 
 @pytest.mark.parametrize("fmt,path", [("markdown", "docs/config.md"),
-                                      ("ini", "packaging/outpost.ini")])
+                                      ("ini", "packaging/outpost.ini"),
+                                      ("hub-markdown", "docs/hub-config.md"),
+                                      ("hub-ini", "packaging/outpost-hub.ini")])
 def test_generated_config_docs_are_current(outpost, fmt, path):
     """docs/config.md and the sample INI come from the config tables:
     a key added without `make docs` would leave users a wrong reference."""
