@@ -27,7 +27,7 @@ SYSUPTIME = "1.3.6.1.2.1.1.3.0"
 SYSNAME = "1.3.6.1.2.1.1.5.0"
 
 _SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "UndefinedBehaviorSanitizer",
-                    "runtime error:", "Segmentation fault", "stack smashing")
+                    "runtime error", "stack smashing detected")
 
 
 @dataclass

@@ -446,8 +446,8 @@ test_empty_string_value_is_an_error(void **state)
 static void
 test_unknown_section_is_one_error_and_its_keys_are_skipped(void **state)
 {
-	expect_only_error("[agent]\n[server]\nurl = x\nport = 1\n", 2,
-	    "unknown section [server]");
+	expect_only_error("[agent]\n[servre]\nurl = x\nport = 1\n", 2,
+	    "unknown section [servre]");
 }
 
 static void
