@@ -5,11 +5,12 @@ DESTDIR ?=
 CC      ?= cc
 BUILD   ?= build
 PKGS     = netsnmp libcurl libcjson zlib inih
+HUB_PKGS = libmicrohttpd sqlite3 libcjson zlib inih libcrypto
 OPT     ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \
            -Wno-unused-parameter
-CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS))
+CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) $(HUB_PKGS))
 CFLAGS_ALL   = $(OPT) $(WARN) $(SAN) -fno-strict-aliasing -fstack-protector-strong \
                -D_FORTIFY_SOURCE=2 $(CFLAGS)
 LDLIBS_ALL   = $(shell pkg-config --libs $(PKGS)) -lm $(LDLIBS)
@@ -18,18 +19,31 @@ LDLIBS_ALL   = $(shell pkg-config --libs $(PKGS)) -lm $(LDLIBS)
 CORE_SRC   = $(wildcard core/*.c)
 CONFIG_SRC = $(wildcard config/*.c)
 SNMP_SRC   = $(wildcard snmp/*.c)
+TRANSPORT_SRC = $(wildcard transport/*.c)
 AGENT_SRC  = $(filter-out agent/main.c,$(wildcard agent/*.c))
-LIB_SRC    = $(CORE_SRC) $(CONFIG_SRC) $(SNMP_SRC) $(AGENT_SRC)
+LIB_SRC    = $(CORE_SRC) $(CONFIG_SRC) $(SNMP_SRC) $(TRANSPORT_SRC) $(AGENT_SRC)
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
+# outpost-hub: hub/ on core/ and config/ (no SNMP, no libcurl)
+HUB_LIB_SRC = $(filter-out hub/main.c,$(wildcard hub/*.c))
+HUB_LIB_OBJ = $(HUB_LIB_SRC:%.c=$(BUILD)/%.o)
+HUB_OBJ    = $(BUILD)/hub/main.o $(HUB_LIB_OBJ) $(CORE_SRC:%.c=$(BUILD)/%.o) \
+             $(CONFIG_SRC:%.c=$(BUILD)/%.o)
+HUB_LIBS   = $(shell pkg-config --libs $(HUB_PKGS)) -lm
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit integration asan bench deps demo clean install docs
 
-all: outpost
+all: outpost outpost-hub
 
 outpost: $(BUILD)/outpost
 	@if [ "$(BUILD)" = build ]; then cp $(BUILD)/outpost ./outpost; fi
+
+outpost-hub: $(BUILD)/outpost-hub
+	@if [ "$(BUILD)" = build ]; then cp $(BUILD)/outpost-hub ./outpost-hub; fi
+
+$(BUILD)/outpost-hub: $(HUB_OBJ)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(HUB_LIBS) $(LDLIBS)
 
 $(BUILD)/outpost: $(BUILD)/agent/main.o $(LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
@@ -38,15 +52,19 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(HUB_LIB_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) -lcmocka
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) \
+	  $(HUB_LIBS) -lcmocka
 
-check: $(BUILD)/outpost $(UNIT_BIN)
-	OUTPOST=$(CURDIR)/$(BUILD)/outpost BUILD=$(BUILD) tests/run
+TEST_ENV = OUTPOST=$(CURDIR)/$(BUILD)/outpost OUTPOST_HUB=$(CURDIR)/$(BUILD)/outpost-hub \
+           BUILD=$(BUILD)
 
-integration: $(BUILD)/outpost
-	OUTPOST=$(CURDIR)/$(BUILD)/outpost BUILD=$(BUILD) tests/run integration
+check: $(BUILD)/outpost $(BUILD)/outpost-hub $(UNIT_BIN)
+	$(TEST_ENV) tests/run
+
+integration: $(BUILD)/outpost $(BUILD)/outpost-hub
+	$(TEST_ENV) tests/run integration
 
 unit: $(UNIT_BIN)
 	BUILD=$(BUILD) tests/run unit
@@ -55,8 +73,8 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" check
 
-bench: $(BUILD)/outpost
-	OUTPOST=$(CURDIR)/$(BUILD)/outpost bench/run
+bench: $(BUILD)/outpost $(BUILD)/outpost-hub
+	$(TEST_ENV) bench/run
 
 # The README's first command: packages, build, then the loopback demo.
 demo: deps
@@ -75,6 +93,7 @@ docs: $(BUILD)/outpost
 
 install: $(BUILD)/outpost
 	install -D -m 0755 $(BUILD)/outpost $(DESTDIR)$(PREFIX)/bin/outpost
+	install -D -m 0755 $(BUILD)/outpost-hub $(DESTDIR)$(PREFIX)/bin/outpost-hub
 
 clean:
-	rm -rf build build-asan outpost
+	rm -rf build build-asan outpost outpost-hub

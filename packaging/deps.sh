@@ -8,13 +8,13 @@ PACKAGES=(
   # build
   build-essential gcc clang make pkg-config
   libsnmp-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libinih-dev
-  libmicrohttpd-dev libsqlite3-dev
+  libmicrohttpd-dev libsqlite3-dev libssl-dev
   # clang's -fsanitize=address,undefined,fuzzer runtimes are only a Recommends
   # of clang-14, and we install with --no-install-recommends. gcc's ASan/UBSan
   # runtimes (libasan8, libubsan1) are hard dependencies of libgcc-12-dev.
   libclang-rt-14-dev
   # unit and integration tests
-  libcmocka-dev python3 python3-pytest
+  libcmocka-dev python3 python3-pytest python3-aiohttp
   snmp snmpd onesixtyone
   openssl ca-certificates iproute2 procps util-linux
   # benchmarks: /usr/bin/time -v for CPU time and max RSS

@@ -1,0 +1,69 @@
+/*
+ * transport: the agent's side of the cloud channel (docs/protocol.md).
+ *
+ * Commands arrive by long poll; results, inventory and samples leave as
+ * gzip-compressed JSON batches. A batch is closed at a size or an age and
+ * written durably to the spool *before* its first send; a spool file is
+ * deleted only after a 2xx. Retry policy lives here, not in callers: full
+ * jitter backoff, Retry-After, 413 splits, quarantine. libcurl's multi
+ * interface is driven by the agent's one event loop: no threads.
+ */
+#ifndef OUTPOST_TRANSPORT_H
+#define OUTPOST_TRANSPORT_H
+
+#include <cjson/cJSON.h>
+
+#include "core/core.h"
+
+struct transport_opts {
+	const char *url;                 /* hub base URL, e.g. https://hub:8443 */
+	const char *token;               /* the agent's bearer token (copied) */
+	uint64_t    poll_wait_ms;        /* requested hold; jittered +-10% */
+	const char *ca_file, *client_cert, *client_key, *pinned_pubkey, *proxy;
+	bool        allow_insecure_http; /* http:// to a non-loopback host */
+	uint64_t    backoff_base_ms, backoff_cap_ms;
+	uint64_t    batch_max_bytes, batch_max_age_ms;
+	uint64_t    spool_max_bytes, spool_max_age_ms;
+	const char *spool_dir;           /* created 0700 if missing */
+	uint64_t    start_delay_max_ms;  /* random delay before the first poll */
+	const char *agent_version;
+};
+
+/* One new command (already de-duplicated by id), borrowed for the call.
+ * The agent answers it later with transport_add(t, "results", ...). */
+typedef void (*transport_command_cb)(const cJSON *cmd, void *arg);
+
+struct transport_stats {
+	uint64_t last_contact_ms;     /* wall clock of the last 2xx, 0 = never */
+	uint64_t spool_bytes, spool_files;
+	uint64_t batches_sent, batches_quarantined, spool_corrupt;
+	uint64_t dropped_samples;     /* spool full or too old */
+	uint64_t polls, poll_errors, commands_received, duplicate_commands;
+	unsigned consecutive_failures;
+};
+
+struct transport;
+
+struct transport *transport_new(struct loop *, const struct transport_opts *,
+                                transport_command_cb, void *arg,
+                                char *err, size_t errlen);
+/* Start polling and replaying the spool. */
+int  transport_start(struct transport *);
+/* Append item (ownership taken) to the open batch under kind: "results",
+ * "inventory" or "samples". -1 (item freed) if kind is unknown or the item
+ * alone is larger than batch_max_bytes. */
+int  transport_add(struct transport *, const char *kind, cJSON *item);
+/* A counter sent in every batch's "counters" object. */
+void transport_set_counter(struct transport *, const char *name, double value);
+/* Stop polling, close the open batch into the spool (durably). Uploads
+ * already started may finish; nothing accepted is lost. */
+void transport_shutdown(struct transport *);
+void transport_free(struct transport *);
+void transport_get_stats(const struct transport *, struct transport_stats *);
+
+/* Read a secret token file: refuses group/world-accessible files, trims
+ * the trailing newline, at most len-1 bytes. 0 or -1 with a message. */
+int  transport_read_token(const char *path, char *buf, size_t len,
+                          char *err, size_t errlen);
+
+#endif
