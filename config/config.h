@@ -73,11 +73,22 @@ struct config_upload {
 	uint64_t spool_max_bytes, spool_max_age;   /* bytes, ms */
 };
 
+/* [policy]: what the hub may make this agent do */
+struct config_policy {
+	struct config_addrs   allow_networks;
+	bool                  allow_set;
+	struct config_strings set_oids;
+	bool                  allow_inline_credentials;
+	uint64_t              max_command_bytes;
+	uint64_t              max_command_time;   /* ms */
+};
+
 struct config {
 	char                     *path;
 	struct config_agent       agent;
 	struct config_server      server;
 	struct config_upload      upload;
+	struct config_policy      policy;
 	struct config_credential *creds;
 	size_t                    ncreds;
 };

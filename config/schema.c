@@ -133,6 +133,43 @@ static const struct cfg_key upload_keys[] = {
 };
 #undef U
 
+/* ---- [policy] ------------------------------------------------------ */
+
+#define P struct config_policy
+static const struct cfg_key policy_keys[] = {
+	{ CFG_ADDRS(P, allow_networks),
+	  .doc = "Targets the hub's commands may reach; anything else is refused "
+	         "before a packet is sent. Empty: every remote SNMP command is refused." },
+	{ CFG_BOOL(P, allow_set), .def = "false",
+	  .doc = "Allow snmp.set commands at all." },
+	{ CFG_STRINGS(P, set_oids),
+	  .doc = "With allow_set: OID prefixes a set may write (empty: none)." },
+	{ CFG_BOOL(P, allow_inline_credentials), .def = "false",
+	  .doc = "Accept SNMP secrets inside a command instead of a credential name." },
+	{ CFG_SIZE(P, max_command_bytes), .def = "64KB", .min = 1024, .max = 1 << 20,
+	  .doc = "Largest command object accepted from the hub." },
+	{ CFG_DURATION(P, max_command_time), .def = "5m", .min = 1000,
+	  .max = 86400000,
+	  .doc = "Longest a command may run; its timeout_ms is capped to this." },
+};
+#undef P
+
+static void
+cfg_policy_check(const void *obj, struct cfg_report *r)
+{
+	const struct config_policy *p = obj;
+	char err[256];
+
+	for (size_t i = 0; i < p->set_oids.count; i++) {
+		const char *o = p->set_oids.items[i];
+		size_t n = strspn(o, "0123456789.");
+		if (o[n] != '\0' || n < 3 || strstr(o, "..") != NULL) {
+			snprintf(err, sizeof(err), "set_oids: '%.64s' is not a numeric OID", o);
+			cfg_reportf(r, "set_oids", "%s", err);
+		}
+	}
+}
+
 /* ---- [credential NAME] --------------------------------------------- */
 
 #define C struct config_credential
@@ -226,6 +263,10 @@ static const struct cfg_section cfg_sections[] = {
 	         "compressed batches (docs/protocol.md)." },
 	{ CFG_SECTION(R, "upload", struct config_upload, upload, upload_keys),
 	  .doc = "Result batches and the durable on-disk spool in state_dir." },
+	{ CFG_SECTION(R, "policy", struct config_policy, policy, policy_keys),
+	  .check = cfg_policy_check,
+	  .doc = "Local limits on what the hub's commands may do: the cloud never "
+	         "reaches further into this network than this section allows." },
 	{ CFG_NAMED_SECTION(R, "credential", struct config_credential, creds,
 	      ncreds, cred_keys),
 	  .check = cfg_cred_check,

@@ -52,6 +52,7 @@ int  loop_run(struct loop *);
 void loop_stop(struct loop *);
 uint64_t loop_now_ms(struct loop *);   /* cached monotonic ms, per iteration */
 uint64_t mono_ms(void);                /* monotonic clock, uncached */
+uint64_t wall_ms(void);                /* Unix time in milliseconds */
 uint64_t mono_us(void);
 
 /* ---- logging (log.c) ------------------------------------------------- */

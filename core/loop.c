@@ -52,6 +52,15 @@ mono_us(void)
 }
 
 uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t
 mono_ms(void)
 {
 	return mono_us() / 1000u;
