@@ -115,19 +115,44 @@ req_finish(struct osnmp_req *r, enum osnmp_status st, netsnmp_pdu *resp,
 
 /* ---- sessions ---- */
 
+/* FNV-1a over what makes a session: a scan opens thousands at once. */
+static uint32_t
+sess_hash(const struct osnmp_target *t)
+{
+	uint32_t h = 2166136261u;
+	const uintptr_t cred = (uintptr_t)t->cred;
+
+	for (const char *p = t->host; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	h = (h ^ t->port) * 16777619u;
+	h = (h ^ (uint32_t)(cred >> 4)) * 16777619u;
+	return h;
+}
+
 static struct osnmp_sess *
 sess_find(struct osnmp_engine *e, const struct osnmp_target *t)
 {
+	uint32_t h = sess_hash(t);
 	struct osnmp_sess *s;
 
-	/* Linear: sessions are per command or per scan window, and a scan
-	 * never asks for the same target twice at once. */
-	TAILQ_FOREACH(s, &e->sessions, elink)
-		if (s->cred == t->cred && s->port == t->port &&
+	for (s = e->hash[h % SESS_HASH_SIZE]; s != NULL; s = s->hnext)
+		if (s->hash == h && s->cred == t->cred && s->port == t->port &&
 		    s->timeout_ms == t->timeout_ms && s->retries == t->retries &&
 		    strcmp(s->host, t->host) == 0 && !s->dead)
 			return s;
 	return NULL;
+}
+
+static void
+sess_unhash(struct osnmp_sess *s)
+{
+	struct osnmp_sess **pp = &s->eng->hash[s->hash % SESS_HASH_SIZE];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == s) {
+			*pp = s->hnext;
+			return;
+		}
 }
 
 /* IPv4 first, as net-snmp's tools do for a name like "localhost". */
@@ -215,6 +240,9 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, char *err,
 	}
 	TAILQ_INSERT_TAIL(&e->sessions, s, elink);
 	e->nsessions++;
+	s->hash = sess_hash(t);
+	s->hnext = e->hash[s->hash % SESS_HASH_SIZE];
+	e->hash[s->hash % SESS_HASH_SIZE] = s;
 	return s;
 fail:
 	free(s);
@@ -235,6 +263,7 @@ sess_close(struct osnmp_sess *s)
 	if (s->sessp)
 		snmp_sess_close(s->sessp);   /* closes the socket too */
 	TAILQ_REMOVE(&e->sessions, s, elink);
+	sess_unhash(s);
 	e->nsessions--;
 	free(s);
 }

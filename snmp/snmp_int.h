@@ -41,12 +41,16 @@ struct osnmp_sess {
 	unsigned                inflight;
 	bool                    in_ready, busy, closing, dead;
 	int                     v3_state;   /* V3_* in v3.c */
+	uint32_t                hash;
+	struct osnmp_sess       *hnext;     /* engine hash chain */
 	TAILQ_ENTRY(osnmp_sess)  rlink;      /* engine ready list */
 	TAILQ_ENTRY(osnmp_sess)  elink;      /* engine session list */
 };
 TAILQ_HEAD(osnmp_sess_list, osnmp_sess);
 
 struct v3_cache_entry;
+
+#define SESS_HASH_SIZE 4096   /* chains stay short at any sane concurrency */
 
 struct osnmp_engine {
 	struct loop            *loop;
@@ -55,6 +59,7 @@ struct osnmp_engine {
 	size_t                  queued;
 	size_t                  nsessions;
 	struct osnmp_sess_list   ready, sessions;
+	struct osnmp_sess       *hash[SESS_HASH_SIZE];
 	struct osnmp_req_list    done;
 	struct loop_timer       done_timer;
 	netsnmp_large_fd_set    fdset;
