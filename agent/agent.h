@@ -9,6 +9,8 @@
 #include "config/config.h"
 #include "snmp/snmp.h"
 
+#include <getopt.h>
+
 #define EXIT_USAGE 2
 
 int cmd_scan(int argc, char **argv);
@@ -51,8 +53,13 @@ enum {
 	{ "help", no_argument, NULL, 'h' }
 
 void cli_snmp_init(struct cli_snmp *, unsigned timeout_ms, unsigned retries);
-/* Handle one getopt result; 1 if it was ours, 0 if not, -1 usage error. */
-int  cli_snmp_opt(struct cli_snmp *, int opt, const char *arg);
+/* Handle one getopt result: 1 if it was ours, 0 if not, -1 with a
+ * message in err. */
+int  cli_snmp_opt(struct cli_snmp *, int opt, const char *arg,
+                  char *err, size_t errlen);
+/* Report getopt's '?' and ':' and a bad value as one usage line. */
+int  cli_getopt_error(const char *cmd, int opt, const char *arg,
+                      const struct option *longopts, const char *why);
 /* Build the credential list: 0, 1 (config error) or 2 (usage error). */
 int  cli_snmp_finish(struct cli_snmp *, bool many);
 void cli_snmp_free(struct cli_snmp *);

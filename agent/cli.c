@@ -103,9 +103,48 @@ cli_snmp_init(struct cli_snmp *c, unsigned timeout_ms, unsigned retries)
 	c->retries = retries;
 }
 
-int
-cli_snmp_opt(struct cli_snmp *c, int opt, const char *arg)
+/* "-t" or "--max-repetitions" for an option id. */
+static const char *
+cli_opt_name(int opt, const struct option *longopts, char *buf, size_t len)
 {
+	if (opt > 0 && opt < 128) {
+		snprintf(buf, len, "-%c", opt);
+		return buf;
+	}
+	for (const struct option *o = longopts; o && o->name; o++)
+		if (o->val == opt) {
+			snprintf(buf, len, "--%s", o->name);
+			return buf;
+		}
+	return "?";
+}
+
+int
+cli_getopt_error(const char *cmd, int opt, const char *arg,
+    const struct option *longopts, const char *why)
+{
+	char name[64];
+
+	if (opt == '?') {
+		/* optopt is the short option; 0 for an unknown long one. */
+		if (optopt > 0 && optopt < 128)
+			return cli_usage_error(cmd, "unknown option '-%c'", optopt);
+		return cli_usage_error(cmd, "unknown option '%.64s'", arg);
+	}
+	if (opt == ':')
+		return cli_usage_error(cmd, "option '%s' needs a value",
+		    optopt ? cli_opt_name(optopt, longopts, name, sizeof(name)) :
+		    arg);
+	return cli_usage_error(cmd, "bad value '%.64s' for option '%s'%s%s",
+	    optarg ? optarg : "", cli_opt_name(opt, longopts, name, sizeof(name)),
+	    why && *why ? ": " : "", why ? why : "");
+}
+
+int
+cli_snmp_opt(struct cli_snmp *c, int opt, const char *arg, char *err,
+    size_t errlen)
+{
+	err[0] = '\0';
 	switch (opt) {
 	case 'v': c->version = arg; return 1;
 	case 'u': c->user = arg; return 1;
@@ -118,18 +157,26 @@ cli_snmp_opt(struct cli_snmp *c, int opt, const char *arg)
 	case OPT_CREDENTIAL: c->cred_name = arg; return 1;
 	case OPT_JSON: c->json = true; return 1;
 	case 'c':
-		if (c->ncommunities == CLI_MAX_CREDS)
+		if (c->ncommunities == CLI_MAX_CREDS) {
+			snprintf(err, errlen, "at most %d communities (-c)", CLI_MAX_CREDS);
 			return -1;
+		}
 		c->communities[c->ncommunities++] = arg;
 		return 1;
 	case 't':
-		return parse_timeout(arg, &c->timeout_ms) == 0 ? 1 : -1;
+		if (parse_timeout(arg, &c->timeout_ms) == 0)
+			return 1;
+		snprintf(err, errlen, "expected seconds (1, 0.5) or a duration "
+		    "(500ms, 2s) from 10ms to 60s");
+		return -1;
 	case 'r': {
 		int64_t v;
-		if (parse_int(arg, 0, 20, &v) == -1)
-			return -1;
-		c->retries = (unsigned)v;
-		return 1;
+		if (parse_int(arg, 0, 20, &v) == 0) {
+			c->retries = (unsigned)v;
+			return 1;
+		}
+		snprintf(err, errlen, "expected a whole number from 0 to 20");
+		return -1;
 	}
 	default:
 		return 0;

@@ -77,20 +77,20 @@ query_args(struct query *q, int argc, char **argv, const char *usage,
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":" CLI_SNMP_SHORTOPTS, opts, NULL)) != -1) {
+		char err[160];
 		if (opt == 'h') {
 			printf("%s%s", usage, cli_snmp_help);
 			return -2;
 		}
-		if (opt == '?')
-			return cli_usage_error(q->cmd, "unknown option '%s'", argv[optind - 1]);
-		if (opt == ':')
-			return cli_usage_error(q->cmd, "option '%s' needs a value", argv[optind - 1]);
-		if ((rc = cli_snmp_opt(&q->cli, opt, optarg)) == 1)
+		if (opt == '?' || opt == ':')
+			return cli_getopt_error(q->cmd, opt, argv[optind - 1], opts, NULL);
+		if ((rc = cli_snmp_opt(&q->cli, opt, optarg, err, sizeof(err))) == 1)
 			continue;
 		if (rc == 0 && extra && (rc = extra(q, opt, optarg)) == 1)
 			continue;
-		return cli_usage_error(q->cmd, "bad value '%s' for option '%s'",
-		    optarg ? optarg : "", argv[optind - 1]);
+		if (rc == 0)
+			snprintf(err, sizeof(err), "expected a whole number in range");
+		return cli_getopt_error(q->cmd, opt, NULL, opts, err);
 	}
 	if (optind >= argc)
 		return cli_usage_error(q->cmd, "missing HOST[:PORT]");

@@ -4,9 +4,28 @@
  */
 #include "config/config_int.h"
 
+#include <stdio.h>
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Messages quote the file; a terminal must not interpret what it holds. */
+static char *
+cfg_escape(const char *msg)
+{
+	size_t n = strlen(msg);
+	char *out = xcalloc(n * 4 + 1, 1), *o = out;
+
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f)
+			o += sprintf(o, "\\x%02x", *p);
+		else
+			*o++ = (char)*p;
+	}
+	*o = '\0';
+	return out;
+}
 
 void
 cfg_errors_add(struct config_errors *e, const char *msg)
@@ -16,7 +35,7 @@ cfg_errors_add(struct config_errors *e, const char *msg)
 	if (m == NULL)
 		abort();
 	e->msgs = m;
-	e->msgs[e->count++] = xstrdup(msg);
+	e->msgs[e->count++] = cfg_escape(msg);
 }
 
 void

@@ -304,8 +304,11 @@ sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	struct osnmp_req *r = magic;
 	struct osnmp_sess *s = ns->callback_magic;
 
+	/* A failed first send is reported by sess_send_one(), with the
+	 * library's reason; net-snmp also calls us with SEND_FAILED then. */
 	if (op == NETSNMP_CALLBACK_OP_RESEND || s == NULL || s->closing ||
-	    r == NULL || r->slot < 0)
+	    r == NULL || r->slot < 0 ||
+	    (op == NETSNMP_CALLBACK_OP_SEND_FAILED && s->sending))
 		return 1;
 	s->wire[r->slot] = NULL;
 	r->slot = -1;
@@ -352,7 +355,10 @@ sess_send_one(struct osnmp_sess *s)
 		r->sent_us = mono_us();
 	netsnmp_pdu *pdu = r->pdu;
 	r->pdu = NULL;
-	if (snmp_sess_async_send(s->sessp, pdu, sess_pdu_cb, r) == 0) {
+	s->sending = true;
+	int reqid = snmp_sess_async_send(s->sessp, pdu, sess_pdu_cb, r);
+	s->sending = false;
+	if (reqid == 0) {
 		int err = 0, serr = 0;
 		char *msg = NULL;
 		snmp_sess_error(s->sessp, &err, &serr, &msg);

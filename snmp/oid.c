@@ -129,6 +129,13 @@ osnmp_oid_parse(const char *s, oid *out, size_t *outlen, char *err, size_t errle
 		    s, MAX_OID_LEN);
 		return -1;
 	}
+	/* X.690 8.19.4: the first two arcs share one subidentifier. */
+	if (out[0] > 2 || (out[0] < 2 && out[1] > 39) ||
+	    (out[0] == 2 && out[1] > 0xffffffffu - 80)) {
+		snprintf(err, errlen, "bad OID '%.64s': the first part must be 0, 1 "
+		    "or 2 (and the second below 40 after 0 or 1)", s);
+		return -1;
+	}
 	*outlen = len;
 	return 0;
 }

@@ -82,6 +82,47 @@ int osnmp_walk(struct osnmp_engine *, const struct osnmp_target *,
               osnmp_walk_vb_cb, osnmp_walk_done_cb, void *arg,
               char *err, size_t errlen);
 
+/* ---- discovery scans (scan.c) ---- */
+
+#define OSNMP_SCAN_MAX_CREDS 32
+
+struct osnmp_scan_device {
+	char     address[48];
+	unsigned port;
+	uint32_t sort_key;        /* IPv4 as a number; UINT32_MAX for IPv6 */
+	unsigned cred_index;      /* into osnmp_scan_opts.creds */
+	char     sys_name[256], sys_descr[1024], sys_object_id[256];
+	uint64_t sys_uptime;      /* hundredths of a second */
+	double   rtt_ms;
+};
+
+struct osnmp_scan_opts {
+	const struct net_range *ranges;    /* copied */
+	size_t   nranges;
+	unsigned port;
+	const struct config_credential *const *creds;   /* borrowed */
+	size_t   ncreds;
+	unsigned rate;            /* probes per second, 0 = unlimited */
+	unsigned concurrency;     /* probes in flight */
+	unsigned timeout_ms, retries;
+	/* Optional: the credential index to try first for an address. */
+	int    (*first_cred)(const char *address, void *arg);
+};
+
+typedef void (*osnmp_scan_found_cb)(const struct osnmp_scan_device *, void *arg);
+/* The last call; the scan is freed after it returns. */
+typedef void (*osnmp_scan_done_cb)(uint64_t probed, size_t found, void *arg);
+
+struct osnmp_scan;
+struct osnmp_scan *osnmp_scan_start(struct osnmp_engine *, struct loop *,
+                                    const struct osnmp_scan_opts *,
+                                    osnmp_scan_found_cb, osnmp_scan_done_cb,
+                                    void *arg, char *err, size_t errlen);
+/* Stop early; done_cb is not called; the scan frees itself. */
+void osnmp_scan_cancel(struct osnmp_scan *);
+void osnmp_scan_progress(const struct osnmp_scan *, uint64_t *done,
+                         uint64_t *total, size_t *found);
+
 /* ---- OIDs and values (oid.c) ---- */
 
 /* Numeric OID (".1.3.6", "1.3.6") or a built-in name ("sysName.0",

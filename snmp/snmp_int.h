@@ -40,6 +40,7 @@ struct osnmp_sess {
 	struct osnmp_req        *wire[SESS_MAX_WIRE];
 	unsigned                inflight;
 	bool                    in_ready, busy, closing, dead;
+	bool                    sending;    /* inside snmp_sess_async_send */
 	int                     v3_state;   /* V3_* in v3.c */
 	uint32_t                hash;
 	struct osnmp_sess       *hnext;     /* engine hash chain */

@@ -1,0 +1,135 @@
+/* The SNMP engine's bookkeeping (snmp/engine.c), without any device:
+ * 127.0.0.1:9 has no listener, so loopback answers port-unreachable. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "snmp/snmp.h"
+
+struct tally {
+	int calls, ok, refused, error, other;
+	unsigned max_inflight_seen;
+	struct osnmp_engine *eng;
+};
+
+static void
+count_cb(const struct osnmp_reply *rep, void *arg)
+{
+	struct tally *t = arg;
+
+	t->calls++;
+	if (osnmp_engine_inflight(t->eng) > t->max_inflight_seen)
+		t->max_inflight_seen = osnmp_engine_inflight(t->eng);
+	switch (rep->status) {
+	case OSNMP_ST_OK: t->ok++; break;
+	case OSNMP_ST_REFUSED: t->refused++; break;
+	case OSNMP_ST_ERROR: t->error++; assert_non_null(rep->errmsg); break;
+	default: t->other++; break;
+	}
+}
+
+static struct config_credential cred = {
+	.name = "t", .version = CFG_SNMP_V2C, .community = "public",
+};
+
+static struct osnmp_target
+target(const char *host)
+{
+	struct osnmp_target t = { .port = 9, .cred = &cred, .timeout_ms = 2000, .retries = 0 };
+
+	snprintf(t.host, sizeof(t.host), "%s", host);
+	return t;
+}
+
+static void
+a_pdu_net_snmp_cannot_encode_is_reported_once(void **st)
+{
+	struct loop *l = loop_new();
+	struct osnmp_engine_opts eo = { 0 };
+	struct tally t = { 0 };
+	struct osnmp_target tg = target("127.0.0.1");
+	oid bad[] = { 3, 1 };   /* X.690: first arc must be 0-2 */
+	netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+	char err[256];
+
+	t.eng = osnmp_engine_new(l, &eo);
+	snmp_add_null_var(pdu, bad, 2);
+	assert_int_equal(osnmp_send(t.eng, &tg, pdu, count_cb, &t, err, sizeof(err)), 0);
+	assert_int_equal(t.calls, 0);          /* never from inside send */
+	loop_run(l);
+	assert_int_equal(t.calls, 1);
+	assert_int_equal(t.error, 1);
+	assert_int_equal(osnmp_engine_inflight(t.eng), 0);
+	osnmp_engine_free(t.eng);
+	loop_free(l);
+}
+
+static void
+requests_beyond_the_global_cap_wait_and_all_complete(void **st)
+{
+	struct loop *l = loop_new();
+	struct osnmp_engine_opts eo = { .max_inflight = 3, .max_per_target = 1 };
+	struct tally t = { 0 };
+	oid name[] = { 1, 3, 6, 1, 2, 1, 1, 5, 0 };
+	char err[256], host[32];
+
+	t.eng = osnmp_engine_new(l, &eo);
+	for (int i = 0; i < 20; i++) {
+		/* 4 targets, 5 requests each: both caps are exercised */
+		snprintf(host, sizeof(host), "127.0.0.%d", 1 + i % 4);
+		struct osnmp_target tg = target(host);
+		netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+		snmp_add_null_var(pdu, name, countof(name));
+		assert_int_equal(osnmp_send(t.eng, &tg, pdu, count_cb, &t, err, sizeof(err)), 0);
+		assert_true(osnmp_engine_inflight(t.eng) <= 3);
+	}
+	loop_run(l);
+	assert_int_equal(t.calls, 20);
+	assert_int_equal(t.refused, 20);       /* ICMP, not a 2 s timeout */
+	assert_true(t.max_inflight_seen <= 3);
+	osnmp_engine_free(t.eng);
+	loop_free(l);
+}
+
+static void
+a_full_queue_is_refused_at_once(void **st)
+{
+	struct loop *l = loop_new();
+	struct osnmp_engine_opts eo = { .max_inflight = 1, .max_per_target = 1, .max_queued = 2 };
+	struct tally t = { 0 };
+	struct osnmp_target tg = target("127.0.0.1");
+	oid name[] = { 1, 3, 6, 1, 2, 1, 1, 5, 0 };
+	char err[256];
+	int refused = 0;
+
+	t.eng = osnmp_engine_new(l, &eo);
+	for (int i = 0; i < 5; i++) {
+		netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+		snmp_add_null_var(pdu, name, countof(name));
+		if (osnmp_send(t.eng, &tg, pdu, count_cb, &t, err, sizeof(err)) == -1) {
+			refused++;
+			assert_non_null(strstr(err, "queue full"));
+		}
+	}
+	assert_true(refused >= 2);
+	loop_run(l);
+	assert_int_equal(t.calls, 5 - refused);
+	osnmp_engine_free(t.eng);
+	loop_free(l);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_pdu_net_snmp_cannot_encode_is_reported_once),
+		cmocka_unit_test(requests_beyond_the_global_cap_wait_and_all_complete),
+		cmocka_unit_test(a_full_queue_is_refused_at_once),
+	};
+
+	setenv("SNMP_PERSISTENT_DIR", "/tmp", 0);
+	osnmp_lib_init("outpost-test");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
