@@ -32,7 +32,8 @@ HUB_LIBS   = $(shell pkg-config --libs $(HUB_PKGS)) -lm
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all check unit integration asan bench deps demo clean install docs
+.PHONY: all check unit integration asan bench deps demo clean install docs \
+        uninstall deb man
 
 all: outpost outpost-hub
 
@@ -85,15 +86,65 @@ demo: deps
 deps:
 	bash packaging/deps.sh
 
-docs: $(BUILD)/outpost
+docs: $(BUILD)/outpost man
 	$(BUILD)/outpost config-docs markdown > docs/config.md
 	$(BUILD)/outpost config-docs ini > packaging/outpost.ini
 	$(BUILD)/outpost config-docs hub-markdown > docs/hub-config.md
 	$(BUILD)/outpost config-docs hub-ini > packaging/outpost-hub.ini
 
-install: $(BUILD)/outpost
-	install -D -m 0755 $(BUILD)/outpost $(DESTDIR)$(PREFIX)/bin/outpost
-	install -D -m 0755 $(BUILD)/outpost-hub $(DESTDIR)$(PREFIX)/bin/outpost-hub
+# Installation. The units name /usr/bin; install rewrites that to BINDIR.
+# Sample configurations go to /etc/outpost only if absent, mode 0600.
+# The service users are declared in sysusers.d (`systemd-sysusers` makes
+# them); nothing here changes the running system beyond copying files.
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+MAN_GEN      = packaging/man/outpost.ini.5 packaging/man/outpost-hub.ini.5
+MAN_HAND     = packaging/man/outpost.8 packaging/man/outpost-hub.8
+OUTPOST_VERSION = $(shell sed -n 's/^\#define OUTPOST_VERSION "\(.*\)"/\1/p' core/core.h)
+
+# The generated man pages, and the version in the written ones
+# (make docs runs this too).
+man: $(BUILD)/outpost
+	$(BUILD)/outpost config-docs man > packaging/man/outpost.ini.5
+	$(BUILD)/outpost config-docs hub-man > packaging/man/outpost-hub.ini.5
+	sed -i 's/^\(\.TH .* "Outpost \)[^"]*"/\1$(OUTPOST_VERSION)"/' $(MAN_HAND)
+
+install: $(BUILD)/outpost $(BUILD)/outpost-hub
+	install -d -m 0755 $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+	  $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	install -m 0755 $(BUILD)/outpost $(BUILD)/outpost-hub $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(MAN_HAND) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(MAN_GEN) $(DESTDIR)$(MANDIR)/man5/
+	for u in outpost outpost-hub; do \
+	  sed 's|/usr/bin/|$(BINDIR)/|g' packaging/$$u.service \
+	    > $(DESTDIR)$(UNITDIR)/$$u.service && \
+	  chmod 0644 $(DESTDIR)$(UNITDIR)/$$u.service && \
+	  install -m 0644 packaging/$$u.sysusers $(DESTDIR)$(SYSUSERSDIR)/$$u.conf \
+	  || exit 1; \
+	done
+	install -d -m 0755 $(DESTDIR)/etc/outpost
+	test -e $(DESTDIR)/etc/outpost/outpost.ini || \
+	  install -m 0600 packaging/outpost.ini $(DESTDIR)/etc/outpost/outpost.ini
+	test -e $(DESTDIR)/etc/outpost/hub.ini || \
+	  install -m 0600 packaging/outpost-hub.ini $(DESTDIR)/etc/outpost/hub.ini
+	@echo "Installed. Next (docs/operations.md): systemd-sysusers;" \
+	  "chown outpost: /etc/outpost/outpost.ini; systemctl daemon-reload"
+
+# Leaves /etc/outpost and the state directories: they are the user's.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/outpost $(DESTDIR)$(BINDIR)/outpost-hub \
+	  $(DESTDIR)$(MANDIR)/man8/outpost.8 $(DESTDIR)$(MANDIR)/man8/outpost-hub.8 \
+	  $(DESTDIR)$(MANDIR)/man5/outpost.ini.5 \
+	  $(DESTDIR)$(MANDIR)/man5/outpost-hub.ini.5 \
+	  $(DESTDIR)$(UNITDIR)/outpost.service $(DESTDIR)$(UNITDIR)/outpost-hub.service \
+	  $(DESTDIR)$(SYSUSERSDIR)/outpost.conf $(DESTDIR)$(SYSUSERSDIR)/outpost-hub.conf
+
+# build/deb/outpost_VERSION_ARCH.deb and outpost-hub_VERSION_ARCH.deb
+deb: $(BUILD)/outpost $(BUILD)/outpost-hub
+	bash packaging/build-deb.sh --outpost $(BUILD)/outpost \
+	  --hub $(BUILD)/outpost-hub --out $(BUILD)/deb
 
 clean:
 	rm -rf build build-asan outpost outpost-hub

@@ -19,6 +19,8 @@ int cmd_walk(int argc, char **argv);
 int cmd_check_config(int argc, char **argv);
 int cmd_config_docs(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 /* ---- cli.c: what the SNMP commands share ---- */
 

@@ -16,6 +16,8 @@ static const char main_usage[] =
 "  scan TARGET...             find SNMP devices in addresses, CIDRs, ranges\n"
 "  get HOST[:PORT] OID...     read OIDs (prints like snmpget -On)\n"
 "  walk HOST[:PORT] [OID]     walk a subtree (prints like snmpbulkwalk -On)\n"
+"  run -c FILE                run the agent service (hub commands, uploads)\n"
+"  status -c FILE             show a running agent's state\n"
 "  check-config -c FILE       validate a configuration file\n"
 "  version                    print the version\n\n"
 "'outpost COMMAND --help' describes each command.\n";
@@ -30,6 +32,8 @@ static const struct {
 	{ "check-config", cmd_check_config },
 	{ "config-docs", cmd_config_docs },
 	{ "version", cmd_version },
+	{ "run", cmd_run },
+	{ "status", cmd_status },
 };
 
 int
@@ -84,7 +88,8 @@ cmd_check_config(int argc, char **argv)
 	return 0;
 }
 
-/* Regenerates docs/config.md and packaging/outpost.ini (make docs). */
+/* Regenerates docs/config.md, packaging/outpost.ini and the man pages
+ * of the configuration files (make docs). */
 int
 cmd_config_docs(int argc, char **argv)
 {
@@ -96,9 +101,13 @@ cmd_config_docs(int argc, char **argv)
 		config_hub_write_markdown(stdout);
 	else if (argc == 2 && strcmp(argv[1], "hub-ini") == 0)
 		config_hub_write_sample_ini(stdout);
+	else if (argc == 2 && strcmp(argv[1], "man") == 0)
+		config_write_man(stdout);
+	else if (argc == 2 && strcmp(argv[1], "hub-man") == 0)
+		config_hub_write_man(stdout);
 	else
 		return cli_usage_error("config-docs", "expected markdown, ini, "
-		    "hub-markdown or hub-ini");
+		    "man, hub-markdown, hub-ini or hub-man");
 	return 0;
 }
 

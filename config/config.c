@@ -114,6 +114,50 @@ cfg_root_free(const struct cfg_schema *schema, void *root)
 	}
 }
 
+/* References between sections: names must exist. */
+static void
+cfg_check_refs(const char *path, const struct config *cfg, struct config_errors *errs)
+{
+	char msg[512];
+
+	for (size_t i = 0; i < cfg->scan.credentials.count; i++) {
+		const char *n = cfg->scan.credentials.items[i];
+		if (config_credential_find(cfg, n) == NULL) {
+			snprintf(msg, sizeof(msg), "%s: [scan] credentials names '%.64s', "
+			    "but there is no [credential %.64s] section", path, n, n);
+			cfg_errors_add(errs, msg);
+		}
+	}
+	for (size_t i = 0; i < cfg->poll.profiles.count; i++) {
+		const char *n = cfg->poll.profiles.items[i];
+		bool builtin = false;
+		for (size_t j = 0; config_builtin_profiles[j]; j++)
+			builtin |= strcmp(n, config_builtin_profiles[j]) == 0;
+		if (!builtin && config_profile_find(cfg, n) == NULL) {
+			snprintf(msg, sizeof(msg), "%s: [poll] profiles names '%.64s', "
+			    "which is neither built in (system, interfaces, host) nor a "
+			    "[profile] section", path, n);
+			cfg_errors_add(errs, msg);
+		}
+	}
+}
+
+const struct config_profile *
+config_profile_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nprofiles; i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
+const struct config_addrs *
+config_allowed_networks(const struct config *cfg)
+{
+	return cfg->policy.allow_networks.count ? &cfg->policy.allow_networks :
+	    &cfg->scan.networks;
+}
+
 int
 config_load(const char *path, struct config **out, struct config_errors *errs)
 {
@@ -123,7 +167,9 @@ config_load(const char *path, struct config **out, struct config_errors *errs)
 	errs->msgs = NULL;
 	errs->count = 0;
 	cfg_root_defaults(&cfg_schema, cfg);
-	if (cfg_load_schema(path, &cfg_schema, cfg, errs) != 0) {
+	if (cfg_load_schema(path, &cfg_schema, cfg, errs) == 0)
+		cfg_check_refs(path, cfg, errs);
+	if (errs->count != 0) {
 		config_free(cfg);
 		return -1;
 	}

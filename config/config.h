@@ -83,12 +83,41 @@ struct config_policy {
 	uint64_t              max_command_time;   /* ms */
 };
 
+/* [scan]: scheduled discovery */
+struct config_scan {
+	struct config_addrs   networks;
+	int                   port;
+	struct config_strings credentials;   /* names; empty: all, in file order */
+	uint64_t              interval;      /* ms */
+	int                   rate;          /* probes per second */
+	uint64_t              timeout;       /* ms, per try */
+	int                   retries;
+};
+
+/* [poll]: scheduled polling of discovered devices */
+struct config_poll {
+	uint64_t              interval, label_interval, timeout;   /* ms */
+	struct config_strings profiles;
+	int                   retries;
+	int                   repetitions;
+};
+
+/* [profile NAME]: a user profile: scalars and table columns to poll */
+struct config_profile {
+	char                 *name;
+	struct config_strings scalars, columns, labels;
+};
+
 struct config {
 	char                     *path;
 	struct config_agent       agent;
 	struct config_server      server;
 	struct config_upload      upload;
 	struct config_policy      policy;
+	struct config_scan        scan;
+	struct config_poll        poll;
+	struct config_profile    *profiles;
+	size_t                    nprofiles;
 	struct config_credential *creds;
 	size_t                    ncreds;
 };
@@ -111,6 +140,12 @@ void config_errors_free(struct config_errors *);
 
 const struct config_credential *
      config_credential_find(const struct config *, const char *name);
+const struct config_profile *
+     config_profile_find(const struct config *, const char *name);
+/* Profiles every agent knows without a [profile] section. */
+extern const char *const config_builtin_profiles[];   /* NULL-terminated */
+/* [policy] allow_networks, or the [scan] networks when it is empty. */
+const struct config_addrs *config_allowed_networks(const struct config *);
 
 /*
  * Credentials built elsewhere (the CLI's -v -c -u -l -a -A -x -X flags):
@@ -137,6 +172,9 @@ const char *config_priv_name(int);
 /* Reference docs and the sample file, from the same tables. */
 void config_write_markdown(FILE *);
 void config_write_sample_ini(FILE *);
+/* outpost.ini(5) and outpost-hub.ini(5) in roff (config/man.c). */
+void config_write_man(FILE *);
+void config_hub_write_man(FILE *);
 
 /* ---- outpost-hub's file (config/hub.c) ---- */
 

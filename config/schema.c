@@ -139,7 +139,7 @@ static const struct cfg_key upload_keys[] = {
 static const struct cfg_key policy_keys[] = {
 	{ CFG_ADDRS(P, allow_networks),
 	  .doc = "Targets the hub's commands may reach; anything else is refused "
-	         "before a packet is sent. Empty: every remote SNMP command is refused." },
+	         "before a packet is sent. Empty: the [scan] networks." },
 	{ CFG_BOOL(P, allow_set), .def = "false",
 	  .doc = "Allow snmp.set commands at all." },
 	{ CFG_STRINGS(P, set_oids),
@@ -169,6 +169,79 @@ cfg_policy_check(const void *obj, struct cfg_report *r)
 		}
 	}
 }
+
+/* ---- [scan] -------------------------------------------------------- */
+
+#define SC struct config_scan
+static const struct cfg_key scan_keys[] = {
+	{ CFG_ADDRS(SC, networks),
+	  .doc = "What to discover: addresses, CIDRs, ranges. Empty: no scheduled scans." },
+	{ CFG_INT(SC, port), .def = "161", .min = 1, .max = 65535,
+	  .doc = "UDP port of the SNMP agents." },
+	{ CFG_STRINGS(SC, credentials),
+	  .doc = "[credential] names tried in order (the one that worked last "
+	         "time first). Empty: every credential, in file order." },
+	{ CFG_DURATION(SC, interval), .def = "1h", .min = 60000,
+	  .max = INT64_C(7) * 86400000,
+	  .doc = "Time between discovery scans." },
+	{ CFG_INT(SC, rate), .def = "200", .min = 1, .max = 100000,
+	  .doc = "Probes per second, credential retries included." },
+	{ CFG_DURATION(SC, timeout), .def = "1s", .min = 50, .max = 60000,
+	  .doc = "Per-try timeout of a probe." },
+	{ CFG_INT(SC, retries), .def = "1", .min = 0, .max = 10,
+	  .doc = "Retries of a probe before the next credential." },
+};
+#undef SC
+
+/* ---- [poll] -------------------------------------------------------- */
+
+#define PO struct config_poll
+static const struct cfg_key poll_keys[] = {
+	{ CFG_DURATION(PO, interval), .def = "5m", .min = 10000,
+	  .max = 86400000,
+	  .doc = "Time between polls of a device; devices are spread across it." },
+	{ CFG_STRINGS(PO, profiles), .def = "system interfaces",
+	  .doc = "Profiles polled on every device: built in system, interfaces, "
+	         "host, or [profile NAME] sections." },
+	{ CFG_DURATION(PO, label_interval), .def = "1h", .min = 10000,
+	  .max = INT64_C(7) * 86400000,
+	  .doc = "Label columns (ifDescr, ifName, ifAlias, ...) are read this often." },
+	{ CFG_DURATION(PO, timeout), .def = "2s", .min = 50, .max = 60000,
+	  .doc = "Per-try timeout of a poll request." },
+	{ CFG_INT(PO, retries), .def = "1", .min = 0, .max = 10,
+	  .doc = "Retries of a poll request." },
+	{ CFG_INT(PO, repetitions), .def = "25", .min = 1, .max = 200,
+	  .doc = "GETBULK max-repetitions for table columns." },
+};
+#undef PO
+
+/* ---- [profile NAME] ------------------------------------------------ */
+
+#define PR struct config_profile
+static const struct cfg_key profile_keys[] = {
+	{ CFG_STRINGS(PR, scalars),
+	  .doc = "Scalar OIDs to GET (numeric, or built-in names like sysUpTime.0)." },
+	{ CFG_STRINGS(PR, columns),
+	  .doc = "Table column OIDs to walk; rows are keyed by instance." },
+	{ CFG_STRINGS(PR, labels),
+	  .doc = "Label columns, walked every label_interval only." },
+};
+#undef PR
+
+static void
+cfg_profile_check(const void *obj, struct cfg_report *r)
+{
+	const struct config_profile *p = obj;
+
+	if (p->scalars.count + p->columns.count + p->labels.count == 0)
+		cfg_reportf(r, NULL, "a profile needs scalars, columns or labels");
+	for (size_t i = 0; config_builtin_profiles[i]; i++)
+		if (p->name && strcmp(p->name, config_builtin_profiles[i]) == 0)
+			cfg_reportf(r, NULL, "'%s' is a built-in profile; pick another name",
+			    p->name);
+}
+
+const char *const config_builtin_profiles[] = { "system", "interfaces", "host", NULL };
 
 /* ---- [credential NAME] --------------------------------------------- */
 
@@ -267,6 +340,22 @@ static const struct cfg_section cfg_sections[] = {
 	  .check = cfg_policy_check,
 	  .doc = "Local limits on what the hub's commands may do: the cloud never "
 	         "reaches further into this network than this section allows." },
+	{ CFG_SECTION(R, "scan", struct config_scan, scan, scan_keys),
+	  .doc = "Scheduled discovery; the inventory is kept in state_dir and "
+	         "sent to the hub when it changes." },
+	{ CFG_SECTION(R, "poll", struct config_poll, poll, poll_keys),
+	  .doc = "Scheduled polling of every discovered device." },
+	{ CFG_NAMED_SECTION(R, "profile", struct config_profile, profiles,
+	      nprofiles, profile_keys),
+	  .check = cfg_profile_check,
+	  .doc = "A user profile for [poll] profiles: scalars and table columns.",
+	  .example =
+	    "[profile ups]\n"
+	    "scalars = 1.3.6.1.2.1.33.1.2.4.0 1.3.6.1.2.1.33.1.2.3.0\n"
+	    "columns = 1.3.6.1.2.1.33.1.4.4.1.4\n"
+	    "\n"
+	    "[profile ip-stats]\n"
+	    "scalars = 1.3.6.1.2.1.4.3.0 1.3.6.1.2.1.4.10.0\n" },
 	{ CFG_NAMED_SECTION(R, "credential", struct config_credential, creds,
 	      ncreds, cred_keys),
 	  .check = cfg_cred_check,

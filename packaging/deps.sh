@@ -17,6 +17,8 @@ PACKAGES=(
   libcmocka-dev python3 python3-pytest python3-aiohttp
   snmp snmpd onesixtyone
   openssl ca-certificates iproute2 procps util-linux
+  # packaging: make deb, the unit security score, man page checks
+  adduser dpkg-dev systemd groff-base man-db
   # benchmarks: /usr/bin/time -v for CPU time and max RSS
   time
 )

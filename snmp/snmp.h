@@ -54,6 +54,9 @@ struct osnmp_engine;
 struct osnmp_engine *osnmp_engine_new(struct loop *, const struct osnmp_engine_opts *);
 void osnmp_engine_free(struct osnmp_engine *);
 unsigned osnmp_engine_inflight(const struct osnmp_engine *);
+/* The SNMPv3 engine ID discovered for a numeric address, as hex; 0 or -1. */
+int osnmp_engine_id_hex(struct osnmp_engine *, const char *addr, unsigned port,
+                        char *buf, size_t len);
 
 /* Send pdu (ownership taken, also on error). cb runs exactly once, from
  * the loop, never from inside this call. -1 only when the queue is full
@@ -81,6 +84,23 @@ int osnmp_walk(struct osnmp_engine *, const struct osnmp_target *,
               const oid *root, size_t rootlen, const struct osnmp_walk_opts *,
               osnmp_walk_vb_cb, osnmp_walk_done_cb, void *arg,
               char *err, size_t errlen);
+
+/* ---- table walks (table.c): several columns per request ---- */
+
+#define OSNMP_TABLE_MAX_COLS 48
+
+struct osnmp_table_col {
+	const oid *oid;
+	size_t     len;
+};
+/* col: index into the columns given; vb is borrowed for the call. */
+typedef void (*osnmp_table_cb)(int col, const netsnmp_variable_list *vb, void *arg);
+typedef void (*osnmp_table_done_cb)(enum osnmp_status, const char *errmsg, void *arg);
+
+int osnmp_table_walk(struct osnmp_engine *, const struct osnmp_target *,
+                     const struct osnmp_table_col *cols, size_t ncols,
+                     unsigned max_repetitions, osnmp_table_cb, osnmp_table_done_cb,
+                     void *arg, char *err, size_t errlen);
 
 /* ---- discovery scans (scan.c) ---- */
 

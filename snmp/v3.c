@@ -302,3 +302,19 @@ sess_report_reason(const netsnmp_pdu *pdu)
 		return "the agent answered with a REPORT";
 	}
 }
+
+int
+osnmp_engine_id_hex(struct osnmp_engine *e, const char *addr, unsigned port,
+    char *buf, size_t len)
+{
+	char key[300];
+	const struct v3_cache_entry *c;
+
+	snprintf(key, sizeof(key), strchr(addr, ':') ? "udp6:[%s]:%u" : "udp:%s:%u",
+	    addr, port);
+	if ((c = v3_cache_get(e, key)) == NULL || len < c->len * 2 + 1)
+		return -1;
+	for (size_t i = 0; i < c->len; i++)
+		snprintf(buf + 2 * i, 3, "%02x", c->id[i]);
+	return 0;
+}

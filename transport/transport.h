@@ -28,6 +28,9 @@ struct transport_opts {
 	uint64_t    start_delay_max_ms;  /* random delay before the first poll */
 	const char *agent_version;
 };
+/* transport_new: a 0 number means the default of config/schema.c
+ * (docs/config.md), except start_delay_max_ms (0: poll at once);
+ * agent_version NULL means OUTPOST_VERSION. */
 
 /* One new command (already de-duplicated by id), borrowed for the call.
  * The agent answers it later with transport_add(t, "results", ...). */
@@ -58,12 +61,46 @@ void transport_set_counter(struct transport *, const char *name, double value);
 /* Stop polling, close the open batch into the spool (durably). Uploads
  * already started may finish; nothing accepted is lost. */
 void transport_shutdown(struct transport *);
+/* Close the open batch now, e.g. after a command result someone waits
+ * for, rather than at batch_max_bytes or batch_max_age. 0 or -1 (the
+ * spool could not take it; logged, its samples counted as dropped). */
+int  transport_flush(struct transport *);
 void transport_free(struct transport *);
 void transport_get_stats(const struct transport *, struct transport_stats *);
 
 /* Read a secret token file: refuses group/world-accessible files, trims
  * the trailing newline, at most len-1 bytes. 0 or -1 with a message. */
+#define TRANSPORT_TOKEN_MAX 256
 int  transport_read_token(const char *path, char *buf, size_t len,
                           char *err, size_t errlen);
+
+/*
+ * transport_opts from a loaded configuration ([agent], [server], [upload]),
+ * the same for `outpost run` and `outpost transport-selftest`: the spool
+ * in state_dir/spool, the token read from token_file, a 0-5 s random
+ * delay before the first poll. opts points into the struct; wipe it with
+ * transport_config_clear() when done.
+ */
+struct config;
+struct transport_config {
+	struct transport_opts opts;
+	char                  spool_dir[4096];
+	char                  token[TRANSPORT_TOKEN_MAX + 1];
+};
+int  transport_config_load(struct transport_config *, const struct config *,
+                           char *err, size_t errlen);
+void transport_config_clear(struct transport_config *);
+
+/*
+ * `outpost transport-selftest`: run a transport from opts that adds
+ * items_per_batch synthetic samples and closes a batch every interval_ms,
+ * batches times, while polling (each command gets a result); then waits
+ * until the spool is empty. Prints the stats as one JSON line on stdout.
+ * 0 when everything was acknowledged (batches the spool bound dropped
+ * are counted, not waited for), 1 after timeout_ms or on an error.
+ */
+int  transport_selftest(struct loop *, const struct transport_opts *,
+                        unsigned batches, unsigned interval_ms,
+                        unsigned items_per_batch, uint64_t timeout_ms);
 
 #endif

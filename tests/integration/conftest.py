@@ -50,7 +50,7 @@ def snmpd_one(snmpd_factory):
     return snmpd_factory.start_one()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def outpost():
     """Path of the outpost binary under test, from $OUTPOST."""
     path = os.environ.get("OUTPOST")

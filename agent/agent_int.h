@@ -1,0 +1,111 @@
+/* Internal to agent/: the running service (run.c, command.c). */
+#ifndef OUTPOST_AGENT_INT_H
+#define OUTPOST_AGENT_INT_H
+
+#include "agent/agent.h"
+#include "transport/transport.h"
+
+#define INV_HASH_SIZE    4096
+#define INV_MAX_DEVICES  100000
+#define PROFILE_MAX      32
+#define PROFILE_MAX_ITEMS OSNMP_TABLE_MAX_COLS
+
+/* A compiled profile: what one poll of one device reads. */
+struct prof_item {
+	oid      o[MAX_OID_LEN];
+	size_t   len;
+	char     dotted[MAX_OID_LEN * 11];
+	enum { PI_SCALAR, PI_COLUMN, PI_LABEL } kind;
+	int      fallback_for;   /* a 32-bit column used only if that HC one is empty */
+};
+struct profile {
+	char             name[64];
+	struct prof_item items[PROFILE_MAX_ITEMS];
+	size_t           n;
+};
+
+/* A discovered device (inventory.c) and its polling state (poll.c). */
+struct inv_dev {
+	struct agent     *agent;
+	char              address[48];
+	unsigned          port;
+	char              cred[64];          /* [credential] name that answered */
+	int               version;
+	char              sys_name[256], sys_descr[1024], sys_object_id[256];
+	char              engine_id[72];     /* v3, hex */
+	uint64_t          sys_uptime, first_seen_ms, last_seen_ms;
+	/* polling */
+	struct loop_timer timer;
+	bool              polling;
+	uint64_t          poll_started, polling_mono, last_labels_ms, duration_ms;
+	uint64_t          polls, poll_errors;
+	struct complain   complain, slow;
+	struct poll_run  *run;               /* the poll in progress */
+	struct inv_dev   *next, *hnext;
+};
+
+struct agent {
+	struct loop         *loop;
+	struct config       *cfg;        /* current; replaced on SIGHUP */
+	struct osnmp_engine *eng;
+	struct transport    *tp;
+	uint64_t             started_mono;
+	bool                 stopping, transport_closed;
+	unsigned             commands_running;
+	uint64_t             commands_ok, commands_failed, commands_refused;
+	struct loop_timer    stop_timer, status_timer, scan_timer;
+	struct inv_dev      *devs, *inv_hash[INV_HASH_SIZE];
+	size_t               ndevs;
+	struct osnmp_scan   *scan;            /* the scheduled scan in progress */
+	struct discover_scan *scan_ds;
+	struct complain      inv_full;
+	struct profile       profiles[PROFILE_MAX];
+	size_t               nprofiles;
+	uint64_t             polls, poll_errors, samples;
+	enum { STOP_NONE, STOP_COMMANDS, STOP_UPLOADS } stop_phase;
+	uint64_t             stop_deadline;   /* end of the current phase */
+	char                 status_path[512];
+};
+
+/* run.c: load FILE for run-like commands: 0, or an exit status after
+ * printing why. Fills the token and creates state_dir/spool. */
+int  agent_load(const char *path, struct config **, char *token, size_t toklen,
+                char *spool, size_t spoollen);
+
+/* command.c */
+void agent_command(struct agent *, const cJSON *cmd);
+/* A deep copy that outlives a reload of the configuration. */
+void agent_cred_copy(struct config_credential *dst, const struct config_credential *src);
+
+/* inventory.c */
+struct inv_dev *inv_find(struct agent *, const char *address, unsigned port);
+struct inv_dev *inv_add(struct agent *, const char *address, unsigned port);
+void   inv_free_all(struct agent *);
+cJSON *inv_json(const struct inv_dev *);
+void   inv_load(struct agent *);
+int    inv_save(struct agent *);
+
+/* discover.c: scheduled scans into the inventory */
+void discover_start(struct agent *);
+void discover_stop(struct agent *);
+/* Merge one scan answer; true if the inventory changed. */
+bool discover_record(struct agent *, const struct osnmp_scan_device *,
+                     const struct config_credential *);
+/* Send the whole inventory as "inventory" items and save it. */
+void discover_publish(struct agent *);
+/* The scan command: reply gets {"probed", "devices"} (ownership). */
+int  discover_command(struct agent *, const struct net_range *, size_t nranges,
+                      unsigned port, const struct config_strings *names,
+                      void (*reply)(void *ctx, cJSON *data, const char *err),
+                      void *ctx, char *err, size_t errlen);
+
+/* poll.c: profiles and scheduled polling */
+int  poll_compile(struct agent *, const struct config *, char *err, size_t errlen);
+void poll_device_added(struct inv_dev *);
+void poll_device_removed(struct inv_dev *);
+void poll_reschedule_all(struct agent *);
+/* Poll d now; done (if not NULL) gets the samples array (ownership). */
+typedef void (*poll_done_cb)(struct inv_dev *, cJSON *samples, const char *err, void *arg);
+int  poll_now(struct inv_dev *, const char *profile, poll_done_cb, void *arg);
+
+#endif

@@ -1,0 +1,269 @@
+/*
+ * Scheduled discovery: every [scan] interval (the first after a random
+ * delay, so agents restarted together do not scan together), scan the
+ * networks with the credentials in order, the one that worked last time
+ * first. The inventory is saved and sent to the hub when it changes.
+ */
+#include "agent/agent_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#define DISCOVER_FIRST_DELAY_MS 30000
+
+struct discover_scan {
+	struct agent             *agent;
+	struct config_credential  creds[OSNMP_SCAN_MAX_CREDS];
+	const struct config_credential *ptrs[OSNMP_SCAN_MAX_CREDS];
+	size_t                    ncreds;
+	size_t                    found;
+	bool                      changed;
+	/* the scan command's own: results collected for its answer */
+	void                    (*done)(struct discover_scan *, uint64_t probed, void *);
+	void                     *arg;
+	cJSON                    *devices;
+};
+
+static void
+ds_free(struct discover_scan *ds)
+{
+	for (size_t i = 0; i < ds->ncreds; i++)
+		config_credential_clear(&ds->creds[i]);
+	cJSON_Delete(ds->devices);
+	free(ds);
+}
+
+static uint64_t
+rand_below(uint64_t n)
+{
+	uint64_t r = 0;
+
+	if (n == 0 || getrandom(&r, sizeof(r), 0) != sizeof(r))
+		return 0;
+	return r % n;
+}
+
+bool
+discover_record(struct agent *a, const struct osnmp_scan_device *sd,
+    const struct config_credential *c)
+{
+	struct inv_dev *d = inv_find(a, sd->address, sd->port);
+	bool changed = false;
+	uint64_t now = wall_ms();
+
+	if (d == NULL) {
+		if ((d = inv_add(a, sd->address, sd->port)) == NULL) {
+			log_complain(&a->inv_full, mono_ms(), LOG_LVL_WARN, "inventory "
+			    "full (%d devices); %s not added", INV_MAX_DEVICES, sd->address);
+			return false;
+		}
+		d->first_seen_ms = now;
+		changed = true;
+		log_info("discovery: new device %s:%u %s (%s)", sd->address, sd->port,
+		    sd->sys_name, c->name);
+	}
+#define SET_STR(field, val) do { if (strcmp(d->field, (val)) != 0) { \
+	snprintf(d->field, sizeof(d->field), "%s", (val)); changed = true; } } while (0)
+	SET_STR(cred, c->name);
+	SET_STR(sys_name, sd->sys_name);
+	SET_STR(sys_descr, sd->sys_descr);
+	SET_STR(sys_object_id, sd->sys_object_id);
+#undef SET_STR
+	if (d->version != c->version) {
+		d->version = c->version;
+		changed = true;
+	}
+	if (c->version == CFG_SNMP_V3) {
+		char eid[sizeof(d->engine_id)];
+		if (osnmp_engine_id_hex(a->eng, d->address, d->port, eid, sizeof(eid)) == 0 &&
+		    strcmp(eid, d->engine_id) != 0) {
+			snprintf(d->engine_id, sizeof(d->engine_id), "%s", eid);
+			changed = true;
+		}
+	}
+	d->sys_uptime = sd->sys_uptime;
+	d->last_seen_ms = now;
+	return changed;
+}
+
+void
+discover_publish(struct agent *a)
+{
+	if (!a->transport_closed)
+		for (const struct inv_dev *d = a->devs; d; d = d->next)
+			transport_add(a->tp, "inventory", inv_json(d));
+	inv_save(a);
+}
+
+static int
+first_cred(const char *address, void *arg)
+{
+	struct discover_scan *ds = arg;
+	const struct inv_dev *d = inv_find(ds->agent, address,
+	    (unsigned)ds->agent->cfg->scan.port);
+
+	for (size_t i = 0; d && i < ds->ncreds; i++)
+		if (strcmp(ds->creds[i].name, d->cred) == 0)
+			return (int)i;
+	return -1;
+}
+
+static void
+found_cb(const struct osnmp_scan_device *sd, void *arg)
+{
+	struct discover_scan *ds = arg;
+	struct agent *a = ds->agent;
+
+	ds->found++;
+	if (discover_record(a, sd, &ds->creds[sd->cred_index]))
+		ds->changed = true;
+	if (ds->devices != NULL && cJSON_GetArraySize(ds->devices) < 4096) {
+		const struct inv_dev *d = inv_find(a, sd->address, sd->port);
+		if (d != NULL)
+			cJSON_AddItemToArray(ds->devices, inv_json(d));
+	}
+}
+
+static void
+done_cb(uint64_t probed, size_t found, void *arg)
+{
+	struct discover_scan *ds = arg;
+	struct agent *a = ds->agent;
+
+	if (ds->changed)
+		discover_publish(a);
+	if (ds->done != NULL) {
+		ds->done(ds, probed, ds->arg);
+	} else {
+		a->scan = NULL;
+		a->scan_ds = NULL;
+		log_info("discovery: %llu addresses probed, %zu devices answered, "
+		    "%zu in the inventory", (unsigned long long)probed, found, a->ndevs);
+	}
+	ds_free(ds);
+}
+
+/* Start a scan of ranges; creds: names, or NULL for [scan] credentials. */
+static struct osnmp_scan *
+discover_scan(struct agent *a, const struct net_range *ranges, size_t nranges,
+    unsigned port, const struct config_strings *names, struct discover_scan *ds,
+    char *err, size_t errlen)
+{
+	const struct config *cfg = a->cfg;
+	struct osnmp_scan_opts so;
+
+	ds->agent = a;
+	if (names == NULL || names->count == 0)
+		names = &cfg->scan.credentials;
+	if (names->count == 0) {
+		for (size_t i = 0; i < cfg->ncreds && ds->ncreds < OSNMP_SCAN_MAX_CREDS; i++)
+			agent_cred_copy(&ds->creds[ds->ncreds++], &cfg->creds[i]);
+	} else {
+		for (size_t i = 0; i < names->count && ds->ncreds < OSNMP_SCAN_MAX_CREDS; i++) {
+			const struct config_credential *c =
+			    config_credential_find(cfg, names->items[i]);
+			if (c == NULL) {
+				snprintf(err, errlen, "unknown credential '%.64s'", names->items[i]);
+				return NULL;
+			}
+			agent_cred_copy(&ds->creds[ds->ncreds++], c);
+		}
+	}
+	for (size_t i = 0; i < ds->ncreds; i++)
+		ds->ptrs[i] = &ds->creds[i];
+	so = (struct osnmp_scan_opts){
+		.ranges = ranges, .nranges = nranges, .port = port,
+		.creds = ds->ptrs, .ncreds = ds->ncreds,
+		.rate = (unsigned)cfg->scan.rate, .concurrency = 256,
+		.timeout_ms = (unsigned)cfg->scan.timeout,
+		.retries = (unsigned)cfg->scan.retries, .first_cred = first_cred,
+	};
+	return osnmp_scan_start(a->eng, a->loop, &so, found_cb, done_cb, ds, err, errlen);
+}
+
+static void
+scan_timer_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct agent *a = arg;
+	const struct config *cfg = a->cfg;
+	struct discover_scan *ds;
+	char err[256];
+
+	loop_timer_arm(l, t, cfg->scan.interval);
+	if (a->scan != NULL || a->stopping || cfg->scan.networks.count == 0)
+		return;
+	ds = xcalloc(1, sizeof(*ds));
+	a->scan = discover_scan(a, cfg->scan.networks.ranges, cfg->scan.networks.count,
+	    (unsigned)cfg->scan.port, NULL, ds, err, sizeof(err));
+	if (a->scan == NULL) {
+		log_error("discovery: %s", err);
+		ds_free(ds);
+		return;
+	}
+	a->scan_ds = ds;
+}
+
+void
+discover_start(struct agent *a)
+{
+	loop_timer_init(&a->scan_timer, scan_timer_cb, a);
+	if (a->cfg->scan.networks.count == 0)
+		return;
+	loop_timer_arm(a->loop, &a->scan_timer, rand_below(DISCOVER_FIRST_DELAY_MS));
+}
+
+void
+discover_stop(struct agent *a)
+{
+	loop_timer_disarm(a->loop, &a->scan_timer);
+	if (a->scan != NULL) {
+		/* After cancel no callback of the scan runs: ds can go now. */
+		osnmp_scan_cancel(a->scan);
+		ds_free(a->scan_ds);
+		a->scan = NULL;
+		a->scan_ds = NULL;
+	}
+}
+
+/* ---- the scan command ---- */
+
+struct scan_cmd {
+	void (*reply)(void *ctx, cJSON *data, const char *err);
+	void *ctx;
+};
+
+static void
+scan_cmd_done(struct discover_scan *ds, uint64_t probed, void *arg)
+{
+	struct scan_cmd *sc = arg;
+	cJSON *data = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(data, "probed", (double)probed);
+	cJSON_AddItemToObject(data, "devices", ds->devices);
+	ds->devices = NULL;
+	sc->reply(sc->ctx, data, NULL);
+	free(sc);
+}
+
+int
+discover_command(struct agent *a, const struct net_range *ranges, size_t nranges,
+    unsigned port, const struct config_strings *names,
+    void (*reply)(void *ctx, cJSON *data, const char *err), void *ctx,
+    char *err, size_t errlen)
+{
+	struct discover_scan *ds = xcalloc(1, sizeof(*ds));
+	struct scan_cmd *sc = xcalloc(1, sizeof(*sc));
+
+	sc->reply = reply;
+	sc->ctx = ctx;
+	ds->done = scan_cmd_done;
+	ds->arg = sc;
+	ds->devices = cJSON_CreateArray();
+	if (discover_scan(a, ranges, nranges, port, names, ds, err, errlen) == NULL) {
+		ds_free(ds);
+		free(sc);
+		return -1;
+	}
+	return 0;
+}

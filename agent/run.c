@@ -1,0 +1,345 @@
+/*
+ * outpost run: the agent service. One process, one event loop owning the
+ * SNMP engine, the transport, timers and signals. SIGHUP reloads the
+ * configuration (a bad one is reported and the running one kept);
+ * SIGTERM/SIGINT stop taking commands, let running ones finish briefly,
+ * close the open batch into the spool and exit within a few seconds.
+ * outpost status reads the status file this writes.
+ */
+#include "agent/agent_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STOP_COMMANDS_MS  3000   /* running commands may finish this long */
+#define STOP_UPLOAD_MS    2000   /* then the spool may drain this long */
+#define STATUS_EVERY_MS   5000
+
+static const char run_usage[] =
+"usage: outpost run -c FILE\n"
+"Run the agent: take commands from the hub ([server]), run them within\n"
+"[policy], and upload results through the durable spool in state_dir.\n"
+"Signals: HUP reloads FILE, TERM/INT stop (twice: at once).\n";
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char buf[512];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, mode) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+static void
+agent_write_status(struct agent *a)
+{
+	struct transport_stats st;
+	char tmp[600];
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+	int fd;
+
+	transport_get_stats(a->tp, &st);
+	cJSON_AddNumberToObject(o, "pid", getpid());
+	cJSON_AddNumberToObject(o, "written_ms", (double)wall_ms());
+	cJSON_AddStringToObject(o, "version", OUTPOST_VERSION);
+	cJSON_AddStringToObject(o, "hub", a->cfg->server.url);
+	cJSON_AddNumberToObject(o, "last_contact_ms", (double)st.last_contact_ms);
+	cJSON_AddNumberToObject(o, "spool_bytes", (double)st.spool_bytes);
+	cJSON_AddNumberToObject(o, "spool_files", (double)st.spool_files);
+	cJSON_AddNumberToObject(o, "dropped_samples", (double)st.dropped_samples);
+	cJSON_AddNumberToObject(o, "consecutive_failures", st.consecutive_failures);
+	cJSON_AddNumberToObject(o, "devices", (double)a->ndevs);
+	cJSON_AddNumberToObject(o, "polls", (double)a->polls);
+	cJSON_AddNumberToObject(o, "poll_errors", (double)a->poll_errors);
+	cJSON_AddNumberToObject(o, "samples", (double)a->samples);
+	cJSON_AddNumberToObject(o, "commands_ok", (double)a->commands_ok);
+	cJSON_AddNumberToObject(o, "commands_failed", (double)a->commands_failed);
+	cJSON_AddNumberToObject(o, "commands_refused", (double)a->commands_refused);
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", a->status_path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1 || text == NULL || write(fd, text, strlen(text)) < 0 ||
+	    close(fd) == -1 || rename(tmp, a->status_path) == -1)
+		log_warn("cannot write %s: %s", a->status_path, strerror(errno));
+	free(text);
+}
+
+static void
+agent_status_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct agent *a = arg;
+
+	agent_write_status(a);
+	transport_set_counter(a->tp, "commands_ok", (double)a->commands_ok);
+	transport_set_counter(a->tp, "commands_failed", (double)a->commands_failed);
+	transport_set_counter(a->tp, "commands_refused", (double)a->commands_refused);
+	transport_set_counter(a->tp, "devices", (double)a->ndevs);
+	transport_set_counter(a->tp, "polls", (double)a->polls);
+	transport_set_counter(a->tp, "poll_errors", (double)a->poll_errors);
+	transport_set_counter(a->tp, "samples", (double)a->samples);
+	loop_timer_arm(l, t, STATUS_EVERY_MS);
+}
+
+static void
+agent_stop_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct agent *a = arg;
+	struct transport_stats st;
+	uint64_t now = mono_ms();
+
+	if (a->stop_phase == STOP_COMMANDS) {
+		if (a->commands_running > 0 && now < a->stop_deadline) {
+			loop_timer_arm(l, t, 100);
+			return;
+		}
+		/* Commands done (or out of time): close the batch into the
+		 * spool, then let uploads in flight finish for a moment. */
+		transport_shutdown(a->tp);
+		a->transport_closed = true;
+		a->stop_phase = STOP_UPLOADS;
+		a->stop_deadline = now + STOP_UPLOAD_MS;
+	}
+	transport_get_stats(a->tp, &st);
+	if (st.spool_files > 0 && now < a->stop_deadline) {
+		loop_timer_arm(l, t, 100);
+		return;
+	}
+	loop_stop(l);
+}
+
+static void
+agent_signal_stop(struct loop *l, int signo, void *arg)
+{
+	struct agent *a = arg;
+
+	if (a->stopping) {
+		log_warn("second %s: stopping now", strsignal(signo));
+		if (!a->transport_closed)
+			transport_shutdown(a->tp);
+		a->transport_closed = true;
+		loop_stop(l);
+		return;
+	}
+	log_info("%s: stopping (running commands: %u)", strsignal(signo),
+	    a->commands_running);
+	a->stopping = true;
+	discover_stop(a);
+	a->stop_phase = STOP_COMMANDS;
+	a->stop_deadline = mono_ms() + STOP_COMMANDS_MS;
+	loop_timer_arm(l, &a->stop_timer, 0);
+}
+
+static void
+agent_signal_reload(struct loop *l, int signo, void *arg)
+{
+	struct agent *a = arg;
+	struct config_errors errs;
+	struct config *cfg;
+	char err[256];
+
+	if (config_load(a->cfg->path, &cfg, &errs) == -1) {
+		for (size_t i = 0; i < errs.count; i++)
+			log_error("%s", errs.msgs[i]);
+		log_error("reload: %s has errors; keeping the running configuration",
+		    a->cfg->path);
+		config_errors_free(&errs);
+		return;
+	}
+	config_errors_free(&errs);
+	if (poll_compile(a, cfg, err, sizeof(err)) == -1) {
+		log_error("reload: %s: %s; keeping the running configuration",
+		    cfg->path, err);
+		config_free(cfg);
+		return;
+	}
+	if (strcmp(cfg->server.url ? cfg->server.url : "",
+	    a->cfg->server.url ? a->cfg->server.url : "") != 0 ||
+	    strcmp(cfg->agent.state_dir, a->cfg->agent.state_dir) != 0)
+		log_warn("reload: [server] and state_dir changes take effect on restart");
+	/* Running commands hold copies of what they use: free the old one. */
+	discover_stop(a);
+	config_free(a->cfg);
+	a->cfg = cfg;
+	log_set_level((enum log_level)cfg->agent.log_level);
+	poll_reschedule_all(a);
+	discover_start(a);
+	log_info("reload: %s loaded (%zu credentials, %zu allowed networks)",
+	    cfg->path, cfg->ncreds, config_allowed_networks(cfg)->count);
+}
+
+static void
+agent_on_command(const cJSON *cmd, void *arg)
+{
+	agent_command(arg, cmd);
+}
+
+/* [server]/[upload] into the transport's options. */
+static void
+agent_transport_opts(const struct config *cfg, const char *token,
+    const char *spool, struct transport_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->url = cfg->server.url;
+	o->token = token;
+	o->poll_wait_ms = cfg->server.poll_wait;
+	o->ca_file = cfg->server.ca_file;
+	o->client_cert = cfg->server.client_cert;
+	o->client_key = cfg->server.client_key;
+	o->pinned_pubkey = cfg->server.pinned_pubkey;
+	o->proxy = cfg->server.proxy;
+	o->allow_insecure_http = cfg->server.allow_insecure_http;
+	o->backoff_base_ms = cfg->server.backoff_base;
+	o->backoff_cap_ms = cfg->server.backoff_cap;
+	o->batch_max_bytes = cfg->upload.batch_max_bytes;
+	o->batch_max_age_ms = cfg->upload.batch_max_age;
+	o->spool_max_bytes = cfg->upload.spool_max_bytes;
+	o->spool_max_age_ms = cfg->upload.spool_max_age;
+	o->spool_dir = spool;
+	o->start_delay_max_ms = 5000;
+	o->agent_version = OUTPOST_VERSION;
+}
+
+/* Load and check FILE for run-like commands; exit status or 0. */
+int
+agent_load(const char *path, struct config **out, char *token, size_t toklen,
+    char *spool, size_t spoollen)
+{
+	struct config_errors errs;
+	struct config *cfg;
+	char err[512];
+
+	if (config_load(path, &cfg, &errs) == -1) {
+		for (size_t i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		config_errors_free(&errs);
+		return 1;
+	}
+	config_errors_free(&errs);
+	if (cfg->server.url == NULL || cfg->server.token_file == NULL) {
+		fprintf(stderr, "%s: [server] url and token_file are required to "
+		    "run the agent\n", path);
+		config_free(cfg);
+		return 1;
+	}
+	if (transport_read_token(cfg->server.token_file, token, toklen, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		config_free(cfg);
+		return 1;
+	}
+	snprintf(spool, spoollen, "%s/spool", cfg->agent.state_dir);
+	if (mkdir_p(cfg->agent.state_dir, 0700) == -1 || mkdir_p(spool, 0700) == -1) {
+		fprintf(stderr, "%s: cannot create %s: %s\n", path, spool,
+		    strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	*out = cfg;
+	return 0;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct osnmp_engine_opts eo = { .max_inflight = 512, .max_per_target = 2 };
+	struct agent a = { 0 };
+	struct transport_opts to;
+	const char *path = NULL;
+	char token[300], spool[512], err[512];
+	int opt, rc;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		if (opt == 'c')
+			path = optarg;
+		else if (opt == 'h') {
+			fputs(run_usage, stdout);
+			return 0;
+		} else
+			return cli_usage_error("run", "usage: outpost run -c FILE");
+	}
+	if (path == NULL || optind < argc)
+		return cli_usage_error("run", "usage: outpost run -c FILE");
+	if ((rc = agent_load(path, &a.cfg, token, sizeof(token), spool,
+	    sizeof(spool))) != 0)
+		return rc;
+	log_init("outpost", (enum log_level)a.cfg->agent.log_level, true);
+	signal(SIGPIPE, SIG_IGN);
+	cli_raise_nofile();
+	osnmp_lib_init("outpost");
+	a.loop = loop_new();
+	a.eng = osnmp_engine_new(a.loop, &eo);
+	a.started_mono = mono_ms();
+	snprintf(a.status_path, sizeof(a.status_path), "%s/status.json",
+	    a.cfg->agent.state_dir);
+	agent_transport_opts(a.cfg, token, spool, &to);
+	a.tp = transport_new(a.loop, &to, agent_on_command, &a, err, sizeof(err));
+	explicit_bzero(token, sizeof(token));
+	if (a.tp == NULL) {
+		log_error("%s", err);
+		osnmp_engine_free(a.eng);
+		loop_free(a.loop);
+		config_free(a.cfg);
+		return 1;
+	}
+	loop_timer_init(&a.stop_timer, agent_stop_cb, &a);
+	loop_timer_init(&a.status_timer, agent_status_cb, &a);
+	loop_signal(a.loop, SIGTERM, agent_signal_stop, &a);
+	loop_signal(a.loop, SIGINT, agent_signal_stop, &a);
+	loop_signal(a.loop, SIGHUP, agent_signal_reload, &a);
+	if (poll_compile(&a, a.cfg, err, sizeof(err)) == -1) {
+		log_error("%s: %s", path, err);
+		transport_free(a.tp);
+		osnmp_engine_free(a.eng);
+		loop_free(a.loop);
+		config_free(a.cfg);
+		return 1;
+	}
+	inv_load(&a);
+	discover_start(&a);
+	loop_timer_arm(a.loop, &a.status_timer, 0);
+	log_info("outpost %s: hub %s, state %s, %zu credentials, %zu allowed networks",
+	    OUTPOST_VERSION, a.cfg->server.url, a.cfg->agent.state_dir,
+	    a.cfg->ncreds, config_allowed_networks(a.cfg)->count);
+	transport_start(a.tp);
+	loop_run(a.loop);
+	agent_write_status(&a);
+	discover_stop(&a);
+	if (!a.transport_closed)
+		transport_shutdown(a.tp);
+	a.transport_closed = true;
+	/* The engine first: its last callbacks still see the devices. */
+	osnmp_engine_free(a.eng);
+	transport_free(a.tp);
+	inv_free_all(&a);
+	loop_free(a.loop);
+	config_free(a.cfg);
+	log_info("stopped");
+	return 0;
+}

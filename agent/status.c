@@ -1,0 +1,112 @@
+/*
+ * outpost status -c FILE: what the running agent last wrote to
+ * state_dir/status.json, in words.
+ */
+#include "agent/agent_int.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STATUS_MAX_BYTES 65536
+#define STATUS_STALE_MS  30000
+
+static double
+num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static void
+ago(char *buf, size_t len, double then_ms)
+{
+	double s = ((double)wall_ms() - then_ms) / 1000.0;
+
+	if (then_ms <= 0)
+		snprintf(buf, len, "never");
+	else if (s < 120)
+		snprintf(buf, len, "%.0f s ago", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%.0f min ago", s / 60);
+	else
+		snprintf(buf, len, "%.1f h ago", s / 3600);
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct config_errors errs;
+	struct config *cfg;
+	const char *path = NULL;
+	char file[600], buf[STATUS_MAX_BYTES + 1], when[64], contact[64];
+	size_t n;
+	FILE *f;
+	cJSON *o;
+	int opt;
+	bool alive;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		if (opt == 'c')
+			path = optarg;
+		else if (opt == 'h') {
+			printf("usage: outpost status -c FILE\n"
+			    "Show the running agent's last contact, spool, devices "
+			    "and errors.\n");
+			return 0;
+		} else
+			return cli_usage_error("status", "usage: outpost status -c FILE");
+	}
+	if (path == NULL || optind < argc)
+		return cli_usage_error("status", "usage: outpost status -c FILE");
+	if (config_load(path, &cfg, &errs) == -1) {
+		for (size_t i = 0; i < errs.count; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		config_errors_free(&errs);
+		return 1;
+	}
+	config_errors_free(&errs);
+	snprintf(file, sizeof(file), "%s/status.json", cfg->agent.state_dir);
+	config_free(cfg);
+	if ((f = fopen(file, "r")) == NULL) {
+		fprintf(stderr, "outpost status: %s: %s (is the agent running?)\n",
+		    file, strerror(errno));
+		return 1;
+	}
+	n = fread(buf, 1, STATUS_MAX_BYTES, f);
+	fclose(f);
+	buf[n] = '\0';
+	if ((o = cJSON_Parse(buf)) == NULL) {
+		fprintf(stderr, "outpost status: %s: not valid JSON\n", file);
+		return 1;
+	}
+	alive = num(o, "pid") > 0 && kill((pid_t)num(o, "pid"), 0) == 0 &&
+	    (double)wall_ms() - num(o, "written_ms") < STATUS_STALE_MS;
+	ago(when, sizeof(when), num(o, "written_ms"));
+	ago(contact, sizeof(contact), num(o, "last_contact_ms"));
+	printf("agent:            %s (pid %.0f, status written %s)\n",
+	    alive ? "running" : "NOT RUNNING", num(o, "pid"), when);
+	const char *hub = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, "hub"));
+	printf("hub:              %s\n", hub ? hub : "?");
+	printf("last contact:     %s\n", contact);
+	printf("failures in a row: %.0f\n", num(o, "consecutive_failures"));
+	printf("spool:            %.0f batches, %.0f bytes, %.0f samples dropped\n",
+	    num(o, "spool_files"), num(o, "spool_bytes"), num(o, "dropped_samples"));
+	printf("devices:          %.0f\n", num(o, "devices"));
+	printf("poll errors:      %.0f\n", num(o, "poll_errors"));
+	printf("commands:         %.0f ok, %.0f failed, %.0f refused\n",
+	    num(o, "commands_ok"), num(o, "commands_failed"), num(o, "commands_refused"));
+	cJSON_Delete(o);
+	return alive ? 0 : 1;
+}

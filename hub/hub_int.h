@@ -1,0 +1,310 @@
+/*
+ * hub internals shared by the files of hub/ and its unit tests:
+ *
+ *   util.c    bounded buffers, tokens and names, secret files, times
+ *   ingest.c  gzip with caps, JSON depth and memory budgets, validation
+ *   store.c   the SQLite store (WAL), prepared statements only
+ *   server.c  libmicrohttpd on the core loop, held requests, drain
+ *   api.c     the endpoints of docs/protocol.md
+ *   cli.c     add-agent, check-config and friends
+ */
+#ifndef OUTPOST_HUB_INT_H
+#define OUTPOST_HUB_INT_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config/config.h"
+#include "core/core.h"
+#include "hub/hub.h"
+
+/* ---- limits (docs/protocol.md unless said otherwise) ---- */
+#define HUB_BATCH_MAX_GZ      (8u << 20)    /* compressed upload */
+#define HUB_BATCH_MAX_JSON    (64u << 20)   /* decompressed upload */
+#define HUB_COMMAND_MAX       (64u << 10)   /* one command object */
+#define HUB_POLL_MAX_COMMANDS 1000
+/* The agent refuses poll responses over 4 MiB on the wire; we send them
+ * uncompressed, so stay well below. */
+#define HUB_POLL_MAX_BYTES    (3u << 20)
+#define HUB_JSON_MAX_DEPTH    32
+/* cJSON spends ~64 bytes per value, so a 64 MiB batch of tiny values
+ * could take gigabytes; allocation during one parse is capped at this
+ * and the batch refused with 413 (the agent then splits it). */
+#define HUB_JSON_PARSE_BUDGET (768u << 20)
+/* All request bodies being received at once (compressed bytes). */
+#define HUB_UPLOAD_BUDGET     (256u << 20)
+/* Body bytes read and thrown away after a limit was crossed on a body
+ * without Content-Length, before the connection is simply closed. */
+#define HUB_DISCARD_MAX       (1u << 20)
+#define HUB_TOKEN_MAX         256
+#define HUB_NAME_MAX          63
+#define HUB_ID_MAX            64
+#define HUB_CURSOR_MAX        128
+#define HUB_COMMAND_WAIT_MAX  300           /* s, GET /v1/commands/{id} */
+#define HUB_POLL_WAIT_MAX     3600          /* s, protocol bound of wait */
+#define HUB_SAMPLES_MAX       100
+#define HUB_DEVICES_MAX       100000
+#define HUB_LIST_MAX_BYTES    (64u << 20)   /* one operator response */
+#define HUB_SECRET_FILE_MAX   4096
+#define HUB_TLS_FILE_MAX      (1u << 20)
+
+/* ---- util.c ---- */
+
+/* A growable byte buffer with a maximum (curl's dynbuf idea). Always
+ * NUL-terminated when len > 0. */
+struct hub_buf {
+	char   *data;
+	size_t  len, cap, max;
+};
+void hub_buf_init(struct hub_buf *, size_t max);
+/* 0, or -1 when it would exceed max (or memory ran out); nothing added. */
+int  hub_buf_add(struct hub_buf *, const void *, size_t);
+int  hub_buf_str(struct hub_buf *, const char *);
+/* Hands the data to the caller (may be NULL when empty); resets b. */
+char *hub_buf_take(struct hub_buf *);
+void hub_buf_free(struct hub_buf *);
+
+#define HUB_HASH_LEN 32
+/* SHA-256 of a token (OpenSSL EVP). */
+void hub_token_hash(const char *token, size_t len, unsigned char out[HUB_HASH_LEN]);
+/* 1-256 characters of A-Za-z0-9._~- */
+bool hub_token_valid(const char *, size_t len);
+/* 32 random bytes (getrandom) as unpadded base64url: 43 characters. */
+int  hub_token_generate(char *out, size_t outlen);
+bool hub_name_valid(const char *);       /* agent names: 1-63 of A-Za-z0-9_.- */
+bool hub_id_valid(const char *, size_t max);   /* ids, cursors: A-Za-z0-9_.- */
+/* 16 random bytes as 32 hex digits. */
+int  hub_random_id(char out[33]);
+/* A secret file (the admin token): refuses group/other access, trims
+ * one trailing newline (and CR), must be a valid token. */
+int  hub_secret_read(const char *path, char *buf, size_t len, char *err,
+                     size_t errlen);
+/* A whole small file into a NUL-terminated malloc'd buffer. */
+int  hub_file_read(const char *path, size_t max, char **out, size_t *outlen,
+                   char *err, size_t errlen);
+uint64_t hub_wall_ms(void);
+/* "2026-11-28T10:00:00.123Z" */
+void hub_rfc3339(uint64_t ms, char *buf, size_t len);
+
+/* ---- ingest.c ---- */
+
+enum hub_ingest_rc {
+	HUB_IN_OK = 0,
+	HUB_IN_BAD = -1,        /* 400: corrupt gzip, invalid JSON, ... */
+	HUB_IN_TOO_BIG = -2,    /* 413 */
+};
+/* Inflate a gzip body (RFC 1952, members may be concatenated) into a
+ * NUL-terminated buffer of at most max bytes. */
+int  hub_gunzip(const void *in, size_t inlen, size_t max, char **out,
+                size_t *outlen, char *err, size_t errlen);
+/* Whether the JSON text nests arrays/objects at most maxdepth deep
+ * (strings are skipped, so brackets inside them do not count). */
+bool hub_json_depth_ok(const char *s, size_t len, int maxdepth);
+/* Parse with the depth limit and HUB_JSON_PARSE_BUDGET. */
+int  hub_json_parse(const char *s, size_t len, cJSON **out, char *err,
+                    size_t errlen);
+/* Installs cJSON's allocation hooks (once, at start-up). */
+void hub_json_init(void);
+/* An operator's command object (without id): 0 or -1 with a reason. */
+int  hub_command_validate(const cJSON *cmd, char *err, size_t errlen);
+/* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
+int  hub_device_normalize(const char *in, char *out, size_t outlen);
+/* An integer in [min, max] held exactly by a JSON number. */
+bool hub_json_int(const cJSON *, int64_t min, int64_t max, int64_t *out);
+
+/* ---- store.c ---- */
+
+struct hub_store;
+
+int  hub_store_open(const char *path, struct hub_store **, char *err, size_t errlen);
+void hub_store_close(struct hub_store *);
+const char *hub_store_errmsg(const struct hub_store *);
+/* Group several writes in one transaction (one fsync). */
+int  hub_store_begin(struct hub_store *);
+int  hub_store_commit(struct hub_store *);
+
+/* Agents. _add: 0, 1 if the name exists, -1 on error. */
+int  hub_store_agent_add(struct hub_store *, const char *name,
+                         const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms);
+/* _set_token, _remove: 0, 1 if there is no such agent, -1 on error. */
+int  hub_store_agent_set_token(struct hub_store *, const char *name,
+                               const unsigned char hash[HUB_HASH_LEN]);
+int  hub_store_agent_remove(struct hub_store *, const char *name);
+/* The agent id (> 0) with name copied, 0 if none, -1 on error. */
+int64_t hub_store_agent_by_token(struct hub_store *,
+                                 const unsigned char hash[HUB_HASH_LEN],
+                                 char *name, size_t namelen);
+int64_t hub_store_agent_by_name(struct hub_store *, const char *name);
+int  hub_store_agent_touch(struct hub_store *, int64_t id, uint64_t last_seen_ms,
+                           const char *address, const char *version);
+/* [{"id", "name", "last_seen_ms", "version", "address"}] */
+int  hub_store_agents(struct hub_store *, cJSON **out);
+
+/* Commands. body is the full command object as delivered. */
+int  hub_store_command_add(struct hub_store *, int64_t agent_id, const char *id,
+                           const char *type, const char *body,
+                           uint64_t now_ms, uint64_t expires_ms);
+/* The operator view ({"id", "agent", "type", "status", "created",
+ * "updated", "result"}): 0, 1 if unknown, -1 on error. final is set when
+ * the status is done, failed or expired. */
+int  hub_store_command_get(struct hub_store *, const char *id, cJSON **out,
+                           bool *final);
+
+struct hub_poll {
+	const char *ack;        /* NULL: none */
+	uint64_t    now_ms, lease_ms;
+	size_t      max_commands, max_bytes;
+	/* out */
+	struct hub_buf commands; /* "c1,c2,..." (JSON objects, comma-joined) */
+	size_t      ncommands;
+	int64_t     cursor;      /* 0 when no command was delivered */
+};
+/* Ack, then deliver what is due (queued, or delivered and unacked past
+ * its lease), in one transaction. */
+int  hub_store_poll(struct hub_store *, int64_t agent_id, struct hub_poll *);
+
+/* Called with the id of every command a batch finished. */
+typedef void (*hub_store_id_cb)(const char *id, void *arg);
+/* Stores a parsed, validated batch in one transaction; *stored is false
+ * for a batch_id this agent sent before. */
+int  hub_store_batch(struct hub_store *, int64_t agent_id, const cJSON *batch,
+                     int64_t batch_id, uint64_t now_ms, bool *stored,
+                     hub_store_id_cb, void *arg);
+/* Queued (or delivered and unacked, lease over) commands past their TTL
+ * become expired; cb gets each id. Returns how many, or -1. */
+int  hub_store_expire(struct hub_store *, uint64_t now_ms, hub_store_id_cb, void *arg);
+/* Agents with a delivered, unacked command whose lease ran out. */
+typedef void (*hub_store_agent_cb)(int64_t agent_id, void *arg);
+int  hub_store_leases_due(struct hub_store *, uint64_t now_ms,
+                          hub_store_agent_cb, void *arg);
+/* Deletes up to max_rows rows older than cutoff from each table;
+ * returns rows deleted or -1. */
+int  hub_store_cleanup(struct hub_store *, uint64_t cutoff_ms, int max_rows);
+/* JSON arrays (text) of the stored entries, newest first for samples. */
+int  hub_store_devices(struct hub_store *, int64_t agent_id, struct hub_buf *out);
+int  hub_store_samples(struct hub_store *, int64_t agent_id, const char *device,
+                       int limit, struct hub_buf *out);
+
+/* ---- server.c / api.c ---- */
+
+struct MHD_Connection;
+struct MHD_Daemon;
+
+enum hub_route {
+	HUB_R_NONE, HUB_R_HEALTHZ, HUB_R_POLL, HUB_R_RESULTS, HUB_R_CMD_POST,
+	HUB_R_CMD_GET, HUB_R_AGENTS, HUB_R_DEVICES, HUB_R_SAMPLES,
+};
+
+enum hub_wake {
+	HUB_WAKE_NONE,
+	HUB_WAKE_EVENT,       /* a command was queued / finished */
+	HUB_WAKE_TIMEOUT,
+	HUB_WAKE_SUPERSEDED,  /* the same agent polled again */
+	HUB_WAKE_DRAIN,
+};
+
+/* Runtime state of an agent that has talked to this hub. */
+struct hub_agent {
+	int64_t           id;
+	char              name[HUB_NAME_MAX + 1];
+	struct hub_req   *poll;          /* its held poll */
+	uint64_t          last_seen_ms;  /* wall clock */
+	bool              dirty;         /* last_seen etc. not yet stored */
+	char              address[64];
+	char              version[32];
+	struct hub_agent *next;          /* hash chain */
+};
+
+struct hub_req {
+	struct hub            *hub;
+	struct MHD_Connection *conn;
+	enum hub_route         route;
+	bool                   processing;   /* headers done, body (if any) read */
+	bool                   answered;
+	bool                   failed;       /* MHD refused: close it */
+	bool                   close;        /* answer with Connection: close */
+	const char            *allow;        /* 405: the Allow header */
+	unsigned               retry_after;  /* s; 0 = no header */
+	bool                   suspended;
+	bool                   held;         /* was suspended at least once */
+	enum hub_wake          wake;
+	struct hub_buf         body;
+	bool                   body_over;
+	size_t                 discarded;
+	size_t                 budget;       /* bytes counted in hub->upload_bytes */
+	struct hub_agent      *agent;        /* agent routes, after auth */
+	char                   arg[HUB_NAME_MAX + HUB_ID_MAX + 2];  /* path part */
+	uint64_t               deadline_ms;  /* loop clock */
+	struct loop_timer      timer;
+	struct hub_req        *prev, *next;  /* hub->held list */
+	struct hub_req        *cw_prev, *cw_next;  /* hub->cmd_waiters */
+};
+
+#define HUB_AGENT_BUCKETS 1024
+
+struct hub {
+	const struct config_hub *cfg;
+	struct loop             *loop;
+	struct hub_store        *store;
+	struct MHD_Daemon       *mhd;
+	int                      listen_fd;
+	unsigned short           port;        /* as bound (listen may say :0) */
+	bool                     ipv6;
+	size_t                   shed_at;      /* held polls; 0 = never shed */
+	unsigned char            admin_hash[HUB_HASH_LEN];
+	char                    *tls_cert, *tls_key;
+	struct loop_timer        mhd_timer, tick_timer, drain_timer, grace_timer;
+	bool                     in_run, kick;
+	bool                     draining;
+	uint64_t                 drain_started_ms;
+	size_t                   active;       /* requests not yet completed */
+	size_t                   nheld;
+	struct hub_req          *held;         /* suspended requests */
+	struct hub_req          *cmd_waiters;  /* the held GET /v1/commands/{id} */
+	uint64_t                 next_flush_ms;
+	size_t                   upload_bytes; /* bodies being received */
+	struct hub_agent        *agents[HUB_AGENT_BUCKETS];
+	uint64_t                 next_cleanup_ms;
+	struct complain          auth_complain, store_complain, limit_complain;
+	struct complain          shed_complain;
+};
+
+/* server.c */
+/* Admin token, TLS files and the store, without listening (check-config
+ * uses it too); hub_release() undoes it. */
+int  hub_prepare(struct hub *, const struct config_hub *, bool open_store,
+                 char *err, size_t errlen);
+void hub_release(struct hub *);
+void hub_req_suspend(struct hub_req *, uint64_t wait_ms);
+void hub_req_wake(struct hub_req *, enum hub_wake);
+/* Queue a response; body (malloc'd, may be NULL) is taken. */
+void hub_respond(struct hub_req *, unsigned status, const char *ctype,
+                 char *body, size_t len);
+void hub_respond_json(struct hub_req *, unsigned status, cJSON *);   /* frees it */
+void hub_respond_error(struct hub_req *, unsigned status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+const char *hub_req_header(struct hub_req *, const char *name);
+const char *hub_req_query(struct hub_req *, const char *name);
+void hub_req_peer(struct hub_req *, char *buf, size_t len);
+struct hub_agent *hub_agent_get(struct hub *, int64_t id, const char *name);
+struct hub_agent *hub_agent_find(struct hub *, int64_t id);
+
+/* api.c */
+enum hub_route hub_api_route(const char *method, const char *url,
+                             char *arg, size_t arglen, const char **allow);
+/* Largest body a route accepts. */
+size_t hub_api_body_max(enum hub_route);
+/* Auth for the route; -1 when a response (401) was queued. */
+int  hub_api_auth(struct hub_req *);
+/* Handle a complete request (again after each wake-up). */
+void hub_api_handle(struct hub_req *);
+/* A command finished or expired: answer the operators waiting for it. */
+void hub_api_command_changed(struct hub *, const char *id);
+/* Once a second: expiry, lease wake-ups, last_seen, retention. */
+void hub_api_tick(struct hub *);
+/* Store agents' last_seen, address and version. */
+void hub_api_tick_flush(struct hub *);
+
+#endif

@@ -1,0 +1,99 @@
+"""Start and drive a real `outpost run` agent for tests.
+
+    agent = AgentProcess(outpost, workdir, hub_url, token, allow="127.0.0.0/8")
+    agent.start(); ...; agent.reload(allow=...); agent.stop()
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+from snmpd_fixture import client_env
+
+
+class AgentProcess:
+    def __init__(self, binary, workdir, url, token, allow="", extra=None,
+                 poll_wait="10s", credentials=None):
+        self.binary = binary
+        self.workdir = workdir
+        self.url = url
+        self.ini = os.path.join(workdir, "outpost.ini")
+        self.token_file = os.path.join(workdir, "agent.token")
+        self.state = os.path.join(workdir, "state")
+        self.log_path = os.path.join(workdir, "agent.log")
+        self.poll_wait = poll_wait
+        self.proc = None
+        os.makedirs(workdir, exist_ok=True)
+        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        self.credentials = credentials or {
+            "lab": {"version": "2c", "community": "public"},
+            "lab-v3": {"version": "3", "user": "testv3", "level": "authPriv",
+                       "auth_protocol": "SHA", "auth_password": "authpass123",
+                       "priv_protocol": "AES", "priv_password": "privpass123"},
+        }
+        self.write_config(allow=allow, extra=extra)
+
+    def write_config(self, allow="", extra=None, raw=None):
+        if raw is None:
+            lines = ["[agent]", f"state_dir = {self.state}", "log_level = debug",
+                     "[server]", f"url = {self.url}", f"token_file = {self.token_file}",
+                     f"poll_wait = {self.poll_wait}", "backoff_base = 200ms",
+                     "backoff_cap = 2s",
+                     "[upload]", "batch_max_age = 200ms",
+                     "[policy]", f"allow_networks = {allow}"]
+            for sec, kv in (extra or {}).items():
+                if sec == "policy":
+                    lines += [f"{k} = {v}" for k, v in kv.items()]
+                else:
+                    lines += [f"[{sec}]"] + [f"{k} = {v}" for k, v in kv.items()]
+            for name, kv in self.credentials.items():
+                lines += [f"[credential {name}]"] + [f"{k} = {v}" for k, v in kv.items()]
+            raw = "\n".join(lines) + "\n"
+        fd = os.open(self.ini, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(raw)
+
+    def start(self):
+        self.logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([self.binary, "run", "-c", self.ini],
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=client_env())
+        deadline = time.monotonic() + 10
+        while "outpost 0." not in self.log() or "hub" not in self.log():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"outpost run exited {self.proc.returncode}:\n"
+                                     f"{self.log()}")
+            if time.monotonic() > deadline:
+                raise AssertionError("outpost run did not start:\n" + self.log())
+            time.sleep(0.02)
+        return self
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def wait_log(self, text, timeout=10):
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} not in the agent log:\n{self.log()}")
+            time.sleep(0.05)
+
+    def reload(self):
+        self.proc.send_signal(signal.SIGHUP)
+
+    def stop(self, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("outpost run did not exit after SIGTERM")
+        finally:
+            self.logf.close()

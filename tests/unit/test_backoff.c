@@ -1,0 +1,205 @@
+/* Retry timing (transport/backoff.c): full jitter and Retry-After. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "transport/transport_int.h"
+
+static void
+every_delay_stays_inside_its_envelope(void **st)
+{
+	static const uint64_t bases[] = { 1, 100, 1000, 12345 };
+	static const uint64_t caps[] = { 1000, 300000, 86400000 };
+
+	for (size_t b = 0; b < countof(bases); b++)
+		for (size_t c = 0; c < countof(caps); c++)
+			for (unsigned n = 0; n < 80; n++) {
+				uint64_t env = backoff_envelope(bases[b], caps[c], n);
+				uint64_t want = caps[c];
+
+				if (n < 40 && (bases[b] << n) < caps[c])
+					want = bases[b] << n;
+				assert_int_equal(env, want);
+				for (int i = 0; i < 200; i++) {
+					uint64_t d = backoff_full_jitter(bases[b],
+					    caps[c], n, tp_rand64());
+					assert_true(d <= env);
+				}
+				/* the extremes of the random input */
+				assert_true(backoff_full_jitter(bases[b], caps[c], n,
+				    0) == 0);
+				assert_true(backoff_full_jitter(bases[b], caps[c], n,
+				    UINT64_MAX) <= env);
+				assert_int_equal(backoff_full_jitter(bases[b], caps[c],
+				    n, env), env);
+			}
+}
+
+static void
+huge_failure_counts_and_values_do_not_overflow(void **st)
+{
+	/* 2^63 << 1 would wrap to 0: the envelope saturates at the cap. */
+	assert_int_equal(backoff_envelope(UINT64_C(1) << 63, UINT64_MAX, 1),
+	    UINT64_MAX);
+	assert_int_equal(backoff_envelope(3, UINT64_MAX, 63), UINT64_MAX);
+	assert_int_equal(backoff_envelope(1, UINT64_MAX, 63), UINT64_C(1) << 63);
+	assert_int_equal(backoff_envelope(1000, 300000, 64), 300000);
+	assert_int_equal(backoff_envelope(1000, 300000, 4000000000u), 300000);
+	assert_int_equal(backoff_envelope(1000, 300000, UINT32_MAX), 300000);
+	assert_int_equal(backoff_full_jitter(5, UINT64_MAX, 200, 12345), 12345);
+	assert_int_equal(backoff_full_jitter(0, 1000, 10, 777), 0);
+}
+
+static void
+delays_are_spread_not_constant(void **st)
+{
+	/* Full jitter: a fleet must not come back in step. */
+	uint64_t lo = UINT64_MAX, hi = 0, sum = 0;
+
+	for (int i = 0; i < 2000; i++) {
+		uint64_t d = backoff_full_jitter(1000, 300000, 3, tp_rand64());
+		lo = d < lo ? d : lo;
+		hi = d > hi ? d : hi;
+		sum += d;
+	}
+	assert_true(lo < 800);
+	assert_true(hi > 7200);
+	assert_true(sum / 2000 > 3000 && sum / 2000 < 5000);   /* mean ~4000 */
+}
+
+static void
+the_envelope_grows_per_failure_and_resets_after_success(void **st)
+{
+	struct transport *t = calloc(1, sizeof(*t));
+	unsigned fails = 0;
+
+	t->o.backoff_base_ms = 100;
+	t->o.backoff_cap_ms = 1000;
+	for (unsigned i = 0; i < 12; i++) {
+		uint64_t env = backoff_envelope(100, 1000, i);
+		uint64_t d = tp_backoff_next(t, &fails);
+		assert_true(d <= env);
+		assert_int_equal(fails, i + 1);
+	}
+	assert_int_equal(backoff_envelope(100, 1000, fails), 1000);
+	for (int i = 0; i < 100; i++) {
+		fails = 0;   /* what a 2xx does (poll.c, upload.c) */
+		assert_true(tp_backoff_next(t, &fails) <= 100);
+		assert_int_equal(fails, 1);
+	}
+	free(t);
+}
+
+static uint64_t
+ra(const char *v, time_t now, uint64_t cap, int *rc)
+{
+	uint64_t d = 424242;
+
+	*rc = backoff_retry_after(v, now, cap, &d);
+	return d;
+}
+
+static void
+retry_after_seconds_are_clamped_to_one_second_and_the_cap(void **st)
+{
+	int rc;
+
+	assert_int_equal(ra("5", 0, 300000, &rc), 5000);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ra("  120 \r\n", 0, 300000, &rc), 120000);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ra("0", 0, 300000, &rc), 1000);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ra("301", 0, 300000, &rc), 300000);
+	assert_int_equal(rc, 0);
+	/* huge: saturates, then the cap */
+	assert_int_equal(ra("99999999999999999999999999999999", 0, 300000, &rc),
+	    300000);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ra("18446744073709551616", 0, 2000, &rc), 2000);
+	assert_int_equal(rc, 0);
+}
+
+static void
+retry_after_http_dates_count_from_now(void **st)
+{
+	/* Sun, 06 Nov 1994 08:49:37 GMT = 784111777 (RFC 9110's example) */
+	const time_t when = 784111777;
+	int rc;
+
+	assert_int_equal(ra("Sun, 06 Nov 1994 08:49:37 GMT", when - 30, 300000,
+	    &rc), 30000);
+	assert_int_equal(rc, 0);
+	/* obsolete forms a hub may still send */
+	assert_int_equal(ra("Sunday, 06-Nov-94 08:49:37 GMT", when - 7, 300000,
+	    &rc), 7000);
+	assert_int_equal(rc, 0);
+	assert_int_equal(ra("Sun Nov  6 08:49:37 1994", when - 2, 300000, &rc),
+	    2000);
+	assert_int_equal(rc, 0);
+	/* in the past, or now: the 1 s floor */
+	assert_int_equal(ra("Sun, 06 Nov 1994 08:49:37 GMT", when + 3600,
+	    300000, &rc), 1000);
+	assert_int_equal(rc, 0);
+	/* years ahead: the cap */
+	assert_int_equal(ra("Fri, 31 Dec 2100 23:59:59 GMT", when, 300000, &rc),
+	    300000);
+	assert_int_equal(rc, 0);
+}
+
+static void
+garbage_and_negative_retry_after_values_are_refused(void **st)
+{
+	static const char *const bad[] = {
+		"", "   ", "soon", "-5", "-0", "+5", "1.5", "2,5", ".5", "5s",
+		"0x10", "Sun, 99 Foo 1994 99:99:99 GMT", "\x01\x02",
+		"a very long value that is longer than any date a hub would send "
+		"as a Retry-After header",
+	};
+	int rc;
+
+	for (size_t i = 0; i < countof(bad); i++) {
+		uint64_t d = ra(bad[i], 1000000, 300000, &rc);
+		if (rc != -1)
+			fail_msg("'%s' accepted as %llu ms", bad[i],
+			    (unsigned long long)d);
+		assert_int_equal(d, 424242);   /* untouched */
+	}
+	assert_int_equal(backoff_retry_after(NULL, 0, 1000, &(uint64_t){ 0 }), -1);
+}
+
+static void
+random_values_cover_the_range(void **st)
+{
+	unsigned seen = 0;
+
+	for (int i = 0; i < 1000; i++) {
+		uint64_t r = tp_rand_upto(7);
+		assert_true(r <= 7);
+		seen |= 1u << r;
+	}
+	assert_int_equal(seen, 0xff);
+	assert_int_equal(tp_rand_upto(0), 0);
+	(void)tp_rand_upto(UINT64_MAX);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(every_delay_stays_inside_its_envelope),
+		cmocka_unit_test(huge_failure_counts_and_values_do_not_overflow),
+		cmocka_unit_test(delays_are_spread_not_constant),
+		cmocka_unit_test(the_envelope_grows_per_failure_and_resets_after_success),
+		cmocka_unit_test(retry_after_seconds_are_clamped_to_one_second_and_the_cap),
+		cmocka_unit_test(retry_after_http_dates_count_from_now),
+		cmocka_unit_test(garbage_and_negative_retry_after_values_are_refused),
+		cmocka_unit_test(random_values_cover_the_range),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

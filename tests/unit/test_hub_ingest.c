@@ -1,0 +1,299 @@
+/*
+ * The hub's defences against untrusted input (hub/ingest.c) and its
+ * small helpers (hub/util.c): gzip caps, JSON depth and trailing data,
+ * command validation, tokens, names, times, bounded buffers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "hub/hub_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+/* gzip (RFC 1952) of len bytes of data, malloc'd. */
+static unsigned char *
+gz(const void *data, size_t len, size_t *outlen)
+{
+	z_stream zs;
+	size_t cap = compressBound((uLong)len) + 64;
+	unsigned char *out = malloc(cap);
+
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, 16 + MAX_WBITS, 8,
+	    Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = (unsigned char *)(uintptr_t)data;
+	zs.avail_in = (unsigned)len;
+	zs.next_out = out;
+	zs.avail_out = (unsigned)cap;
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	*outlen = zs.total_out;
+	deflateEnd(&zs);
+	return out;
+}
+
+static void
+gzip_bodies_inflate_exactly(void **st)
+{
+	const char *doc = "{\"batch_id\": 1}";
+	size_t n, outlen;
+	unsigned char *z = gz(doc, strlen(doc), &n);
+	char err[128], *out;
+
+	assert_int_equal(hub_gunzip(z, n, 1024, &out, &outlen, err, sizeof(err)),
+	    HUB_IN_OK);
+	assert_int_equal(outlen, strlen(doc));
+	assert_string_equal(out, doc);
+	free(out);
+	/* Two members concatenated are one body (RFC 1952 2.2). */
+	unsigned char *two = malloc(2 * n);
+	memcpy(two, z, n);
+	memcpy(two + n, z, n);
+	assert_int_equal(hub_gunzip(two, 2 * n, 1024, &out, &outlen, err,
+	    sizeof(err)), HUB_IN_OK);
+	assert_int_equal(outlen, 2 * strlen(doc));
+	free(out);
+	free(two);
+	free(z);
+}
+
+static void
+zip_bomb_stops_at_the_cap(void **st)
+{
+	size_t big = 4u << 20, n, outlen;
+	char *zeros = calloc(1, big), err[128], *out = (char *)1;
+	unsigned char *z = gz(zeros, big, &n);
+
+	assert_true(n < 16384);
+	assert_int_equal(hub_gunzip(z, n, (1u << 20), &out, &outlen, err,
+	    sizeof(err)), HUB_IN_TOO_BIG);
+	assert_null(out);
+	assert_non_null(strstr(err, "inflates to more than"));
+	/* Exactly at the cap is fine. */
+	assert_int_equal(hub_gunzip(z, n, big, &out, &outlen, err, sizeof(err)),
+	    HUB_IN_OK);
+	assert_int_equal(outlen, big);
+	free(out);
+	free(z);
+	free(zeros);
+}
+
+static void
+corrupt_or_truncated_gzip_is_bad_request(void **st)
+{
+	const char *doc = "{\"batch_id\": 1, \"results\": []}";
+	size_t n, outlen;
+	unsigned char *z = gz(doc, strlen(doc), &n);
+	char err[128], *out;
+
+	assert_int_equal(hub_gunzip("not gzip at all", 15, 1024, &out, &outlen, err,
+	    sizeof(err)), HUB_IN_BAD);
+	assert_int_equal(hub_gunzip(z, n - 5, 1024, &out, &outlen, err, sizeof(err)),
+	    HUB_IN_BAD);
+	assert_int_equal(hub_gunzip(z, 3, 1024, &out, &outlen, err, sizeof(err)),
+	    HUB_IN_BAD);
+	z[n - 2] ^= 0xff;   /* length in the trailer */
+	assert_int_equal(hub_gunzip(z, n, 1024, &out, &outlen, err, sizeof(err)),
+	    HUB_IN_BAD);
+	free(z);
+}
+
+static void
+json_depth_counts_only_structure(void **st)
+{
+	char deep[80];
+
+	memset(deep, '[', 32);
+	memset(deep + 32, ']', 32);
+	assert_true(hub_json_depth_ok(deep, 64, 32));
+	assert_false(hub_json_depth_ok(deep, 64, 31));
+	assert_true(hub_json_depth_ok("{\"a\": \"[[[[[[\"}", 15, 1));
+	assert_true(hub_json_depth_ok("[\"\\\"[[[[\"]", 10, 1));
+	snprintf(deep, sizeof(deep), "%s", "[[[[");
+	assert_false(hub_json_depth_ok(deep, 4, 3));
+}
+
+static void
+json_parse_refuses_trailing_data_and_depth(void **st)
+{
+	char err[128], deep[200];
+	cJSON *j;
+
+	hub_json_init();
+	assert_int_equal(hub_json_parse("{\"a\":1}  \n", 10, &j, err, sizeof(err)),
+	    HUB_IN_OK);
+	cJSON_Delete(j);
+	assert_int_equal(hub_json_parse("{\"a\":1} x", 9, &j, err, sizeof(err)),
+	    HUB_IN_BAD);
+	assert_null(j);
+	assert_int_equal(hub_json_parse("{\"a\":", 5, &j, err, sizeof(err)),
+	    HUB_IN_BAD);
+	memset(deep, '[', 40);
+	memset(deep + 40, ']', 40);
+	assert_int_equal(hub_json_parse(deep, 80, &j, err, sizeof(err)), HUB_IN_BAD);
+	assert_non_null(strstr(err, "deeper"));
+}
+
+static void
+check_command(const char *json, bool ok)
+{
+	char err[256];
+	cJSON *c = cJSON_Parse(json);
+	int rc;
+
+	assert_non_null(c);
+	rc = hub_command_validate(c, err, sizeof(err));
+	if ((rc == 0) != ok)
+		fail_msg("%s: expected %s, got %s", json, ok ? "valid" : "invalid",
+		    rc == 0 ? "valid" : err);
+	cJSON_Delete(c);
+}
+
+static void
+commands_are_validated_by_type(void **st)
+{
+	check_command("{\"type\":\"snmp.get\",\"target\":\"10.0.0.1\","
+	    "\"credential\":\"lab\",\"args\":{\"oids\":[\"1.3.6.1.2.1.1.5.0\"]}}", true);
+	check_command("{\"type\":\"snmp.get\",\"args\":{\"oids\":[\"1.3\"]}}", false);
+	check_command("{\"type\":\"snmp.get\",\"target\":\"h:99999\","
+	    "\"args\":{\"oids\":[\"1.3\"]}}", false);
+	check_command("{\"type\":\"snmp.get\",\"target\":\"h\",\"args\":{\"oids\":[]}}",
+	    false);
+	check_command("{\"type\":\"snmp.walk\",\"target\":\"[::1]:161\","
+	    "\"args\":{\"oid\":\"1.3.6.1.2.1.2\",\"max_varbinds\":50}}", true);
+	check_command("{\"type\":\"snmp.set\",\"target\":\"h\",\"args\":{\"varbinds\":"
+	    "[{\"oid\":\"1.3\",\"type\":\"s\",\"value\":\"x\"}]}}", true);
+	check_command("{\"type\":\"snmp.set\",\"target\":\"h\",\"args\":{\"varbinds\":"
+	    "[{\"oid\":\"1.3\",\"type\":\"Q\",\"value\":\"x\"}]}}", false);
+	check_command("{\"type\":\"scan\",\"args\":{\"networks\":[\"10.0.0.0/24\"],"
+	    "\"port\":161}}", true);
+	check_command("{\"type\":\"scan\",\"args\":{}}", false);
+	check_command("{\"type\":\"agent.info\"}", true);
+	check_command("{\"type\":\"poll.now\",\"args\":{\"device\":\"10.0.0.1:161\"}}",
+	    true);
+	check_command("{\"type\":\"agent.info\",\"timeout_ms\":0}", false);
+	check_command("{\"type\":\"agent.info\",\"timeout_ms\":1.5}", false);
+	check_command("{\"type\":\"agent.info\",\"args\":[]}", false);
+	check_command("{\"type\":\"shell\"}", false);
+	check_command("{\"type\":7}", false);
+	check_command("[]", false);
+}
+
+static void
+tokens_are_random_base64url_and_hashed_with_sha256(void **st)
+{
+	static const unsigned char abc[HUB_HASH_LEN] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40,
+		0xde, 0x5d, 0xae, 0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17,
+		0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad,
+	};
+	unsigned char h[HUB_HASH_LEN];
+	char a[64], b[64], id[33];
+
+	hub_token_hash("abc", 3, h);
+	assert_memory_equal(h, abc, HUB_HASH_LEN);
+	assert_int_equal(hub_token_generate(a, sizeof(a)), 0);
+	assert_int_equal(hub_token_generate(b, sizeof(b)), 0);
+	assert_int_equal(strlen(a), 43);
+	assert_true(hub_token_valid(a, strlen(a)));
+	assert_string_not_equal(a, b);
+	assert_int_equal(hub_token_generate(a, 43), -1);
+	assert_int_equal(hub_random_id(id), 0);
+	assert_int_equal(strlen(id), 32);
+	assert_true(hub_id_valid(id, HUB_ID_MAX));
+	assert_false(hub_token_valid("", 0));
+	assert_false(hub_token_valid("a b", 3));
+	assert_true(hub_token_valid("A-z._~9", 7));
+}
+
+static void
+names_and_ids_follow_the_protocol(void **st)
+{
+	char n63[64], n64[65];
+
+	memset(n63, 'a', 63);
+	n63[63] = '\0';
+	memset(n64, 'a', 64);
+	n64[64] = '\0';
+	assert_true(hub_name_valid(n63));
+	assert_false(hub_name_valid(n64));
+	assert_true(hub_name_valid("site-1_a.b"));
+	assert_false(hub_name_valid(""));
+	assert_false(hub_name_valid("a/b"));
+	assert_false(hub_name_valid("a~b"));
+	assert_true(hub_id_valid(n64, HUB_ID_MAX));
+}
+
+static void
+times_are_rfc3339_utc_with_milliseconds(void **st)
+{
+	char buf[40];
+
+	hub_rfc3339(0, buf, sizeof(buf));
+	assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+	hub_rfc3339(1764324000123ull, buf, sizeof(buf));
+	assert_string_equal(buf, "2025-11-28T10:00:00.123Z");
+}
+
+static void
+devices_are_normalized_with_default_port(void **st)
+{
+	char out[300];
+
+	assert_int_equal(hub_device_normalize("10.1.0.5", out, sizeof(out)), 0);
+	assert_string_equal(out, "10.1.0.5:161");
+	assert_int_equal(hub_device_normalize("10.1.0.5:1161", out, sizeof(out)), 0);
+	assert_string_equal(out, "10.1.0.5:1161");
+	assert_int_equal(hub_device_normalize("[::1]:162", out, sizeof(out)), 0);
+	assert_string_equal(out, "[::1]:162");
+	assert_int_equal(hub_device_normalize("::1", out, sizeof(out)), 0);
+	assert_string_equal(out, "[::1]:161");
+	assert_int_equal(hub_device_normalize("a b", out, sizeof(out)), -1);
+	assert_int_equal(hub_device_normalize("h:0", out, sizeof(out)), -1);
+}
+
+static void
+buffers_never_grow_past_their_maximum(void **st)
+{
+	struct hub_buf b;
+	char *p;
+
+	hub_buf_init(&b, 5);
+	assert_int_equal(hub_buf_str(&b, "abc"), 0);
+	assert_int_equal(hub_buf_str(&b, "def"), -1);
+	assert_int_equal(b.len, 3);
+	assert_int_equal(hub_buf_str(&b, "de"), 0);
+	assert_string_equal(b.data, "abcde");
+	assert_int_equal(hub_buf_add(&b, "", 0), 0);
+	p = hub_buf_take(&b);
+	assert_string_equal(p, "abcde");
+	assert_null(b.data);
+	free(p);
+	hub_buf_free(&b);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(gzip_bodies_inflate_exactly),
+		cmocka_unit_test(zip_bomb_stops_at_the_cap),
+		cmocka_unit_test(corrupt_or_truncated_gzip_is_bad_request),
+		cmocka_unit_test(json_depth_counts_only_structure),
+		cmocka_unit_test(json_parse_refuses_trailing_data_and_depth),
+		cmocka_unit_test(commands_are_validated_by_type),
+		cmocka_unit_test(tokens_are_random_base64url_and_hashed_with_sha256),
+		cmocka_unit_test(names_and_ids_follow_the_protocol),
+		cmocka_unit_test(times_are_rfc3339_utc_with_milliseconds),
+		cmocka_unit_test(devices_are_normalized_with_default_port),
+		cmocka_unit_test(buffers_never_grow_past_their_maximum),
+	};
+
+	log_init("test_hub_ingest", LOG_LVL_ERROR, false);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,315 @@
+/*
+ * The open batch. Items are serialized when they are added (the caller's
+ * cJSON tree is freed at once), so the batch's size is known exactly and
+ * closing it is a concatenation, not a second walk of every tree.
+ */
+#include "transport/transport_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+const char *const batch_kind_names[BATCH_KINDS] = {
+	"results", "inventory", "samples",
+};
+
+int
+tp_buf_add(struct tp_buf *b, const void *p, size_t len)
+{
+	if (len > b->max || b->len > b->max - len)
+		return -1;
+	if (b->len + len + 1 > b->cap) {
+		size_t ncap = b->cap ? b->cap : 256;
+		char *np;
+		while (ncap < b->len + len + 1)
+			ncap *= 2;
+		if (ncap > b->max + 1)
+			ncap = b->max + 1;
+		np = realloc(b->data, ncap);
+		if (np == NULL)
+			return -1;
+		b->data = np;
+		b->cap = ncap;
+	}
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void
+tp_buf_free(struct tp_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int
+batch_kind(const char *name)
+{
+	for (int i = 0; i < BATCH_KINDS; i++)
+		if (name != NULL && strcmp(name, batch_kind_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+size_t
+batch_bytes(const struct batch *b)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < BATCH_KINDS; i++)
+		n += b->parts[i].len;
+	return n;
+}
+
+bool
+batch_empty(const struct batch *b)
+{
+	for (int i = 0; i < BATCH_KINDS; i++)
+		if (b->nitems[i] > 0)
+			return false;
+	return true;
+}
+
+int
+batch_append(struct batch *b, int kind, const char *json, size_t len)
+{
+	struct tp_buf *p = &b->parts[kind];
+	size_t old = p->len;
+
+	if (p->max == 0)
+		p->max = TP_UPLOAD_MAX_JSON;
+	if ((b->nitems[kind] > 0 && tp_buf_add(p, ",", 1) == -1) ||
+	    tp_buf_add(p, json, len) == -1) {
+		p->len = old;
+		return -1;
+	}
+	b->nitems[kind]++;
+	return 0;
+}
+
+void
+batch_reset(struct batch *b)
+{
+	for (int i = 0; i < BATCH_KINDS; i++) {
+		tp_buf_free(&b->parts[i]);
+		b->nitems[i] = 0;
+	}
+	b->opened_ms = 0;
+}
+
+char *
+batch_serialize(const struct batch *b, uint64_t batch_id,
+    const char *agent_version, uint64_t created_ms, uint64_t dropped_samples,
+    const cJSON *counters, size_t *len)
+{
+	cJSON *head = cJSON_CreateObject();
+	struct tp_buf out = { .max = TP_UPLOAD_MAX_JSON };
+	char *h = NULL;
+	size_t hlen;
+	int ok = 1;
+
+	if (head == NULL)
+		return NULL;
+	/* Integers up to 2^53 are exact in a double. */
+	cJSON_AddNumberToObject(head, "batch_id", (double)batch_id);
+	cJSON_AddStringToObject(head, "agent_version", agent_version);
+	cJSON_AddNumberToObject(head, "created_ms", (double)created_ms);
+	cJSON_AddNumberToObject(head, "dropped_samples", (double)dropped_samples);
+	cJSON_AddItemToObject(head, "counters", counters ?
+	    cJSON_Duplicate(counters, true) : cJSON_CreateObject());
+	h = cJSON_PrintUnformatted(head);
+	cJSON_Delete(head);
+	if (h == NULL || (hlen = strlen(h)) < 2)
+		goto fail;
+	/* head is {...}: drop its '}', append the arrays, close it. */
+	ok &= tp_buf_add(&out, h, hlen - 1) == 0;
+	for (int i = 0; i < BATCH_KINDS; i++) {
+		char key[32];
+		int n = snprintf(key, sizeof(key), ",\"%s\":[", batch_kind_names[i]);
+		ok &= tp_buf_add(&out, key, (size_t)n) == 0;
+		ok &= tp_buf_add(&out, b->parts[i].data ? b->parts[i].data : "",
+		    b->parts[i].len) == 0;
+		ok &= tp_buf_add(&out, "]", 1) == 0;
+	}
+	ok &= tp_buf_add(&out, "}", 1) == 0;
+	if (!ok)
+		goto fail;
+	cJSON_free(h);
+	*len = out.len;
+	return out.data;
+fail:
+	cJSON_free(h);
+	tp_buf_free(&out);
+	return NULL;
+}
+
+int
+tp_gzip(const void *in, size_t len, unsigned char **out, size_t *outlen)
+{
+	z_stream z = { 0 };
+	unsigned char *buf;
+	size_t cap;
+	int rc;
+
+	/* windowBits 15 + 16: a gzip wrapper (RFC 1952), as the hub requires */
+	if (deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	cap = deflateBound(&z, (uLong)len) + 32;
+	buf = malloc(cap);
+	if (buf == NULL) {
+		deflateEnd(&z);
+		return -1;
+	}
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	z.next_out = buf;
+	z.avail_out = (uInt)cap;
+	rc = deflate(&z, Z_FINISH);
+	*outlen = cap - z.avail_out;
+	deflateEnd(&z);
+	if (rc != Z_STREAM_END) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return 0;
+}
+
+int
+tp_gunzip(const void *in, size_t len, size_t max, char **out, size_t *outlen)
+{
+	z_stream z = { 0 };
+	struct tp_buf b = { .max = max };
+	unsigned char chunk[16384];
+	int rc;
+
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return -1;
+	z.next_in = (Bytef *)(uintptr_t)in;
+	z.avail_in = (uInt)len;
+	do {
+		z.next_out = chunk;
+		z.avail_out = sizeof(chunk);
+		rc = inflate(&z, Z_NO_FLUSH);
+		if (rc != Z_OK && rc != Z_STREAM_END)
+			break;
+		if (tp_buf_add(&b, chunk, sizeof(chunk) - z.avail_out) == -1) {
+			rc = Z_MEM_ERROR;
+			break;
+		}
+	} while (rc != Z_STREAM_END && (z.avail_in > 0 || z.avail_out == 0));
+	inflateEnd(&z);
+	if (rc != Z_STREAM_END || b.data == NULL) {
+		tp_buf_free(&b);
+		return -1;
+	}
+	*out = b.data;
+	*outlen = b.len;
+	return 0;
+}
+
+/* Move items [from, to) of the concatenation of the three arrays of src
+ * into dst's arrays. */
+static int
+batch_split_copy(const cJSON *src, cJSON *dst, size_t from, size_t to,
+    uint32_t *nsamples)
+{
+	size_t idx = 0;
+
+	*nsamples = 0;
+	for (int k = 0; k < BATCH_KINDS; k++) {
+		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(src,
+		    batch_kind_names[k]), *it;
+		cJSON *out = cJSON_AddArrayToObject(dst, batch_kind_names[k]);
+
+		if (out == NULL)
+			return -1;
+		cJSON_ArrayForEach(it, arr) {
+			if (idx >= from && idx < to) {
+				cJSON *c = cJSON_Duplicate(it, true);
+				if (c == NULL)
+					return -1;
+				cJSON_AddItemToArray(out, c);
+				if (k == BATCH_SAMPLES)
+					(*nsamples)++;
+			}
+			idx++;
+		}
+	}
+	return 0;
+}
+
+static char *
+batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
+    size_t to, size_t *len, uint32_t *nsamples)
+{
+	cJSON *dst = cJSON_CreateObject(), *it;
+	char *s = NULL;
+
+	if (dst == NULL)
+		return NULL;
+	/* Unknown fields travel with the first half (forward compatible). */
+	cJSON_ArrayForEach(it, src) {
+		if (it->string == NULL || batch_kind(it->string) >= 0 ||
+		    strcmp(it->string, "batch_id") == 0 ||
+		    strcmp(it->string, "dropped_samples") == 0)
+			continue;
+		if (!first && strcmp(it->string, "agent_version") != 0 &&
+		    strcmp(it->string, "created_ms") != 0 &&
+		    strcmp(it->string, "counters") != 0)
+			continue;
+		cJSON_AddItemToObject(dst, it->string, cJSON_Duplicate(it, true));
+	}
+	cJSON_AddNumberToObject(dst, "batch_id", (double)id);
+	it = cJSON_GetObjectItemCaseSensitive(src, "dropped_samples");
+	cJSON_AddNumberToObject(dst, "dropped_samples",
+	    first && cJSON_IsNumber(it) ? it->valuedouble : 0);
+	if (batch_split_copy(src, dst, from, to, nsamples) == 0)
+		s = cJSON_PrintUnformatted(dst);
+	cJSON_Delete(dst);
+	if (s != NULL)
+		*len = strlen(s);
+	return s;
+}
+
+int
+batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
+    char **a, size_t *alen, uint32_t *a_samples,
+    char **b, size_t *blen, uint32_t *b_samples)
+{
+	cJSON *root = cJSON_ParseWithLength(json, len);
+	size_t total = 0;
+	int rc = -1;
+
+	*a = *b = NULL;
+	if (!cJSON_IsObject(root))
+		goto out;
+	for (int k = 0; k < BATCH_KINDS; k++) {
+		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root,
+		    batch_kind_names[k]);
+		if (arr != NULL && !cJSON_IsArray(arr))
+			goto out;
+		total += (size_t)cJSON_GetArraySize(arr);
+	}
+	if (total <= 1) {
+		rc = 1;
+		goto out;
+	}
+	*a = batch_split_half(root, id_a, true, 0, total / 2, alen, a_samples);
+	*b = batch_split_half(root, id_b, false, total / 2, total, blen, b_samples);
+	if (*a == NULL || *b == NULL) {
+		cJSON_free(*a);
+		cJSON_free(*b);
+		*a = *b = NULL;
+		goto out;
+	}
+	rc = 0;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
