@@ -21,6 +21,7 @@ int cmd_config_docs(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_poll(int argc, char **argv);
 
 /* ---- cli.c: what the SNMP commands share ---- */
 
@@ -45,7 +46,7 @@ struct cli_snmp {
 /* Long-option ids shared by every SNMP command. */
 enum {
 	OPT_CONFIG = 1000, OPT_CREDENTIAL, OPT_JSON, OPT_PORT, OPT_RATE,
-	OPT_CONCURRENCY, OPT_MAX_REP, OPT_MAX_VB, OPT_HELP,
+	OPT_CONCURRENCY, OPT_MAX_REP, OPT_MAX_VB, OPT_HELP, OPT_PROFILE, OPT_QUIET,
 };
 #define CLI_SNMP_SHORTOPTS "v:c:u:l:a:A:x:X:t:r:h"
 #define CLI_SNMP_LONGOPTS \

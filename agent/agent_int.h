@@ -62,6 +62,8 @@ struct agent {
 	struct profile       profiles[PROFILE_MAX];
 	size_t               nprofiles;
 	uint64_t             polls, poll_errors, samples;
+	bool                 oneshot;          /* outpost poll: no schedule */
+	const struct config_credential *cli_cred;   /* outpost poll's flags */
 	enum { STOP_NONE, STOP_COMMANDS, STOP_UPLOADS } stop_phase;
 	uint64_t             stop_deadline;   /* end of the current phase */
 	char                 status_path[512];

@@ -149,6 +149,7 @@ inv_load(struct agent *a)
 		    cJSON_GetObjectItemCaseSensitive(item, "address"));
 		double port = get_num(item, "port");
 		struct inv_dev *d;
+		const char *vs;
 		int v;
 
 		if (addr == NULL || port < 1 || port > 65535 ||
@@ -159,8 +160,8 @@ inv_load(struct agent *a)
 		copy_str(item, "sys_descr", d->sys_descr, sizeof(d->sys_descr));
 		copy_str(item, "sys_object_id", d->sys_object_id, sizeof(d->sys_object_id));
 		copy_str(item, "engine_id", d->engine_id, sizeof(d->engine_id));
-		v = config_parse_version(cJSON_GetStringValue(
-		    cJSON_GetObjectItemCaseSensitive(item, "version")) ? cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "version")) : "2c");
+		vs = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(item, "version"));
+		v = config_parse_version(vs ? vs : "2c");
 		d->version = v < 0 ? CFG_SNMP_V2C : v;
 		d->sys_uptime = (uint64_t)get_num(item, "sys_uptime");
 		d->first_seen_ms = (uint64_t)get_num(item, "first_seen_ms");

@@ -16,6 +16,7 @@ static const char main_usage[] =
 "  scan TARGET...             find SNMP devices in addresses, CIDRs, ranges\n"
 "  get HOST[:PORT] OID...     read OIDs (prints like snmpget -On)\n"
 "  walk HOST[:PORT] [OID]     walk a subtree (prints like snmpbulkwalk -On)\n"
+"  poll HOST[:PORT]...        poll devices once with profiles (JSON samples)\n"
 "  run -c FILE                run the agent service (hub commands, uploads)\n"
 "  status -c FILE             show a running agent's state\n"
 "  check-config -c FILE       validate a configuration file\n"
@@ -32,6 +33,7 @@ static const struct {
 	{ "check-config", cmd_check_config },
 	{ "config-docs", cmd_config_docs },
 	{ "version", cmd_version },
+	{ "poll", cmd_poll },
 	{ "run", cmd_run },
 	{ "status", cmd_status },
 };

@@ -392,7 +392,8 @@ int
 poll_now(struct inv_dev *d, const char *profile, poll_done_cb done, void *arg)
 {
 	struct agent *a = d->agent;
-	const struct config_credential *c = config_credential_find(a->cfg, d->cred);
+	const struct config_credential *c = a->cli_cred ? a->cli_cred :
+	    config_credential_find(a->cfg, d->cred);
 	struct poll_run *r;
 
 	if (d->run != NULL || c == NULL || a->nprofiles == 0)
@@ -476,7 +477,7 @@ poll_device_added(struct inv_dev *d)
 	struct agent *a = d->agent;
 
 	loop_timer_init(&d->timer, poll_timer_cb, d);
-	if (a->nprofiles > 0)
+	if (a->nprofiles > 0 && !a->oneshot)
 		loop_timer_arm(a->loop, &d->timer, poll_offset(d, a->cfg->poll.interval));
 }
 

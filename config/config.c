@@ -178,6 +178,16 @@ config_load(const char *path, struct config **out, struct config_errors *errs)
 	return 0;
 }
 
+struct config *
+config_new_defaults(void)
+{
+	struct config *cfg = xcalloc(1, sizeof(*cfg));
+
+	cfg_root_defaults(&cfg_schema, cfg);
+	cfg->path = xstrdup("(defaults)");
+	return cfg;
+}
+
 void
 config_free(struct config *cfg)
 {

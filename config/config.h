@@ -136,6 +136,8 @@ struct config_errors {
  */
 int  config_load(const char *path, struct config **out, struct config_errors *errs);
 void config_free(struct config *);             /* wipes secrets */
+/* Every default, no file: for commands run without --config. */
+struct config *config_new_defaults(void);
 void config_errors_free(struct config_errors *);
 
 const struct config_credential *

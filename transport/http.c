@@ -260,6 +260,9 @@ http_req_init(struct transport *t, struct tp_req *r, const char *what,
 	SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	/* Wait for a connection being set up rather than open a second
+	 * one: over HTTP/2 the poll and the uploads share one. */
+	SETOPT(e, CURLOPT_PIPEWAIT, 1L);
 	SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (o->ca_file != NULL)

@@ -95,6 +95,7 @@ class Request:
     headers: dict
     raw: bytes = b""
     batch: dict | None = None   # uploads: the decoded batch
+    target: str = ""            # the request line's target, as sent
     answered: int = 0           # status sent (0: none: hang, reset)
     stored: bool = False        # uploads: newly stored by this request
 
@@ -264,7 +265,7 @@ class FakeHub:
         raw = h.rfile.read(length) if length > 0 else b""
         req = Request(time.monotonic(), h.command, parts.path,
                       {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                      {k.lower(): v for k, v in h.headers.items()}, raw)
+                      {k.lower(): v for k, v in h.headers.items()}, raw, h.path)
         with self.lock:
             self.requests.append(req)
             script = (self._poll_script if req.path == POLL_PATH else

@@ -416,7 +416,9 @@ def test_garbage_on_the_wire_never_crashes_the_hub(hub, agent):
         b"\r\n\r\n\r\n",
     ]
     for p in payloads:
-        with socket.create_connection(("127.0.0.1", hub.port), timeout=5) as s:
+        # Most get an error status at once; libmicrohttpd leaves a binary
+        # request line to the idle timeout, so do not wait for every close.
+        with socket.create_connection(("127.0.0.1", hub.port), timeout=1) as s:
             try:
                 s.sendall(p)
                 s.shutdown(socket.SHUT_WR)
@@ -432,12 +434,12 @@ def test_garbage_on_the_wire_never_crashes_the_hub(hub, agent):
         chunk = b"%x\r\n" % 65536 + b"z" * 65536 + b"\r\n"
         sent = 0
         try:
-            while sent < 12 * 1024 * 1024:
+            while sent < 64 * 1024 * 1024:
                 s.sendall(chunk)
                 sent += 65536
         except OSError:
             pass
-        assert sent < 12 * 1024 * 1024
+        assert sent < 64 * 1024 * 1024
     assert hub.request("GET", "/healthz", token=None)[0] == 200
     assert hub.poll(agent)["commands"] == []
 

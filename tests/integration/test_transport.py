@@ -13,6 +13,7 @@ printing its stats as JSON on the last stdout line.
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import threading
@@ -87,13 +88,14 @@ class Agent:
         self.proc = None
         self.t0 = 0.0
 
-    def start(self, batches=3, interval=100, items=10, timeout_ms=30000):
+    def start(self, batches=3, interval=100, items=10, timeout_ms=30000, env=None):
         self.args = [self.outpost, "transport-selftest", "-c", str(self.config),
                      "--batches", str(batches), "--interval", str(interval),
                      "--items", str(items), "--timeout", str(timeout_ms)]
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=_env(),
+                                     stderr=subprocess.PIPE, text=True,
+                                     env={**_env(), **(env or {})},
                                      errors="replace")
         return self
 
@@ -460,6 +462,26 @@ def test_other_4xx_quarantines_the_batch_and_the_rest_moves_on(selftest_cmd, hub
 
 
 # ---------------------------------------------------------------------------
+# proxies: [server] proxy, else the environment
+
+@pytest.mark.parametrize("how", ["config", "environment"])
+def test_a_proxy_carries_every_request(selftest_cmd, hub, tmp_path, how):
+    # The hub's own address is never reached directly: port 9 refuses.
+    target = "http://127.0.0.1:9"
+    if how == "config":
+        a = Agent(selftest_cmd, tmp_path, target, proxy=hub.url)
+        env = None
+    else:
+        a = Agent(selftest_cmd, tmp_path, target)
+        env = {"http_proxy": hub.url, "no_proxy": ""}
+    r, st = a.start(batches=2, interval=50, items=5, env=env).wait()
+    assert r.returncode == 0, r
+    assert hub.requests and all(q.target.startswith(target + "/v1/agent/")
+                                for q in hub.requests)
+    assert_stored_exactly_once(hub, r, st, 10)
+
+
+# ---------------------------------------------------------------------------
 # configuration the transport refuses
 
 def test_a_token_file_others_can_read_is_refused_with_the_fix(selftest_cmd, hub, tmp_path):
@@ -542,3 +564,49 @@ def test_https_that_fails_verification_sends_nothing(selftest_cmd, tls_hub, tls_
     assert st["poll_errors"] >= 1
     assert tls_hub.requests == [], "a request got through an unverified connection"
     assert "failed" in r.stderr, r
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_http2_carries_the_poll_and_uploads_on_one_connection(selftest_cmd, tls_files,
+                                                             tmp_path):
+    import shutil
+    import socket
+    if shutil.which("nghttpd") is None:
+        pytest.skip("nghttpd (Debian nghttp2-server) is not installed")
+    www = tmp_path / "www" / "v1" / "agent"
+    www.mkdir(parents=True)
+    (www / "commands").write_text('{"cursor": "1", "commands": []}')
+    (www / "results").write_text('{"stored": true}')
+    port = _free_port()
+    log = open(tmp_path / "nghttpd.log", "w")
+    srv = subprocess.Popen(["nghttpd", "-v", "-d", str(tmp_path / "www"), str(port),
+                            tls_files["key"], tls_files["cert"]],
+                           stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        a = Agent(selftest_cmd, tmp_path, f"https://127.0.0.1:{port}",
+                  ca_file=tls_files["ca"])
+        r, st = a.run(batches=3, interval=200, items=5)
+    finally:
+        srv.terminate()
+        srv.wait(10)
+        log.close()
+    assert r.returncode == 0, r
+    assert st["batches_sent"] == 3
+    text = (tmp_path / "nghttpd.log").read_text()
+    posts = text.count(":path: /v1/agent/results")
+    assert posts == 3 and ":path: /v1/agent/commands?wait=1" in text
+    # (the readiness probe above was a connection too, without requests)
+    conns = set(re.findall(r"^\[id=(\d+)\].*:path:", text, re.M))
+    assert len(conns) == 1, f"{len(conns)} connections, expected one multiplexed"
