@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#define DISCOVER_FIRST_DELAY_MS 30000
+#define DISCOVER_FIRST_DELAY_MS 5000
 
 struct discover_scan {
 	struct agent             *agent;

@@ -1,82 +1,119 @@
 #!/usr/bin/python3
-"""make demo: Outpost on loopback, end to end, then everything stopped.
+"""make demo: the whole system on loopback, then everything stopped.
 
-Starts 20 real snmpd devices on 127.0.90.0/27 (five of them answer only
-SNMPv3), writes an outpost.ini with one v2c and one v3 credential, checks
-it, scans the range with both credentials, walks one device's interface
-table and reads a few objects as JSON. Only loopback addresses are used.
+20 real snmpd devices on 127.0.90.0/27 (five answer only SNMPv3), the
+reference hub (outpost-hub) and the agent (outpost run). The agent
+discovers the devices, polls them and long-polls the hub for commands;
+we read the inventory and live samples from the hub's operator API, send
+commands through it and print their results. Only loopback is used.
 """
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+from agent_fixture import AgentProcess  # noqa: E402
+from hub_fixture import HubProcess  # noqa: E402
 from snmpd_fixture import SnmpdFarm, client_env  # noqa: E402
 
-OUTPOST = os.environ.get("OUTPOST") or os.path.join(HERE, "..", "build", "outpost")
-NET = "127.0.90.0/27"
-PORT = 1161
-
-CONFIG = """\
-# Written by the Outpost demo. Secrets: keep this file mode 0600.
-[agent]
-log_level = info
-
-[credential lab-v2c]
-version = 2c
-community = public
-
-[credential lab-v3]
-version = 3
-user = testv3
-level = authPriv
-auth_protocol = SHA
-auth_password = authpass123
-priv_protocol = AES
-priv_password = privpass123
-"""
+BUILD = os.path.join(HERE, "..", "build")
+OUTPOST = os.environ.get("OUTPOST") or os.path.join(BUILD, "outpost")
+HUB = os.environ.get("OUTPOST_HUB") or os.path.join(BUILD, "outpost-hub")
+NET, PORT, NDEV = "127.0.90.0/27", 1161, 20
 
 
-def run(title, args):
-    print(f"\n$ outpost {' '.join(args)}    # {title}", flush=True)
-    rc = subprocess.call([OUTPOST] + args, env=client_env())
-    if rc != 0:
-        raise SystemExit(f"demo: outpost {args[0]} exited {rc}")
+def step(text):
+    print(f"\n== {text}", flush=True)
+
+
+def wait_for(what, fn, timeout=40):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = fn()
+        if v:
+            return v
+        time.sleep(0.5)
+    raise SystemExit(f"demo: timed out waiting for {what}")
 
 
 def main():
-    if not os.access(OUTPOST, os.X_OK):
-        raise SystemExit(f"demo: no outpost binary at {OUTPOST} (run make)")
+    for b in (OUTPOST, HUB):
+        if not os.access(b, os.X_OK):
+            raise SystemExit(f"demo: no binary at {b} (run make)")
     with tempfile.TemporaryDirectory(prefix="outpost-demo-") as tmp, \
             SnmpdFarm(start_timeout=30) as farm:
-        cfg = os.path.join(tmp, "outpost.ini")
-        fd = os.open(cfg, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(CONFIG)
-        devs = []
-        for i in range(20):
-            addr = f"127.0.90.{i + 2}"
-            kw = {"sys_name": f"sw-{i + 1:02d}"}
-            if i % 4 == 3:
-                kw["community"] = None      # this one answers only SNMPv3
-            devs.append(farm.device(addr, PORT, **kw))
-        print(f"demo: starting {len(devs)} snmpd devices on {NET} port {PORT} ...",
-              flush=True)
+        step(f"starting {NDEV} snmpd devices on {NET} port {PORT}")
+        devs = [farm.device(f"127.0.90.{i + 2}", PORT, sys_name=f"sw-{i + 1:02d}",
+                            **({"community": None} if i % 4 == 3 else {}))
+                for i in range(NDEV)]
         farm.start(*devs)
-        run("validate the configuration", ["check-config", "-c", cfg])
-        run("discover devices with the config's credentials, in order",
-            ["scan", "--config", cfg, "--port", str(PORT), NET])
-        run("the same scan as JSON lines, for machines",
-            ["scan", "--config", cfg, "--port", str(PORT), "--json", NET])
-        run("walk one device's interface names (ifDescr), like snmpbulkwalk -On",
-            ["walk", "-c", "public", devs[0].target, "1.3.6.1.2.1.2.2.1.2"])
-        run("read system objects over SNMPv3 authPriv, as JSON",
-            ["get", "--config", cfg, "--credential", "lab-v3", "--json",
-             devs[3].target, "sysName.0", "sysDescr.0", "sysUpTime.0"])
-        print("\ndemo: stopping the devices", flush=True)
+
+        step("starting outpost-hub (SQLite store, long polls held without threads)")
+        hub = HubProcess(HUB, os.path.join(tmp, "hub"), max_poll_wait="30s",
+                         log_level="info").start()
+        token = hub.add_agent("site-1")
+        print(f"hub on http://127.0.0.1:{hub.port}; agent 'site-1' added")
+
+        step("starting the agent: outpost run -c outpost.ini")
+        agent = AgentProcess(OUTPOST, os.path.join(tmp, "agent"),
+                             f"http://127.0.0.1:{hub.port}", token, allow="",
+                             poll_wait="30s",
+                             extra={"scan": {"networks": NET, "port": PORT,
+                                             "interval": "1h"},
+                                    "poll": {"interval": "10s",
+                                             "profiles": "system interfaces"}})
+        print(open(agent.ini).read().replace("authpass123", "********")
+              .replace("privpass123", "********"))
+        agent.start()
+        try:
+            step("discovered inventory, as the hub has it (GET /v1/agents/site-1/devices)")
+            inv = wait_for("the inventory", lambda: (
+                lambda d: d if len(d) >= NDEV else None)(
+                hub.json("GET", "/v1/agents/site-1/devices")))
+            for d in sorted(inv, key=lambda d: tuple(map(int, d["address"].split(".")))):
+                print(f"  {d['address']:<13} {d['version']:<3} {d['credential']:<8} "
+                      f"{d['sys_name']:<6} {d['sys_descr']}")
+
+            dev = devs[0]
+            step(f"live samples of {dev.target} (GET /v1/agents/site-1/samples)")
+            samples = wait_for("samples", lambda: [
+                s for s in hub.json("GET", f"/v1/agents/site-1/samples?device={dev.target}")
+                if s.get("profile") == "interfaces"])
+            s = samples[0]
+            cols = s["columns"]
+            print(f"  profile {s['profile']}, ts {s['ts']}, columns: {len(cols)}")
+            want = {".1.3.6.1.2.1.31.1.1.1.6": "ifHCInOctets",
+                    ".1.3.6.1.2.1.31.1.1.1.10": "ifHCOutOctets",
+                    ".1.3.6.1.2.1.2.2.1.8": "ifOperStatus"}
+            for idx, row in sorted(s["rows"].items(), key=lambda kv: int(kv[0])):
+                vals = {name: row[cols.index(o)] for o, name in want.items() if o in cols}
+                print(f"  ifIndex {idx}: {vals}")
+
+            step("a command through the operator API: snmp.get of a v3-only device")
+            cid = hub.queue("site-1", {"type": "snmp.get", "target": devs[3].target,
+                                       "credential": "lab-v3",
+                                       "args": {"oids": ["1.3.6.1.2.1.1.5.0",
+                                                         "1.3.6.1.2.1.1.1.0"]}})["id"]
+            print(json.dumps(hub.json("GET", f"/v1/commands/{cid}?wait=20"), indent=2))
+
+            step("and one the agent's local policy refuses (outside the scan networks)")
+            cid = hub.queue("site-1", {"type": "snmp.get", "target": "127.0.55.1",
+                                       "credential": "lab-v2c",
+                                       "args": {"oids": ["1.3.6.1.2.1.1.5.0"]}})["id"]
+            r = hub.json("GET", f"/v1/commands/{cid}?wait=20")
+            print(f"  status {r['status']}: {r['result']['status']}: {r['result']['error']}")
+
+            step("outpost status -c outpost.ini")
+            subprocess.run([OUTPOST, "status", "-c", agent.ini], env=client_env())
+        finally:
+            step("stopping the agent, the hub and the devices")
+            agent.stop()
+            hub.stop()
     print("demo: done; everything it started has been stopped")
 
 

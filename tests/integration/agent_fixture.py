@@ -29,6 +29,7 @@ class AgentProcess:
         with os.fdopen(fd, "w") as f:
             f.write(token + "\n")
         self.credentials = credentials or {
+            "lab-v2c": {"version": "2c", "community": "public"},
             "lab": {"version": "2c", "community": "public"},
             "lab-v3": {"version": "3", "user": "testv3", "level": "authPriv",
                        "auth_protocol": "SHA", "auth_password": "authpass123",
