@@ -142,6 +142,7 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	}
 	log_info("%s: stopping (running commands: %u)", strsignal(signo),
 	    a->commands_running);
+	platform_notify("STOPPING=1");
 	a->stopping = true;
 	discover_stop(a);
 	a->stop_phase = STOP_COMMANDS;
@@ -157,6 +158,7 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 	struct config *cfg;
 	char err[256];
 
+	platform_notify("RELOADING=1");
 	if (config_load(a->cfg->path, &cfg, &errs) == -1) {
 		for (size_t i = 0; i < errs.count; i++)
 			log_error("%s", errs.msgs[i]);
@@ -185,6 +187,7 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 	discover_start(a);
 	log_info("reload: %s loaded (%zu credentials, %zu allowed networks)",
 	    cfg->path, cfg->ncreds, config_allowed_networks(cfg)->count);
+	platform_notify("READY=1");
 }
 
 static void
@@ -290,7 +293,6 @@ cmd_run(int argc, char **argv)
 	    sizeof(spool))) != 0)
 		return rc;
 	log_init("outpost", (enum log_level)a.cfg->agent.log_level, true);
-	signal(SIGPIPE, SIG_IGN);
 	cli_raise_nofile();
 	osnmp_lib_init("outpost");
 	a.loop = loop_new();
@@ -310,9 +312,8 @@ cmd_run(int argc, char **argv)
 	}
 	loop_timer_init(&a.stop_timer, agent_stop_cb, &a);
 	loop_timer_init(&a.status_timer, agent_status_cb, &a);
-	loop_signal(a.loop, SIGTERM, agent_signal_stop, &a);
-	loop_signal(a.loop, SIGINT, agent_signal_stop, &a);
-	loop_signal(a.loop, SIGHUP, agent_signal_reload, &a);
+	platform_on_stop(a.loop, agent_signal_stop, &a);
+	platform_on_reload(a.loop, agent_signal_reload, &a);
 	if (poll_compile(&a, a.cfg, err, sizeof(err)) == -1) {
 		log_error("%s: %s", path, err);
 		transport_free(a.tp);
@@ -328,6 +329,7 @@ cmd_run(int argc, char **argv)
 	    OUTPOST_VERSION, a.cfg->server.url, a.cfg->agent.state_dir,
 	    a.cfg->ncreds, config_allowed_networks(a.cfg)->count);
 	transport_start(a.tp);
+	platform_notify("READY=1");
 	loop_run(a.loop);
 	agent_write_status(&a);
 	discover_stop(&a);

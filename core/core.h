@@ -31,6 +31,7 @@ struct loop_timer;
 typedef void (*loop_timer_cb)(struct loop *, struct loop_timer *, void *arg);
 struct loop_timer {
 	uint64_t      when_ms;  /* absolute, loop_now_ms() clock */
+	uint64_t      seq;      /* arm order: a pass runs only earlier ones */
 	size_t        heap_idx; /* SIZE_MAX when not armed */
 	loop_timer_cb cb;
 	void         *arg;
@@ -54,6 +55,23 @@ uint64_t loop_now_ms(struct loop *);   /* cached monotonic ms, per iteration */
 uint64_t mono_ms(void);                /* monotonic clock, uncached */
 uint64_t wall_ms(void);                /* Unix time in milliseconds */
 uint64_t mono_us(void);
+
+/* ---- platform (platform_posix.c) ---------------------------------------
+ * What differs between operating systems, and nothing else: a Windows
+ * service is one new file (platform_win32.c) implementing these with the
+ * Service Control Manager (docs/windows.md). */
+
+#define PLATFORM_DEFAULT_CONFIG "/etc/outpost/outpost.ini"
+/* "Stop" (SIGTERM, SIGINT; a service stop request) and "reload" (SIGHUP)
+ * arrive through the loop. */
+int  platform_on_stop(struct loop *, loop_signal_cb, void *arg);
+int  platform_on_reload(struct loop *, loop_signal_cb, void *arg);
+/* Tell the service manager: "READY=1", "RELOADING=1", "STOPPING=1"
+ * (systemd's sd_notify protocol when NOTIFY_SOCKET is set; else nothing). */
+void platform_notify(const char *state);
+/* A secret file must be readable by its owner only (mode 0600 here,
+ * an owner-only ACL on Windows). 0, or -1 with the reason and the fix. */
+int  platform_secret_ok(int fd, const char *path, char *err, size_t errlen);
 
 /* ---- logging (log.c) ------------------------------------------------- */
 

@@ -36,6 +36,7 @@ struct loop {
 	struct loop_timer **heap;
 	size_t              heap_len, heap_cap;
 	uint64_t            now_ms;
+	uint64_t            timer_seq;
 	bool                stop;
 	int                 sigfd;
 	sigset_t            sigmask;
@@ -260,6 +261,7 @@ loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
 		l->heap_cap = n;
 	}
 	t->when_ms = l->now_ms + delay_ms;
+	t->seq = l->timer_seq++;
 	t->heap_idx = l->heap_len;
 	l->heap[l->heap_len++] = t;
 	heap_up(l, t->heap_idx);
@@ -268,10 +270,12 @@ loop_timer_arm(struct loop *l, struct loop_timer *t, uint64_t delay_ms)
 static void
 loop_run_timers(struct loop *l)
 {
-	/* Only timers already due run; one re-armed for 0 ms waits a turn. */
-	uint64_t now = l->now_ms;
+	/* Only timers due and armed before this pass run: one re-armed for
+	 * 0 ms waits for the next turn, after the loop has polled its fds. */
+	uint64_t now = l->now_ms, pass = l->timer_seq;
 
-	while (l->heap_len > 0 && l->heap[0]->when_ms <= now && !l->stop) {
+	while (l->heap_len > 0 && l->heap[0]->when_ms <= now &&
+	    l->heap[0]->seq < pass && !l->stop) {
 		struct loop_timer *t = l->heap[0];
 		loop_timer_disarm(l, t);
 		t->cb(l, t, t->arg);

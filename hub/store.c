@@ -145,9 +145,12 @@ static const char *const store_sql[S_COUNT] = {
 	[S_CLEAN_BATCHES] = "DELETE FROM batches WHERE (agent_id, batch_id) IN "
 	    "(SELECT agent_id, batch_id FROM batches WHERE received_ms < ?1 "
 	    "LIMIT ?2)",
+	/* Also acked commands whose result never came (the agent was
+	 * lost): nothing will change them any more. */
 	[S_CLEAN_COMMANDS] = "DELETE FROM commands WHERE rowid IN (SELECT rowid "
-	    "FROM commands WHERE updated_ms < ?1 AND status IN "
-	    "('done', 'failed', 'expired') LIMIT ?2)",
+	    "FROM commands WHERE updated_ms < ?1 AND (status IN "
+	    "('done', 'failed', 'expired') OR (status = 'delivered' AND acked = 1)) "
+	    "LIMIT ?2)",
 	[S_DEVICES] = "SELECT entry FROM inventory WHERE agent_id = ?1 "
 	    "ORDER BY address, port LIMIT ?2",
 	[S_SAMPLES] = "SELECT entry FROM samples WHERE agent_id = ?1 AND "

@@ -91,6 +91,8 @@ class HubProcess:
                 raise AssertionError(f"outpost-hub exited {self.proc.returncode}:\n"
                                      f"{self.log()}")
             time.sleep(0.02)
+        self.proc.kill()
+        self.proc.wait()
         raise AssertionError("outpost-hub did not start:\n" + self.log())
 
     def log(self):

@@ -41,6 +41,50 @@ timers_fire_in_deadline_order_and_disarmed_ones_never(void **st)
 	loop_free(l);
 }
 
+static int zero_runs;
+
+static void
+zero_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	int *fd_reads = arg;
+
+	zero_runs++;
+	if (zero_runs < 1000 && *fd_reads == 0)
+		loop_timer_arm(l, t, 0);   /* rearm at once: must not starve fds */
+}
+
+static void
+zero_pipe_cb(struct loop *l, int fd, int ev, void *arg)
+{
+	int *fd_reads = arg;
+	char c;
+
+	assert_int_equal(read(fd, &c, 1), 1);
+	(*fd_reads)++;
+	loop_io_del(l, fd);
+}
+
+static void
+a_timer_rearmed_for_zero_ms_lets_fds_run(void **st)
+{
+	struct loop *l = loop_new();
+	struct loop_timer t;
+	int p[2], fd_reads = 0;
+
+	assert_int_equal(pipe(p), 0);
+	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(loop_io_set(l, p[0], LOOP_READ, zero_pipe_cb, &fd_reads), 0);
+	loop_timer_init(&t, zero_cb, &fd_reads);
+	loop_timer_arm(l, &t, 0);
+	zero_runs = 0;
+	loop_run(l);
+	assert_int_equal(fd_reads, 1);
+	assert_true(zero_runs < 10);   /* one pass, not a thousand */
+	close(p[0]);
+	close(p[1]);
+	loop_free(l);
+}
+
 static int pipe_reads;
 
 static void
@@ -127,6 +171,7 @@ main(void)
 		cmocka_unit_test(timers_fire_in_deadline_order_and_disarmed_ones_never),
 		cmocka_unit_test(readable_fd_runs_its_callback_then_loop_ends_when_idle),
 		cmocka_unit_test(signals_arrive_through_the_loop),
+		cmocka_unit_test(a_timer_rearmed_for_zero_ms_lets_fds_run),
 		cmocka_unit_test(repeated_failures_are_logged_less_and_less_often),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
