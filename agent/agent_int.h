@@ -10,11 +10,13 @@
 #define PROFILE_MAX      32
 #define PROFILE_MAX_ITEMS OSNMP_TABLE_MAX_COLS
 
-/* A compiled profile: what one poll of one device reads. */
+/* A compiled profile: what one poll of one device reads. Scalar and
+ * column OIDs are short; 32 parts keeps a profile small. */
+#define PROF_OID_MAX 32
 struct prof_item {
-	oid      o[MAX_OID_LEN];
+	oid      o[PROF_OID_MAX];
 	size_t   len;
-	char     dotted[MAX_OID_LEN * 11];
+	char     dotted[PROF_OID_MAX * 11];
 	enum { PI_SCALAR, PI_COLUMN, PI_LABEL } kind;
 	int      fallback_for;   /* a 32-bit column used only if that HC one is empty */
 };
@@ -22,6 +24,14 @@ struct profile {
 	char             name[64];
 	struct prof_item items[PROFILE_MAX_ITEMS];
 	size_t           n;
+};
+
+/* The compiled [poll] profiles. Polls in flight hold a reference (their
+ * table walks borrow its OIDs), so a reload never frees one under them. */
+struct profset {
+	unsigned       refs;
+	size_t         n;
+	struct profile p[];
 };
 
 /* A discovered device (inventory.c) and its polling state (poll.c). */
@@ -59,8 +69,7 @@ struct agent {
 	struct osnmp_scan   *scan;            /* the scheduled scan in progress */
 	struct discover_scan *scan_ds;
 	struct complain      inv_full;
-	struct profile       profiles[PROFILE_MAX];
-	size_t               nprofiles;
+	struct profset      *ps;              /* current profiles */
 	uint64_t             polls, poll_errors, samples;
 	bool                 oneshot;          /* outpost poll: no schedule */
 	const struct config_credential *cli_cred;   /* outpost poll's flags */
@@ -106,6 +115,7 @@ int  poll_compile(struct agent *, const struct config *, char *err, size_t errle
 void poll_device_added(struct inv_dev *);
 void poll_device_removed(struct inv_dev *);
 void poll_reschedule_all(struct agent *);
+void poll_release(struct profset *);
 /* Poll d now; done (if not NULL) gets the samples array (ownership). */
 typedef void (*poll_done_cb)(struct inv_dev *, cJSON *samples, const char *err, void *arg);
 int  poll_now(struct inv_dev *, const char *profile, poll_done_cb, void *arg);

@@ -81,12 +81,22 @@ prof_add(struct profile *p, const char *oidstr, int kind, char *err, size_t errl
 		    PROFILE_MAX_ITEMS);
 		return -1;
 	}
+	oid o[MAX_OID_LEN];
+	size_t len;
+
 	it = &p->items[p->n];
 	memset(it, 0, sizeof(*it));
-	if (osnmp_oid_parse(oidstr, it->o, &it->len, e, sizeof(e)) == -1) {
+	if (osnmp_oid_parse(oidstr, o, &len, e, sizeof(e)) == -1) {
 		snprintf(err, errlen, "profile %s: %s", p->name, e);
 		return -1;
 	}
+	if (len > PROF_OID_MAX) {
+		snprintf(err, errlen, "profile %s: %.64s: at most %d parts", p->name,
+		    oidstr, PROF_OID_MAX);
+		return -1;
+	}
+	memcpy(it->o, o, len * sizeof(oid));
+	it->len = len;
 	osnmp_oid_str(it->o, it->len, it->dotted, sizeof(it->dotted));
 	it->kind = kind;
 	it->fallback_for = -1;
@@ -95,10 +105,19 @@ prof_add(struct profile *p, const char *oidstr, int kind, char *err, size_t errl
 }
 
 /* [poll] profiles into compiled profiles; -1 with a message. */
+void
+poll_release(struct profset *ps)
+{
+	if (ps != NULL && --ps->refs == 0)
+		free(ps);
+}
+
 int
 poll_compile(struct agent *a, const struct config *cfg, char *err, size_t errlen)
 {
-	struct profile *ps = xcalloc(PROFILE_MAX, sizeof(*ps));
+	struct profset *set = xcalloc(1, sizeof(*set) +
+	    (cfg->poll.profiles.count ? cfg->poll.profiles.count : 1) * sizeof(struct profile));
+	struct profile *ps = set->p;
 	size_t n = 0;
 
 	for (size_t i = 0; i < cfg->poll.profiles.count; i++) {
@@ -137,12 +156,13 @@ poll_compile(struct agent *a, const struct config *cfg, char *err, size_t errlen
 		}
 		n++;
 	}
-	memcpy(a->profiles, ps, n * sizeof(*ps));
-	a->nprofiles = n;
-	free(ps);
+	set->n = n;
+	set->refs = 1;
+	poll_release(a->ps);
+	a->ps = set;
 	return 0;
 fail:
-	free(ps);
+	free(set);
 	return -1;
 }
 
@@ -150,6 +170,7 @@ fail:
 
 struct poll_run {
 	struct inv_dev          *d;
+	struct profset          *ps;         /* a reference, see poll_release */
 	struct config_credential cred;
 	struct osnmp_target      target;
 	size_t                   prof, prof_end;     /* profiles to go */
@@ -235,6 +256,7 @@ poll_finish(struct poll_run *r)
 	}
 	cJSON_Delete(r->rows);
 	config_credential_clear(&r->cred);
+	poll_release(r->ps);
 	free(r);
 }
 
@@ -242,7 +264,7 @@ static void
 table_row_cb(int col, const netsnmp_variable_list *vb, void *arg)
 {
 	struct poll_run *r = arg;
-	const struct prof_item *it = &r->d->agent->profiles[r->prof].items[r->cols[col]];
+	const struct prof_item *it = &r->ps->p[r->prof].items[r->cols[col]];
 	char inst[MAX_OID_LEN * 11];
 	cJSON *row;
 
@@ -261,7 +283,7 @@ static void
 table_done_cb(enum osnmp_status st, const char *msg, void *arg)
 {
 	struct poll_run *r = arg;
-	const struct profile *p = &r->d->agent->profiles[r->prof];
+	const struct profile *p = &r->ps->p[r->prof];
 	bool keep[PROFILE_MAX_ITEMS];
 	cJSON *s, *cols, *row;
 
@@ -301,7 +323,7 @@ table_done_cb(enum osnmp_status st, const char *msg, void *arg)
 static void
 poll_columns(struct poll_run *r)
 {
-	const struct profile *p = &r->d->agent->profiles[r->prof];
+	const struct profile *p = &r->ps->p[r->prof];
 	struct osnmp_table_col cols[PROFILE_MAX_ITEMS];
 	char err[256];
 
@@ -332,7 +354,7 @@ static void
 scalars_reply(const struct osnmp_reply *rep, void *arg)
 {
 	struct poll_run *r = arg;
-	const struct profile *p = &r->d->agent->profiles[r->prof];
+	const struct profile *p = &r->ps->p[r->prof];
 	cJSON *s, *cols, *rows, *vals;
 
 	if (rep->status != OSNMP_ST_OK || rep->pdu->errstat != SNMP_ERR_NOERROR) {
@@ -369,7 +391,7 @@ poll_profile(struct poll_run *r)
 		poll_finish(r);
 		return;
 	}
-	p = &r->d->agent->profiles[r->prof];
+	p = &r->ps->p[r->prof];
 	for (size_t i = 0; i < p->n; i++) {
 		if (p->items[i].kind != PI_SCALAR)
 			continue;
@@ -396,26 +418,29 @@ poll_now(struct inv_dev *d, const char *profile, poll_done_cb done, void *arg)
 	    config_credential_find(a->cfg, d->cred);
 	struct poll_run *r;
 
-	if (d->run != NULL || c == NULL || a->nprofiles == 0)
+	if (d->run != NULL || c == NULL || a->ps == NULL || a->ps->n == 0)
 		return -1;
 	r = xcalloc(1, sizeof(*r));
 	r->d = d;
+	r->ps = a->ps;
+	r->ps->refs++;
 	agent_cred_copy(&r->cred, c);
 	snprintf(r->target.host, sizeof(r->target.host), "%s", d->address);
 	r->target.port = d->port;
 	r->target.cred = &r->cred;
 	r->target.timeout_ms = (unsigned)a->cfg->poll.timeout;
 	r->target.retries = (unsigned)a->cfg->poll.retries;
-	r->prof_end = a->nprofiles;
+	r->prof_end = r->ps->n;
 	if (profile != NULL) {
 		r->prof_end = 0;
-		for (size_t i = 0; i < a->nprofiles; i++)
-			if (strcmp(a->profiles[i].name, profile) == 0) {
+		for (size_t i = 0; i < r->ps->n; i++)
+			if (strcmp(r->ps->p[i].name, profile) == 0) {
 				r->prof = i;
 				r->prof_end = i + 1;
 			}
 		if (r->prof_end == 0) {
 			config_credential_clear(&r->cred);
+			poll_release(r->ps);
 			free(r);
 			return -1;
 		}
@@ -477,7 +502,7 @@ poll_device_added(struct inv_dev *d)
 	struct agent *a = d->agent;
 
 	loop_timer_init(&d->timer, poll_timer_cb, d);
-	if (a->nprofiles > 0 && !a->oneshot)
+	if (a->ps != NULL && a->ps->n > 0 && !a->oneshot)
 		loop_timer_arm(a->loop, &d->timer, poll_offset(d, a->cfg->poll.interval));
 }
 
@@ -493,7 +518,7 @@ poll_reschedule_all(struct agent *a)
 {
 	for (struct inv_dev *d = a->devs; d; d = d->next) {
 		loop_timer_disarm(a->loop, &d->timer);
-		if (a->nprofiles > 0)
+		if (a->ps != NULL && a->ps->n > 0)
 			loop_timer_arm(a->loop, &d->timer, poll_offset(d, a->cfg->poll.interval));
 	}
 }

@@ -180,6 +180,7 @@ out:
 	if (a->eng)
 		osnmp_engine_free(a->eng);
 	inv_free_all(a);
+	poll_release(a->ps);
 	if (a->loop)
 		loop_free(a->loop);
 	if (a->cfg != p->cli.cfg)

@@ -340,6 +340,7 @@ cmd_run(int argc, char **argv)
 	osnmp_engine_free(a.eng);
 	transport_free(a.tp);
 	inv_free_all(&a);
+	poll_release(a.ps);
 	loop_free(a.loop);
 	config_free(a.cfg);
 	log_info("stopped");

@@ -22,6 +22,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from snmpd_fixture import SnmpdFarm, client_env  # noqa: E402
+import poll_bench  # noqa: E402  (bench/: poll cycle vs snmp-exporter, snmpbulkwalk)
 
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(HERE, "..", "build", "outpost")
 SCAN_NET = "127.0.80.0/22"
@@ -122,6 +123,8 @@ def main():
     with SnmpdFarm(start_timeout=60) as farm:
         bench_scan(farm, env)
         bench_walk(farm, env)
+        for r in poll_bench.run(farm, env, OUTPOST):
+            row(*r)
     head = ("benchmark", "outpost", "peer", "peer value", "unit", "ratio")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
     line = "  ".join("{:<%d}" % w for w in widths)

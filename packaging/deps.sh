@@ -19,8 +19,10 @@ PACKAGES=(
   openssl ca-certificates iproute2 procps util-linux
   # packaging: make deb, the unit security score, man page checks
   adduser dpkg-dev systemd groff-base man-db
-  # benchmarks: /usr/bin/time -v for CPU time and max RSS
-  time
+  # benchmarks: /usr/bin/time -v for CPU time and max RSS; the poll
+  # benchmark's peer (bench/poll_bench.py; its postinst may enable a system
+  # service on :9116 where systemd runs, the benchmark starts its own)
+  time prometheus-snmp-exporter
 )
 
 log() { printf 'deps.sh: %s\n' "$*"; }

@@ -448,6 +448,7 @@ sess_io_cb(struct loop *l, int fd, int events, void *arg)
 		    OSNMP_ST_ERROR, msg);
 		sess_close(s);
 		engine_pump(e);
+		engine_run_done(e);
 		return;
 	}
 	if (fd >= (int)e->fdset.lfs_setsize)
@@ -458,17 +459,22 @@ sess_io_cb(struct loop *l, int fd, int events, void *arg)
 	snmp_sess_read2(s->sessp, &e->fdset);
 	s->busy = false;
 	sess_after(s);
+	/* Outside net-snmp and outside osnmp_send(): answer now, so a burst
+	 * of replies does not pile up copied responses until a timer. */
+	engine_run_done(e);
 }
 
 static void
 sess_timer_cb(struct loop *l, struct loop_timer *t, void *arg)
 {
 	struct osnmp_sess *s = arg;
+	struct osnmp_engine *e = s->eng;
 
 	s->busy = true;
 	snmp_sess_timeout(s->sessp);
 	s->busy = false;
 	sess_after(s);
+	engine_run_done(e);
 }
 
 int

@@ -90,7 +90,7 @@ int osnmp_walk(struct osnmp_engine *, const struct osnmp_target *,
 #define OSNMP_TABLE_MAX_COLS 48
 
 struct osnmp_table_col {
-	const oid *oid;
+	const oid *oid;     /* borrowed until the done callback */
 	size_t     len;
 };
 /* col: index into the columns given; vb is borrowed for the call. */

@@ -15,11 +15,13 @@ struct table {
 	struct osnmp_engine *eng;
 	struct osnmp_target  target;
 	size_t               ncols;
+	/* Sized to the columns asked for: a poll keeps one per device. */
 	struct table_col {
-		oid    root[MAX_OID_LEN], last[MAX_OID_LEN];
-		size_t rootlen, lastlen, rows;
-		bool   done;
-	} col[OSNMP_TABLE_MAX_COLS];
+		const oid *root;          /* the caller's, alive until done */
+		oid       *last;          /* grows to the longest instance seen */
+		size_t     rootlen, lastlen, lastcap, rows;
+		bool       done;
+	} *col;
 	int                  active[OSNMP_TABLE_MAX_COLS];   /* columns in the request */
 	size_t               nactive;
 	unsigned             maxrep;
@@ -35,7 +37,25 @@ static void
 table_end(struct table *t, enum osnmp_status st, const char *msg)
 {
 	t->done_cb(st, msg, t->arg);
+	for (size_t c = 0; c < t->ncols; c++)
+		free(t->col[c].last);
+	free(t->col);
 	free(t);
+}
+
+static bool
+col_set_last(struct table_col *col, const oid *o, size_t len)
+{
+	if (len > col->lastcap) {
+		oid *p = realloc(col->last, len * sizeof(oid));
+		if (p == NULL)
+			return false;
+		col->last = p;
+		col->lastcap = len;
+	}
+	memcpy(col->last, o, len * sizeof(oid));
+	col->lastlen = len;
+	return true;
 }
 
 static void
@@ -82,8 +102,10 @@ table_vb(struct table *t, int c, const netsnmp_variable_list *vb)
 		col->done = true;
 		return false;
 	}
-	memcpy(col->last, vb->name, vb->name_length * sizeof(oid));
-	col->lastlen = vb->name_length;
+	if (!col_set_last(col, vb->name, vb->name_length)) {
+		col->done = true;
+		return false;
+	}
 	col->rows++;
 	t->cb(c, vb, t->arg);
 	return true;
@@ -146,19 +168,24 @@ osnmp_table_walk(struct osnmp_engine *e, const struct osnmp_target *target,
 		    OSNMP_TABLE_MAX_COLS);
 		return -1;
 	}
+	for (size_t c = 0; c < ncols; c++)
+		if (cols[c].len == 0 || cols[c].len > MAX_OID_LEN) {
+			snprintf(err, errlen, "bad column OID length");
+			return -1;
+		}
 	t = xcalloc(1, sizeof(*t));
 	t->eng = e;
 	t->target = *target;
 	t->ncols = ncols;
+	t->col = xcalloc(ncols, sizeof(*t->col));
 	for (size_t c = 0; c < ncols; c++) {
-		if (cols[c].len == 0 || cols[c].len > MAX_OID_LEN) {
-			free(t);
-			snprintf(err, errlen, "bad column OID length");
-			return -1;
+		t->col[c].root = cols[c].oid;
+		t->col[c].rootlen = cols[c].len;
+		if (!col_set_last(&t->col[c], cols[c].oid, cols[c].len)) {
+			t->ncols = c;
+			table_end(t, OSNMP_ST_ERROR, "out of memory");
+			return 0;
 		}
-		memcpy(t->col[c].root, cols[c].oid, cols[c].len * sizeof(oid));
-		memcpy(t->col[c].last, cols[c].oid, cols[c].len * sizeof(oid));
-		t->col[c].rootlen = t->col[c].lastlen = cols[c].len;
 	}
 	t->maxrep = maxrep ? maxrep : 25;
 	t->v1 = target->cred->version == CFG_SNMP_V1;

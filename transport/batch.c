@@ -11,7 +11,7 @@
 #include <string.h>
 #include <zlib.h>
 
-const char *const batch_kind_names[BATCH_KINDS] = {
+const char *const tp_batch_kind_names[BATCH_KINDS] = {
 	"results", "inventory", "samples",
 };
 
@@ -48,16 +48,16 @@ tp_buf_free(struct tp_buf *b)
 }
 
 int
-batch_kind(const char *name)
+tp_batch_kind(const char *name)
 {
 	for (int i = 0; i < BATCH_KINDS; i++)
-		if (name != NULL && strcmp(name, batch_kind_names[i]) == 0)
+		if (name != NULL && strcmp(name, tp_batch_kind_names[i]) == 0)
 			return i;
 	return -1;
 }
 
 size_t
-batch_bytes(const struct batch *b)
+tp_batch_bytes(const struct batch *b)
 {
 	size_t n = 0;
 
@@ -67,7 +67,7 @@ batch_bytes(const struct batch *b)
 }
 
 bool
-batch_empty(const struct batch *b)
+tp_batch_empty(const struct batch *b)
 {
 	for (int i = 0; i < BATCH_KINDS; i++)
 		if (b->nitems[i] > 0)
@@ -76,7 +76,7 @@ batch_empty(const struct batch *b)
 }
 
 int
-batch_append(struct batch *b, int kind, const char *json, size_t len)
+tp_batch_append(struct batch *b, int kind, const char *json, size_t len)
 {
 	struct tp_buf *p = &b->parts[kind];
 	size_t old = p->len;
@@ -93,17 +93,16 @@ batch_append(struct batch *b, int kind, const char *json, size_t len)
 }
 
 void
-batch_reset(struct batch *b)
+tp_batch_reset(struct batch *b)
 {
 	for (int i = 0; i < BATCH_KINDS; i++) {
 		tp_buf_free(&b->parts[i]);
 		b->nitems[i] = 0;
 	}
-	b->opened_ms = 0;
 }
 
 char *
-batch_serialize(const struct batch *b, uint64_t batch_id,
+tp_batch_serialize(const struct batch *b, uint64_t batch_id,
     const char *agent_version, uint64_t created_ms, uint64_t dropped_samples,
     const cJSON *counters, size_t *len)
 {
@@ -130,7 +129,7 @@ batch_serialize(const struct batch *b, uint64_t batch_id,
 	ok &= tp_buf_add(&out, h, hlen - 1) == 0;
 	for (int i = 0; i < BATCH_KINDS; i++) {
 		char key[32];
-		int n = snprintf(key, sizeof(key), ",\"%s\":[", batch_kind_names[i]);
+		int n = snprintf(key, sizeof(key), ",\"%s\":[", tp_batch_kind_names[i]);
 		ok &= tp_buf_add(&out, key, (size_t)n) == 0;
 		ok &= tp_buf_add(&out, b->parts[i].data ? b->parts[i].data : "",
 		    b->parts[i].len) == 0;
@@ -216,7 +215,7 @@ tp_gunzip(const void *in, size_t len, size_t max, char **out, size_t *outlen)
 /* Move items [from, to) of the concatenation of the three arrays of src
  * into dst's arrays. */
 static int
-batch_split_copy(const cJSON *src, cJSON *dst, size_t from, size_t to,
+tp_batch_split_copy(const cJSON *src, cJSON *dst, size_t from, size_t to,
     uint32_t *nsamples)
 {
 	size_t idx = 0;
@@ -224,8 +223,8 @@ batch_split_copy(const cJSON *src, cJSON *dst, size_t from, size_t to,
 	*nsamples = 0;
 	for (int k = 0; k < BATCH_KINDS; k++) {
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(src,
-		    batch_kind_names[k]), *it;
-		cJSON *out = cJSON_AddArrayToObject(dst, batch_kind_names[k]);
+		    tp_batch_kind_names[k]), *it;
+		cJSON *out = cJSON_AddArrayToObject(dst, tp_batch_kind_names[k]);
 
 		if (out == NULL)
 			return -1;
@@ -245,7 +244,7 @@ batch_split_copy(const cJSON *src, cJSON *dst, size_t from, size_t to,
 }
 
 static char *
-batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
+tp_batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
     size_t to, size_t *len, uint32_t *nsamples)
 {
 	cJSON *dst = cJSON_CreateObject(), *it;
@@ -255,7 +254,7 @@ batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
 		return NULL;
 	/* Unknown fields travel with the first half (forward compatible). */
 	cJSON_ArrayForEach(it, src) {
-		if (it->string == NULL || batch_kind(it->string) >= 0 ||
+		if (it->string == NULL || tp_batch_kind(it->string) >= 0 ||
 		    strcmp(it->string, "batch_id") == 0 ||
 		    strcmp(it->string, "dropped_samples") == 0)
 			continue;
@@ -269,7 +268,7 @@ batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
 	it = cJSON_GetObjectItemCaseSensitive(src, "dropped_samples");
 	cJSON_AddNumberToObject(dst, "dropped_samples",
 	    first && cJSON_IsNumber(it) ? it->valuedouble : 0);
-	if (batch_split_copy(src, dst, from, to, nsamples) == 0)
+	if (tp_batch_split_copy(src, dst, from, to, nsamples) == 0)
 		s = cJSON_PrintUnformatted(dst);
 	cJSON_Delete(dst);
 	if (s != NULL)
@@ -278,7 +277,7 @@ batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
 }
 
 int
-batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
+tp_batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
     char **a, size_t *alen, uint32_t *a_samples,
     char **b, size_t *blen, uint32_t *b_samples)
 {
@@ -291,7 +290,7 @@ batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
 		goto out;
 	for (int k = 0; k < BATCH_KINDS; k++) {
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root,
-		    batch_kind_names[k]);
+		    tp_batch_kind_names[k]);
 		if (arr != NULL && !cJSON_IsArray(arr))
 			goto out;
 		total += (size_t)cJSON_GetArraySize(arr);
@@ -300,8 +299,8 @@ batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
 		rc = 1;
 		goto out;
 	}
-	*a = batch_split_half(root, id_a, true, 0, total / 2, alen, a_samples);
-	*b = batch_split_half(root, id_b, false, total / 2, total, blen, b_samples);
+	*a = tp_batch_split_half(root, id_a, true, 0, total / 2, alen, a_samples);
+	*b = tp_batch_split_half(root, id_b, false, total / 2, total, blen, b_samples);
 	if (*a == NULL || *b == NULL) {
 		cJSON_free(*a);
 		cJSON_free(*b);

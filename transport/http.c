@@ -15,10 +15,10 @@
 #include <string.h>
 #include <strings.h>
 
-static void http_check_done(struct transport *);
+static void tp_http_check_done(struct transport *);
 
 static void
-http_io_cb(struct loop *l, int fd, int events, void *arg)
+tp_http_io_cb(struct loop *l, int fd, int events, void *arg)
 {
 	struct transport *t = arg;
 	int flags = 0, running;
@@ -28,11 +28,11 @@ http_io_cb(struct loop *l, int fd, int events, void *arg)
 	if (events & LOOP_WRITE)
 		flags |= CURL_CSELECT_OUT;
 	curl_multi_socket_action(t->multi, fd, flags, &running);
-	http_check_done(t);
+	tp_http_check_done(t);
 }
 
 static int
-http_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+tp_http_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 {
 	struct transport *t = userp;
 	int ev = 0;
@@ -45,7 +45,7 @@ http_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 		ev |= LOOP_READ;
 	if (what & CURL_POLL_OUT)
 		ev |= LOOP_WRITE;
-	if (loop_io_set(t->loop, s, ev, http_io_cb, t) == -1) {
+	if (loop_io_set(t->loop, s, ev, tp_http_io_cb, t) == -1) {
 		log_error("transport: cannot watch socket %d", (int)s);
 		return -1;
 	}
@@ -53,18 +53,18 @@ http_socket_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
 }
 
 static void
-http_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
+tp_http_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
 {
 	struct transport *t = arg;
 	int running;
 
 	curl_multi_socket_action(t->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	http_check_done(t);
+	tp_http_check_done(t);
 }
 
 /* Never calls back into curl: it only (re)arms our timer. */
 static int
-http_timer_cb(CURLM *m, long timeout_ms, void *userp)
+tp_http_timer_cb(CURLM *m, long timeout_ms, void *userp)
 {
 	struct transport *t = userp;
 
@@ -76,7 +76,7 @@ http_timer_cb(CURLM *m, long timeout_ms, void *userp)
 }
 
 static void
-http_check_done(struct transport *t)
+tp_http_check_done(struct transport *t)
 {
 	CURLMsg *m;
 	int left;
@@ -100,22 +100,22 @@ http_check_done(struct transport *t)
 }
 
 int
-http_init(struct transport *t, char *err, size_t errlen)
+tp_http_init(struct transport *t, char *err, size_t errlen)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "cannot initialize libcurl");
 		return -1;
 	}
-	loop_timer_init(&t->curl_timer, http_timer_fire, t);
+	loop_timer_init(&t->curl_timer, tp_http_timer_fire, t);
 	t->multi = curl_multi_init();
 	if (t->multi == NULL) {
 		curl_global_cleanup();
 		snprintf(err, errlen, "cannot initialize libcurl");
 		return -1;
 	}
-	curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, http_socket_cb);
+	curl_multi_setopt(t->multi, CURLMOPT_SOCKETFUNCTION, tp_http_socket_cb);
 	curl_multi_setopt(t->multi, CURLMOPT_SOCKETDATA, t);
-	curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, http_timer_cb);
+	curl_multi_setopt(t->multi, CURLMOPT_TIMERFUNCTION, tp_http_timer_cb);
 	curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
 	/* Poll and upload share one HTTP/2 connection when the hub offers it. */
 	curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
@@ -123,7 +123,7 @@ http_init(struct transport *t, char *err, size_t errlen)
 }
 
 void
-http_free(struct transport *t)
+tp_http_free(struct transport *t)
 {
 	if (t->multi == NULL)
 		return;
@@ -136,7 +136,7 @@ http_free(struct transport *t)
 /* ---- response callbacks: the protocol's limits, as bytes arrive ---- */
 
 static size_t
-http_header_cb(char *p, size_t size, size_t n, void *arg)
+tp_http_header_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct tp_req *r = arg;
 	size_t len = size * n, vlen;
@@ -187,7 +187,7 @@ http_header_cb(char *p, size_t size, size_t n, void *arg)
 }
 
 static size_t
-http_write_cb(char *p, size_t size, size_t n, void *arg)
+tp_http_write_cb(char *p, size_t size, size_t n, void *arg)
 {
 	struct tp_req *r = arg;
 	size_t len = size * n;
@@ -214,7 +214,7 @@ http_write_cb(char *p, size_t size, size_t n, void *arg)
 }
 
 static int
-http_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+tp_http_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
     curl_off_t ultotal, curl_off_t ulnow)
 {
 	struct tp_req *r = arg;
@@ -236,7 +236,7 @@ http_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 } while (0)
 
 int
-http_req_init(struct transport *t, struct tp_req *r, const char *what,
+tp_http_req_init(struct transport *t, struct tp_req *r, const char *what,
     size_t body_keep, tp_req_done done, char *err, size_t errlen)
 {
 	const struct transport_opts *o = &t->o;
@@ -260,9 +260,10 @@ http_req_init(struct transport *t, struct tp_req *r, const char *what,
 	SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
 	SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-	/* Wait for a connection being set up rather than open a second
-	 * one: over HTTP/2 the poll and the uploads share one. */
-	SETOPT(e, CURLOPT_PIPEWAIT, 1L);
+	/* No CURLOPT_PIPEWAIT: with it an upload waits on a connection whose
+	 * poll is held (or hung) when the hub speaks HTTP/1.1. Over HTTP/2
+	 * the first two requests may each open a connection; later ones
+	 * multiplex over the connection cache of the multi. */
 	SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
 	if (o->ca_file != NULL)
@@ -273,28 +274,31 @@ http_req_init(struct transport *t, struct tp_req *r, const char *what,
 		SETOPT(e, CURLOPT_SSLKEY, o->client_key);
 	if (o->pinned_pubkey != NULL)
 		SETOPT(e, CURLOPT_PINNEDPUBLICKEY, o->pinned_pubkey);
-	/* Without a proxy option curl reads http(s)_proxy and no_proxy. */
-	if (o->proxy != NULL)
+	/* Without a proxy option curl reads http(s)_proxy and no_proxy; a
+	 * configured proxy is used for the hub whatever no_proxy says. */
+	if (o->proxy != NULL) {
 		SETOPT(e, CURLOPT_PROXY, o->proxy);
+		SETOPT(e, CURLOPT_NOPROXY, "");
+	}
 	SETOPT(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	SETOPT(e, CURLOPT_CONNECTTIMEOUT_MS, (long)TP_CONNECT_TIMEOUT_MS);
 	SETOPT(e, CURLOPT_ACCEPT_ENCODING, "");
 	SETOPT(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)TP_MAX_BODY_WIRE);
-	SETOPT(e, CURLOPT_HEADERFUNCTION, http_header_cb);
+	SETOPT(e, CURLOPT_HEADERFUNCTION, tp_http_header_cb);
 	SETOPT(e, CURLOPT_HEADERDATA, r);
-	SETOPT(e, CURLOPT_WRITEFUNCTION, http_write_cb);
+	SETOPT(e, CURLOPT_WRITEFUNCTION, tp_http_write_cb);
 	SETOPT(e, CURLOPT_WRITEDATA, r);
-	SETOPT(e, CURLOPT_XFERINFOFUNCTION, http_progress_cb);
+	SETOPT(e, CURLOPT_XFERINFOFUNCTION, tp_http_progress_cb);
 	SETOPT(e, CURLOPT_XFERINFODATA, r);
 	SETOPT(e, CURLOPT_NOPROGRESS, 0L);
 	return 0;
 }
 
 void
-http_req_free(struct transport *t, struct tp_req *r)
+tp_http_req_free(struct transport *t, struct tp_req *r)
 {
-	http_req_cancel(t, r);
+	tp_http_req_cancel(t, r);
 	if (r->easy != NULL)
 		curl_easy_cleanup(r->easy);
 	r->easy = NULL;
@@ -302,7 +306,7 @@ http_req_free(struct transport *t, struct tp_req *r)
 }
 
 int
-http_req_start(struct transport *t, struct tp_req *r)
+tp_http_req_start(struct transport *t, struct tp_req *r)
 {
 	CURLMcode mc;
 
@@ -325,7 +329,7 @@ http_req_start(struct transport *t, struct tp_req *r)
 }
 
 void
-http_req_cancel(struct transport *t, struct tp_req *r)
+tp_http_req_cancel(struct transport *t, struct tp_req *r)
 {
 	if (r->active && t->multi != NULL)
 		curl_multi_remove_handle(t->multi, r->easy);
@@ -333,7 +337,7 @@ http_req_cancel(struct transport *t, struct tp_req *r)
 }
 
 const char *
-http_req_error(const struct tp_req *r, CURLcode rc, char *buf, size_t len)
+tp_http_req_error(const struct tp_req *r, CURLcode rc, char *buf, size_t len)
 {
 	if (r->limit != NULL)
 		snprintf(buf, len, "%s", r->limit);

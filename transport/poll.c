@@ -20,7 +20,7 @@
 /* ---- de-duplication: a ring of ids and a chained hash over it ---- */
 
 static uint32_t
-dedupe_hash(const char *s)
+tp_dedupe_hash(const char *s)
 {
 	uint32_t h = 2166136261u;   /* FNV-1a */
 
@@ -30,7 +30,7 @@ dedupe_hash(const char *s)
 }
 
 void
-dedupe_init(struct dedupe *d)
+tp_dedupe_init(struct dedupe *d)
 {
 	memset(d, 0, sizeof(*d));
 	for (size_t i = 0; i < TP_DEDUPE_BUCKETS; i++)
@@ -40,7 +40,7 @@ dedupe_init(struct dedupe *d)
 }
 
 static void
-dedupe_unlink(struct dedupe *d, int16_t slot)
+tp_dedupe_unlink(struct dedupe *d, int16_t slot)
 {
 	int16_t *pp = &d->head[d->hash[slot] & (TP_DEDUPE_BUCKETS - 1)];
 
@@ -55,9 +55,9 @@ dedupe_unlink(struct dedupe *d, int16_t slot)
 }
 
 bool
-dedupe_add(struct dedupe *d, const char *id)
+tp_dedupe_add(struct dedupe *d, const char *id)
 {
-	uint32_t h = dedupe_hash(id);
+	uint32_t h = tp_dedupe_hash(id);
 	size_t b = h & (TP_DEDUPE_BUCKETS - 1);
 	int16_t slot;
 
@@ -66,7 +66,7 @@ dedupe_add(struct dedupe *d, const char *id)
 			return false;
 	slot = (int16_t)d->pos;
 	if (d->count == TP_DEDUPE_IDS)
-		dedupe_unlink(d, slot);   /* forget the oldest */
+		tp_dedupe_unlink(d, slot);   /* forget the oldest */
 	else
 		d->count++;
 	snprintf(d->ids[slot], sizeof(d->ids[slot]), "%s", id);
@@ -80,7 +80,7 @@ dedupe_add(struct dedupe *d, const char *id)
 /* ---- checks ---- */
 
 int
-json_depth(const char *s, size_t len, int max)
+tp_json_depth(const char *s, size_t len, int max)
 {
 	int depth = 0, deepest = 0;
 	bool in_str = false, esc = false;
@@ -135,7 +135,7 @@ tp_token_valid(const char *s)
 }
 
 int
-poll_parse(const char *body, size_t len, cJSON **rootp,
+tp_poll_parse(const char *body, size_t len, cJSON **rootp,
     const cJSON **commands, const char **cursor, int64_t *next_poll_ms,
     char *scratch, char *err, size_t errlen)
 {
@@ -148,7 +148,7 @@ poll_parse(const char *body, size_t len, cJSON **rootp,
 		snprintf(err, errlen, "empty body");
 		return -1;
 	}
-	if (json_depth(body, len, TP_MAX_JSON_DEPTH) > TP_MAX_JSON_DEPTH) {
+	if (tp_json_depth(body, len, TP_MAX_JSON_DEPTH) > TP_MAX_JSON_DEPTH) {
 		snprintf(err, errlen, "JSON nested deeper than %d", TP_MAX_JSON_DEPTH);
 		return -1;
 	}
@@ -213,7 +213,7 @@ fail:
 /* ---- the poll ---- */
 
 void
-poll_send(struct loop *l, struct loop_timer *tm, void *arg)
+tp_poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 {
 	struct transport *t = arg;
 	uint64_t w = t->o.poll_wait_ms, wait_s, delay;
@@ -232,7 +232,7 @@ poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 	    curl_easy_setopt(t->poll.easy, CURLOPT_HTTPGET, 1L) != CURLE_OK ||
 	    curl_easy_setopt(t->poll.easy, CURLOPT_TIMEOUT_MS,
 	    (long)(wait_s * 1000 + TP_POLL_SLACK_MS)) != CURLE_OK ||
-	    http_req_start(t, &t->poll) == -1) {
+	    tp_http_req_start(t, &t->poll) == -1) {
 		t->st.poll_errors++;
 		delay = tp_backoff_next(t, &t->poll_fails);
 		loop_timer_arm(t->loop, &t->poll_timer, delay);
@@ -244,22 +244,23 @@ poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 }
 
 void
-poll_start(struct transport *t, uint64_t delay_ms)
+tp_poll_start(struct transport *t, uint64_t delay_ms)
 {
 	loop_timer_arm(t->loop, &t->poll_timer, delay_ms);
 }
 
 void
-poll_stop(struct transport *t)
+tp_poll_stop(struct transport *t)
 {
 	loop_timer_disarm(t->loop, &t->poll_timer);
-	http_req_cancel(t, &t->poll);
+	tp_http_req_cancel(t, &t->poll);
 }
 
 static void
-poll_dispatch(struct transport *t, const cJSON *commands)
+tp_poll_dispatch(struct transport *t, const cJSON *commands)
 {
 	const cJSON *c;
+	unsigned bad = 0;
 
 	cJSON_ArrayForEach(c, commands) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
@@ -268,11 +269,10 @@ poll_dispatch(struct transport *t, const cJSON *commands)
 		    TP_MAX_CMD_ID)) {
 			/* Cannot be answered by id, so cannot be run: skipped,
 			 * and acked with the rest so it is not sent again. */
-			log_warn("transport: skipped a command without a valid "
-			    "\"id\" (1-64 characters of A-Za-z0-9_.-)");
+			bad++;
 			continue;
 		}
-		if (!dedupe_add(t->dedupe, id->valuestring)) {
+		if (!tp_dedupe_add(t->dedupe, id->valuestring)) {
 			t->st.duplicate_commands++;
 			log_debug("transport: command %s again: skipped",
 			    id->valuestring);
@@ -282,10 +282,13 @@ poll_dispatch(struct transport *t, const cJSON *commands)
 		if (t->cb != NULL)
 			t->cb(c, t->cb_arg);
 	}
+	if (bad > 0)
+		log_warn("transport: skipped %u command%s without a valid \"id\" "
+		    "(1-64 characters of A-Za-z0-9_.-)", bad, bad == 1 ? "" : "s");
 }
 
 void
-poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
+tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 {
 	uint64_t now = loop_now_ms(t->loop), delay, elapsed;
 	const cJSON *commands;
@@ -301,7 +304,7 @@ poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 		delay = tp_backoff_next(t, &t->poll_fails);
 		log_complain(&t->poll_complain, now, LOG_LVL_WARN,
 		    "transport: poll of %s failed: %s; retrying in %" PRIu64 " ms",
-		    t->base_url, http_req_error(r, rc, why, sizeof(why)), delay);
+		    t->base_url, tp_http_req_error(r, rc, why, sizeof(why)), delay);
 		goto again;
 	}
 	if (status < 200 || status > 299) {
@@ -318,7 +321,7 @@ poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 			    " ms", t->base_url, status, delay);
 		goto again;
 	}
-	if (poll_parse(r->body.data, r->body.len, &root, &commands, &cursor,
+	if (tp_poll_parse(r->body.data, r->body.len, &root, &commands, &cursor,
 	    &next, t->cmd_scratch, why, sizeof(why)) == -1) {
 		t->st.poll_errors++;
 		delay = tp_backoff_next(t, &t->poll_fails);
@@ -337,7 +340,7 @@ poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 		    "this agent's token again", t->base_url);
 	snprintf(t->cursor, sizeof(t->cursor), "%s", cursor);
 	ncmds = cJSON_GetArraySize(commands);
-	poll_dispatch(t, commands);
+	tp_poll_dispatch(t, commands);
 	cJSON_Delete(root);
 
 	delay = 0;

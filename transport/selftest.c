@@ -80,7 +80,7 @@ selftest_check(struct loop *l, struct loop_timer *tm, void *arg)
 {
 	struct selftest *s = arg;
 
-	if (!batch_empty(&s->t->batch))
+	if (!tp_batch_empty(&s->t->batch))
 		(void)transport_flush(s->t);   /* results added meanwhile */
 	if (transport_idle(s->t)) {
 		s->finished = true;

@@ -27,7 +27,7 @@
 #define STATE_MAGIC  "OPSTATE"
 #define STATE_SIZE   36u
 #define SPOOL_NAME_LEN 20          /* %020llu */
-/* Largest file we read: a batch of batch_max_bytes (8 MiB) that did not
+/* Largest file we read: a batch of tp_batch_max_bytes (8 MiB) that did not
  * compress, with room to spare. */
 #define SPOOL_MAX_FILE (SPOOL_HDR_SIZE + (16u << 20))
 
@@ -72,7 +72,7 @@ crc(const void *p, size_t len)
 }
 
 void
-spool_encode_hdr(unsigned char out[SPOOL_HDR_SIZE], const struct spool_hdr *h)
+tp_spool_encode_hdr(unsigned char out[SPOOL_HDR_SIZE], const struct spool_hdr *h)
 {
 	memset(out, 0, SPOOL_HDR_SIZE);
 	memcpy(out, SPOOL_MAGIC, 8);
@@ -87,7 +87,7 @@ spool_encode_hdr(unsigned char out[SPOOL_HDR_SIZE], const struct spool_hdr *h)
 }
 
 int
-spool_check(const unsigned char *buf, size_t len, struct spool_hdr *h,
+tp_spool_check(const unsigned char *buf, size_t len, struct spool_hdr *h,
     const char **why)
 {
 	if (len < SPOOL_HDR_SIZE) {
@@ -128,14 +128,14 @@ spool_check(const unsigned char *buf, size_t len, struct spool_hdr *h,
 }
 
 static void
-spool_name(char *buf, size_t len, uint64_t id)
+tp_spool_name(char *buf, size_t len, uint64_t id)
 {
 	snprintf(buf, len, "%020" PRIu64 SPOOL_SUFFIX, id);
 }
 
 /* "%020llu.batch" -> id, else 0. */
 static uint64_t
-spool_name_id(const char *name)
+tp_spool_name_id(const char *name)
 {
 	uint64_t id = 0;
 
@@ -169,7 +169,7 @@ write_all(int fd, const void *p, size_t len)
 
 /* name <- a then b, durably: temp file, fsync, rename, fsync dir. */
 static int
-spool_write_file(struct spool *s, const char *name, const void *a, size_t alen,
+tp_spool_write_file(struct spool *s, const char *name, const void *a, size_t alen,
     const void *b, size_t blen)
 {
 	char tmp[128];
@@ -247,7 +247,7 @@ read_file(int dirfd, const char *name, size_t max, unsigned char **out,
 /* ---- state file ---- */
 
 int
-spool_save_state(struct spool *s, uint64_t reserved_id)
+tp_spool_save_state(struct spool *s, uint64_t reserved_id)
 {
 	unsigned char b[STATE_SIZE] = { 0 };
 
@@ -256,12 +256,12 @@ spool_save_state(struct spool *s, uint64_t reserved_id)
 	put64(b + 16, reserved_id);
 	put64(b + 24, s->dropped_pending);
 	put32(b + 32, crc(b, 32));
-	return spool_write_file(s, SPOOL_STATE, b, sizeof(b), NULL, 0);
+	return tp_spool_write_file(s, SPOOL_STATE, b, sizeof(b), NULL, 0);
 }
 
 /* 0 read, 1 absent, -1 corrupt */
 static int
-spool_load_state(struct spool *s, uint64_t *reserved, uint64_t *dropped)
+tp_spool_load_state(struct spool *s, uint64_t *reserved, uint64_t *dropped)
 {
 	unsigned char *b;
 	size_t len;
@@ -285,7 +285,7 @@ spool_load_state(struct spool *s, uint64_t *reserved, uint64_t *dropped)
 /* ---- the index ---- */
 
 static size_t
-spool_lower_bound(const struct spool *s, uint64_t id)
+tp_spool_lower_bound(const struct spool *s, uint64_t id)
 {
 	size_t lo = 0, hi = s->n;
 
@@ -300,15 +300,15 @@ spool_lower_bound(const struct spool *s, uint64_t id)
 }
 
 struct spool_entry *
-spool_find(struct spool *s, uint64_t id)
+tp_spool_find(struct spool *s, uint64_t id)
 {
-	size_t i = spool_lower_bound(s, id);
+	size_t i = tp_spool_lower_bound(s, id);
 
 	return i < s->n && s->ents[i].id == id ? &s->ents[i] : NULL;
 }
 
 static int
-spool_index_add(struct spool *s, const struct spool_entry *e)
+tp_spool_index_add(struct spool *s, const struct spool_entry *e)
 {
 	size_t i;
 
@@ -320,7 +320,7 @@ spool_index_add(struct spool *s, const struct spool_entry *e)
 		s->ents = p;
 		s->cap = ncap;
 	}
-	i = spool_lower_bound(s, e->id);
+	i = tp_spool_lower_bound(s, e->id);
 	memmove(&s->ents[i + 1], &s->ents[i], (s->n - i) * sizeof(*e));
 	s->ents[i] = *e;
 	s->n++;
@@ -329,7 +329,7 @@ spool_index_add(struct spool *s, const struct spool_entry *e)
 }
 
 static void
-spool_index_del(struct spool *s, size_t i)
+tp_spool_index_del(struct spool *s, size_t i)
 {
 	s->bytes -= s->ents[i].bytes;
 	memmove(&s->ents[i], &s->ents[i + 1], (s->n - i - 1) * sizeof(s->ents[0]));
@@ -337,7 +337,7 @@ spool_index_del(struct spool *s, size_t i)
 }
 
 struct spool_entry *
-spool_first_idle(struct spool *s)
+tp_spool_first_idle(struct spool *s)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (!s->ents[i].busy)
@@ -366,7 +366,7 @@ qfile_cmp(const void *a, const void *b)
 /* Keep quarantine/ to SPOOL_QUARANTINE_MAX_FILES files and a quarter of
  * the spool's bytes: it is for a person to look at, not an archive. */
 static void
-spool_quarantine_trim(struct spool *s, int qfd)
+tp_spool_quarantine_trim(struct spool *s, int qfd)
 {
 	struct qfile *q = NULL;
 	size_t n = 0, cap = 0, i;
@@ -415,7 +415,7 @@ spool_quarantine_trim(struct spool *s, int qfd)
 
 /* Move name into quarantine/ as qname. */
 static int
-spool_quarantine_name(struct spool *s, const char *name, const char *qname,
+tp_spool_quarantine_name(struct spool *s, const char *name, const char *qname,
     const char *why)
 {
 	char dst[512];
@@ -430,7 +430,7 @@ spool_quarantine_name(struct spool *s, const char *name, const char *qname,
 	log_warn("spool: %s/%s: %s; moved to %s/%s", s->dir, name, why, s->dir, dst);
 	qfd = openat(s->dirfd, SPOOL_QUARANTINE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (qfd != -1) {
-		spool_quarantine_trim(s, qfd);
+		tp_spool_quarantine_trim(s, qfd);
 		close(qfd);
 	}
 	return 0;
@@ -442,15 +442,15 @@ fail:
 }
 
 int
-spool_quarantine(struct spool *s, uint64_t id, const char *why)
+tp_spool_quarantine(struct spool *s, uint64_t id, const char *why)
 {
 	char name[64];
-	size_t i = spool_lower_bound(s, id);
+	size_t i = tp_spool_lower_bound(s, id);
 
-	spool_name(name, sizeof(name), id);
+	tp_spool_name(name, sizeof(name), id);
 	if (i < s->n && s->ents[i].id == id)
-		spool_index_del(s, i);
-	return spool_quarantine_name(s, name, name, why);
+		tp_spool_index_del(s, i);
+	return tp_spool_quarantine_name(s, name, name, why);
 }
 
 /* ---- open, recover ---- */
@@ -487,7 +487,7 @@ has_suffix(const char *s, const char *suffix)
 
 /* Check one "NNN.batch" file found at start-up and index it. */
 static void
-spool_recover_file(struct spool *s, const char *name, uint64_t id)
+tp_spool_recover_file(struct spool *s, const char *name, uint64_t id)
 {
 	struct spool_entry e = { 0 };
 	struct spool_hdr h;
@@ -500,7 +500,7 @@ spool_recover_file(struct spool *s, const char *name, uint64_t id)
 		why = "larger than any batch";
 	else if (rc == -1)
 		why = strerror(errno);
-	else if (spool_check(buf, len, &h, &why) == 0 && h.batch_id != id)
+	else if (tp_spool_check(buf, len, &h, &why) == 0 && h.batch_id != id)
 		why = "batch id does not match the file name";
 	free(buf);
 	if (why == NULL) {
@@ -508,16 +508,16 @@ spool_recover_file(struct spool *s, const char *name, uint64_t id)
 		e.bytes = len;
 		e.created_ms = h.created_ms;
 		e.nsamples = h.nsamples;
-		if (spool_index_add(s, &e) == 0)
+		if (tp_spool_index_add(s, &e) == 0)
 			return;
 		why = "out of memory";
 	}
 	s->corrupt++;
-	spool_quarantine_name(s, name, name, why);
+	tp_spool_quarantine_name(s, name, name, why);
 }
 
 static int
-spool_scan(struct spool *s, uint64_t *max_id)
+tp_spool_scan(struct spool *s, uint64_t *max_id)
 {
 	struct dirent *de;
 	DIR *d;
@@ -547,10 +547,10 @@ spool_scan(struct spool *s, uint64_t *max_id)
 			}
 			continue;
 		}
-		if ((id = spool_name_id(name)) != 0) {
+		if ((id = tp_spool_name_id(name)) != 0) {
 			if (id > *max_id)
 				*max_id = id;
-			spool_recover_file(s, name, id);
+			tp_spool_recover_file(s, name, id);
 			continue;
 		}
 		if (unrelated++ == 0)
@@ -562,7 +562,7 @@ spool_scan(struct spool *s, uint64_t *max_id)
 }
 
 int
-spool_open(struct spool *s, const char *dir, uint64_t max_bytes,
+tp_spool_open(struct spool *s, const char *dir, uint64_t max_bytes,
     uint64_t max_age_ms, char *err, size_t errlen)
 {
 	uint64_t reserved = 0, dropped = 0, max_id = 0, wall = tp_wall_ms();
@@ -584,21 +584,21 @@ spool_open(struct spool *s, const char *dir, uint64_t max_bytes,
 	s->dir = xstrdup(dir);
 	if (faccessat(s->dirfd, ".", W_OK, AT_EACCESS) == -1) {
 		snprintf(err, errlen, "spool directory %s: %s", dir, strerror(errno));
-		spool_close(s);
+		tp_spool_close(s);
 		return -1;
 	}
-	st = spool_load_state(s, &reserved, &dropped);
+	st = tp_spool_load_state(s, &reserved, &dropped);
 	if (st == -1) {
 		char qname[64];
 		s->corrupt++;
 		snprintf(qname, sizeof(qname), "%s.%" PRIu64, SPOOL_STATE, wall);
-		spool_quarantine_name(s, SPOOL_STATE, qname, "corrupt state file; "
+		tp_spool_quarantine_name(s, SPOOL_STATE, qname, "corrupt state file; "
 		    "batch ids continue from the clock, the count of dropped "
 		    "samples not yet reported is lost");
 	}
-	if (spool_scan(s, &max_id) == -1) {
+	if (tp_spool_scan(s, &max_id) == -1) {
 		snprintf(err, errlen, "spool directory %s: %s", dir, strerror(errno));
-		spool_close(s);
+		tp_spool_close(s);
 		return -1;
 	}
 	s->dropped_pending = dropped;
@@ -609,14 +609,14 @@ spool_open(struct spool *s, const char *dir, uint64_t max_bytes,
 		s->next_id = 1;
 	/* Ids from next_id on are not promised to disk yet. */
 	s->reserved_id = s->next_id;
-	spool_enforce(s, wall);
+	tp_spool_enforce(s, wall);
 	log_debug("spool: %s: %zu batches, %" PRIu64 " bytes, next batch id %"
 	    PRIu64, dir, s->n, s->bytes, s->next_id);
 	return 0;
 }
 
 void
-spool_close(struct spool *s)
+tp_spool_close(struct spool *s)
 {
 	if (s->dirfd != -1)
 		close(s->dirfd);
@@ -629,7 +629,7 @@ spool_close(struct spool *s)
 }
 
 uint64_t
-spool_alloc_id(struct spool *s)
+tp_spool_alloc_id(struct spool *s)
 {
 	if (s->next_id > SPOOL_MAX_ID) {
 		log_complain(&s->disk_complain, mono_ms(), LOG_LVL_ERROR,
@@ -638,7 +638,7 @@ spool_alloc_id(struct spool *s)
 	}
 	if (s->next_id >= s->reserved_id) {
 		uint64_t res = s->next_id + SPOOL_ID_BLOCK;
-		if (spool_save_state(s, res) == -1)
+		if (tp_spool_save_state(s, res) == -1)
 			return 0;
 		s->reserved_id = res;
 	}
@@ -646,22 +646,22 @@ spool_alloc_id(struct spool *s)
 }
 
 int
-spool_write(struct spool *s, const struct spool_hdr *h, const void *payload)
+tp_spool_write(struct spool *s, const struct spool_hdr *h, const void *payload)
 {
 	unsigned char hdr[SPOOL_HDR_SIZE];
 	struct spool_entry e = { 0 };
 	char name[64];
 
-	spool_encode_hdr(hdr, h);
-	spool_name(name, sizeof(name), h->batch_id);
-	if (spool_write_file(s, name, hdr, sizeof(hdr), payload,
+	tp_spool_encode_hdr(hdr, h);
+	tp_spool_name(name, sizeof(name), h->batch_id);
+	if (tp_spool_write_file(s, name, hdr, sizeof(hdr), payload,
 	    (size_t)h->payload_len) == -1)
 		return -1;
 	e.id = h->batch_id;
 	e.bytes = SPOOL_HDR_SIZE + h->payload_len;
 	e.created_ms = h->created_ms;
 	e.nsamples = h->nsamples;
-	if (spool_index_add(s, &e) == -1) {
+	if (tp_spool_index_add(s, &e) == -1) {
 		(void)unlinkat(s->dirfd, name, 0);
 		log_error("spool: out of memory");
 		return -1;
@@ -670,7 +670,7 @@ spool_write(struct spool *s, const struct spool_hdr *h, const void *payload)
 }
 
 int
-spool_read(struct spool *s, uint64_t id, struct spool_hdr *h,
+tp_spool_read(struct spool *s, uint64_t id, struct spool_hdr *h,
     unsigned char **payload)
 {
 	char name[64];
@@ -679,13 +679,13 @@ spool_read(struct spool *s, uint64_t id, struct spool_hdr *h,
 	size_t len;
 	int rc;
 
-	spool_name(name, sizeof(name), id);
+	tp_spool_name(name, sizeof(name), id);
 	rc = read_file(s->dirfd, name, SPOOL_MAX_FILE, &buf, &len);
 	if (rc == -2)
 		return -2;
 	if (rc == -1)
 		return -1;
-	if (spool_check(buf, len, h, &why) == -1 || h->batch_id != id) {
+	if (tp_spool_check(buf, len, h, &why) == -1 || h->batch_id != id) {
 		log_warn("spool: %s/%s: %s", s->dir, name,
 		    h->batch_id != id ? "batch id mismatch" : why);
 		free(buf);
@@ -697,14 +697,14 @@ spool_read(struct spool *s, uint64_t id, struct spool_hdr *h,
 }
 
 int
-spool_remove(struct spool *s, uint64_t id)
+tp_spool_remove(struct spool *s, uint64_t id)
 {
 	char name[64];
-	size_t i = spool_lower_bound(s, id);
+	size_t i = tp_spool_lower_bound(s, id);
 
-	spool_name(name, sizeof(name), id);
+	tp_spool_name(name, sizeof(name), id);
 	if (i < s->n && s->ents[i].id == id)
-		spool_index_del(s, i);
+		tp_spool_index_del(s, i);
 	if (unlinkat(s->dirfd, name, 0) == -1 && errno != ENOENT) {
 		log_error("spool: cannot delete %s/%s: %s", s->dir, name,
 		    strerror(errno));
@@ -713,11 +713,15 @@ spool_remove(struct spool *s, uint64_t id)
 	/* A batch that came back after a crash would be sent again: the
 	 * hub drops it by id, but a split original would double its items. */
 	(void)fsync(s->dirfd);
+	if (s->n == 0)
+		log_release(&s->drop_complain, "spool: %s: all sent (%" PRIu64
+		    " samples dropped unsent since start)", s->dir,
+		    s->dropped_total);
 	return 0;
 }
 
 void
-spool_enforce(struct spool *s, uint64_t now_wall_ms)
+tp_spool_enforce(struct spool *s, uint64_t now_wall_ms)
 {
 	uint64_t nb = 0, ns = 0, full = 0, old = 0;
 	size_t i = 0;
@@ -728,12 +732,12 @@ spool_enforce(struct spool *s, uint64_t now_wall_ms)
 			i++;
 		if (i == s->n)
 			break;
-		spool_name(name, sizeof(name), s->ents[i].id);
+		tp_spool_name(name, sizeof(name), s->ents[i].id);
 		(void)unlinkat(s->dirfd, name, 0);
 		ns += s->ents[i].nsamples;
 		nb++;
 		full++;
-		spool_index_del(s, i);
+		tp_spool_index_del(s, i);
 	}
 	for (i = 0; i < s->n; ) {
 		struct spool_entry *e = &s->ents[i];
@@ -743,29 +747,32 @@ spool_enforce(struct spool *s, uint64_t now_wall_ms)
 			i++;
 			continue;
 		}
-		spool_name(name, sizeof(name), e->id);
+		tp_spool_name(name, sizeof(name), e->id);
 		(void)unlinkat(s->dirfd, name, 0);
 		ns += e->nsamples;
 		nb++;
 		old++;
-		spool_index_del(s, i);
+		tp_spool_index_del(s, i);
 	}
 	if (nb == 0)
 		return;
 	s->dropped_pending += ns;
 	s->dropped_total += ns;
-	log_warn("spool: %s: dropped %" PRIu64 " unsent batches (%" PRIu64
-	    " samples): %s", s->dir, nb, ns, full && old ? "spool full and "
-	    "batches too old" : full ? "spool_max_bytes reached" :
+	/* Once per outage, then less and less often: a full spool drops a
+	 * batch every time one closes. */
+	log_complain(&s->drop_complain, mono_ms(), LOG_LVL_WARN, "spool: %s: "
+	    "dropped %" PRIu64 " unsent batches (%" PRIu64 " samples, %" PRIu64
+	    " in all): %s", s->dir, nb, ns, s->dropped_total, full && old ?
+	    "spool full and batches too old" : full ? "spool_max_bytes reached" :
 	    "older than spool_max_age");
-	(void)spool_save_state(s, s->reserved_id);
+	(void)tp_spool_save_state(s, s->reserved_id);
 }
 
 void
-spool_dropped_reported(struct spool *s, uint64_t n)
+tp_spool_dropped_reported(struct spool *s, uint64_t n)
 {
 	if (n == 0)
 		return;
 	s->dropped_pending -= n < s->dropped_pending ? n : s->dropped_pending;
-	(void)spool_save_state(s, s->reserved_id);
+	(void)tp_spool_save_state(s, s->reserved_id);
 }

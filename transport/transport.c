@@ -173,13 +173,13 @@ slist_add(struct curl_slist *l, const char *s, bool *ok)
 /* ---- timers ---- */
 
 static void
-batch_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
+tp_batch_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
 {
 	(void)transport_close_batch(arg);
 }
 
 static uint64_t
-spool_check_interval(const struct transport *t)
+tp_spool_check_interval(const struct transport *t)
 {
 	uint64_t iv = t->o.spool_max_age_ms / 4;
 
@@ -187,12 +187,12 @@ spool_check_interval(const struct transport *t)
 }
 
 static void
-spool_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
+tp_spool_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
 {
 	struct transport *t = arg;
 
-	spool_enforce(&t->spool, tp_wall_ms());
-	loop_timer_arm(l, tm, spool_check_interval(t));
+	tp_spool_enforce(&t->spool, tp_wall_ms());
+	loop_timer_arm(l, tm, tp_spool_check_interval(t));
 }
 
 /* ---- public API ---- */
@@ -268,20 +268,20 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	while (n > 0 && t->base_url[n - 1] == '/')
 		t->base_url[--n] = '\0';
 
-	loop_timer_init(&t->poll_timer, poll_send, t);
-	loop_timer_init(&t->batch_timer, batch_timer_fire, t);
-	loop_timer_init(&t->spool_timer, spool_timer_fire, t);
+	loop_timer_init(&t->poll_timer, tp_poll_send, t);
+	loop_timer_init(&t->batch_timer, tp_batch_timer_fire, t);
+	loop_timer_init(&t->spool_timer, tp_spool_timer_fire, t);
 	loop_timer_init(&t->curl_timer, NULL, t);
-	upload_init(t);
+	tp_upload_init(t);
 	t->spool.dirfd = -1;
 	t->dedupe = xcalloc(1, sizeof(*t->dedupe));
-	dedupe_init(t->dedupe);
+	tp_dedupe_init(t->dedupe);
 	t->cmd_scratch = xcalloc(1, TP_MAX_COMMAND_BYTES + 8);
 
-	if (spool_open(&t->spool, o->spool_dir, o->spool_max_bytes,
+	if (tp_spool_open(&t->spool, o->spool_dir, o->spool_max_bytes,
 	    o->spool_max_age_ms, err, errlen) == -1)
 		goto fail;
-	if (http_init(t, err, errlen) == -1)
+	if (tp_http_init(t, err, errlen) == -1)
 		goto fail;
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->token);
 	t->hdr_poll = slist_add(NULL, auth, &ok);
@@ -298,9 +298,9 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (http_req_init(t, &t->poll, "poll", TP_MAX_BODY_DECODED, poll_done,
+	if (tp_http_req_init(t, &t->poll, "poll", TP_MAX_BODY_DECODED, tp_poll_done,
 	    err, errlen) == -1 ||
-	    http_req_init(t, &t->upload, "upload", 4096, upload_done, err,
+	    tp_http_req_init(t, &t->upload, "upload", 4096, tp_upload_done, err,
 	    errlen) == -1)
 		goto fail;
 	if (curl_easy_setopt(t->poll.easy, CURLOPT_HTTPHEADER, t->hdr_poll) !=
@@ -322,9 +322,9 @@ transport_start(struct transport *t)
 		return 0;
 	t->started = true;
 	if (t->cb != NULL)
-		poll_start(t, tp_rand_upto(t->o.start_delay_max_ms));
-	loop_timer_arm(t->loop, &t->spool_timer, spool_check_interval(t));
-	upload_kick(t);
+		tp_poll_start(t, tp_rand_upto(t->o.start_delay_max_ms));
+	loop_timer_arm(t->loop, &t->spool_timer, tp_spool_check_interval(t));
+	tp_upload_kick(t);
 	return 0;
 }
 
@@ -364,7 +364,7 @@ transport_lose_batch(struct transport *t)
 
 	t->spool.dropped_pending += n;
 	t->spool.dropped_total += n;
-	batch_reset(&t->batch);
+	tp_batch_reset(&t->batch);
 }
 
 static int
@@ -378,16 +378,16 @@ transport_close(struct transport *t, bool even_empty)
 	size_t len, gzlen;
 
 	loop_timer_disarm(t->loop, &t->batch_timer);
-	if (batch_empty(&t->batch) && !even_empty)
+	if (tp_batch_empty(&t->batch) && !even_empty)
 		return 0;
-	h.batch_id = spool_alloc_id(&t->spool);
+	h.batch_id = tp_spool_alloc_id(&t->spool);
 	h.created_ms = tp_wall_ms();
 	if (h.batch_id == 0) {
 		transport_lose_batch(t);
 		return -1;
 	}
 	counters = transport_counters(t);
-	json = batch_serialize(&t->batch, h.batch_id, t->o.agent_version,
+	json = tp_batch_serialize(&t->batch, h.batch_id, t->o.agent_version,
 	    h.created_ms, dropped, counters, &len);
 	cJSON_Delete(counters);
 	if (json == NULL || tp_gzip(json, len, &gz, &gzlen) == -1) {
@@ -402,21 +402,21 @@ transport_close(struct transport *t, bool even_empty)
 	h.payload_crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), gz, gzlen);
 	h.nsamples = (uint32_t)(t->batch.nitems[BATCH_SAMPLES] +
 	    (dropped > UINT32_MAX / 2 ? UINT32_MAX / 2 : dropped));
-	if (spool_write(&t->spool, &h, gz) == -1) {
+	if (tp_spool_write(&t->spool, &h, gz) == -1) {
 		free(gz);
 		transport_lose_batch(t);
 		return -1;
 	}
 	free(gz);
-	spool_dropped_reported(&t->spool, dropped);
+	tp_spool_dropped_reported(&t->spool, dropped);
 	t->batches_closed++;
 	log_debug("transport: batch %" PRIu64 " closed: %zu results, %zu "
 	    "inventory, %zu samples, %zu bytes gzip'd", h.batch_id,
 	    t->batch.nitems[BATCH_RESULTS], t->batch.nitems[BATCH_INVENTORY],
 	    t->batch.nitems[BATCH_SAMPLES], gzlen);
-	batch_reset(&t->batch);
-	spool_enforce(&t->spool, h.created_ms);
-	upload_kick(t);
+	tp_batch_reset(&t->batch);
+	tp_spool_enforce(&t->spool, h.created_ms);
+	tp_upload_kick(t);
 	return 0;
 }
 
@@ -449,7 +449,7 @@ transport_batch_limit(const struct transport *t)
 int
 transport_add(struct transport *t, const char *kind, cJSON *item)
 {
-	int k = batch_kind(kind);
+	int k = tp_batch_kind(kind);
 	size_t len, limit = transport_batch_limit(t);
 	char *s;
 
@@ -475,21 +475,18 @@ transport_add(struct transport *t, const char *kind, cJSON *item)
 		}
 		return -1;
 	}
-	if (batch_bytes(&t->batch) + len + 1 > limit)
+	if (tp_batch_bytes(&t->batch) + len + 1 > limit)
 		(void)transport_close_batch(t);
-	if (batch_append(&t->batch, k, s, len) == -1) {
+	if (tp_batch_append(&t->batch, k, s, len) == -1) {
 		cJSON_free(s);
 		log_error("transport: out of memory adding to %s", kind);
 		return -1;
 	}
 	cJSON_free(s);
-	if (!loop_timer_armed(&t->batch_timer)) {
-		t->batch.opened_ms = loop_now_ms(t->loop);
-		if (!t->stopping)
-			loop_timer_arm(t->loop, &t->batch_timer,
-			    t->o.batch_max_age_ms);
-	}
-	if (batch_bytes(&t->batch) >= limit)
+	/* The batch's age counts from its first item. */
+	if (!loop_timer_armed(&t->batch_timer) && !t->stopping)
+		loop_timer_arm(t->loop, &t->batch_timer, t->o.batch_max_age_ms);
+	if (tp_batch_bytes(&t->batch) >= limit)
 		(void)transport_close_batch(t);
 	return 0;
 }
@@ -526,8 +523,7 @@ transport_shutdown(struct transport *t)
 	if (t->stopping)
 		return;
 	t->stopping = true;
-	poll_stop(t);
-	loop_timer_disarm(t->loop, &t->upload_timer);
+	tp_poll_stop(t);
 	loop_timer_disarm(t->loop, &t->spool_timer);
 	(void)transport_close_batch(t);
 }
@@ -535,7 +531,7 @@ transport_shutdown(struct transport *t)
 bool
 transport_idle(const struct transport *t)
 {
-	return batch_empty(&t->batch) && t->spool.n == 0 && !t->upload.active;
+	return tp_batch_empty(&t->batch) && t->spool.n == 0 && !t->upload.active;
 }
 
 void
@@ -552,18 +548,18 @@ transport_free(struct transport *t)
 	loop_timer_disarm(t->loop, &t->upload_timer);
 	loop_timer_disarm(t->loop, &t->spool_timer);
 	if (t->upload.active) {
-		struct spool_entry *e = spool_find(&t->spool, t->upload_id);
+		struct spool_entry *e = tp_spool_find(&t->spool, t->upload_id);
 		if (e != NULL)
 			e->busy = false;
 	}
-	http_req_free(t, &t->poll);
-	http_req_free(t, &t->upload);
-	http_free(t);
+	tp_http_req_free(t, &t->poll);
+	tp_http_req_free(t, &t->upload);
+	tp_http_free(t);
 	free(t->upload_body);
 	wipe_slist(t->hdr_poll);
 	wipe_slist(t->hdr_upload);
-	batch_reset(&t->batch);
-	spool_close(&t->spool);
+	tp_batch_reset(&t->batch);
+	tp_spool_close(&t->spool);
 	free(t->dedupe);
 	free(t->cmd_scratch);
 	secret_free(t->token);

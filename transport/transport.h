@@ -47,6 +47,7 @@ struct transport_stats {
 
 struct transport;
 
+/* cb NULL: no polling (uploads only). Not to be freed from within cb. */
 struct transport *transport_new(struct loop *, const struct transport_opts *,
                                 transport_command_cb, void *arg,
                                 char *err, size_t errlen);
@@ -58,8 +59,11 @@ int  transport_start(struct transport *);
 int  transport_add(struct transport *, const char *kind, cJSON *item);
 /* A counter sent in every batch's "counters" object. */
 void transport_set_counter(struct transport *, const char *name, double value);
-/* Stop polling, close the open batch into the spool (durably). Uploads
- * already started may finish; nothing accepted is lost. */
+/* Stop polling, close the open batch into the spool (durably). The spool
+ * goes on draining while the loop runs (a caller may wait, with its own
+ * deadline, for spool_files to reach 0); transport_free stops that and
+ * anything unsent waits in the spool for the next start. Nothing
+ * accepted is lost. */
 void transport_shutdown(struct transport *);
 /* Close the open batch now, e.g. after a command result someone waits
  * for, rather than at batch_max_bytes or batch_max_age. 0 or -1 (the
@@ -73,23 +77,6 @@ void transport_get_stats(const struct transport *, struct transport_stats *);
 #define TRANSPORT_TOKEN_MAX 256
 int  transport_read_token(const char *path, char *buf, size_t len,
                           char *err, size_t errlen);
-
-/*
- * transport_opts from a loaded configuration ([agent], [server], [upload]),
- * the same for `outpost run` and `outpost transport-selftest`: the spool
- * in state_dir/spool, the token read from token_file, a 0-5 s random
- * delay before the first poll. opts points into the struct; wipe it with
- * transport_config_clear() when done.
- */
-struct config;
-struct transport_config {
-	struct transport_opts opts;
-	char                  spool_dir[4096];
-	char                  token[TRANSPORT_TOKEN_MAX + 1];
-};
-int  transport_config_load(struct transport_config *, const struct config *,
-                           char *err, size_t errlen);
-void transport_config_clear(struct transport_config *);
 
 /*
  * `outpost transport-selftest`: run a transport from opts that adds

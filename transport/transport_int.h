@@ -11,6 +11,10 @@
  *   upload.c    sending the spool in batch_id order
  *   transport.c the public API
  *   selftest.c  synthetic batches for fault-injection tests
+ *
+ * Everything here that links is prefixed tp_ (or backoff_): the agent
+ * links every module into one binary, and it has its own poll_ and
+ * friends.
  */
 #ifndef OUTPOST_TRANSPORT_INT_H
 #define OUTPOST_TRANSPORT_INT_H
@@ -112,46 +116,46 @@ struct spool {
 	uint64_t            dropped_pending;  /* not yet in a batch */
 	uint64_t            dropped_total;
 	uint64_t            corrupt, quarantined;
-	struct complain     disk_complain;
+	struct complain     disk_complain, drop_complain;
 };
 
 /* Open (creating 0700) and recover dir: leftover temp files are deleted,
  * corrupt batch files quarantined, both counted; never fatal for a bad
  * file. Then the bounds are enforced. -1 only if dir is unusable. */
-int  spool_open(struct spool *, const char *dir, uint64_t max_bytes,
-                uint64_t max_age_ms, char *err, size_t errlen);
-void spool_close(struct spool *);
+int  tp_spool_open(struct spool *, const char *dir, uint64_t max_bytes,
+                   uint64_t max_age_ms, char *err, size_t errlen);
+void tp_spool_close(struct spool *);
 /* A new batch id (durably reserved first); 0 if that failed. */
-uint64_t spool_alloc_id(struct spool *);
+uint64_t tp_spool_alloc_id(struct spool *);
 /* Write one batch durably. 0, or -1 (logged; nothing left behind). */
-int  spool_write(struct spool *, const struct spool_hdr *, const void *payload);
+int  tp_spool_write(struct spool *, const struct spool_hdr *, const void *payload);
 /* Read and verify the batch id: 0 with *payload (malloc'd) and *h;
  * -1 on an I/O error, -2 if the file is corrupt. */
-int  spool_read(struct spool *, uint64_t id, struct spool_hdr *,
-                unsigned char **payload);
+int  tp_spool_read(struct spool *, uint64_t id, struct spool_hdr *,
+                   unsigned char **payload);
 /* Check one file image (header and payload): 0 or -1 with a reason. */
-int  spool_check(const unsigned char *buf, size_t len, struct spool_hdr *,
-                 const char **why);
-void spool_encode_hdr(unsigned char out[SPOOL_HDR_SIZE], const struct spool_hdr *);
-int  spool_remove(struct spool *, uint64_t id);
+int  tp_spool_check(const unsigned char *buf, size_t len, struct spool_hdr *,
+                    const char **why);
+void tp_spool_encode_hdr(unsigned char out[SPOOL_HDR_SIZE], const struct spool_hdr *);
+int  tp_spool_remove(struct spool *, uint64_t id);
 /* Move the file to quarantine/ (bounded: oldest deleted beyond
  * SPOOL_QUARANTINE_MAX_FILES) and forget it. The caller counts it. */
-int  spool_quarantine(struct spool *, uint64_t id, const char *why);
+int  tp_spool_quarantine(struct spool *, uint64_t id, const char *why);
 /* Drop the oldest batches (not busy) while over max_bytes, and any older
  * than max_age_ms; their samples are added to dropped_pending. */
-void spool_enforce(struct spool *, uint64_t now_wall_ms);
+void tp_spool_enforce(struct spool *, uint64_t now_wall_ms);
 /* The oldest batch not busy, or NULL. */
-struct spool_entry *spool_first_idle(struct spool *);
-struct spool_entry *spool_find(struct spool *, uint64_t id);
+struct spool_entry *tp_spool_first_idle(struct spool *);
+struct spool_entry *tp_spool_find(struct spool *, uint64_t id);
 /* n dropped samples were reported in a batch now on disk. */
-void spool_dropped_reported(struct spool *, uint64_t n);
+void tp_spool_dropped_reported(struct spool *, uint64_t n);
 /* Persist next id reservation and dropped_pending. */
-int  spool_save_state(struct spool *, uint64_t reserved_id);
+int  tp_spool_save_state(struct spool *, uint64_t reserved_id);
 
 /* ---- batch.c ---------------------------------------------------------- */
 
 enum { BATCH_RESULTS, BATCH_INVENTORY, BATCH_SAMPLES, BATCH_KINDS };
-extern const char *const batch_kind_names[BATCH_KINDS];
+extern const char *const tp_batch_kind_names[BATCH_KINDS];
 
 /* A growable byte buffer with a hard maximum (curl's dynbuf idea). */
 struct tp_buf {
@@ -165,7 +169,6 @@ void tp_buf_free(struct tp_buf *);
 struct batch {
 	struct tp_buf parts[BATCH_KINDS];
 	size_t        nitems[BATCH_KINDS];
-	uint64_t      opened_ms;   /* loop clock */
 };
 
 struct tp_counter {
@@ -173,16 +176,16 @@ struct tp_counter {
 	double value;
 };
 
-int  batch_kind(const char *name);   /* -1 if unknown */
-size_t batch_bytes(const struct batch *);
-bool batch_empty(const struct batch *);
-int  batch_append(struct batch *, int kind, const char *json, size_t len);
-void batch_reset(struct batch *);
+int  tp_batch_kind(const char *name);   /* -1 if unknown */
+size_t tp_batch_bytes(const struct batch *);
+bool tp_batch_empty(const struct batch *);
+int  tp_batch_append(struct batch *, int kind, const char *json, size_t len);
+void tp_batch_reset(struct batch *);
 /* The batch's JSON document (malloc'd, NUL-terminated). */
-char *batch_serialize(const struct batch *, uint64_t batch_id,
-                      const char *agent_version, uint64_t created_ms,
-                      uint64_t dropped_samples, const cJSON *counters,
-                      size_t *len);
+char *tp_batch_serialize(const struct batch *, uint64_t batch_id,
+                         const char *agent_version, uint64_t created_ms,
+                         uint64_t dropped_samples, const cJSON *counters,
+                         size_t *len);
 /* gzip (RFC 1952) in one go; 0 or -1. */
 int  tp_gzip(const void *in, size_t len, unsigned char **out, size_t *outlen);
 /* gunzip at most max bytes; -1 on corrupt input or over max. */
@@ -195,9 +198,9 @@ int  tp_gunzip(const void *in, size_t len, size_t max, char **out,
  * sample counts; 1 if it holds a single item (cannot be split); -1 if it
  * is not a batch document.
  */
-int  batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
-                 char **a, size_t *alen, uint32_t *a_samples,
-                 char **b, size_t *blen, uint32_t *b_samples);
+int  tp_batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
+                    char **a, size_t *alen, uint32_t *a_samples,
+                    char **b, size_t *blen, uint32_t *b_samples);
 
 /* ---- poll.c ----------------------------------------------------------- */
 
@@ -208,13 +211,13 @@ struct dedupe {
 	int16_t  head[TP_DEDUPE_BUCKETS];
 	unsigned pos, count;
 };
-void dedupe_init(struct dedupe *);
+void tp_dedupe_init(struct dedupe *);
 /* true if id is new (and now remembered, forgetting the oldest of
  * TP_DEDUPE_IDS); false if seen among the last TP_DEDUPE_IDS. */
-bool dedupe_add(struct dedupe *, const char *id);
+bool tp_dedupe_add(struct dedupe *, const char *id);
 
 /* Nesting depth of a JSON text (strings skipped); stops past max. */
-int  json_depth(const char *s, size_t len, int max);
+int  tp_json_depth(const char *s, size_t len, int max);
 bool tp_id_valid(const char *s, size_t maxlen);   /* A-Za-z0-9_.- */
 bool tp_token_valid(const char *s);               /* A-Za-z0-9._~- */
 
@@ -223,9 +226,9 @@ bool tp_token_valid(const char *s);               /* A-Za-z0-9._~- */
  * 0 with *root (the document; the caller frees), *commands (borrowed),
  * *cursor and *next_poll_ms (-1 if absent); -1 with a reason in err.
  */
-int  poll_parse(const char *body, size_t len, cJSON **root,
-                const cJSON **commands, const char **cursor,
-                int64_t *next_poll_ms, char *scratch, char *err, size_t errlen);
+int  tp_poll_parse(const char *body, size_t len, cJSON **root,
+                   const cJSON **commands, const char **cursor,
+                   int64_t *next_poll_ms, char *scratch, char *err, size_t errlen);
 
 /* ---- http.c ----------------------------------------------------------- */
 
@@ -252,18 +255,18 @@ struct tp_req {
 	uint64_t       started_ms;
 };
 
-int  http_init(struct transport *, char *err, size_t errlen);
-void http_free(struct transport *);
-int  http_req_init(struct transport *, struct tp_req *, const char *what,
-                   size_t body_keep, tp_req_done, char *err, size_t errlen);
-void http_req_free(struct transport *, struct tp_req *);
+int  tp_http_init(struct transport *, char *err, size_t errlen);
+void tp_http_free(struct transport *);
+int  tp_http_req_init(struct transport *, struct tp_req *, const char *what,
+                      size_t body_keep, tp_req_done, char *err, size_t errlen);
+void tp_http_req_free(struct transport *, struct tp_req *);
 /* Reset the response state and add the handle to the multi. */
-int  http_req_start(struct transport *, struct tp_req *);
-void http_req_cancel(struct transport *, struct tp_req *);
+int  tp_http_req_start(struct transport *, struct tp_req *);
+void tp_http_req_cancel(struct transport *, struct tp_req *);
 /* One line for a failed transfer: the limit hit, curl's message, or
  * "HTTP status". */
-const char *http_req_error(const struct tp_req *, CURLcode, char *buf,
-                           size_t len);
+const char *tp_http_req_error(const struct tp_req *, CURLcode, char *buf,
+                              size_t len);
 
 /* ---- transport.c: the object the files share -------------------------- */
 
@@ -320,14 +323,14 @@ void     tp_contact(struct transport *);
 uint64_t tp_failure_delay(struct transport *, struct tp_req *, long status,
                           unsigned *fails);
 
-void poll_send(struct loop *, struct loop_timer *, void *);   /* timer cb */
-void poll_start(struct transport *, uint64_t delay_ms);
-void poll_stop(struct transport *);
-void poll_done(struct transport *, struct tp_req *, CURLcode, long status);
+void tp_poll_send(struct loop *, struct loop_timer *, void *);   /* timer cb */
+void tp_poll_start(struct transport *, uint64_t delay_ms);
+void tp_poll_stop(struct transport *);
+void tp_poll_done(struct transport *, struct tp_req *, CURLcode, long status);
 
-void upload_init(struct transport *);
-void upload_kick(struct transport *);
-void upload_done(struct transport *, struct tp_req *, CURLcode, long status);
+void tp_upload_init(struct transport *);
+void tp_upload_kick(struct transport *);
+void tp_upload_done(struct transport *, struct tp_req *, CURLcode, long status);
 
 /* Close the open batch into the spool (durably); 0 if it was empty. */
 int  transport_close_batch(struct transport *);

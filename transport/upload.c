@@ -19,14 +19,13 @@
 #define UPLOAD_BYTES_PER_S     32768u
 
 static void
-upload_retry_later(struct transport *t, uint64_t delay)
+tp_upload_retry_later(struct transport *t, uint64_t delay)
 {
-	if (!t->stopping)
-		loop_timer_arm(t->loop, &t->upload_timer, delay);
+	loop_timer_arm(t->loop, &t->upload_timer, delay);
 }
 
 void
-upload_kick(struct transport *t)
+tp_upload_kick(struct transport *t)
 {
 	struct spool_entry *e;
 	struct spool_hdr h;
@@ -34,40 +33,40 @@ upload_kick(struct transport *t)
 	uint64_t id;
 	char url[2048];
 
-	if (t->stopping || !t->started || t->upload.active ||
+	if (!t->started || t->upload.active ||
 	    loop_timer_armed(&t->upload_timer))
 		return;
 	for (;;) {
 		int rc;
 
-		if ((e = spool_first_idle(&t->spool)) == NULL) {
+		if ((e = tp_spool_first_idle(&t->spool)) == NULL) {
 			/* All sent, but the spool bound dropped samples since
 			 * the last batch: tell the hub now, not with the next
 			 * data, which may be a while. */
 			if (t->spool.n == 0 && t->spool.dropped_pending > 0 &&
-			    batch_empty(&t->batch))
+			    tp_batch_empty(&t->batch))
 				(void)transport_report_dropped(t);
 			return;
 		}
 		id = e->id;
-		rc = spool_read(&t->spool, id, &h, &payload);
+		rc = tp_spool_read(&t->spool, id, &h, &payload);
 		if (rc == 0)
 			break;
 		if (rc == -2) {
 			t->spool.corrupt++;
-			spool_quarantine(&t->spool, id, "corrupt spool file");
+			tp_spool_quarantine(&t->spool, id, "corrupt spool file");
 			continue;
 		}
 		if (errno == ENOENT) {
 			log_warn("transport: batch %" PRIu64 " vanished from the "
 			    "spool", id);
-			spool_remove(&t->spool, id);
+			tp_spool_remove(&t->spool, id);
 			continue;
 		}
 		log_complain(&t->upload_complain, loop_now_ms(t->loop),
 		    LOG_LVL_ERROR, "transport: cannot read batch %" PRIu64
 		    " from the spool %s: %s", id, t->spool.dir, strerror(errno));
-		upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
+		tp_upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
 		return;
 	}
 	snprintf(url, sizeof(url), "%s/v1/agent/results", t->base_url);
@@ -79,9 +78,9 @@ upload_kick(struct transport *t)
 	    curl_easy_setopt(t->upload.easy, CURLOPT_TIMEOUT_MS,
 	    (long)(UPLOAD_TIMEOUT_BASE_MS + h.payload_len * 1000 /
 	    UPLOAD_BYTES_PER_S)) != CURLE_OK ||
-	    http_req_start(t, &t->upload) == -1) {
+	    tp_http_req_start(t, &t->upload) == -1) {
 		free(payload);
-		upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
+		tp_upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
 		return;
 	}
 	e->busy = true;
@@ -94,20 +93,20 @@ upload_kick(struct transport *t)
 }
 
 static void
-upload_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
+tp_upload_timer_fire(struct loop *l, struct loop_timer *tm, void *arg)
 {
-	upload_kick(arg);
+	tp_upload_kick(arg);
 }
 
 void
-upload_init(struct transport *t)
+tp_upload_init(struct transport *t)
 {
-	loop_timer_init(&t->upload_timer, upload_timer_fire, t);
+	loop_timer_init(&t->upload_timer, tp_upload_timer_fire, t);
 }
 
 /* Write one half of a split batch: 0 or -1. */
 static int
-upload_write_half(struct transport *t, uint64_t id, const char *json,
+tp_upload_write_half(struct transport *t, uint64_t id, const char *json,
     size_t len, uint32_t nsamples, uint64_t created_ms)
 {
 	struct spool_hdr h = { .batch_id = id, .created_ms = created_ms,
@@ -120,7 +119,7 @@ upload_write_half(struct transport *t, uint64_t id, const char *json,
 		return -1;
 	h.payload_len = gzlen;
 	h.payload_crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), gz, gzlen);
-	rc = spool_write(&t->spool, &h, gz);
+	rc = tp_spool_write(&t->spool, &h, gz);
 	free(gz);
 	return rc;
 }
@@ -132,7 +131,7 @@ upload_write_half(struct transport *t, uint64_t id, const char *json,
  * items twice at worst, never loses them.
  */
 static void
-upload_split(struct transport *t, uint64_t id, uint64_t created_ms,
+tp_upload_split(struct transport *t, uint64_t id, uint64_t created_ms,
     uint32_t nsamples, const unsigned char *gz, size_t gzlen)
 {
 	char *json = NULL, *a = NULL, *b = NULL;
@@ -143,21 +142,21 @@ upload_split(struct transport *t, uint64_t id, uint64_t created_ms,
 
 	if (tp_gunzip(gz, gzlen, TP_UPLOAD_MAX_JSON, &json, &jlen) == -1) {
 		t->spool.quarantined++;
-		spool_quarantine(&t->spool, id, "HTTP 413 and the batch does not "
+		tp_spool_quarantine(&t->spool, id, "HTTP 413 and the batch does not "
 		    "decompress");
 		return;
 	}
-	if ((ida = spool_alloc_id(&t->spool)) == 0 ||
-	    (idb = spool_alloc_id(&t->spool)) == 0) {
+	if ((ida = tp_spool_alloc_id(&t->spool)) == 0 ||
+	    (idb = tp_spool_alloc_id(&t->spool)) == 0) {
 		free(json);
-		upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
+		tp_upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
 		return;
 	}
-	rc = batch_split(json, jlen, ida, idb, &a, &alen, &as, &b, &blen, &bs);
+	rc = tp_batch_split(json, jlen, ida, idb, &a, &alen, &as, &b, &blen, &bs);
 	free(json);
 	if (rc != 0) {
 		t->spool.quarantined++;
-		spool_quarantine(&t->spool, id, rc == 1 ? "HTTP 413 for a "
+		tp_spool_quarantine(&t->spool, id, rc == 1 ? "HTTP 413 for a "
 		    "single item: larger than the hub accepts" :
 		    "HTTP 413 and the batch cannot be split");
 		return;
@@ -166,32 +165,32 @@ upload_split(struct transport *t, uint64_t id, uint64_t created_ms,
 	 * difference between the original's count and its samples. */
 	if (nsamples > as + bs)
 		as += nsamples - (as + bs);
-	if (upload_write_half(t, ida, a, alen, as, created_ms) == -1) {
+	if (tp_upload_write_half(t, ida, a, alen, as, created_ms) == -1) {
 		cJSON_free(a);
 		cJSON_free(b);
-		upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
+		tp_upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
 		return;
 	}
-	if (upload_write_half(t, idb, b, blen, bs, created_ms) == -1) {
-		spool_remove(&t->spool, ida);
+	if (tp_upload_write_half(t, idb, b, blen, bs, created_ms) == -1) {
+		tp_spool_remove(&t->spool, ida);
 		cJSON_free(a);
 		cJSON_free(b);
-		upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
+		tp_upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
 		return;
 	}
 	cJSON_free(a);
 	cJSON_free(b);
-	spool_remove(&t->spool, id);
+	tp_spool_remove(&t->spool, id);
 	log_info("transport: the hub found batch %" PRIu64 " too large (HTTP "
 	    "413): split into batches %" PRIu64 " and %" PRIu64, id, ida, idb);
 }
 
 void
-upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
+tp_upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 {
 	uint64_t now = loop_now_ms(t->loop), id = t->upload_id, delay;
 	unsigned char *body = t->upload_body;
-	struct spool_entry *e = spool_find(&t->spool, id);
+	struct spool_entry *e = tp_spool_find(&t->spool, id);
 	uint32_t nsamples = e != NULL ? e->nsamples : 0;
 	char why[CURL_ERROR_SIZE + 64];
 
@@ -207,10 +206,10 @@ upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 		log_complain(&t->upload_complain, now, LOG_LVL_WARN,
 		    "transport: upload of batch %" PRIu64 " to %s failed: %s; "
 		    "retrying in %" PRIu64 " ms", id, t->base_url,
-		    http_req_error(r, rc, why, sizeof(why)), delay);
-		upload_retry_later(t, delay);
+		    tp_http_req_error(r, rc, why, sizeof(why)), delay);
+		tp_upload_retry_later(t, delay);
 	} else if (status >= 200 && status <= 299) {
-		spool_remove(&t->spool, id);
+		tp_spool_remove(&t->spool, id);
 		t->st.batches_sent++;
 		t->upload_fails = 0;
 		tp_contact(t);
@@ -221,13 +220,13 @@ upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 			    "accepts this agent's token again", t->base_url);
 		log_debug("transport: batch %" PRIu64 " delivered (HTTP %ld)",
 		    id, status);
-		upload_kick(t);
+		tp_upload_kick(t);
 	} else if (status == 413) {
 		/* The hub is there and answering: go on at once (unless the
 		 * split itself failed and set a retry timer). */
-		upload_split(t, id, t->upload_created_ms, nsamples, body,
+		tp_upload_split(t, id, t->upload_created_ms, nsamples, body,
 		    t->upload_len);
-		upload_kick(t);
+		tp_upload_kick(t);
 	} else if (status >= 400 && status <= 499 && status != 401 &&
 	    status != 403 && status != 408 && status != 429) {
 		/* The hub will never take this batch: set it aside for a
@@ -237,8 +236,8 @@ upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 		snprintf(reason, sizeof(reason), "rejected by the hub with HTTP %ld",
 		    status);
 		t->spool.quarantined++;
-		spool_quarantine(&t->spool, id, reason);
-		upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
+		tp_spool_quarantine(&t->spool, id, reason);
+		tp_upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
 	} else {
 		delay = tp_failure_delay(t, r, status, &t->upload_fails);
 		if (status == 401 || status == 403)
@@ -251,7 +250,7 @@ upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 			    "transport: upload of batch %" PRIu64 " to %s: HTTP "
 			    "%ld; retrying in %" PRIu64 " ms", id, t->base_url,
 			    status, delay);
-		upload_retry_later(t, delay);
+		tp_upload_retry_later(t, delay);
 	}
 	free(body);
 }

@@ -1,7 +1,14 @@
 """Start and drive a real `outpost run` agent for tests.
 
     agent = AgentProcess(outpost, workdir, hub_url, token, allow="127.0.0.0/8")
-    agent.start(); ...; agent.reload(allow=...); agent.stop()
+    agent.start(); ...; agent.write_config(allow=...); agent.reload(); agent.stop()
+
+allow=None leaves [policy] allow_networks out (the agent then allows the
+[scan] networks). extra maps section names to {key: value}, merged into the
+base sections ([agent] [server] [upload] [policy]: its keys win) or added
+as new ones ("scan", "poll", "profile NAME", ...). start() again after stop() restarts the agent; its
+output is appended to the same log, and log(since_start=True) is the
+output of the current run only.
 """
 
 import os
@@ -24,6 +31,7 @@ class AgentProcess:
         self.log_path = os.path.join(workdir, "agent.log")
         self.poll_wait = poll_wait
         self.proc = None
+        self.log_offset = 0
         os.makedirs(workdir, exist_ok=True)
         fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
@@ -39,17 +47,19 @@ class AgentProcess:
 
     def write_config(self, allow="", extra=None, raw=None):
         if raw is None:
-            lines = ["[agent]", f"state_dir = {self.state}", "log_level = debug",
-                     "[server]", f"url = {self.url}", f"token_file = {self.token_file}",
-                     f"poll_wait = {self.poll_wait}", "backoff_base = 200ms",
-                     "backoff_cap = 2s",
-                     "[upload]", "batch_max_age = 200ms",
-                     "[policy]", f"allow_networks = {allow}"]
+            sections = {
+                "agent": {"state_dir": self.state, "log_level": "debug"},
+                "server": {"url": self.url, "token_file": self.token_file,
+                           "poll_wait": self.poll_wait, "backoff_base": "200ms",
+                           "backoff_cap": "2s"},
+                "upload": {"batch_max_age": "200ms"},
+                "policy": {} if allow is None else {"allow_networks": allow},
+            }
             for sec, kv in (extra or {}).items():
-                if sec == "policy":
-                    lines += [f"{k} = {v}" for k, v in kv.items()]
-                else:
-                    lines += [f"[{sec}]"] + [f"{k} = {v}" for k, v in kv.items()]
+                sections.setdefault(sec, {}).update(kv)
+            lines = []
+            for sec, kv in sections.items():
+                lines += [f"[{sec}]"] + [f"{k} = {v}" for k, v in kv.items()]
             for name, kv in self.credentials.items():
                 lines += [f"[credential {name}]"] + [f"{k} = {v}" for k, v in kv.items()]
             raw = "\n".join(lines) + "\n"
@@ -59,11 +69,12 @@ class AgentProcess:
 
     def start(self):
         self.logf = open(self.log_path, "ab")
+        self.log_offset = self.logf.tell()
         self.proc = subprocess.Popen([self.binary, "run", "-c", self.ini],
                                      stdout=self.logf, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, env=client_env())
         deadline = time.monotonic() + 10
-        while "outpost 0." not in self.log() or "hub" not in self.log():
+        while "outpost 0." not in self.log(True) or "hub" not in self.log(True):
             if self.proc.poll() is not None:
                 raise AssertionError(f"outpost run exited {self.proc.returncode}:\n"
                                      f"{self.log()}")
@@ -72,8 +83,10 @@ class AgentProcess:
             time.sleep(0.02)
         return self
 
-    def log(self):
+    def log(self, since_start=False):
         with open(self.log_path, "rb") as f:
+            if since_start:
+                f.seek(self.log_offset)
             return f.read().decode(errors="replace")
 
     def wait_log(self, text, timeout=10):

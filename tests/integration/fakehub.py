@@ -145,9 +145,10 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeHub:
     def __init__(self, host: str = "127.0.0.1", port: int = 0,
                  max_hold: float = 1.0, max_json: int = 64 << 20,
-                 tls: tuple[str, str] | None = None):
+                 tls: tuple[str, str] | None = None, client_ca: str | None = None):
         self.host = host
         self.tls = tls                 # (certfile, keyfile): serve HTTPS
+        self.client_ca = client_ca     # require client certificates from it
         self.max_hold = max_hold
         self.max_json = max_json       # decoded upload size; larger: 413
         self.lock = threading.Condition()
@@ -182,6 +183,9 @@ class FakeHub:
         if self.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*self.tls)
+            if self.client_ca:
+                ctx.verify_mode = ssl.CERT_REQUIRED
+                ctx.load_verify_locations(self.client_ca)
             self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         kwargs={"poll_interval": 0.05}, daemon=True)
@@ -265,7 +269,7 @@ class FakeHub:
         raw = h.rfile.read(length) if length > 0 else b""
         req = Request(time.monotonic(), h.command, parts.path,
                       {k: v[-1] for k, v in parse_qs(parts.query).items()},
-                      {k.lower(): v for k, v in h.headers.items()}, raw, h.path)
+                      {k.lower(): v for k, v in h.headers.items()}, raw, target=h.path)
         with self.lock:
             self.requests.append(req)
             script = (self._poll_script if req.path == POLL_PATH else

@@ -53,7 +53,7 @@ open_ok(struct spool *s, uint64_t max_bytes, uint64_t max_age)
 {
 	char err[256] = "";
 
-	if (spool_open(s, dir, max_bytes, max_age, err, sizeof(err)) != 0)
+	if (tp_spool_open(s, dir, max_bytes, max_age, err, sizeof(err)) != 0)
 		fail_msg("spool_open: %s", err);
 }
 
@@ -66,13 +66,13 @@ put(struct spool *s, size_t len, uint32_t nsamples, uint64_t created_ms)
 
 	for (size_t i = 0; i < len; i++)
 		p[i] = (unsigned char)(i * 7 + len);
-	h.batch_id = spool_alloc_id(s);
+	h.batch_id = tp_spool_alloc_id(s);
 	assert_true(h.batch_id != 0);
 	h.created_ms = created_ms ? created_ms : tp_wall_ms();
 	h.payload_len = len;
 	h.nsamples = nsamples;
 	h.payload_crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), p, len);
-	assert_int_equal(spool_write(s, &h, p), 0);
+	assert_int_equal(tp_spool_write(s, &h, p), 0);
 	free(p);
 	return h.batch_id;
 }
@@ -137,7 +137,7 @@ a_batch_reads_back_exactly_as_written(void **st)
 	id = put(&s, 5000, 42, 1234567);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.bytes, SPOOL_HDR_SIZE + 5000);
-	assert_int_equal(spool_read(&s, id, &h, &p), 0);
+	assert_int_equal(tp_spool_read(&s, id, &h, &p), 0);
 	assert_int_equal(h.batch_id, id);
 	assert_int_equal(h.created_ms, 1234567);
 	assert_int_equal(h.nsamples, 42);
@@ -145,13 +145,13 @@ a_batch_reads_back_exactly_as_written(void **st)
 	for (size_t i = 0; i < 5000; i++)
 		assert_int_equal(p[i], (unsigned char)(i * 7 + 5000));
 	free(p);
-	assert_non_null(spool_first_idle(&s));
-	assert_int_equal(spool_first_idle(&s)->id, id);
-	assert_int_equal(spool_remove(&s, id), 0);
+	assert_non_null(tp_spool_first_idle(&s));
+	assert_int_equal(tp_spool_first_idle(&s)->id, id);
+	assert_int_equal(tp_spool_remove(&s, id), 0);
 	assert_int_equal(s.n, 0);
 	assert_int_equal(s.bytes, 0);
-	assert_null(spool_first_idle(&s));
-	spool_close(&s);
+	assert_null(tp_spool_first_idle(&s));
+	tp_spool_close(&s);
 	assert_int_equal(count_dir(""), 1);   /* only the state file */
 }
 
@@ -164,7 +164,7 @@ batches_come_back_in_id_order_after_a_restart(void **st)
 	open_ok(&s, MAXB, DAY);
 	for (int i = 0; i < 5; i++)
 		ids[i] = put(&s, 100 + (size_t)i, 1, 0);
-	spool_close(&s);
+	tp_spool_close(&s);
 	open_ok(&s, MAXB, DAY);
 	assert_int_equal(s.n, 5);
 	assert_int_equal(s.corrupt, 0);
@@ -172,7 +172,7 @@ batches_come_back_in_id_order_after_a_restart(void **st)
 		assert_int_equal(s.ents[i].id, ids[i]);
 		assert_int_equal(s.ents[i].bytes, SPOOL_HDR_SIZE + 100 + (size_t)i);
 	}
-	spool_close(&s);
+	tp_spool_close(&s);
 }
 
 static void
@@ -184,22 +184,22 @@ batch_ids_continue_above_every_earlier_id_after_reopen(void **st)
 	open_ok(&s, MAXB, DAY);
 	/* No state file: a new spool starts from the clock, so even a
 	 * reinstalled agent stays above ids the hub has seen. */
-	first = spool_alloc_id(&s);
+	first = tp_spool_alloc_id(&s);
 	assert_true(first >= tp_wall_ms() - 60000);
 	for (int i = 0; i < 3000; i++) {   /* crosses reservation blocks */
-		uint64_t id = spool_alloc_id(&s);
+		uint64_t id = tp_spool_alloc_id(&s);
 		assert_true(id > first && id > last);
 		last = id;
 	}
-	spool_close(&s);
+	tp_spool_close(&s);
 	for (int round = 0; round < 3; round++) {
 		uint64_t id;
 		open_ok(&s, MAXB, DAY);
-		id = spool_alloc_id(&s);
+		id = tp_spool_alloc_id(&s);
 		assert_true(id > last);
 		assert_true(id <= last + 1 + SPOOL_ID_BLOCK);
 		last = id;
-		spool_close(&s);
+		tp_spool_close(&s);
 	}
 }
 
@@ -212,21 +212,21 @@ a_lost_state_file_never_reuses_ids(void **st)
 
 	open_ok(&s, MAXB, DAY);
 	id = put(&s, 10, 0, 0);
-	assert_int_equal(spool_remove(&s, id), 0);
-	spool_close(&s);
+	assert_int_equal(tp_spool_remove(&s, id), 0);
+	tp_spool_close(&s);
 	snprintf(path, sizeof(path), "%s/state", dir);
 	assert_int_equal(unlink(path), 0);
 	open_ok(&s, MAXB, DAY);
-	assert_true(spool_alloc_id(&s) > id);
-	spool_close(&s);
+	assert_true(tp_spool_alloc_id(&s) > id);
+	tp_spool_close(&s);
 
 	/* a corrupt state file is quarantined, ids still go up */
 	write_raw("state", "garbage", 7);
 	open_ok(&s, MAXB, DAY);
 	assert_int_equal(s.corrupt, 1);
-	assert_true(spool_alloc_id(&s) > id);
+	assert_true(tp_spool_alloc_id(&s) > id);
 	assert_int_equal(count_dir("quarantine"), 1);
-	spool_close(&s);
+	tp_spool_close(&s);
 }
 
 static void
@@ -241,7 +241,7 @@ damaged_and_leftover_files_are_set_aside_at_startup(void **st)
 	open_ok(&s, MAXB, DAY);
 	for (int i = 0; i < 4; i++)
 		ids[i] = put(&s, 2000, 3, 0);
-	spool_close(&s);
+	tp_spool_close(&s);
 
 	/* 0: truncated mid-payload (a crash on a filesystem that lied) */
 	path_of(path, sizeof(path), ids[0]);
@@ -283,14 +283,14 @@ damaged_and_leftover_files_are_set_aside_at_startup(void **st)
 	assert_false(exists("state.tmp"));
 	assert_true(exists("README"));     /* not ours: left alone */
 	assert_true(exists("notes"));
-	assert_true(spool_alloc_id(&s) > ids[3] + 100);
-	spool_close(&s);
+	assert_true(tp_spool_alloc_id(&s) > ids[3] + 100);
+	tp_spool_close(&s);
 
 	/* The next start finds nothing new to complain about. */
 	open_ok(&s, MAXB, DAY);
 	assert_int_equal(s.corrupt, 0);
 	assert_int_equal(s.n, 1);
-	spool_close(&s);
+	tp_spool_close(&s);
 }
 
 static void
@@ -306,11 +306,11 @@ a_file_damaged_after_startup_fails_its_read(void **st)
 	id = put(&s, 100, 1, 0);
 	path_of(path, sizeof(path), id);
 	assert_int_equal(truncate(path, SPOOL_HDR_SIZE + 50), 0);
-	assert_int_equal(spool_read(&s, id, &h, &p), -2);
-	assert_int_equal(spool_quarantine(&s, id, "test"), 0);
+	assert_int_equal(tp_spool_read(&s, id, &h, &p), -2);
+	assert_int_equal(tp_spool_quarantine(&s, id, "test"), 0);
 	assert_int_equal(s.n, 0);
 	assert_int_equal(count_dir("quarantine"), 1);
-	spool_close(&s);
+	tp_spool_close(&s);
 }
 
 static void
@@ -325,17 +325,17 @@ every_single_bit_flip_is_detected(void **st)
 		buf[SPOOL_HDR_SIZE + i] = (unsigned char)(i * 31);
 	h.payload_crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0),
 	    buf + SPOOL_HDR_SIZE, 64);
-	spool_encode_hdr(buf, &h);
-	assert_int_equal(spool_check(buf, sizeof(buf), &h, &why), 0);
+	tp_spool_encode_hdr(buf, &h);
+	assert_int_equal(tp_spool_check(buf, sizeof(buf), &h, &why), 0);
 	for (size_t byte = 0; byte < sizeof(buf); byte++)
 		for (int bit = 0; bit < 8; bit++) {
 			buf[byte] ^= (unsigned char)(1u << bit);
-			if (spool_check(buf, sizeof(buf), &h, &why) != -1)
+			if (tp_spool_check(buf, sizeof(buf), &h, &why) != -1)
 				fail_msg("flip at byte %zu bit %d undetected", byte, bit);
 			buf[byte] ^= (unsigned char)(1u << bit);
 		}
 	for (size_t len = 0; len < sizeof(buf); len++)
-		assert_int_equal(spool_check(buf, len, &h, &why), -1);
+		assert_int_equal(tp_spool_check(buf, len, &h, &why), -1);
 }
 
 static void
@@ -348,7 +348,7 @@ a_full_spool_drops_the_oldest_and_counts_their_samples(void **st)
 	open_ok(&s, 4000, DAY);
 	for (int i = 0; i < 10; i++) {
 		ids[i] = put(&s, 948, 5, 0);
-		spool_enforce(&s, tp_wall_ms());
+		tp_spool_enforce(&s, tp_wall_ms());
 		assert_true(s.bytes <= 4000);
 	}
 	assert_int_equal(s.n, 4);
@@ -356,24 +356,24 @@ a_full_spool_drops_the_oldest_and_counts_their_samples(void **st)
 		assert_int_equal(s.ents[i].id, ids[6 + i]);
 	assert_int_equal(s.dropped_pending, 30);
 	assert_int_equal(s.dropped_total, 30);
-	spool_close(&s);
+	tp_spool_close(&s);
 	/* the unreported count survives a restart */
 	open_ok(&s, 4000, DAY);
 	assert_int_equal(s.dropped_pending, 30);
-	spool_dropped_reported(&s, 20);
+	tp_spool_dropped_reported(&s, 20);
 	assert_int_equal(s.dropped_pending, 10);
-	spool_close(&s);
+	tp_spool_close(&s);
 	open_ok(&s, 4000, DAY);
 	assert_int_equal(s.dropped_pending, 10);
-	spool_dropped_reported(&s, 99);
+	tp_spool_dropped_reported(&s, 99);
 	assert_int_equal(s.dropped_pending, 0);
-	spool_close(&s);
+	tp_spool_close(&s);
 	/* a smaller bound at start-up applies at once */
 	open_ok(&s, 2500, DAY);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(s.ents[0].id, ids[8]);
 	assert_int_equal(s.dropped_pending, 10);
-	spool_close(&s);
+	tp_spool_close(&s);
 }
 
 static void
@@ -386,11 +386,11 @@ batches_older_than_the_age_bound_are_dropped(void **st)
 	(void)put(&s, 10, 4, now - 7200000);
 	young = put(&s, 10, 6, now - 60000);
 	(void)put(&s, 10, 1, now - 3600001);
-	spool_enforce(&s, now);
+	tp_spool_enforce(&s, now);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.ents[0].id, young);
 	assert_int_equal(s.dropped_pending, 5);
-	spool_close(&s);
+	tp_spool_close(&s);
 }
 
 static void
@@ -401,15 +401,15 @@ a_batch_being_sent_is_not_dropped(void **st)
 
 	open_ok(&s, 1500, DAY);
 	a = put(&s, 948, 1, 0);
-	spool_find(&s, a)->busy = true;
+	tp_spool_find(&s, a)->busy = true;
 	b = put(&s, 948, 2, 0);
-	spool_enforce(&s, tp_wall_ms());
+	tp_spool_enforce(&s, tp_wall_ms());
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.ents[0].id, a);
 	assert_int_equal(s.dropped_pending, 2);
-	assert_null(spool_first_idle(&s));
-	assert_null(spool_find(&s, b));
-	spool_close(&s);
+	assert_null(tp_spool_first_idle(&s));
+	assert_null(tp_spool_find(&s, b));
+	tp_spool_close(&s);
 }
 
 static void
@@ -420,11 +420,11 @@ quarantine_keeps_only_the_newest_files(void **st)
 	open_ok(&s, MAXB, DAY);
 	for (unsigned i = 0; i < SPOOL_QUARANTINE_MAX_FILES + 20; i++) {
 		uint64_t id = put(&s, 10, 0, 0);
-		assert_int_equal(spool_quarantine(&s, id, "test"), 0);
+		assert_int_equal(tp_spool_quarantine(&s, id, "test"), 0);
 	}
 	assert_int_equal(count_dir("quarantine"), SPOOL_QUARANTINE_MAX_FILES);
 	assert_int_equal(s.n, 0);
-	spool_close(&s);
+	tp_spool_close(&s);
 }
 
 static void
@@ -433,7 +433,7 @@ an_unusable_directory_is_a_clear_error(void **st)
 	struct spool s;
 	char err[256] = "";
 
-	assert_int_equal(spool_open(&s, "/proc/version/spool", MAXB, DAY, err,
+	assert_int_equal(tp_spool_open(&s, "/proc/version/spool", MAXB, DAY, err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, "/proc/version/spool"));
 }

@@ -47,27 +47,27 @@ a_command_id_is_run_once_within_the_last_4096(void **st)
 	struct dedupe *d = malloc(sizeof(*d));
 	char id[32];
 
-	dedupe_init(d);
-	assert_true(dedupe_add(d, "c1"));
-	assert_false(dedupe_add(d, "c1"));
-	assert_true(dedupe_add(d, "c2"));
+	tp_dedupe_init(d);
+	assert_true(tp_dedupe_add(d, "c1"));
+	assert_false(tp_dedupe_add(d, "c1"));
+	assert_true(tp_dedupe_add(d, "c2"));
 	for (int i = 0; i < TP_DEDUPE_IDS - 2; i++) {
 		snprintf(id, sizeof(id), "x%d", i);
-		assert_true(dedupe_add(d, id));
+		assert_true(tp_dedupe_add(d, id));
 	}
 	/* 4096 remembered: c1 is still the oldest of them */
-	assert_false(dedupe_add(d, "c1"));
-	assert_true(dedupe_add(d, "new"));   /* forgets c1 */
-	assert_true(dedupe_add(d, "c1"));    /* forgets c2 */
-	assert_true(dedupe_add(d, "c2"));
-	assert_false(dedupe_add(d, "new"));
+	assert_false(tp_dedupe_add(d, "c1"));
+	assert_true(tp_dedupe_add(d, "new"));   /* forgets c1 */
+	assert_true(tp_dedupe_add(d, "c1"));    /* forgets c2 */
+	assert_true(tp_dedupe_add(d, "c2"));
+	assert_false(tp_dedupe_add(d, "new"));
 	/* many rounds through the ring keep lookups right */
 	for (int i = 0; i < 5 * TP_DEDUPE_IDS; i++) {
 		snprintf(id, sizeof(id), "r%d", i);
-		assert_true(dedupe_add(d, id));
+		assert_true(tp_dedupe_add(d, id));
 		if (i >= 100) {
 			snprintf(id, sizeof(id), "r%d", i - 100);
-			assert_false(dedupe_add(d, id));
+			assert_false(tp_dedupe_add(d, id));
 		}
 	}
 	free(d);
@@ -82,7 +82,7 @@ parse(const char *body, char *err, size_t errlen, int *ncmds, int64_t *next)
 	const cJSON *cmds;
 	const char *cursor;
 	cJSON *root;
-	int rc = poll_parse(body, strlen(body), &root, &cmds, &cursor, next,
+	int rc = tp_poll_parse(body, strlen(body), &root, &cmds, &cursor, next,
 	    scratch, err, errlen);
 
 	if (rc == 0) {
@@ -235,15 +235,15 @@ a_batch_serializes_gzips_and_splits_back(void **st)
 	size_t len, gzlen, plen, alen, blen;
 	uint32_t as, bs;
 
-	assert_int_equal(batch_append(&b, BATCH_RESULTS, "{\"command_id\":\"c1\"}",
+	assert_int_equal(tp_batch_append(&b, BATCH_RESULTS, "{\"command_id\":\"c1\"}",
 	    19), 0);
 	for (int i = 0; i < 5; i++) {
 		char s[64];
 		int n = snprintf(s, sizeof(s), "{\"seq\":%d}", i);
-		assert_int_equal(batch_append(&b, BATCH_SAMPLES, s, (size_t)n), 0);
+		assert_int_equal(tp_batch_append(&b, BATCH_SAMPLES, s, (size_t)n), 0);
 	}
 	cJSON_AddNumberToObject(counters, "polls", 3);
-	json = batch_serialize(&b, 42, "0.1.0", 1764324000123, 7, counters, &len);
+	json = tp_batch_serialize(&b, 42, "0.1.0", 1764324000123, 7, counters, &len);
 	assert_non_null(json);
 	assert_int_equal(strlen(json), len);
 	assert_int_equal(tp_gzip(json, len, &gz, &gzlen), 0);
@@ -273,7 +273,7 @@ a_batch_serializes_gzips_and_splits_back(void **st)
 	cJSON_Delete(doc);
 
 	/* 6 items: 3 and 3, new ids, dropped_samples with the first half */
-	assert_int_equal(batch_split(json, len, 100, 101, &a, &alen, &as, &bb,
+	assert_int_equal(tp_batch_split(json, len, 100, 101, &a, &alen, &as, &bb,
 	    &blen, &bs), 0);
 	assert_int_equal(as, 2);
 	assert_int_equal(bs, 3);
@@ -299,18 +299,19 @@ a_batch_serializes_gzips_and_splits_back(void **st)
 	cJSON_free(bb);
 
 	/* halves split again down to single items, which cannot */
-	assert_int_equal(batch_split(a, alen, 1, 2, &plain, &plen, &as, &bb,
+	assert_int_equal(tp_batch_split(a, alen, 1, 2, &plain, &plen, &as, &bb,
 	    &blen, &bs), 0);
 	cJSON_free(a);
-	assert_int_equal(batch_split(plain, plen, 3, 4, &a, &alen, &as, &json,
+	free(json);
+	assert_int_equal(tp_batch_split(plain, plen, 3, 4, &a, &alen, &as, &json,
 	    &len, &bs), 1);
 	cJSON_free(plain);
 	cJSON_free(bb);
-	assert_int_equal(batch_split("not json", 8, 1, 2, &a, &alen, &as, &bb,
+	assert_int_equal(tp_batch_split("not json", 8, 1, 2, &a, &alen, &as, &bb,
 	    &blen, &bs), -1);
 
-	batch_reset(&b);
-	assert_true(batch_empty(&b));
+	tp_batch_reset(&b);
+	assert_true(tp_batch_empty(&b));
 	cJSON_Delete(counters);
 }
 
@@ -443,7 +444,7 @@ batches_close_at_their_size_and_age_and_reach_the_spool_first(void **st)
 	loop_timer_init(&stop, stop_loop, NULL);
 	loop_timer_arm(l, &stop, 200);
 	loop_run(l);
-	assert_true(batch_empty(&t->batch));
+	assert_true(tp_batch_empty(&t->batch));
 	transport_get_stats(t, &s);
 	assert_int_equal(s.spool_files, (uint64_t)count_batches());
 	assert_int_equal(s.dropped_samples, 1);
