@@ -64,6 +64,7 @@ struct agent {
 	unsigned             commands_running;
 	uint64_t             commands_ok, commands_failed, commands_refused;
 	struct loop_timer    stop_timer, status_timer, scan_timer;
+	struct cmd          *cmds;             /* running (command.c) */
 	struct inv_dev      *devs, *inv_hash[INV_HASH_SIZE];
 	size_t               ndevs;
 	struct osnmp_scan   *scan;            /* the scheduled scan in progress */
@@ -85,6 +86,7 @@ int  agent_load(const char *path, struct config **, char *token, size_t toklen,
 
 /* command.c */
 void agent_command(struct agent *, const cJSON *cmd);
+void agent_commands_abort(struct agent *, const char *why);
 /* A deep copy that outlives a reload of the configuration. */
 void agent_cred_copy(struct config_credential *dst, const struct config_credential *src);
 

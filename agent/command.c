@@ -27,6 +27,7 @@ struct cmd {
 	struct loop_timer        timer;
 	cJSON                   *varbinds;
 	bool                     reported, snmp_busy;
+	struct cmd              *prev, *next;   /* agent's running commands */
 };
 
 void
@@ -53,6 +54,13 @@ static void
 cmd_free(struct cmd *c)
 {
 	if (c->reported && !c->snmp_busy) {
+		struct agent *a = c->agent;
+		if (c->prev)
+			c->prev->next = c->next;
+		else if (a->cmds == c)
+			a->cmds = c->next;
+		if (c->next)
+			c->next->prev = c->prev;
 		loop_timer_disarm(c->agent->loop, &c->timer);
 		cJSON_Delete(c->varbinds);
 		config_credential_clear(&c->cred);
@@ -510,6 +518,17 @@ rcmd_scan(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	c->snmp_busy = true;
 }
 
+/* An inventory device, numeric by construction, against [policy]. */
+static bool
+policy_allows_device(const struct config *cfg, const struct inv_dev *d)
+{
+	struct net_range r;
+	char err[128];
+
+	return net_range_parse(d->address, &r, err, sizeof(err)) == 0 &&
+	    policy_allows_range(cfg, &r);
+}
+
 static void
 rcmd_poll_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
 {
@@ -536,10 +555,16 @@ rcmd_poll(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	}
 	if (dev == NULL) {
 		/* Every device, now; samples go out with the normal stream. */
-		for (d = c->agent->devs; d; d = d->next)
-			n += poll_now(d, pname, NULL, NULL) == 0;
+		unsigned skipped = 0;
+		for (d = c->agent->devs; d; d = d->next) {
+			if (!policy_allows_device(cfg, d))
+				skipped++;
+			else
+				n += poll_now(d, pname, NULL, NULL) == 0;
+		}
 		cJSON *data = cJSON_CreateObject();
 		cJSON_AddNumberToObject(data, "devices_polled", n);
+		cJSON_AddNumberToObject(data, "devices_outside_policy", skipped);
 		cmd_report(c, "ok", NULL, data);
 		return;
 	}
@@ -551,6 +576,10 @@ rcmd_poll(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	snprintf(c->target_str, sizeof(c->target_str), "%s:%u", host, port);
 	if ((d = inv_find(c->agent, host, port)) == NULL) {
 		cmd_refuse(c, "%s:%u is not in the inventory (scan it first)", host, port);
+		return;
+	}
+	if (!policy_allows_device(cfg, d)) {
+		cmd_refuse(c, "target %s is outside [policy] allow_networks", host);
 		return;
 	}
 	if (poll_now(d, pname, rcmd_poll_done, c) == -1) {
@@ -611,6 +640,10 @@ agent_command(struct agent *a, const cJSON *cmd)
 	c->started_mono = mono_ms();
 	loop_timer_init(&c->timer, cmd_timeout_cb, c);
 	a->commands_running++;
+	c->next = a->cmds;
+	if (a->cmds)
+		a->cmds->prev = c;
+	a->cmds = c;
 	text = cJSON_PrintUnformatted(cmd);
 	if (text == NULL || strlen(text) > cfg->policy.max_command_bytes) {
 		cmd_refuse(c, "command larger than [policy] max_command_bytes");
@@ -641,4 +674,15 @@ agent_command(struct agent *a, const cJSON *cmd)
 	}
 	free(text);
 	cmd_free(c);
+}
+
+/* At exit: every command still running gets its result now, so the hub
+ * (which will not deliver an acked command again) learns what became of
+ * it. Their SNMP requests end with the engine. */
+void
+agent_commands_abort(struct agent *a, const char *why)
+{
+	for (struct cmd *c = a->cmds; c; c = c->next)
+		if (!c->reported)
+			cmd_report(c, "error", why, NULL);
 }

@@ -114,6 +114,7 @@ agent_stop_cb(struct loop *l, struct loop_timer *t, void *arg)
 		}
 		/* Commands done (or out of time): close the batch into the
 		 * spool, then let uploads in flight finish for a moment. */
+		agent_commands_abort(a, "the agent stopped before the command finished");
 		transport_shutdown(a->tp);
 		a->transport_closed = true;
 		a->stop_phase = STOP_UPLOADS;
@@ -134,8 +135,10 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 
 	if (a->stopping) {
 		log_warn("second %s: stopping now", strsignal(signo));
-		if (!a->transport_closed)
+		if (!a->transport_closed) {
+			agent_commands_abort(a, "the agent stopped before the command finished");
 			transport_shutdown(a->tp);
+		}
 		a->transport_closed = true;
 		loop_stop(l);
 		return;
@@ -148,6 +151,25 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	a->stop_phase = STOP_COMMANDS;
 	a->stop_deadline = mono_ms() + STOP_COMMANDS_MS;
 	loop_timer_arm(l, &a->stop_timer, 0);
+}
+
+static bool
+str_same(const char *x, const char *y)
+{
+	return strcmp(x ? x : "", y ? y : "") == 0;
+}
+
+/* The transport keeps what it was started with. */
+static bool
+server_same(const struct config_server *x, const struct config_server *y)
+{
+	return str_same(x->url, y->url) && str_same(x->token_file, y->token_file) &&
+	    str_same(x->ca_file, y->ca_file) && str_same(x->client_cert, y->client_cert) &&
+	    str_same(x->client_key, y->client_key) &&
+	    str_same(x->pinned_pubkey, y->pinned_pubkey) && str_same(x->proxy, y->proxy) &&
+	    x->poll_wait == y->poll_wait && x->backoff_base == y->backoff_base &&
+	    x->backoff_cap == y->backoff_cap &&
+	    x->allow_insecure_http == y->allow_insecure_http;
 }
 
 static void
@@ -174,10 +196,12 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 		config_free(cfg);
 		return;
 	}
-	if (strcmp(cfg->server.url ? cfg->server.url : "",
-	    a->cfg->server.url ? a->cfg->server.url : "") != 0 ||
-	    strcmp(cfg->agent.state_dir, a->cfg->agent.state_dir) != 0)
-		log_warn("reload: [server] and state_dir changes take effect on restart");
+	if (!server_same(&cfg->server, &a->cfg->server))
+		log_warn("reload: [server] changed: takes effect on restart");
+	if (memcmp(&cfg->upload, &a->cfg->upload, sizeof(cfg->upload)) != 0)
+		log_warn("reload: [upload] changed: takes effect on restart");
+	if (strcmp(cfg->agent.state_dir, a->cfg->agent.state_dir) != 0)
+		log_warn("reload: state_dir changed: takes effect on restart");
 	/* Running commands hold copies of what they use: free the old one. */
 	discover_stop(a);
 	config_free(a->cfg);

@@ -49,6 +49,8 @@ osnmp_engine_free(struct osnmp_engine *e)
 
 	if (e == NULL)
 		return;
+	/* Callbacks of the requests failed below must not start new ones. */
+	e->closing = true;
 	while ((s = TAILQ_FIRST(&e->sessions)) != NULL) {
 		sess_fail_all(s, OSNMP_ST_ERROR, "engine shut down");
 		sess_close(s);
@@ -64,6 +66,12 @@ unsigned
 osnmp_engine_inflight(const struct osnmp_engine *e)
 {
 	return e->inflight;
+}
+
+bool
+osnmp_engine_closing(const struct osnmp_engine *e)
+{
+	return e->closing;
 }
 
 /* ---- completion: callbacks always run from the loop ---- */
@@ -484,6 +492,11 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 	struct osnmp_sess *s;
 	struct osnmp_req *r;
 
+	if (e->closing) {
+		snprintf(err, errlen, "SNMP engine shutting down");
+		snmp_free_pdu(pdu);
+		return -1;
+	}
 	if (e->queued >= e->opts.max_queued) {
 		snprintf(err, errlen, "request queue full (%zu)", e->opts.max_queued);
 		snmp_free_pdu(pdu);

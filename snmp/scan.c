@@ -210,6 +210,18 @@ scan_pump(struct osnmp_scan *s)
 	char addr[INET6_ADDRSTRLEN];
 	uint32_t key;
 
+	if (osnmp_engine_closing(s->eng)) {
+		/* No new probes; finish with what answered. */
+		struct probe *p;
+		while ((p = s->retry_head) != NULL) {
+			s->retry_head = p->next;
+			s->active--;
+			s->done++;
+			free(p);
+		}
+		s->retry_tail = NULL;
+		s->range_idx = s->opts.nranges;
+	}
 	while (!s->cancelled && (s->retry_head != NULL ||
 	    (s->active < s->opts.concurrency && s->range_idx < s->opts.nranges))) {
 		uint64_t wait = ratelimit_take(&s->rl, mono_us());

@@ -54,6 +54,7 @@ struct osnmp_engine;
 struct osnmp_engine *osnmp_engine_new(struct loop *, const struct osnmp_engine_opts *);
 void osnmp_engine_free(struct osnmp_engine *);
 unsigned osnmp_engine_inflight(const struct osnmp_engine *);
+bool     osnmp_engine_closing(const struct osnmp_engine *);
 /* The SNMPv3 engine ID discovered for a numeric address, as hex; 0 or -1. */
 int osnmp_engine_id_hex(struct osnmp_engine *, const char *addr, unsigned port,
                         char *buf, size_t len);

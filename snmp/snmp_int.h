@@ -58,6 +58,7 @@ struct osnmp_engine {
 	struct osnmp_engine_opts opts;
 	unsigned                inflight;
 	size_t                  queued;
+	bool                    closing;    /* in osnmp_engine_free */
 	size_t                  nsessions;
 	struct osnmp_sess_list   ready, sessions;
 	struct osnmp_sess       *hash[SESS_HASH_SIZE];

@@ -336,8 +336,9 @@ transport_counters(struct transport *t)
 		const char *name;
 		uint64_t    v;
 	} own[] = {
-		{ "polls", t->st.polls },
-		{ "poll_errors", t->st.poll_errors },
+		/* "polls" is the agent's: SNMP polls of devices */
+		{ "hub_polls", t->st.polls },
+		{ "hub_poll_errors", t->st.poll_errors },
 		{ "commands_received", t->st.commands_received },
 		{ "duplicate_commands", t->st.duplicate_commands },
 		{ "spool_bytes", t->spool.bytes },

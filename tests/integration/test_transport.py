@@ -166,6 +166,8 @@ def test_every_batch_reaches_the_hub_once_gzipped_with_the_token(selftest_cmd, h
         b = u.batch
         assert b["agent_version"] and b["created_ms"] > 0 and b["dropped_samples"] == 0
         assert {"results", "inventory", "samples", "counters"} <= b.keys()
+        assert {"hub_polls", "spool_bytes", "batches_quarantined"} <= b["counters"].keys()
+    assert hub.uploads()[-1].batch["counters"]["hub_polls"] >= 1
     polls = hub.polls()
     assert polls and polls[0].query["wait"] == "1"
     assert polls[0].headers["authorization"] == "Bearer agent-token.1~x"
@@ -508,7 +510,10 @@ def _openssl(*args, cwd):
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):
-    """A CA, and a server certificate from it for IP 127.0.0.1 only."""
+    """A CA; from it a hub certificate for IP 127.0.0.1 only, and an agent's."""
+    import shutil
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
     d = tmp_path_factory.mktemp("tls")
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
              "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
