@@ -22,6 +22,7 @@ int cmd_version(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
+int cmd_transport_selftest(int argc, char **argv);
 
 /* ---- cli.c: what the SNMP commands share ---- */
 

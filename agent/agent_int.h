@@ -84,6 +84,9 @@ struct agent {
 int  agent_load(const char *path, struct config **, char *token, size_t toklen,
                 char *spool, size_t spoollen);
 
+void agent_transport_opts(const struct config *, const char *token,
+                          const char *spool, struct transport_opts *);
+
 /* command.c */
 void agent_command(struct agent *, const cJSON *cmd);
 void agent_commands_abort(struct agent *, const char *why);

@@ -35,6 +35,7 @@ static const struct {
 	{ "version", cmd_version },
 	{ "poll", cmd_poll },
 	{ "run", cmd_run },
+	{ "transport-selftest", cmd_transport_selftest },
 	{ "status", cmd_status },
 };
 

@@ -221,7 +221,7 @@ agent_on_command(const cJSON *cmd, void *arg)
 }
 
 /* [server]/[upload] into the transport's options. */
-static void
+void
 agent_transport_opts(const struct config *cfg, const char *token,
     const char *spool, struct transport_opts *o)
 {

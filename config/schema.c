@@ -243,6 +243,17 @@ cfg_profile_check(const void *obj, struct cfg_report *r)
 
 const char *const config_builtin_profiles[] = { "system", "interfaces", "host", NULL };
 
+static void
+cfg_upload_check(const void *obj, struct cfg_report *r)
+{
+	const struct config_upload *u = obj;
+
+	/* Otherwise a new batch could push out the one before it at once. */
+	if (u->batch_max_bytes > u->spool_max_bytes / 2)
+		cfg_reportf(r, "batch_max_bytes", "batch_max_bytes must be at most "
+		    "half of spool_max_bytes");
+}
+
 /* ---- [credential NAME] --------------------------------------------- */
 
 #define C struct config_credential
@@ -335,6 +346,7 @@ static const struct cfg_section cfg_sections[] = {
 	  .doc = "The hub: commands arrive by long poll, results leave as "
 	         "compressed batches (docs/protocol.md)." },
 	{ CFG_SECTION(R, "upload", struct config_upload, upload, upload_keys),
+	  .check = cfg_upload_check,
 	  .doc = "Result batches and the durable on-disk spool in state_dir." },
 	{ CFG_SECTION(R, "policy", struct config_policy, policy, policy_keys),
 	  .check = cfg_policy_check,

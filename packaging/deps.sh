@@ -19,6 +19,8 @@ PACKAGES=(
   openssl ca-certificates iproute2 procps util-linux
   # packaging: make deb, the unit security score, man page checks
   adduser dpkg-dev systemd groff-base man-db
+  # transport tests: an HTTP/2 server to talk to
+  nghttp2-server
   # benchmarks: /usr/bin/time -v for CPU time and max RSS; the poll
   # benchmark's peer (bench/poll_bench.py; its postinst may enable a system
   # service on :9116 where systemd runs, the benchmark starts its own)

@@ -339,7 +339,8 @@ def test_duplicate_commands_run_once_and_cursors_are_acked(selftest_cmd, hub, tm
 # the hub away: spool, bounds, restart
 
 def test_the_hub_down_for_a_while_loses_nothing(selftest_cmd, hub, tmp_path):
-    a = Agent(selftest_cmd, tmp_path, hub.url, spool_max_bytes="1MB")
+    a = Agent(selftest_cmd, tmp_path, hub.url, spool_max_bytes="1MB",
+              batch_max_bytes="256KB")
     a.start(batches=30, interval=100, items=20, timeout_ms=40000)
     assert hub.wait_for(lambda: len(hub.stored_ids()) >= 5, 20)
     hub.stop()   # connections cut, port refused
@@ -361,7 +362,8 @@ def test_the_hub_down_for_a_while_loses_nothing(selftest_cmd, hub, tmp_path):
 
 def test_a_full_spool_drops_the_oldest_and_reports_the_count(selftest_cmd, idle_hub, tmp_path):
     hub = idle_hub   # refuses connections until started
-    a = Agent(selftest_cmd, tmp_path, hub.url, spool_max_bytes="1MB")
+    a = Agent(selftest_cmd, tmp_path, hub.url, spool_max_bytes="1MB",
+              batch_max_bytes="256KB")
     a.start(batches=30, interval=50, items=800, timeout_ms=40000)
     peak, biggest = 0, 0
     t_end = time.monotonic() + 30 * 0.05 + 1.5
