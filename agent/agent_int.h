@@ -64,6 +64,7 @@ struct agent {
 	unsigned             commands_running;
 	uint64_t             commands_ok, commands_failed, commands_refused;
 	struct loop_timer    stop_timer, status_timer, scan_timer;
+	struct loop_timer    flush_timer;      /* results go out at once */
 	struct cmd          *cmds;             /* running (command.c) */
 	struct inv_dev      *devs, *inv_hash[INV_HASH_SIZE];
 	size_t               ndevs;

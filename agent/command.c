@@ -104,8 +104,13 @@ cmd_report(struct cmd *c, const char *status, const char *error, cJSON *data)
 	if (a->transport_closed) {
 		log_warn("command %s finished after shutdown; its result is lost", c->id);
 		cJSON_Delete(r);
-	} else if (transport_add(a->tp, "results", r) == -1)
+	} else if (transport_add(a->tp, "results", r) == -1) {
 		log_error("command %s: result too large for a batch; dropped", c->id);
+	} else if (!loop_timer_armed(&a->flush_timer)) {
+		/* Someone waits for this: close the batch after this loop pass
+		 * (results of one pass share it) instead of at batch_max_age. */
+		loop_timer_arm(a->loop, &a->flush_timer, 0);
+	}
 }
 
 static void

@@ -129,6 +129,15 @@ agent_stop_cb(struct loop *l, struct loop_timer *t, void *arg)
 }
 
 static void
+agent_flush_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct agent *a = arg;
+
+	if (!a->transport_closed)
+		transport_flush(a->tp);
+}
+
+static void
 agent_signal_stop(struct loop *l, int signo, void *arg)
 {
 	struct agent *a = arg;
@@ -336,6 +345,7 @@ cmd_run(int argc, char **argv)
 	}
 	loop_timer_init(&a.stop_timer, agent_stop_cb, &a);
 	loop_timer_init(&a.status_timer, agent_status_cb, &a);
+	loop_timer_init(&a.flush_timer, agent_flush_cb, &a);
 	platform_on_stop(a.loop, agent_signal_stop, &a);
 	platform_on_reload(a.loop, agent_signal_reload, &a);
 	if (poll_compile(&a, a.cfg, err, sizeof(err)) == -1) {
@@ -357,6 +367,7 @@ cmd_run(int argc, char **argv)
 	loop_run(a.loop);
 	agent_write_status(&a);
 	discover_stop(&a);
+	loop_timer_disarm(a.loop, &a.flush_timer);
 	if (!a.transport_closed)
 		transport_shutdown(a.tp);
 	a.transport_closed = true;

@@ -22,7 +22,6 @@ import random
 import re
 import select
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -387,7 +386,7 @@ def test_scheduled_discovery_runs_soon_after_start(svc):
     assert m.group(2) == "3" and m.group(3) == "3", m.group(0)
 
 
-def test_inventory_survives_a_restart(svc, scanned, outpost):
+def test_inventory_survives_a_restart(svc, scanned):
     agent, lab = svc.agent, svc.lab
     rc, took = sigterm(agent)
     assert rc == 0, agent.log()
@@ -772,16 +771,15 @@ def edge(outpost, svc, scanned):
         agent.start()
         wait_polling(hub, "edge")
         yield SimpleNamespace(hub=hub, agent=agent, lab=lab)
+        rc = agent.stop()
+        assert rc in (0, None), agent.log(True)
+        assert hub.stop() in (0, None), hub.log()
         no_sanitizer_reports(agent.log(), hub.log())
     finally:
         for p in (agent.proc, hub.proc):
             if p is not None and p.poll() is None:
-                p.send_signal(signal.SIGTERM)
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait()
+                p.kill()
+                p.wait()
 
 
 def wait_delivered_and_run(edge, ids, timeout=15):
