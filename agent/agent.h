@@ -74,6 +74,12 @@ int  cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int  cli_parse_uint(const char *cmd, const char *what, const char *s,
                     int64_t min, int64_t max, unsigned *out);
+/* Commands that take only -c FILE (--config FILE) and --help: 0 with
+ * *path set, -2 after printing usage, or EXIT_USAGE after one line. */
+int  cli_config_only(const char *cmd, const char *usage, int argc, char **argv,
+                     const char **path);
+/* config_load that prints every error: 0, or 1. */
+int  cli_config_load(const char *path, struct config **cfg);
 void cli_raise_nofile(void);
 /* stdout line helpers for JSON output */
 void cli_json_print(void *cjson_obj);

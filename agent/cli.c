@@ -183,18 +183,52 @@ cli_snmp_opt(struct cli_snmp *c, int opt, const char *arg, char *err,
 	}
 }
 
+int
+cli_config_load(const char *path, struct config **cfg)
+{
+	struct config_errors errs;
+	int rc = config_load(path, cfg, &errs);
+
+	for (size_t i = 0; i < errs.count; i++)
+		fprintf(stderr, "%s\n", errs.msgs[i]);
+	config_errors_free(&errs);
+	return rc == 0 ? 0 : 1;
+}
+
+int
+cli_config_only(const char *cmd, const char *usage, int argc, char **argv,
+    const char **path)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt;
+
+	*path = NULL;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
+		if (opt == 'c') {
+			*path = optarg;
+		} else if (opt == 'h') {
+			fputs(usage, stdout);
+			return -2;
+		} else {
+			return cli_getopt_error(cmd, opt, argv[optind - 1], opts, NULL);
+		}
+	}
+	if (*path == NULL || optind < argc)
+		return cli_usage_error(cmd, "usage: outpost %s -c FILE", cmd);
+	return 0;
+}
+
 static int
 cli_creds_from_config(struct cli_snmp *c)
 {
-	struct config_errors errs;
-
-	if (config_load(c->config_path, &c->cfg, &errs) == -1) {
-		for (size_t i = 0; i < errs.count; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		config_errors_free(&errs);
+	if (cli_config_load(c->config_path, &c->cfg) != 0)
 		return 1;
-	}
-	config_errors_free(&errs);
 	for (size_t i = 0; i < c->cfg->ncreds && c->ncreds < CLI_MAX_CREDS; i++) {
 		const struct config_credential *cr = &c->cfg->creds[i];
 		if (c->cred_name && strcmp(c->cred_name, cr->name) != 0)

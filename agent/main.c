@@ -51,41 +51,17 @@ cmd_version(int argc, char **argv)
 int
 cmd_check_config(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = NULL;
-	struct config_errors errs;
 	struct config *cfg;
-	int opt;
+	const char *path;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-		if (opt == 'c')
-			path = optarg;
-		else if (opt == 'h') {
-			printf("usage: outpost check-config -c FILE\n"
-			    "Validate FILE; print 'configuration OK' or every error.\n");
-			return 0;
-		} else if (opt == ':')
-			return cli_usage_error("check-config", "option '%s' needs a value",
-			    argv[optind - 1]);
-		else
-			return cli_usage_error("check-config", "unknown option '%s'",
-			    argv[optind - 1]);
-	}
-	if (path == NULL || optind < argc)
-		return cli_usage_error("check-config", "usage: outpost check-config -c FILE");
-	if (config_load(path, &cfg, &errs) == -1) {
-		for (size_t i = 0; i < errs.count; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		config_errors_free(&errs);
+	rc = cli_config_only("check-config", "usage: outpost check-config -c FILE\n"
+	    "Validate FILE; print 'configuration OK' or every error.\n",
+	    argc, argv, &path);
+	if (rc != 0)
+		return rc == -2 ? 0 : rc;
+	if (cli_config_load(path, &cfg) != 0)
 		return 1;
-	}
-	config_errors_free(&errs);
 	config_free(cfg);
 	printf("configuration OK\n");
 	return 0;

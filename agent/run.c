@@ -28,26 +28,6 @@ static const char run_usage[] =
 "[policy], and upload results through the durable spool in state_dir.\n"
 "Signals: HUP reloads FILE, TERM/INT stop (twice: at once).\n";
 
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char buf[512];
-	size_t n = strlen(path);
-
-	if (n == 0 || n >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	return mkdir(buf, mode) == -1 && errno != EEXIST ? -1 : 0;
-}
-
 static void
 agent_write_status(struct agent *a)
 {
@@ -260,17 +240,11 @@ int
 agent_load(const char *path, struct config **out, char *token, size_t toklen,
     char *spool, size_t spoollen)
 {
-	struct config_errors errs;
 	struct config *cfg;
 	char err[512];
 
-	if (config_load(path, &cfg, &errs) == -1) {
-		for (size_t i = 0; i < errs.count; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		config_errors_free(&errs);
+	if (cli_config_load(path, &cfg) != 0)
 		return 1;
-	}
-	config_errors_free(&errs);
 	if (cfg->server.url == NULL || cfg->server.token_file == NULL) {
 		fprintf(stderr, "%s: [server] url and token_file are required to "
 		    "run the agent\n", path);
@@ -297,31 +271,15 @@ agent_load(const char *path, struct config **out, char *token, size_t toklen,
 int
 cmd_run(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct osnmp_engine_opts eo = { .max_inflight = 512, .max_per_target = 2 };
 	struct agent a = { 0 };
 	struct transport_opts to;
-	const char *path = NULL;
+	const char *path;
 	char token[300], spool[512], err[512];
-	int opt, rc;
+	int rc;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-		if (opt == 'c')
-			path = optarg;
-		else if (opt == 'h') {
-			fputs(run_usage, stdout);
-			return 0;
-		} else
-			return cli_usage_error("run", "usage: outpost run -c FILE");
-	}
-	if (path == NULL || optind < argc)
-		return cli_usage_error("run", "usage: outpost run -c FILE");
+	if ((rc = cli_config_only("run", run_usage, argc, argv, &path)) != 0)
+		return rc == -2 ? 0 : rc;
 	if ((rc = agent_load(path, &a.cfg, token, sizeof(token), spool,
 	    sizeof(spool))) != 0)
 		return rc;

@@ -40,43 +40,22 @@ ago(char *buf, size_t len, double then_ms)
 int
 cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct config_errors errs;
 	struct config *cfg;
-	const char *path = NULL;
+	const char *path;
 	char file[600], buf[STATUS_MAX_BYTES + 1], when[64], contact[64];
 	size_t n;
 	FILE *f;
 	cJSON *o;
-	int opt;
+	int rc;
 	bool alive;
 
-	optind = 1;
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:h", opts, NULL)) != -1) {
-		if (opt == 'c')
-			path = optarg;
-		else if (opt == 'h') {
-			printf("usage: outpost status -c FILE\n"
-			    "Show the running agent's last contact, spool, devices "
-			    "and errors.\n");
-			return 0;
-		} else
-			return cli_usage_error("status", "usage: outpost status -c FILE");
-	}
-	if (path == NULL || optind < argc)
-		return cli_usage_error("status", "usage: outpost status -c FILE");
-	if (config_load(path, &cfg, &errs) == -1) {
-		for (size_t i = 0; i < errs.count; i++)
-			fprintf(stderr, "%s\n", errs.msgs[i]);
-		config_errors_free(&errs);
+	rc = cli_config_only("status", "usage: outpost status -c FILE\n"
+	    "Show the running agent's last contact, spool, devices and errors.\n",
+	    argc, argv, &path);
+	if (rc != 0)
+		return rc == -2 ? 0 : rc;
+	if (cli_config_load(path, &cfg) != 0)
 		return 1;
-	}
-	config_errors_free(&errs);
 	snprintf(file, sizeof(file), "%s/status.json", cfg->agent.state_dir);
 	config_free(cfg);
 	if ((f = fopen(file, "r")) == NULL) {

@@ -149,6 +149,8 @@ int parse_size(const char *s, uint64_t *out);
 /* Strict base-10 integer in [min, max]. */
 int parse_int(const char *s, int64_t min, int64_t max, int64_t *out);
 
+/* mkdir -p; every missing directory gets mode. 0 or -1 (errno). */
+int   mkdir_p(const char *path, unsigned mode);
 void *xcalloc(size_t n, size_t size);   /* aborts on OOM: start-up only */
 char *xstrdup(const char *);
 /* Wipe then free a secret string. */
