@@ -70,6 +70,7 @@ struct agent {
 	size_t               ndevs;
 	struct osnmp_scan   *scan;            /* the scheduled scan in progress */
 	struct discover_scan *scan_ds;
+	struct discover_scan *cmd_scans;       /* scans run for commands */
 	struct complain      inv_full;
 	struct profset      *ps;              /* current profiles */
 	uint64_t             polls, poll_errors, samples;
@@ -104,7 +105,8 @@ int    inv_save(struct agent *);
 
 /* discover.c: scheduled scans into the inventory */
 void discover_start(struct agent *);
-void discover_stop(struct agent *);
+/* The scheduled scan; with commands_too, scans run for commands as well. */
+void discover_stop(struct agent *, bool commands_too);
 /* Merge one scan answer; true if the inventory changed. */
 bool discover_record(struct agent *, const struct osnmp_scan_device *,
                      const struct config_credential *);

@@ -23,6 +23,8 @@ struct discover_scan {
 	void                    (*done)(struct discover_scan *, uint64_t probed, void *);
 	void                     *arg;
 	cJSON                    *devices;
+	struct osnmp_scan        *scan;       /* command scans: to cancel at stop */
+	struct discover_scan     *next;
 };
 
 static void
@@ -134,6 +136,11 @@ done_cb(uint64_t probed, size_t found, void *arg)
 	if (ds->changed)
 		discover_publish(a);
 	if (ds->done != NULL) {
+		for (struct discover_scan **pp = &a->cmd_scans; *pp; pp = &(*pp)->next)
+			if (*pp == ds) {
+				*pp = ds->next;
+				break;
+			}
 		ds->done(ds, probed, ds->arg);
 	} else {
 		a->scan = NULL;
@@ -213,9 +220,21 @@ discover_start(struct agent *a)
 	loop_timer_arm(a->loop, &a->scan_timer, rand_below(DISCOVER_FIRST_DELAY_MS));
 }
 
+static void scan_cmd_abort(struct discover_scan *, const char *);
+
 void
-discover_stop(struct agent *a)
+discover_stop(struct agent *a, bool commands_too)
 {
+	struct discover_scan *ds;
+
+	/* At exit, command scans too: one paced by its rate may have nothing
+	 * in flight, so nothing else would ever finish it. */
+	while (commands_too && (ds = a->cmd_scans) != NULL) {
+		a->cmd_scans = ds->next;
+		osnmp_scan_cancel(ds->scan);
+		scan_cmd_abort(ds, "the agent stopped before the scan finished");
+		ds_free(ds);
+	}
 	loop_timer_disarm(a->loop, &a->scan_timer);
 	if (a->scan != NULL) {
 		/* After cancel no callback of the scan runs: ds can go now. */
@@ -246,6 +265,15 @@ scan_cmd_done(struct discover_scan *ds, uint64_t probed, void *arg)
 	free(sc);
 }
 
+static void
+scan_cmd_abort(struct discover_scan *ds, const char *why)
+{
+	struct scan_cmd *sc = ds->arg;
+
+	sc->reply(sc->ctx, NULL, why);
+	free(sc);
+}
+
 int
 discover_command(struct agent *a, const struct net_range *ranges, size_t nranges,
     unsigned port, const struct config_strings *names,
@@ -260,10 +288,13 @@ discover_command(struct agent *a, const struct net_range *ranges, size_t nranges
 	ds->done = scan_cmd_done;
 	ds->arg = sc;
 	ds->devices = cJSON_CreateArray();
-	if (discover_scan(a, ranges, nranges, port, names, ds, err, errlen) == NULL) {
+	if ((ds->scan = discover_scan(a, ranges, nranges, port, names, ds, err,
+	    errlen)) == NULL) {
 		ds_free(ds);
 		free(sc);
 		return -1;
 	}
+	ds->next = a->cmd_scans;
+	a->cmd_scans = ds;
 	return 0;
 }

@@ -136,7 +136,7 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	    a->commands_running);
 	platform_notify("STOPPING=1");
 	a->stopping = true;
-	discover_stop(a);
+	discover_stop(a, false);
 	a->stop_phase = STOP_COMMANDS;
 	a->stop_deadline = mono_ms() + STOP_COMMANDS_MS;
 	loop_timer_arm(l, &a->stop_timer, 0);
@@ -192,7 +192,7 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 	if (strcmp(cfg->agent.state_dir, a->cfg->agent.state_dir) != 0)
 		log_warn("reload: state_dir changed: takes effect on restart");
 	/* Running commands hold copies of what they use: free the old one. */
-	discover_stop(a);
+	discover_stop(a, false);
 	config_free(a->cfg);
 	a->cfg = cfg;
 	log_set_level((enum log_level)cfg->agent.log_level);
@@ -324,7 +324,7 @@ cmd_run(int argc, char **argv)
 	platform_notify("READY=1");
 	loop_run(a.loop);
 	agent_write_status(&a);
-	discover_stop(&a);
+	discover_stop(&a, true);
 	loop_timer_disarm(a.loop, &a.flush_timer);
 	if (!a.transport_closed)
 		transport_shutdown(a.tp);

@@ -10,6 +10,11 @@ when a tool does not run. Devices are real snmpd instances on loopback.
       unreachable on loopback; a real network would only time out.
   (b) full walk (1.3.6.1) of one snmpd: outpost walk against
       snmpbulkwalk (wall and CPU time, median of several runs).
+  (c) one poll cycle of 200 devices: bench/poll_bench.py.
+  (d) bytes on the wire per poll sample, from outpost run's own uploads,
+      against one message per value: bench/transport_bench.py.
+  (e) outpost-hub (OUTPOST_HUB): held polls, delivery latency, ingest:
+      bench/hub_bench.py. No peer: peer and ratio are "-".
 """
 
 import os
@@ -23,8 +28,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from snmpd_fixture import SnmpdFarm, client_env  # noqa: E402
 import poll_bench  # noqa: E402  (bench/: poll cycle vs snmp-exporter, snmpbulkwalk)
+import transport_bench  # noqa: E402  (bench/: bytes per sample vs one message each)
+import hub_bench  # noqa: E402  (bench/: outpost-hub figures, no peer)
 
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(HERE, "..", "build", "outpost")
+HUB = os.environ.get("OUTPOST_HUB") or os.path.join(HERE, "..", "build", "outpost-hub")
 SCAN_NET = "127.0.80.0/22"
 SCAN_PORT = 1161
 SCAN_DEVICES = 200
@@ -53,7 +61,7 @@ def measure(cmd, env):
 def row(name, ours, peer_name, theirs, unit, fmt="{:.3f}"):
     ratio = ours / theirs if theirs else float("nan")
     rows.append((name, fmt.format(ours), peer_name, fmt.format(theirs), unit,
-                 f"{ratio:.2f}"))
+                 f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"))
 
 
 def bench_scan(farm, env):
@@ -117,14 +125,19 @@ def bench_walk(farm, env):
 
 
 def main():
-    if not os.access(OUTPOST, os.X_OK):
-        raise SystemExit(f"bench: no outpost binary at {OUTPOST} (run make)")
+    for binary in (OUTPOST, HUB):
+        if not os.access(binary, os.X_OK):
+            raise SystemExit(f"bench: no binary at {binary} (run make)")
     env = client_env()
     with SnmpdFarm(start_timeout=60) as farm:
         bench_scan(farm, env)
         bench_walk(farm, env)
         for r in poll_bench.run(farm, env, OUTPOST):
             row(*r)
+        for r in transport_bench.run(farm, env, OUTPOST):
+            row(*r)
+    for name, value, unit in hub_bench.run(os.path.abspath(HUB)):
+        rows.append((f"hub: {name}", str(value), "-", "-", unit, "-"))
     head = ("benchmark", "outpost", "peer", "peer value", "unit", "ratio")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
     line = "  ".join("{:<%d}" % w for w in widths)
@@ -132,8 +145,8 @@ def main():
     print(line.format(*("-" * w for w in widths)))
     for r in rows:
         print(line.format(*r))
-    print("ratio = outpost / peer (lower is better for time; 1.00 for devices "
-          "found means the same count)")
+    print("ratio = outpost / peer (lower is better for time and bytes; 1.00 for "
+          "devices found means the same count); hub rows have no peer")
 
 
 if __name__ == "__main__":

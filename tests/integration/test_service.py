@@ -782,16 +782,6 @@ def edge(outpost, svc, scanned):
                 p.wait()
 
 
-def wait_delivered_and_run(edge, ids, timeout=15):
-    """Until the hub delivered every command and the agent logged its
-    result (into the open batch)."""
-    for cid in ids:
-        wait_for(f"command {cid} delivered", lambda: edge.hub.json(
-            "GET", f"/v1/commands/{cid}")["status"] == "delivered", timeout)
-        wait_for(f"audit line of {cid}",
-                 lambda: f"audit: command {cid} " in edge.agent.log(True), timeout)
-
-
 def edge_samples(edge):
     return {dev.target: edge.hub.json("GET", f"/v1/agents/edge/samples?device={dev.target}")
             for dev in edge.lab.in_net}
@@ -800,30 +790,33 @@ def edge_samples(edge):
 def test_sigterm_exits_promptly_and_what_was_accepted_reaches_the_hub(edge):
     hub, agent, lab = edge.hub, edge.agent, edge.lab
     assert all(not s for s in edge_samples(edge).values())
-    ids = [queue(hub, "edge", {"type": "poll.now"})]
-    ids += [queue(hub, "edge", cmd_get(d, "lab-v3")) for d in lab.in_net]
+    # Several commands: their results leave at once.
+    ids = [queue(hub, "edge", cmd_get(d, "lab-v3")) for d in lab.in_net]
     ids.append(queue(hub, "edge", {"type": "agent.info"}))
-    wait_delivered_and_run(edge, ids)
-    time.sleep(1.5)    # the polls poll.now started finish (loopback: ms)
-    assert not spool_batches(agent)     # still in the open batch
+    sts = [result(hub, cid) for cid in ids]
+    assert all(s["status"] == "done" for s in sts), sts
+    for st, dev in zip(sts, lab.in_net):
+        assert st["result"]["data"]["varbinds"][0]["value"] == dev.sys_name
+    assert sts[3]["result"]["data"]["devices"] == 3
+    # poll.now for every device: its samples join the open batch, which
+    # closes only after batch_max_age (30 s) ...
+    cid = queue(hub, "edge", {"type": "poll.now"})
+    assert result(hub, cid)["result"]["data"]["devices_polled"] == 3
+    time.sleep(1.5)    # the polls it started finish (loopback: ms)
+    assert all(not s for s in edge_samples(edge).values())
 
+    # ... or at SIGTERM, into the spool.
     rc, took = sigterm(agent)
     assert rc == 0, agent.log(True)
     assert took < 8, f"SIGTERM took {took:.1f}s"
     with open(os.path.join(agent.state, "status.json")) as f:
         accepted = json.load(f)["samples"]
     assert accepted == 6, f"3 devices x 2 profiles, agent accepted {accepted}"
-    assert re.search(r"transport: batch \d+ closed: 5 results, 0 inventory, 6 samples",
+    assert re.search(r"transport: batch \d+ closed: 0 results, 0 inventory, 6 samples",
                      agent.log(True)), agent.log(True)
 
     # Whatever did not get out before the exit goes out after a restart.
     agent.start()
-    sts = [result(hub, cid, wait=20) for cid in ids]
-    assert all(s["status"] == "done" for s in sts), sts
-    assert sts[0]["result"]["data"]["devices_polled"] == 3
-    for st, dev in zip(sts[1:4], lab.in_net):
-        assert st["result"]["data"]["varbinds"][0]["value"] == dev.sys_name
-    assert sts[4]["result"]["data"]["devices"] == 3
     wait_for("an empty spool", lambda: not spool_batches(agent), 10)
     samples = edge_samples(edge)
     # Every accepted sample, once (ingest is idempotent by batch_id).
@@ -835,17 +828,29 @@ def test_sigterm_exits_promptly_and_what_was_accepted_reaches_the_hub(edge):
 
 def test_sigterm_with_the_hub_down_spools_and_replays(edge, outpost):
     hub, agent, lab = edge.hub, edge.agent, edge.lab
+    dev = lab.writable
     if agent.proc is None or agent.proc.poll() is not None:
         agent.start()
     wait_polling(hub, "edge", timeout=15)
-    cid = queue(hub, "edge", cmd_get(lab.writable, "lab"))
-    wait_delivered_and_run(edge, [cid])
-    assert hub.stop() == 0, hub.log()
+    # A get the paused device holds up (the agent tries 3 times, 1 s each)
+    # while the hub goes away; then the device answers.
+    dev.pause()
+    try:
+        cid = queue(hub, "edge", cmd_get(dev, "lab"))
+        wait_for("the get to be delivered", lambda: hub.json(
+            "GET", f"/v1/commands/{cid}")["status"] == "delivered", 15)
+        t0 = time.monotonic()
+        assert hub.stop() == 0, hub.log()
+        assert time.monotonic() - t0 < 2, "the hub took too long to stop for this test"
+    finally:
+        dev.resume()
+    wait_for("the result", lambda: f"audit: command {cid} " in agent.log(True), 5)
+    assert f"audit: command {cid} type snmp.get target {dev.target}: ok" in agent.log(True)
 
     rc, took = sigterm(agent)
     assert rc == 0, agent.log(True)
     assert took < 8, f"SIGTERM took {took:.1f}s"
-    # The open batch was closed into the spool and stays there.
+    # The result could not be sent: it waits in the spool.
     assert len(spool_batches(agent)) == 1, os.listdir(os.path.join(agent.state, "spool"))
     assert re.search(r"transport: batch \d+ closed: 1 results", agent.log(True))
 
@@ -862,7 +867,7 @@ def test_sigterm_with_the_hub_down_spools_and_replays(edge, outpost):
     agent.start()
     st = result(hub, cid, wait=25)
     assert st["status"] == "done", st
-    assert st["result"]["data"]["varbinds"][0]["value"] == lab.writable.sys_name
+    assert st["result"]["data"]["varbinds"][0]["value"] == dev.sys_name
     wait_for("an empty spool", lambda: not spool_batches(agent), 10)
 
 
