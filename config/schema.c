@@ -183,7 +183,7 @@ static const struct cfg_key scan_keys[] = {
 	         "time first). Empty: every credential, in file order." },
 	{ CFG_DURATION(SC, interval), .def = "1h", .min = 60000,
 	  .max = INT64_C(7) * 86400000,
-	  .doc = "Time between discovery scans." },
+	  .doc = "Time between discovery scans; the first starts 0-5 s after start." },
 	{ CFG_INT(SC, rate), .def = "200", .min = 1, .max = 100000,
 	  .doc = "Probes per second, credential retries included." },
 	{ CFG_DURATION(SC, timeout), .def = "1s", .min = 50, .max = 60000,
