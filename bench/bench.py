@@ -137,6 +137,7 @@ def main():
         for r in transport_bench.run(farm, env, OUTPOST):
             row(*r)
     for name, value, unit in hub_bench.run(os.path.abspath(HUB)):
+        name = name[4:] if name.startswith("hub ") else name
         rows.append((f"hub: {name}", str(value), "-", "-", unit, "-"))
     head = ("benchmark", "outpost", "peer", "peer value", "unit", "ratio")
     widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
