@@ -152,6 +152,58 @@ policy_allows(const struct config *cfg, const struct sockaddr_storage *ss)
 	return false;
 }
 
+/* With [policy] allow_inline_credentials: {"version", "community" |
+ * "user", "level", "auth_protocol", ...} checked like a config section. */
+static bool
+cmd_inline_cred(struct cmd *c, const cJSON *o)
+{
+	static const char *const strs[] = {
+		"community", "user", "auth_password", "priv_password",
+	};
+	char **dst[] = { &c->cred.community, &c->cred.user,
+	    &c->cred.auth_password, &c->cred.priv_password };
+	const struct { const char *key; int (*parse)(const char *); int *out; } enums[] = {
+		{ "version", config_parse_version, &c->cred.version },
+		{ "level", config_parse_level, &c->cred.level },
+		{ "auth_protocol", config_parse_auth, &c->cred.auth_protocol },
+		{ "priv_protocol", config_parse_priv, &c->cred.priv_protocol },
+	};
+	char err[512];
+
+	config_credential_defaults(&c->cred);
+	c->cred.name = xstrdup("inline");
+	for (size_t i = 0; i < countof(enums); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, enums[i].key);
+		int x;
+		if (v == NULL)
+			continue;
+		if (!cJSON_IsString(v) || (x = enums[i].parse(v->valuestring)) < 0) {
+			cmd_refuse(c, "inline credential: bad %s", enums[i].key);
+			return false;
+		}
+		*enums[i].out = x;
+	}
+	for (size_t i = 0; i < countof(strs); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, strs[i]);
+		if (v == NULL)
+			continue;
+		if (!cJSON_IsString(v) || strlen(v->valuestring) > 255) {
+			cmd_refuse(c, "inline credential: bad %s", strs[i]);
+			return false;
+		}
+		*dst[i] = xstrdup(v->valuestring);
+	}
+	if (c->cred.version == CFG_SNMP_V3 &&
+	    cJSON_GetObjectItemCaseSensitive(o, "level") == NULL)
+		c->cred.level = c->cred.priv_password ? CFG_AUTH_PRIV :
+		    c->cred.auth_password ? CFG_AUTH_NOPRIV : CFG_NOAUTH_NOPRIV;
+	if (config_credential_check(&c->cred, err, sizeof(err)) == -1) {
+		cmd_refuse(c, "inline credential: %s", err);
+		return false;
+	}
+	return true;
+}
+
 /* target + credential + policy; false after refusing. */
 static bool
 cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
@@ -190,20 +242,28 @@ cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	}
 	if (cJSON_GetObjectItemCaseSensitive(cmd, "community") ||
 	    cJSON_GetObjectItemCaseSensitive(cmd, "auth_password") ||
-	    cJSON_GetObjectItemCaseSensitive(cmd, "priv_password")) {
-		cmd_refuse(c, "inline credentials are refused: name a [credential] "
-		    "section (or set [policy] allow_inline_credentials)");
-		return false;
-	}
-	if (!cJSON_IsString(cr)) {
+	    cJSON_GetObjectItemCaseSensitive(cmd, "priv_password") ||
+	    cJSON_IsObject(cr)) {
+		if (!cfg->policy.allow_inline_credentials) {
+			cmd_refuse(c, "inline credentials are refused: name a [credential] "
+			    "section (or set [policy] allow_inline_credentials)");
+			return false;
+		}
+		if (!cJSON_IsObject(cr)) {
+			cmd_refuse(c, "an inline credential is an object in \"credential\"");
+			return false;
+		}
+		if (!cmd_inline_cred(c, cr))
+			return false;
+	} else if (!cJSON_IsString(cr)) {
 		cmd_refuse(c, "missing credential (the name of a [credential] section)");
 		return false;
-	}
-	if ((found = config_credential_find(cfg, cr->valuestring)) == NULL) {
+	} else if ((found = config_credential_find(cfg, cr->valuestring)) == NULL) {
 		cmd_refuse(c, "unknown credential '%.64s'", cr->valuestring);
 		return false;
+	} else {
+		agent_cred_copy(&c->cred, found);
 	}
-	agent_cred_copy(&c->cred, found);
 	c->target.cred = &c->cred;
 	c->target.timeout_ms = 1000;
 	c->target.retries = 2;

@@ -280,10 +280,13 @@ hub_command_validate(const cJSON *cmd, char *err, size_t errlen)
 		snprintf(err, errlen, "\"target\" must be HOST[:PORT]");
 		return -1;
 	}
+	/* A name, or an inline object that only an agent whose [policy]
+	 * allow_inline_credentials is set will use. */
 	j = cJSON_GetObjectItemCaseSensitive(cmd, "credential");
-	if (j != NULL && (!cJSON_IsString(j) || !hub_name_valid(j->valuestring))) {
+	if (j != NULL && !cJSON_IsObject(j) &&
+	    (!cJSON_IsString(j) || !hub_name_valid(j->valuestring))) {
 		snprintf(err, errlen, "\"credential\" must be a credential name "
-		    "(1-63 of A-Za-z0-9_.-)");
+		    "(1-63 of A-Za-z0-9_.-) or an inline credential object");
 		return -1;
 	}
 	j = cJSON_GetObjectItemCaseSensitive(cmd, "timeout_ms");

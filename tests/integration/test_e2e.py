@@ -166,6 +166,39 @@ def test_sighup_with_a_good_config_applies_it(site):
     agent.reload()
 
 
+def test_inline_credentials_work_only_when_policy_allows_them(site):
+    agent, dev = site["agent"], site["devs"][0]
+    inline = {"type": "snmp.get", "target": dev.target,
+              "credential": {"version": "3", "user": "testv3", "level": "authPriv",
+                             "auth_protocol": "SHA", "auth_password": "authpass123",
+                             "priv_protocol": "AES", "priv_password": "privpass123"},
+              "args": {"oids": ["1.3.6.1.2.1.1.5.0"]}}
+    st, _ = run_command(site, inline)
+    assert st["result"]["status"] == "refused"
+    assert "allow_inline_credentials" in st["result"]["error"]
+    good = open(agent.ini).read()
+    agent.write_config(raw=good.replace("[policy]\n",
+                                        "[policy]\nallow_inline_credentials = true\n"))
+    loaded = agent.log().count("loaded (")
+    agent.reload()
+    deadline = time.monotonic() + 10
+    while agent.log().count("loaded (") <= loaded:
+        assert time.monotonic() < deadline, agent.log()
+        time.sleep(0.05)
+    try:
+        st, _ = run_command(site, inline)
+        assert st["result"]["status"] == "ok", st
+        assert st["result"]["data"]["varbinds"][0]["value"] == dev.sys_name
+        bad = dict(inline, credential={"version": "3", "user": "testv3",
+                                       "level": "authPriv", "auth_password": "short"})
+        st, _ = run_command(site, bad)
+        assert st["result"]["status"] == "refused"
+        assert "at least 8" in st["result"]["error"]
+    finally:
+        agent.write_config(raw=good)
+        agent.reload()
+
+
 def test_status_shows_the_running_agent(site, outpost):
     agent = site["agent"]
     time.sleep(0.2)
