@@ -182,7 +182,10 @@ def test_runs_of_5xx_are_retried_with_backoff_until_accepted(selftest_cmd, hub, 
     assert_stored_exactly_once(hub, r, st, 30)
     # one retry per failure, no storm: 5 failures + 5 successes
     assert len(hub.uploads()) == 10, [u.answered for u in hub.uploads()]
-    assert st["poll_errors"] >= 2 and st["consecutive_failures"] == 0, st
+    # The uploads may all be acknowledged before the poll, scripted to
+    # fail twice, has had its first success (slow builds): at most those
+    # two are still counted; the reset itself is unit-tested (test_backoff).
+    assert st["poll_errors"] >= 2 and st["consecutive_failures"] <= 2, st
     # full jitter within [0, min(cap, base * 2^n)]: the five waits fit in
     # 0.1 + 0.2 + 0.4 + 0.8 + 1.0 s, plus slack for a loaded machine
     fails = [u for u in hub.uploads() if u.answered >= 500]
