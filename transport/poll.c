@@ -311,10 +311,7 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 		t->st.poll_errors++;
 		delay = tp_failure_delay(t, r, status, &t->poll_fails);
 		if (status == 401 || status == 403)
-			log_complain(&t->auth_complain, now, LOG_LVL_ERROR,
-			    "transport: the hub %s refuses this agent's token "
-			    "(HTTP %ld): check [server] token_file; retrying in "
-			    "%" PRIu64 " ms", t->base_url, status, delay);
+			tp_complain_auth(t, now, status, delay);
 		else
 			log_complain(&t->poll_complain, now, LOG_LVL_WARN,
 			    "transport: poll of %s: HTTP %ld; retrying in %" PRIu64

@@ -664,3 +664,12 @@ transport_read_token(const char *path, char *buf, size_t len, char *err,
 	explicit_bzero(tmp, sizeof(tmp));
 	return 0;
 }
+
+void
+tp_complain_auth(struct transport *t, uint64_t now, long status, uint64_t delay)
+{
+	log_complain(&t->auth_complain, now, LOG_LVL_ERROR,
+	    "transport: the hub %s refuses this agent's token (HTTP %ld): check "
+	    "[server] token_file; retrying in %" PRIu64 " ms", t->base_url,
+	    status, delay);
+}

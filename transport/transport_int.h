@@ -339,4 +339,7 @@ int  transport_report_dropped(struct transport *);
 /* Nothing open, nothing spooled, nothing in flight (selftest.c). */
 bool transport_idle(const struct transport *);
 
+/* 401/403: loud (an operator must fix the token), but throttled. */
+void tp_complain_auth(struct transport *, uint64_t now, long status, uint64_t delay);
+
 #endif

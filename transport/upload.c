@@ -241,10 +241,7 @@ tp_upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	} else {
 		delay = tp_failure_delay(t, r, status, &t->upload_fails);
 		if (status == 401 || status == 403)
-			log_complain(&t->auth_complain, now, LOG_LVL_ERROR,
-			    "transport: the hub %s refuses this agent's token "
-			    "(HTTP %ld): check [server] token_file; retrying in "
-			    "%" PRIu64 " ms", t->base_url, status, delay);
+			tp_complain_auth(t, now, status, delay);
 		else
 			log_complain(&t->upload_complain, now, LOG_LVL_WARN,
 			    "transport: upload of batch %" PRIu64 " to %s: HTTP "
