@@ -50,6 +50,7 @@ struct inv_dev {
 	uint64_t          poll_started, polling_mono, last_labels_ms, duration_ms;
 	uint64_t          polls, poll_errors;
 	struct complain   complain, slow;
+	bool              hc_ok;             /* 64-bit columns answer: skip fallbacks */
 	struct poll_run  *run;               /* the poll in progress */
 	struct inv_dev   *next, *hnext;
 };

@@ -293,14 +293,23 @@ table_done_cb(enum osnmp_status st, const char *msg, void *arg)
 		return;
 	}
 	/* A 32-bit fallback column stays only where its 64-bit one is empty;
-	 * columns the device does not have are left out. */
+	 * columns the device does not have are left out. Next time, skip the
+	 * fallbacks if every 64-bit column they stand in for answered. */
+	bool hc_all = true, any_fallback = false;
 	for (size_t c = 0; c < r->ncols; c++) {
 		const struct prof_item *it = &p->items[r->cols[c]];
 		keep[c] = r->col_seen[c];
 		for (size_t k = 0; it->fallback_for >= 0 && k < r->ncols; k++)
 			if (r->cols[k] == it->fallback_for && r->col_seen[k])
 				keep[c] = false;
+		for (size_t k = 0; k < p->n; k++)
+			if (p->items[k].fallback_for == r->cols[c]) {
+				any_fallback = true;
+				hc_all &= r->col_seen[c];
+			}
 	}
+	if (any_fallback)
+		r->d->hc_ok = hc_all;
 	s = sample_new(r, p);
 	cols = cJSON_AddArrayToObject(s, "columns");
 	for (size_t c = 0; c < r->ncols; c++)
@@ -331,7 +340,8 @@ poll_columns(struct poll_run *r)
 	memset(r->col_seen, 0, sizeof(r->col_seen));
 	for (size_t i = 0; i < p->n; i++) {
 		if (p->items[i].kind == PI_SCALAR ||
-		    (p->items[i].kind == PI_LABEL && !r->labels))
+		    (p->items[i].kind == PI_LABEL && !r->labels) ||
+		    (p->items[i].fallback_for >= 0 && r->d->hc_ok))
 			continue;
 		cols[r->ncols] = (struct osnmp_table_col){ p->items[i].o, p->items[i].len };
 		r->cols[r->ncols++] = (int)i;
