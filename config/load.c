@@ -433,14 +433,13 @@ cfg_open(struct cfg_loader *ld, struct stat *st)
 }
 
 static void
-cfg_check_secrecy(struct cfg_loader *ld, mode_t mode)
+cfg_check_secrecy(struct cfg_loader *ld)
 {
-	if (!ld->has_secret || (mode & (S_IRWXG | S_IRWXO)) == 0)
-		return;
-	cfg_err(ld, 0, "holds SNMP secrets but is %s by group/others (mode "
-	    "%04o); fix: chmod 600 %s",
-	    mode & (S_IRGRP | S_IROTH) ? "readable" : "accessible",
-	    (unsigned)(mode & 07777), ld->path);
+	char what[128], fix[600];
+
+	if (ld->has_secret && platform_secret_exposed(fileno(ld->fp), ld->path,
+	    what, sizeof(what), fix, sizeof(fix)) == 1)
+		cfg_err(ld, 0, "holds SNMP secrets but is %s; fix: %s", what, fix);
 }
 
 int
@@ -463,7 +462,7 @@ cfg_load_schema(const char *path, const struct cfg_schema *schema, void *root,
 	else if (rc > 0 && ld.nerr == 0)
 		cfg_err(&ld, rc, "syntax error");
 	cfg_section_end(&ld);
-	cfg_check_secrecy(&ld, st.st_mode);
+	cfg_check_secrecy(&ld);
 
 	fclose(ld.fp);
 	explicit_bzero(iobuf, sizeof(iobuf));

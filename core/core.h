@@ -69,9 +69,12 @@ int  platform_on_reload(struct loop *, loop_signal_cb, void *arg);
 /* Tell the service manager: "READY=1", "RELOADING=1", "STOPPING=1"
  * (systemd's sd_notify protocol when NOTIFY_SOCKET is set; else nothing). */
 void platform_notify(const char *state);
-/* A secret file must be readable by its owner only (mode 0600 here,
- * an owner-only ACL on Windows). 0, or -1 with the reason and the fix. */
-int  platform_secret_ok(int fd, const char *path, char *err, size_t errlen);
+/* A secret file must be accessible by its owner only (mode 0600 here,
+ * an owner-only ACL on Windows). 0 if so; 1 with what is wrong
+ * ("readable by group/others (mode 0644)") and the fix ("chmod 600
+ * PATH") for the caller's message; -1 if fd cannot be examined. */
+int  platform_secret_exposed(int fd, const char *path, char *what, size_t wlen,
+                             char *fix, size_t flen);
 
 /* ---- logging (log.c) ------------------------------------------------- */
 

@@ -51,19 +51,18 @@ platform_notify(const char *state)
 }
 
 int
-platform_secret_ok(int fd, const char *path, char *err, size_t errlen)
+platform_secret_exposed(int fd, const char *path, char *what, size_t wlen,
+    char *fix, size_t flen)
 {
 	struct stat st;
 
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "%s: cannot stat", path);
+	if (fstat(fd, &st) == -1)
 		return -1;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "%s: holds secrets but is accessible by group "
-		    "or others (mode %04o); fix: chmod 600 %s", path,
-		    (unsigned)(st.st_mode & 07777), path);
-		return -1;
-	}
-	return 0;
+	if ((st.st_mode & (S_IRWXG | S_IRWXO)) == 0)
+		return 0;
+	snprintf(what, wlen, "%s by group/others (mode %04o)",
+	    st.st_mode & (S_IRGRP | S_IROTH) ? "readable" : "accessible",
+	    (unsigned)(st.st_mode & 07777));
+	snprintf(fix, flen, "chmod 600 %s", path);
+	return 1;
 }

@@ -616,12 +616,15 @@ transport_read_token(const char *path, char *buf, size_t len, char *err,
 		close(fd);
 		return -1;
 	}
-	if (st.st_mode & 077) {
-		snprintf(err, errlen, "token file %s is accessible by group or "
-		    "others (mode %04o): run chmod 600 %s", path,
-		    (unsigned)(st.st_mode & 07777), path);
-		close(fd);
-		return -1;
+	{
+		char what[128], fix[600];
+		if (platform_secret_exposed(fd, path, what, sizeof(what), fix,
+		    sizeof(fix)) != 0) {
+			snprintf(err, errlen, "token file %s is a secret but is %s: "
+			    "run %s", path, what, fix);
+			close(fd);
+			return -1;
+		}
 	}
 	while (n < sizeof(tmp) - 1) {
 		r = read(fd, tmp + n, sizeof(tmp) - 1 - n);
