@@ -143,7 +143,7 @@ api_touch(struct hub_req *r)
 {
 	struct hub_agent *a = r->agent;
 
-	a->last_seen_ms = hub_wall_ms();
+	a->last_seen_ms = wall_ms();
 	hub_req_peer(r, a->address, sizeof(a->address));
 	api_user_agent_version(hub_req_header(r, MHD_HTTP_HEADER_USER_AGENT),
 	    a->version, sizeof(a->version));
@@ -276,7 +276,7 @@ api_poll(struct hub_req *r)
 	if (h->draining) {
 		if (p.ack != NULL) {
 			/* Still record the ack: the agent did get those. */
-			p.now_ms = hub_wall_ms();
+			p.now_ms = wall_ms();
 			p.max_bytes = 1;
 			if (hub_store_poll(h->store, a->id, &p) == 0)
 				hub_buf_free(&p.commands);
@@ -290,7 +290,7 @@ api_poll(struct hub_req *r)
 		api_poll_answer(r, 0, NULL, 0);
 		return;
 	}
-	p.now_ms = hub_wall_ms();
+	p.now_ms = wall_ms();
 	p.lease_ms = h->cfg->command_lease;
 	p.max_commands = HUB_POLL_MAX_COMMANDS;
 	p.max_bytes = HUB_POLL_MAX_BYTES;
@@ -398,7 +398,7 @@ api_results(struct hub_req *r)
 		    "results, inventory and samples must be arrays");
 		return;
 	}
-	if (hub_store_batch(h->store, r->agent->id, batch, batch_id, hub_wall_ms(),
+	if (hub_store_batch(h->store, r->agent->id, batch, batch_id, wall_ms(),
 	    &stored, api_command_done_cb, h) == -1) {
 		cJSON_Delete(batch);
 		log_complain(&h->store_complain, loop_now_ms(h->loop), LOG_LVL_ERROR,
@@ -470,7 +470,7 @@ api_command_post(struct hub_req *r)
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "no randomness");
 		return;
 	}
-	now = hub_wall_ms();
+	now = wall_ms();
 	hub_rfc3339(now, created, sizeof(created));
 	/* The hub names the command; an id or created given is replaced. */
 	cJSON_DeleteItemFromObjectCaseSensitive(cmd, "id");
@@ -559,7 +559,7 @@ static void
 api_agents(struct hub_req *r)
 {
 	struct hub *h = r->hub;
-	uint64_t wall = hub_wall_ms();
+	uint64_t wall = wall_ms();
 	cJSON *rows, *out, *e;
 
 	if (hub_store_agents(h->store, &rows) == -1 ||
@@ -721,7 +721,7 @@ hub_api_tick_flush(struct hub *h)
 void
 hub_api_tick(struct hub *h)
 {
-	uint64_t wall = hub_wall_ms(), now = loop_now_ms(h->loop);
+	uint64_t wall = wall_ms(), now = loop_now_ms(h->loop);
 	int n;
 
 	if (hub_store_expire(h->store, wall, api_command_done_cb, h) > 0)

@@ -49,7 +49,7 @@ cli_new_token(struct hub_store *s, const char *name, bool add)
 		return 1;
 	}
 	hub_token_hash(token, strlen(token), hash);
-	rc = add ? hub_store_agent_add(s, name, hash, hub_wall_ms()) :
+	rc = add ? hub_store_agent_add(s, name, hash, wall_ms()) :
 	    hub_store_agent_set_token(s, name, hash);
 	if (rc != 0) {
 		explicit_bzero(token, sizeof(token));

@@ -84,7 +84,6 @@ int  hub_secret_read(const char *path, char *buf, size_t len, char *err,
 /* A whole small file into a NUL-terminated malloc'd buffer. */
 int  hub_file_read(const char *path, size_t max, char **out, size_t *outlen,
                    char *err, size_t errlen);
-uint64_t hub_wall_ms(void);
 /* "2026-11-28T10:00:00.123Z" */
 void hub_rfc3339(uint64_t ms, char *buf, size_t len);
 

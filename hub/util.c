@@ -278,15 +278,6 @@ hub_secret_read(const char *path, char *buf, size_t len, char *err,
 	return 0;
 }
 
-uint64_t
-hub_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 void
 hub_rfc3339(uint64_t ms, char *buf, size_t len)
 {
