@@ -29,11 +29,18 @@ HUB_LIB_OBJ = $(HUB_LIB_SRC:%.c=$(BUILD)/%.o)
 HUB_OBJ    = $(BUILD)/hub/main.o $(HUB_LIB_OBJ) $(CORE_SRC:%.c=$(BUILD)/%.o) \
              $(CONFIG_SRC:%.c=$(BUILD)/%.o)
 HUB_LIBS   = $(shell pkg-config --libs $(HUB_PKGS)) -lm
+# outpost-farm: the device simulator the tests and benchmarks talk to
+# (tests/farm/README.md). Its own BER and USM on libcrypto and zlib only.
+FARM_LIB_SRC = $(filter-out tests/farm/farm.c tests/farm/load.c,$(wildcard tests/farm/*.c))
+FARM_LIB_OBJ = $(FARM_LIB_SRC:%.c=$(BUILD)/%.o)
+FARM_CPPFLAGS = -std=c11 -D_GNU_SOURCE $(shell pkg-config --cflags libcrypto zlib)
+FARM_LIBS  = $(shell pkg-config --libs libcrypto zlib)
+FARM_BIN   = $(BUILD)/outpost-farm $(BUILD)/outpost-farm-load
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit integration asan bench deps demo clean install docs \
-        uninstall deb man
+        uninstall deb man farm
 
 all: outpost outpost-hub
 
@@ -53,6 +60,18 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
 
+farm: $(FARM_BIN)
+
+$(BUILD)/outpost-farm: $(BUILD)/tests/farm/farm.o $(FARM_LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(FARM_LIBS)
+
+$(BUILD)/outpost-farm-load: $(BUILD)/tests/farm/load.o $(FARM_LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(FARM_LIBS)
+
+$(BUILD)/tests/farm/%.o: tests/farm/%.c tests/farm/farm.h
+	@mkdir -p $(dir $@)
+	$(CC) $(FARM_CPPFLAGS) $(CFLAGS_ALL) -c -o $@ $<
+
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(HUB_LIB_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) \
@@ -61,10 +80,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(HUB_LIB_OBJ)
 TEST_ENV = OUTPOST=$(CURDIR)/$(BUILD)/outpost OUTPOST_HUB=$(CURDIR)/$(BUILD)/outpost-hub \
            BUILD=$(BUILD)
 
-check: $(BUILD)/outpost $(BUILD)/outpost-hub $(UNIT_BIN)
+check: $(BUILD)/outpost $(BUILD)/outpost-hub $(UNIT_BIN) $(FARM_BIN)
 	$(TEST_ENV) tests/run
 
-integration: $(BUILD)/outpost $(BUILD)/outpost-hub
+integration: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
 	$(TEST_ENV) tests/run integration
 
 unit: $(UNIT_BIN)
@@ -74,7 +93,7 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" check
 
-bench: $(BUILD)/outpost $(BUILD)/outpost-hub
+bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
 	$(TEST_ENV) bench/run
 
 # The README's first command: packages, build, then the loopback demo.

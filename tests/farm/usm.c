@@ -1,0 +1,710 @@
+/* SNMPv3 with the User-based Security Model: RFC 3412 (messages), RFC 3414
+ * (USM, HMAC-MD5/SHA-96, DES), RFC 3826 (AES-CFB), RFC 7860 (HMAC-SHA-2).
+ * AES-192/256 keys longer than the hash are extended as net-snmp does:
+ * "AES-192"/"AES-256" by Blumenthal (Kul || H(Kul)), the "-C" variants by
+ * Reeder (Kul || localize(P2K(Kul))).
+ *
+ * Key localisation is cached twice: Ku (1 MB of hashing) once per
+ * protocol and password at start-up, Kul per user and engine on first use,
+ * in a direct-mapped cache (a collision only costs a recomputation). */
+#define OPENSSL_SUPPRESS_DEPRECATED	/* DES_* and HMAC(): no provider needed */
+#include <openssl/des.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "farm.h"
+
+#define KU_MAX		256
+#define KUL_CACHE	(1 << 14)
+#define P2K_BYTES	1048576
+
+static const struct {
+	const char	*name;
+	int		 maclen;
+} auths[] = {
+	[AUTH_NONE] = { "none", 0 }, [AUTH_MD5] = { "MD5", 12 },
+	[AUTH_SHA1] = { "SHA", 12 }, [AUTH_SHA224] = { "SHA-224", 16 },
+	[AUTH_SHA256] = { "SHA-256", 24 }, [AUTH_SHA384] = { "SHA-384", 32 },
+	[AUTH_SHA512] = { "SHA-512", 48 },
+};
+static const struct {
+	const char	*name;
+	int		 keylen;
+} privs[] = {
+	[PRIV_NONE] = { "none", 0 }, [PRIV_DES] = { "DES", 16 },
+	[PRIV_AES128] = { "AES", 16 }, [PRIV_AES192] = { "AES-192", 24 },
+	[PRIV_AES256] = { "AES-256", 32 }, [PRIV_AES192C] = { "AES-192-C", 24 },
+	[PRIV_AES256C] = { "AES-256-C", 32 },
+};
+
+static struct {
+	int	 auth;
+	char	 pass[FARM_MAX_NAME + 1];
+	uint8_t	 ku[64];
+} kus[KU_MAX];
+static int	nku;
+
+struct kul_ent {
+	int		 uid;		/* user id + 1; 0 = empty */
+	uint32_t	 addr;
+	struct usm_keys	 k;
+};
+static struct kul_ent	*kul_cache;
+static uint32_t		 boots;
+static double		 t0;
+static uint64_t		 salt_ctr;
+
+static const EVP_MD *
+md_of(int auth)
+{
+	switch (auth) {
+	case AUTH_MD5:		return EVP_md5();
+	case AUTH_SHA1:		return EVP_sha1();
+	case AUTH_SHA224:	return EVP_sha224();
+	case AUTH_SHA256:	return EVP_sha256();
+	case AUTH_SHA384:	return EVP_sha384();
+	case AUTH_SHA512:	return EVP_sha512();
+	}
+	return NULL;
+}
+
+size_t
+usm_maclen(int auth)
+{
+	return auth > 0 && auth <= AUTH_SHA512 ? (size_t)auths[auth].maclen : 0;
+}
+
+static int
+lookup(const char *s, int n, int which)
+{
+	int	i;
+
+	for (i = 0; i < n; i++)
+		if (strcasecmp(s, which ? privs[i].name : auths[i].name) == 0)
+			return i;
+	if (!which && strcasecmp(s, "SHA1") == 0)
+		return AUTH_SHA1;
+	if (which && strcasecmp(s, "AES128") == 0)
+		return PRIV_AES128;
+	return -1;
+}
+
+int
+usm_auth_parse(const char *s)
+{
+	return lookup(s, AUTH_SHA512 + 1, 0);
+}
+
+int
+usm_priv_parse(const char *s)
+{
+	return lookup(s, PRIV_AES256C + 1, 1);
+}
+
+static void
+hash(int auth, const void *a, size_t alen, uint8_t *out)
+{
+	unsigned int	n;
+
+	EVP_Digest(a, alen, out, &n, md_of(auth), NULL);
+}
+
+/* RFC 3414 A.2: the password repeated over 1 MB, hashed. */
+static void
+p2k(int auth, const uint8_t *pass, size_t plen, uint8_t *ku)
+{
+	static uint8_t	*buf;
+	size_t		 i;
+
+	if (buf == NULL && (buf = malloc(P2K_BYTES)) == NULL)
+		abort();
+	for (i = 0; i < P2K_BYTES; i++)
+		buf[i] = pass[i % plen];
+	hash(auth, buf, P2K_BYTES, ku);
+}
+
+int
+usm_ku(int auth, const char *pass)
+{
+	int	i;
+
+	for (i = 0; i < nku; i++)
+		if (kus[i].auth == auth && strcmp(kus[i].pass, pass) == 0)
+			return i;
+	if (nku == KU_MAX || strlen(pass) > FARM_MAX_NAME || *pass == '\0')
+		return -1;
+	kus[nku].auth = auth;
+	snprintf(kus[nku].pass, sizeof(kus[nku].pass), "%s", pass);
+	p2k(auth, (const uint8_t *)pass, strlen(pass), kus[nku].ku);
+	return nku++;
+}
+
+static size_t
+localize(int auth, const uint8_t *ku, const uint8_t *eid, size_t eidlen,
+    uint8_t *out)
+{
+	uint8_t	buf[64 + 64 + 32];
+	size_t	h = (size_t)EVP_MD_get_size(md_of(auth));
+
+	memcpy(buf, ku, h);
+	memcpy(buf + h, eid, eidlen);
+	memcpy(buf + h + eidlen, ku, h);
+	hash(auth, buf, 2 * h + eidlen, out);
+	return h;
+}
+
+void
+usm_kul(int auth, int priv, const uint8_t *ku_auth, const uint8_t *ku_priv,
+    const uint8_t *eid, size_t eidlen, struct usm_keys *k)
+{
+	size_t	h, need;
+
+	memset(k, 0, sizeof(*k));
+	k->auth = auth;
+	k->priv = priv;
+	if (auth == AUTH_NONE || eidlen > 32)
+		return;
+	k->kauth_len = localize(auth, ku_auth, eid, eidlen, k->kauth);
+	if (priv == PRIV_NONE)
+		return;
+	h = localize(auth, ku_priv, eid, eidlen, k->kpriv);
+	need = (size_t)privs[priv].keylen;
+	if (h >= need)
+		return;
+	if (priv == PRIV_AES192C || priv == PRIV_AES256C) {
+		uint8_t	ku2[64];
+
+		p2k(auth, k->kpriv, h, ku2);
+		localize(auth, ku2, eid, eidlen, k->kpriv + h);
+	} else
+		hash(auth, k->kpriv, h, k->kpriv + h);
+}
+
+void
+usm_client_keys(struct usm_keys *k, int auth, const char *authpass, int priv,
+    const char *privpass, const uint8_t *eid, size_t eidlen)
+{
+	int	a = -1, p = -1;
+
+	if (auth != AUTH_NONE)
+		a = usm_ku(auth, authpass);
+	if (priv != PRIV_NONE && auth != AUTH_NONE)
+		p = usm_ku(auth, privpass);
+	usm_kul(auth, priv, a >= 0 ? kus[a].ku : NULL, p >= 0 ? kus[p].ku : NULL,
+	    eid, eidlen, k);
+}
+
+int
+usm_user_parse(struct farm_user *u, const char *s, char *err, size_t errlen)
+{
+	char	 buf[5 * (FARM_MAX_NAME + 1)], *f[5], *save = NULL, *tok;
+	int	 n = 0;
+	static int next_id;
+
+	if (strlen(s) >= sizeof(buf)) {
+		snprintf(err, errlen, "v3=%.40s...: too long", s);
+		return -1;
+	}
+	memcpy(buf, s, strlen(s) + 1);
+	for (tok = strtok_r(buf, ":", &save); tok && n < 5;
+	    tok = strtok_r(NULL, ":", &save))
+		f[n++] = tok;
+	if (n != 5 || tok != NULL) {
+		snprintf(err, errlen, "v3=%s: want USER:AUTHPROTO:AUTHPASS:"
+		    "PRIVPROTO:PRIVPASS (\"none\" for no protocol)", s);
+		return -1;
+	}
+	memset(u, 0, sizeof(*u));
+	if (strlen(f[0]) > FARM_MAX_NAME || (u->auth = usm_auth_parse(f[1])) < 0 ||
+	    (u->priv = usm_priv_parse(f[3])) < 0) {
+		snprintf(err, errlen, "v3=%s: unknown user or protocol (auth MD5 SHA "
+		    "SHA-224 SHA-256 SHA-384 SHA-512 none; priv DES AES AES-192 "
+		    "AES-256 AES-192-C AES-256-C none)", s);
+		return -1;
+	}
+	if (u->auth == AUTH_NONE && u->priv != PRIV_NONE) {
+		snprintf(err, errlen, "v3=%s: privacy needs authentication", s);
+		return -1;
+	}
+	snprintf(u->name, sizeof(u->name), "%s", f[0]);
+	u->ku_auth = u->ku_priv = -1;
+	if ((u->auth != AUTH_NONE && (u->ku_auth = usm_ku(u->auth, f[2])) < 0) ||
+	    (u->priv != PRIV_NONE && (u->ku_priv = usm_ku(u->auth, f[4])) < 0)) {
+		snprintf(err, errlen, "v3=%s: empty password or too many passwords", s);
+		return -1;
+	}
+	u->id = next_id++;
+	return 0;
+}
+
+void
+usm_init(void)
+{
+	struct timespec	ts;
+
+	kul_cache = calloc(KUL_CACHE, sizeof(*kul_cache));
+	if (kul_cache == NULL)
+		abort();
+	/* engineBoots grows across restarts, so a client that cached the
+	 * previous farm's time resynchronises instead of failing. */
+	boots = (uint32_t)(time(NULL) - 1700000000L) & 0x3fffffff;
+	if (boots == 0)
+		boots = 1;
+	t0 = farm_now();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	salt_ctr = (uint64_t)ts.tv_nsec << 20;
+}
+
+uint32_t
+usm_boots(void)
+{
+	return boots;
+}
+
+uint32_t
+usm_time(void)
+{
+	return (uint32_t)(farm_now() - t0);
+}
+
+void
+usm_engine_id(uint32_t addr, uint8_t out[9])
+{
+	/* RFC 3411 SnmpEngineID: enterprise 8072 (net-snmp), format 1 (IPv4) */
+	out[0] = 0x80, out[1] = 0x00, out[2] = 0x1f, out[3] = 0x88, out[4] = 1;
+	out[5] = (uint8_t)(addr >> 24), out[6] = (uint8_t)(addr >> 16);
+	out[7] = (uint8_t)(addr >> 8), out[8] = (uint8_t)addr;
+}
+
+static const struct usm_keys *
+keys_for(const struct farm_user *u, uint32_t addr)
+{
+	uint64_t	 h = farm_hash(((uint64_t)(unsigned)u->id << 32) | addr);
+	struct kul_ent	*e = &kul_cache[h & (KUL_CACHE - 1)];
+	uint8_t		 eid[9];
+
+	if (e->uid != u->id + 1 || e->addr != addr) {
+		usm_engine_id(addr, eid);
+		usm_kul(u->auth, u->priv, u->ku_auth >= 0 ? kus[u->ku_auth].ku : NULL,
+		    u->ku_priv >= 0 ? kus[u->ku_priv].ku : NULL, eid, 9, &e->k);
+		e->uid = u->id + 1;
+		e->addr = addr;
+	}
+	return &e->k;
+}
+
+static void
+mac(const struct usm_keys *k, const uint8_t *msg, size_t len, uint8_t *out)
+{
+	uint8_t		full[EVP_MAX_MD_SIZE];
+	unsigned int	n;
+
+	HMAC(md_of(k->auth), k->kauth, (int)k->kauth_len, msg, len, full, &n);
+	memcpy(out, full, usm_maclen(k->auth));
+}
+
+void
+usm_sign(const struct usm_keys *k, uint8_t *msg, size_t len, uint8_t *macpos)
+{
+	memset(macpos, 0, usm_maclen(k->auth));
+	mac(k, msg, len, macpos);
+}
+
+static void
+put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+}
+
+static const EVP_CIPHER *
+aes_of(int priv)
+{
+	switch (priv) {
+	case PRIV_AES128:	return EVP_aes_128_cfb128();
+	case PRIV_AES192:
+	case PRIV_AES192C:	return EVP_aes_192_cfb128();
+	default:		return EVP_aes_256_cfb128();
+	}
+}
+
+static int
+cipher(const struct usm_keys *k, int enc, uint32_t b, uint32_t t,
+    const uint8_t *privp, const uint8_t *in, size_t len, uint8_t *out)
+{
+	uint8_t	iv[16];
+	size_t	i;
+
+	if (k->priv == PRIV_DES) {
+		DES_key_schedule ks;
+		DES_cblock	 key, ivb;
+
+		if (len % 8)
+			return -1;
+		memcpy(key, k->kpriv, 8);
+		for (i = 0; i < 8; i++)
+			ivb[i] = k->kpriv[8 + i] ^ privp[i];
+		DES_set_key_unchecked(&key, &ks);
+		DES_ncbc_encrypt(in, out, (long)len, &ks, &ivb, enc);
+		return 0;
+	} else {
+		static EVP_CIPHER_CTX	*c;
+		int			 n, f;
+
+		if (c == NULL && (c = EVP_CIPHER_CTX_new()) == NULL)
+			return -1;
+		put32(iv, b);
+		put32(iv + 4, t);
+		memcpy(iv + 8, privp, 8);
+		if (EVP_CipherInit_ex(c, aes_of(k->priv), NULL, k->kpriv, iv, enc) != 1 ||
+		    EVP_CipherUpdate(c, out, &n, in, (int)len) != 1 ||
+		    EVP_CipherFinal_ex(c, out + n, &f) != 1)
+			return -1;
+		return 0;
+	}
+}
+
+int
+usm_encrypt(const struct usm_keys *k, uint32_t b, uint32_t t, uint64_t salt,
+    struct bw *w, uint8_t privp[8])
+{
+	static uint8_t	tmp[FARM_MAX_MSG + 16];
+	size_t		len;
+	static const uint8_t zero[8];
+
+	if (k->priv == PRIV_DES) {
+		put32(privp, b);
+		put32(privp + 4, (uint32_t)salt);
+		if (bw_len(w) % 8)
+			bw_append(w, zero, 8 - bw_len(w) % 8);
+	} else {
+		put32(privp, (uint32_t)(salt >> 32));
+		put32(privp + 4, (uint32_t)salt);
+	}
+	len = bw_len(w);
+	if (w->err || len > FARM_MAX_MSG ||
+	    cipher(k, 1, b, t, privp, w->buf + w->lo, len, tmp) == -1)
+		return -1;
+	memcpy(w->buf + w->lo, tmp, len);
+	bw_wrap(w, T_OCTETS);
+	return w->err ? -1 : 0;
+}
+
+int
+usm_decrypt(const struct usm_keys *k, uint32_t b, uint32_t t,
+    const uint8_t *privp, const uint8_t *in, size_t len, uint8_t *out,
+    size_t *outlen)
+{
+	if (cipher(k, 0, b, t, privp, in, len, out) == -1)
+		return -1;
+	*outlen = len;
+	return 0;
+}
+
+int
+usm_wrap(struct bw *w, int64_t msgid, int flags, const uint8_t *eid,
+    size_t eidlen, uint32_t b, uint32_t t, const char *user, size_t userlen,
+    const struct usm_keys *k, const uint8_t privp[8])
+{
+	uint8_t		 spbuf[1024], zeros[48] = { 0 }, f = (uint8_t)flags;
+	struct bw	 sp;
+	size_t		 maclen = (flags & 1) ? usm_maclen(k->auth) : 0, macoff;
+	uint8_t		 t3[12];
+
+	bw_init(&sp, spbuf, sizeof(spbuf), sizeof(spbuf));
+	bw_prepend_tlv(&sp, T_OCTETS, privp, (flags & 2) ? 8 : 0);
+	bw_prepend_tlv(&sp, T_OCTETS, zeros, maclen);
+	macoff = sp.lo + 2;		/* maclen < 128: 2-byte header */
+	bw_prepend_tlv(&sp, T_OCTETS, user, userlen);
+	bw_prepend(&sp, t3, ber_uint_tlv(t3, T_INT, t));
+	bw_prepend(&sp, t3, ber_uint_tlv(t3, T_INT, b));
+	bw_prepend_tlv(&sp, T_OCTETS, eid, eidlen);
+	bw_wrap(&sp, T_SEQ);
+	bw_wrap(&sp, T_OCTETS);
+	if (sp.err)
+		return -1;
+	macoff -= sp.lo;
+	bw_prepend(w, sp.buf + sp.lo, bw_len(&sp));
+	macoff += w->lo;
+	{
+		uint8_t	 gbuf[64];
+		struct bw g;
+
+		bw_init(&g, gbuf, sizeof(gbuf), sizeof(gbuf));
+		bw_prepend_int(&g, 3);
+		bw_prepend_tlv(&g, T_OCTETS, &f, 1);
+		bw_prepend_int(&g, FARM_MAX_MSG);
+		bw_prepend_int(&g, msgid);
+		bw_wrap(&g, T_SEQ);
+		bw_prepend(w, g.buf + g.lo, bw_len(&g));
+	}
+	bw_prepend_int(w, 3);
+	bw_wrap(w, T_SEQ);
+	if (w->err)
+		return -1;
+	if (maclen)
+		usm_sign(k, w->buf + w->lo, bw_len(w), w->buf + macoff);
+	return 0;
+}
+
+
+/* ---- the agent side: one v3 request in, one reply or report out ---- */
+
+struct v3req {
+	int64_t		 msgid, maxsize, boots, time;
+	int		 flags;
+	const uint8_t	*eid, *user, *authp, *privp, *data;
+	size_t		 eidlen, userlen, authlen, privlen, datalen;
+	uint8_t		 datatag;
+};
+
+static int
+v3_parse(const uint8_t *m, size_t len, struct v3req *r)
+{
+	struct ber	 b = { m, m + len }, msg, g, sp, u;
+	const uint8_t	*v, *fl;
+	size_t		 l, fllen;
+	int64_t		 ver, model;
+
+	if (ber_expect(&b, T_SEQ, &v, &l) == -1)
+		return -1;
+	msg.p = v, msg.end = v + l;
+	if (ber_int(&msg, &ver) == -1 || ver != 3 ||
+	    ber_expect(&msg, T_SEQ, &v, &l) == -1)
+		return -1;
+	g.p = v, g.end = v + l;
+	if (ber_int(&g, &r->msgid) == -1 || ber_int(&g, &r->maxsize) == -1 ||
+	    ber_octets(&g, &fl, &fllen) == -1 || fllen != 1 ||
+	    ber_int(&g, &model) == -1 || model != 3 ||
+	    r->msgid < 0 || r->msgid > INT32_MAX || r->maxsize < 484)
+		return -1;
+	r->flags = fl[0];
+	if (ber_octets(&msg, &v, &l) == -1)
+		return -1;
+	sp.p = v, sp.end = v + l;
+	if (ber_expect(&sp, T_SEQ, &v, &l) == -1)
+		return -1;
+	u.p = v, u.end = v + l;
+	if (ber_octets(&u, &r->eid, &r->eidlen) == -1 ||
+	    ber_int(&u, &r->boots) == -1 || ber_int(&u, &r->time) == -1 ||
+	    ber_octets(&u, &r->user, &r->userlen) == -1 ||
+	    ber_octets(&u, &r->authp, &r->authlen) == -1 ||
+	    ber_octets(&u, &r->privp, &r->privlen) == -1 ||
+	    r->eidlen > 32 || r->userlen > 32 || r->boots < 0 || r->time < 0 ||
+	    r->boots > INT32_MAX || r->time > INT32_MAX)
+		return -1;
+	if (ber_next(&msg, &r->datatag, &r->data, &r->datalen) == -1 ||
+	    (r->datatag != T_SEQ && r->datatag != T_OCTETS))
+		return -1;
+	return 0;
+}
+
+/* ScopedPDU content: contextEngineID, contextName, PDU. */
+static int
+scoped_parse(const uint8_t *p, size_t len, const uint8_t **ctx, size_t *ctxlen,
+    struct farm_pdu *pdu)
+{
+	struct ber	 b = { p, p + len };
+	const uint8_t	*ceid;
+	size_t		 ceidlen;
+
+	if (ber_octets(&b, &ceid, &ceidlen) == -1 ||
+	    ber_octets(&b, ctx, ctxlen) == -1 || *ctxlen > FARM_MAX_NAME)
+		return -1;
+	return agent_parse_pdu(b.p, (size_t)(b.end - b.p), pdu);
+}
+
+static void
+v3_send(struct bw *w, const struct v3req *r, int level,
+    const struct usm_keys *k, const uint8_t *eid, const uint8_t *ctx,
+    size_t ctxlen, uint8_t *out, struct farm_out *o)
+{
+	uint8_t	privp[8] = { 0 };
+	uint32_t t = usm_time();
+
+	bw_prepend_tlv(w, T_OCTETS, ctx, ctxlen);
+	bw_prepend_tlv(w, T_OCTETS, eid, 9);
+	bw_wrap(w, T_SEQ);
+	if ((level & 2) && usm_encrypt(k, boots, t, salt_ctr++, w, privp) == -1)
+		return;
+	if (usm_wrap(w, r->msgid, level, eid, 9, boots, t, (const char *)r->user,
+	    r->userlen, k, privp) == -1)
+		return;
+	memmove(out, out + w->lo, bw_len(w));
+	o->len = bw_len(w);
+}
+
+/* RFC 3414 3.2: a Report carrying the counter of what went wrong. */
+static void
+v3_report(const struct v3req *r, const char *oid, uint64_t count,
+    int64_t reqid, int level, const struct usm_keys *k, const uint8_t *eid,
+    const uint8_t *ctx, size_t ctxlen, uint8_t *out, size_t outcap,
+    struct farm_out *o)
+{
+	struct bw	w;
+	uint8_t		o_ber[64], val[12];
+	int		ol = ber_oid_parse(oid, o_ber, sizeof(o_ber));
+	size_t		vl = ber_uint_tlv(val, T_COUNTER32, count & 0xffffffffULL);
+
+	if (!(r->flags & 4))
+		return;		/* not reportable */
+	bw_init(&w, out, outcap, FARM_HEADROOM);
+	bw_append_hdr(&w, T_SEQ, 2 + (size_t)ol + vl);
+	bw_append_tlv(&w, T_OID, o_ber, (size_t)ol);
+	bw_append(&w, val, vl);
+	bw_wrap(&w, T_SEQ);
+	bw_prepend_int(&w, 0);
+	bw_prepend_int(&w, 0);
+	bw_prepend_int(&w, reqid);
+	bw_wrap(&w, PDU_REPORT);
+	v3_send(&w, r, level, k, eid, ctx, ctxlen, out, o);
+}
+
+#define USMSTATS	"1.3.6.1.6.3.15.1.1."
+
+void
+usm_handle(const struct farm_spec *s, const struct farm_dev *d,
+    const uint8_t *req, size_t len, uint8_t *out, size_t outcap,
+    struct farm_out *o)
+{
+	static uint8_t		 scratch[FARM_MAX_MSG], plain[FARM_MAX_MSG + 16];
+	static const struct usm_keys none;
+	const struct farm_user	*u = NULL;
+	const struct usm_keys	*k = &none;
+	const struct farm_tmpl	*m = NULL;
+	const uint8_t		*sp, *ctx = NULL;
+	struct v3req		 r;
+	struct farm_pdu		 pdu;
+	uint8_t			 eid[9];
+	size_t			 splen, ctxlen = 0, limit, over;
+	int			 i, level, ulevel, have_pdu = 0;
+	struct bw		 w;
+
+	o->len = 0;
+	if (v3_parse(req, len, &r) == -1 || ((r.flags & 3) == 2)) {
+		farm_stats.bad_packets++;
+		return;
+	}
+	level = r.flags & 3;
+	usm_engine_id(d->addr, eid);
+	if (r.datatag == T_SEQ) {
+		sp = r.data, splen = r.datalen;
+		have_pdu = scoped_parse(sp, splen, &ctx, &ctxlen, &pdu) == 0;
+	} else if (!(level & 2)) {
+		farm_stats.bad_packets++;
+		return;
+	}
+	if (r.eidlen != 9 || memcmp(r.eid, eid, 9) != 0) {
+		farm_stats.unknown_engine++;
+		v3_report(&r, USMSTATS "4.0", farm_stats.unknown_engine,
+		    have_pdu ? pdu.reqid : 0, 0, k, eid, ctx, ctxlen, out, outcap, o);
+		return;
+	}
+	for (i = 0; i < s->nusers; i++)
+		if (strlen(s->users[i].name) == r.userlen &&
+		    memcmp(s->users[i].name, r.user, r.userlen) == 0)
+			u = &s->users[i];
+	if (u == NULL) {
+		farm_stats.unknown_user++;
+		v3_report(&r, USMSTATS "3.0", farm_stats.unknown_user,
+		    have_pdu ? pdu.reqid : 0, 0, k, eid, ctx, ctxlen, out, outcap, o);
+		return;
+	}
+	ulevel = u->auth == AUTH_NONE ? 0 : u->priv == PRIV_NONE ? 1 : 3;
+	if ((level & ~ulevel) != 0) {
+		farm_stats.unsupported_level++;
+		v3_report(&r, USMSTATS "1.0", farm_stats.unsupported_level,
+		    have_pdu ? pdu.reqid : 0, 0, k, eid, ctx, ctxlen, out, outcap, o);
+		return;
+	}
+	if (level & 1) {
+		uint8_t	 want[64];
+		size_t	 ml = usm_maclen(u->auth);
+		uint32_t now = usm_time();
+
+		k = keys_for(u, d->addr);
+		if (r.authlen != ml) {
+			farm_stats.wrong_digest++;
+			return;
+		}
+		/* RFC 3414 6.3.2: the MAC over the message, its own field zeroed */
+		memcpy(scratch, req, len);
+		memset(scratch + (r.authp - req), 0, ml);
+		mac(k, scratch, len, want);
+		if (CRYPTO_memcmp(want, r.authp, ml) != 0) {
+			farm_stats.wrong_digest++;
+			v3_report(&r, USMSTATS "5.0", farm_stats.wrong_digest,
+			    have_pdu ? pdu.reqid : 0, 0, &none, eid, ctx, ctxlen,
+			    out, outcap, o);
+			return;
+		}
+		if ((uint32_t)r.boots != boots || r.time > (int64_t)now + 150 ||
+		    r.time + 150 < (int64_t)now) {
+			farm_stats.not_in_window++;
+			v3_report(&r, USMSTATS "2.0", farm_stats.not_in_window,
+			    have_pdu ? pdu.reqid : 0, 1, k, eid, ctx, ctxlen, out,
+			    outcap, o);
+			return;
+		}
+	}
+	if (level & 2) {
+		size_t	plen;
+
+		if (r.datatag != T_OCTETS || r.privlen != 8 ||
+		    usm_decrypt(k, (uint32_t)r.boots, (uint32_t)r.time, r.privp,
+		    r.data, r.datalen, plain, &plen) == -1) {
+			farm_stats.decrypt_err++;
+			v3_report(&r, USMSTATS "6.0", farm_stats.decrypt_err, 0, 0,
+			    &none, eid, NULL, 0, out, outcap, o);
+			return;
+		}
+		{
+			struct ber	 b = { plain, plain + plen };
+			const uint8_t	*v;
+			size_t		 l;
+
+			have_pdu = ber_expect(&b, T_SEQ, &v, &l) == 0 &&
+			    scoped_parse(v, l, &ctx, &ctxlen, &pdu) == 0;
+		}
+		if (!have_pdu) {
+			farm_stats.decrypt_err++;
+			v3_report(&r, USMSTATS "6.0", farm_stats.decrypt_err, 0, 0,
+			    &none, eid, NULL, 0, out, outcap, o);
+			return;
+		}
+	}
+	if (!have_pdu) {
+		farm_stats.bad_packets++;
+		return;
+	}
+	if (ctxlen == 0)
+		m = s->tmpl;
+	for (i = 0; m == NULL && i < s->nctx; i++)
+		if (strlen(s->ctx[i].name) == ctxlen &&
+		    memcmp(s->ctx[i].name, ctx, ctxlen) == 0)
+			m = s->ctx[i].tmpl;
+	if (m == NULL) {
+		farm_stats.unknown_ctx++;	/* snmpUnknownContexts.0 */
+		v3_report(&r, "1.3.6.1.6.3.12.1.5.0", farm_stats.unknown_ctx,
+		    pdu.reqid, level, k, eid, ctx, ctxlen, out, outcap, o);
+		return;
+	}
+	limit = (size_t)r.maxsize;
+	if (s->max_size > 0 && (size_t)s->max_size < limit)
+		limit = (size_t)s->max_size;
+	if (limit > FARM_MAX_MSG)
+		limit = FARM_MAX_MSG;
+	/* everything around the PDU: headers, names, MAC, DES padding */
+	over = 96 + 9 + 9 + r.userlen + ctxlen + 48 + 8 + 8;
+	bw_init(&w, out, outcap, FARM_HEADROOM);
+	if (agent_reply_pdu(&w, s, m, d, &pdu, 3,
+	    limit > over ? limit - over : 0) == -1) {
+		farm_stats.bad_packets++;
+		return;
+	}
+	v3_send(&w, &r, level, k, eid, ctx, ctxlen, out, o);
+}
