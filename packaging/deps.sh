@@ -16,6 +16,8 @@ PACKAGES=(
   # unit and integration tests
   libcmocka-dev python3 python3-pytest python3-aiohttp
   snmp snmpd onesixtyone
+  # tests/farm: the snmpsim recordings it serves, nftables for silent netns
+  snmpsim nftables
   openssl ca-certificates iproute2 procps util-linux
   # packaging: make deb, the unit security score, man page checks
   adduser dpkg-dev systemd groff-base man-db

@@ -83,8 +83,11 @@ add_text(struct tb *t, const uint8_t *oid, size_t olen, int tag, const char *v)
 		return tb_add(t, oid, olen, T_OID, buf, (size_t)n);
 	case T_IPADDR:
 		if (sscanf(v, "%u.%u.%u.%u%n", &a, &b, &c, &d, &n) != 4 ||
-		    v[n] || a > 255 || b > 255 || c > 255 || d > 255)
+		    v[n] || a > 255 || b > 255 || c > 255 || d > 255) {
+			if (strlen(v) == 4)	/* recorded as 4 raw bytes */
+				return tb_add(t, oid, olen, T_IPADDR, v, 4);
 			return -1;
+		}
 		buf[0] = (uint8_t)a, buf[1] = (uint8_t)b;
 		buf[2] = (uint8_t)c, buf[3] = (uint8_t)d;
 		return tb_add(t, oid, olen, T_IPADDR, buf, 4);
