@@ -234,7 +234,8 @@ class Farm:
         return {"requests": int(m[1]), "replies": int(m[2]), "drops": int(m[3]),
                 "req/s": int(m[4]), "line": line}
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Stops the farm and returns its log (stats line, sanitizer reports)."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -250,8 +251,10 @@ class Farm:
             self.netns = None
         if self in _live:
             _live.remove(self)
+        text = self.log_text()
         if os.environ.get("OUTPOST_KEEP_FARM_DIR") is None:
             shutil.rmtree(self.dir, ignore_errors=True)
+        return text
 
 
 @atexit.register

@@ -47,7 +47,8 @@ def farm():
     devices += [
         (f"{addrs[20]}-{addrs[29]}", "switch48",
          {"v3": [V3_SHA256_AES, V3_MD5_DES], "context": ["hostctx:host"]}),
-        (addrs[30], "edge", {"community": ["public", "other"]}),
+        (addrs[30], "edge", {"community": ["public", "other"],
+                             "v3": "plain:none:x:none:x"}),
         (addrs[31], "switch8", {"bad": "dup"}),
         (addrs[32], "switch8", {"bad": "toobig"}),
         (addrs[33], "switch8", {"bad": "nonincreasing"}),
@@ -60,7 +61,8 @@ def farm():
     f = Farm(devices=devices).start()
     f.a = addrs
     yield f
-    f.stop()
+    log = f.stop()
+    assert "Sanitizer" not in log and "runtime error" not in log, log
 
 
 def snmp(farm, tool, addr, *oids, opts=(), v3=None, ctx=None, version="2c",
@@ -292,13 +294,46 @@ def test_bad_silent_and_slow(farm):
 # ---------------------------------------------------------------- robustness
 
 
-def _fuzz_packets(rng: random.Random, n: int) -> list[bytes]:
-    seed = bytes.fromhex(
-        "302902010104067075626c6963a01c0204112233440201000201003010300e060a2b06010201"
-        "0105000000000500")  # a v2c GET, then mutated
+def _tlv(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    ln = bytes([n]) if n < 128 else bytes([0x82, n >> 8, n & 0xFF])
+    return bytes([tag]) + ln + body
+
+
+def _int(v: int) -> bytes:
+    return _tlv(2, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big", signed=True))
+
+
+def _seeds(addr: str) -> list[bytes]:
+    """Valid requests to mutate: v2c GETBULK, and a v3 noAuthNoPriv GETBULK
+    for user "plain" with the device's engine ID (so mutations reach the
+    PDU code through USM)."""
+    vbl = _tlv(0x30, _tlv(0x30, _tlv(6, bytes([0x2B, 6, 1, 2, 1, 2])) + b"\x05\x00") * 2)
+    bulk = _tlv(0xA5, _int(0x11223344) + _int(1) + _int(10) + vbl)
+    v2 = _tlv(0x30, _int(1) + _tlv(4, b"public") + bulk)
+    eid = bytes.fromhex("80001f8801") + socket.inet_aton(addr)
+    usm = _tlv(4, _tlv(0x30, _tlv(4, eid) + _int(1) + _int(1) + _tlv(4, b"plain")
+                       + _tlv(4, b"") + _tlv(4, b"")))
+    head = _tlv(0x30, _int(7) + _int(65507) + _tlv(4, b"\x04") + _int(3))
+    v3 = _tlv(0x30, _int(3) + head + usm + _tlv(0x30, _tlv(4, eid) + _tlv(4, b"") + bulk))
+    return [v2, v3]
+
+
+def test_v3_noauth_user_answers(farm):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(_seeds(farm.a[30])[1], (farm.a[30], farm.port))
+        reply = s.recv(65535)
+    assert reply[:1] == b"\x30"
+    assert b"port1" in reply  # ifDescr.1 of the edge kind, in the GETBULK's rows
+
+
+def _fuzz_packets(rng: random.Random, n: int, addr: str) -> list[bytes]:
+    seeds = _seeds(addr)
     out = []
     for i in range(n):
         kind = i % 4
+        seed = seeds[i // 4 % 2]
         if kind == 0:
             out.append(rng.randbytes(rng.randrange(1, 200)))
         elif kind == 1:
@@ -317,8 +352,8 @@ def _fuzz_packets(rng: random.Random, n: int) -> list[bytes]:
 def test_malformed_packets_do_not_crash_the_farm(farm):
     rng = random.Random(7)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        for pkt in _fuzz_packets(rng, 4000):
-            for addr in (farm.a[1], farm.a[20], farm.a[30]):
+        for addr in (farm.a[1], farm.a[20], farm.a[30]):
+            for pkt in _fuzz_packets(rng, 4000, addr):
                 s.sendto(pkt, (addr, farm.port))
     r = snmp(farm, "snmpget", farm.a[20], SYSNAME)
     assert r.returncode == 0, r.stderr
