@@ -33,92 +33,128 @@ port_down(long p)
 	return p % 7 == 0;
 }
 
-/* A counter that grows at rate units/s; 32-bit and 64-bit columns built
- * from the same base and rate stay consistent (the low 32 bits). */
+enum col_kind { K_INDEX, K_DESCR, K_INT, K_GAUGE, K_MAC, K_OPER, K_TT0,
+	K_C32, K_C64, K_NAME, K_ALIAS, K_OID0 };
+
+/* ifTable then ifXTable, in OID order, so rows come out sorted. Counters
+ * grow at mul * the port's rate; 32- and 64-bit columns with the same base
+ * and rate stay consistent (the low 32 bits). full == 0: poller columns
+ * only, to keep 100k-row tables small. */
+static const struct col {
+	const char	*oid;
+	int		 full_only;
+	enum col_kind	 kind;
+	int64_t		 val;		/* K_INT, K_GAUGE; base multiple for K_C* */
+	double		 mul;
+} if_cols[] = {
+	{ IFT ".1", 0, K_INDEX, 0, 0 }, { IFT ".2", 0, K_DESCR, 0, 0 },
+	{ IFT ".3", 0, K_INT, 6, 0 }, { IFT ".4", 1, K_INT, 1500, 0 },
+	{ IFT ".5", 0, K_GAUGE, 1000000000, 0 }, { IFT ".6", 0, K_MAC, 0, 0 },
+	{ IFT ".7", 0, K_INT, 1, 0 }, { IFT ".8", 0, K_OPER, 0, 0 },
+	{ IFT ".9", 1, K_TT0, 0, 0 }, { IFT ".10", 0, K_C32, 1, 1 },
+	{ IFT ".11", 1, K_C32, 1, 1 / 800. }, { IFT ".12", 1, K_C32, 1, 1 / 9000. },
+	{ IFT ".13", 1, K_C32, 0, 0 }, { IFT ".14", 0, K_C32, 0, 1e-6 },
+	{ IFT ".15", 1, K_C32, 0, 0 }, { IFT ".16", 0, K_C32, 3, 0.7 },
+	{ IFT ".17", 1, K_C32, 1, 1 / 900. }, { IFT ".18", 1, K_C32, 1, 1 / 9500. },
+	{ IFT ".19", 1, K_C32, 0, 0 }, { IFT ".20", 0, K_C32, 0, 1 / 2e6 },
+	{ IFT ".21", 1, K_GAUGE, 0, 0 }, { IFT ".22", 1, K_OID0, 0, 0 },
+	{ IFX ".1", 0, K_NAME, 0, 0 }, { IFX ".2", 1, K_C32, 1, 1 / 9000. },
+	{ IFX ".3", 1, K_C32, 1, 1 / 20000. }, { IFX ".4", 1, K_C32, 1, 1 / 9500. },
+	{ IFX ".5", 1, K_C32, 1, 1 / 21000. }, { IFX ".6", 0, K_C64, 1, 1 },
+	{ IFX ".7", 1, K_C64, 1, 1 / 800. }, { IFX ".8", 1, K_C64, 1, 1 / 9000. },
+	{ IFX ".9", 1, K_C64, 1, 1 / 20000. }, { IFX ".10", 0, K_C64, 3, 0.7 },
+	{ IFX ".11", 1, K_C64, 1, 1 / 900. }, { IFX ".12", 1, K_C64, 1, 1 / 9500. },
+	{ IFX ".13", 1, K_C64, 1, 1 / 21000. }, { IFX ".14", 1, K_INT, 1, 0 },
+	{ IFX ".15", 0, K_GAUGE, 1000, 0 }, { IFX ".16", 1, K_INT, 2, 0 },
+	{ IFX ".17", 1, K_INT, 1, 0 }, { IFX ".18", 0, K_ALIAS, 0, 0 },
+	{ IFX ".19", 1, K_TT0, 0, 0 },
+};
+
 static void
-counter(struct tb *t, const char *col, long p, uint8_t tag, uint64_t base,
-    double rate)
+if_cell(struct tb *t, const struct col *c, const uint8_t *oid, size_t olen,
+    long p, const char *descr)
 {
-	tb_put_dyn(t, col, p, 0, DYN_COUNTER, tag, base, rate);
+	uint8_t		 v[16];
+	char		 s[128];
+	double		 r = port_down(p) ? 0 : 12500.0 * (double)(p % 10 + 1);
+	uint64_t	 b = (uint64_t)p * 1000003ULL * (uint64_t)c->val;
+	struct farm_dyn	 d = { DYN_COUNTER, T_COUNTER32, b, r * c->mul };
+	size_t		 n;
+
+	switch (c->kind) {
+	case K_INDEX:
+	case K_INT:
+	case K_OPER:
+		n = ber_int_tlv(v, T_INT, c->kind == K_INDEX ? p :
+		    c->kind == K_OPER ? (port_down(p) ? 2 : 1) : c->val);
+		tb_add(t, oid, olen, T_INT, v + 2, n - 2);
+		break;
+	case K_GAUGE:
+	case K_TT0:
+		n = ber_uint_tlv(v, c->kind == K_GAUGE ? T_GAUGE32 : T_TIMETICKS,
+		    (uint64_t)c->val);
+		tb_add(t, oid, olen, v[0], v + 2, n - 2);
+		break;
+	case K_MAC:
+		v[0] = 0x48, v[1] = 0x5b, v[2] = 0x39, v[3] = 0x3a;
+		v[4] = (uint8_t)(p >> 8), v[5] = (uint8_t)p;
+		tb_add(t, oid, olen, T_OCTETS, v, 6);
+		break;
+	case K_DESCR:
+	case K_NAME:
+	case K_ALIAS:
+		if (c->kind == K_DESCR)
+			snprintf(s, sizeof(s), "%s%ld", descr, p);
+		else if (c->kind == K_NAME)
+			snprintf(s, sizeof(s), "Gi1/0/%ld", p);
+		else
+			snprintf(s, sizeof(s), p % 3 ? "uplink %ld" : "", p);
+		tb_add(t, oid, olen, T_OCTETS, s, strlen(s));
+		break;
+	case K_OID0:
+		v[0] = 0;	/* 0.0 */
+		tb_add(t, oid, olen, T_OID, v, 1);
+		break;
+	case K_C32:
+	case K_C64:
+		if (c->kind == K_C64)
+			d.tag = T_COUNTER64;
+		if (d.rate == 0 && b == 0) {	/* a constant zero counter */
+			n = ber_uint_tlv(v, d.tag, 0);
+			tb_add(t, oid, olen, d.tag, v + 2, n - 2);
+		} else
+			tb_add_dyn(t, oid, olen, &d);
+		break;
+	}
 }
 
-/* ifTable and ifXTable rows 1..n. full: every column; else the columns a
- * poller reads, to keep 100k-row tables small. */
 static void
 gen_if(struct tb *t, long n, int full, const char *descr)
 {
+	uint8_t	oid[64];
+	size_t	c;
 	long	p;
-	char	s[128];
+	int	plen;
 
 	tb_put_int(t, "1.3.6.1.2.1.2.1", 0, 0, T_INT, n);
-	for (p = 1; p <= n; p++) {
-		uint8_t	mac[6] = { 0x48, 0x5b, 0x39, 0x3a,
-			    (uint8_t)(p >> 8), (uint8_t)p };
-		double	r = port_down(p) ? 0 : 12500.0 * (double)(p % 10 + 1);
-		uint64_t b = (uint64_t)p * 1000003ULL;
+	for (c = 0; c < sizeof(if_cols) / sizeof(if_cols[0]); c++) {
+		if (if_cols[c].full_only && !full)
+			continue;
+		plen = ber_oid_parse(if_cols[c].oid, oid, sizeof(oid) - 8);
+		for (p = 1; p <= n; p++) {
+			size_t	len = (size_t)plen;
+			uint8_t	tmp[5];
+			int	k = 0;
+			long	x = p;
 
-		snprintf(s, sizeof(s), "%s%ld", descr, p);
-		tb_put_int(t, IFT ".1", p, 0, T_INT, p);
-		tb_put_str(t, IFT ".2", p, 0, s);
-		tb_put_int(t, IFT ".3", p, 0, T_INT, 6);
-		if (full)
-			tb_put_int(t, IFT ".4", p, 0, T_INT, 1500);
-		tb_put_uint(t, IFT ".5", p, 0, T_GAUGE32, 1000000000);
-		tb_put(t, IFT ".6", p, 0, T_OCTETS, mac, 6);
-		tb_put_int(t, IFT ".7", p, 0, T_INT, 1);
-		tb_put_int(t, IFT ".8", p, 0, T_INT, port_down(p) ? 2 : 1);
-		if (full)
-			tb_put_uint(t, IFT ".9", p, 0, T_TIMETICKS, 0);
-		counter(t, IFT ".10", p, T_COUNTER32, b, r);
-		if (full) {
-			counter(t, IFT ".11", p, T_COUNTER32, b, r / 800);
-			counter(t, IFT ".12", p, T_COUNTER32, b, r / 9000);
-			tb_put_uint(t, IFT ".13", p, 0, T_COUNTER32, 0);
+			do {		/* the row index as a sub-identifier */
+				tmp[k++] = x & 0x7f;
+				x >>= 7;
+			} while (x);
+			while (k--)
+				oid[len++] = tmp[k] | (k ? 0x80 : 0);
+			if_cell(t, &if_cols[c], oid, len, p, descr);
 		}
-		counter(t, IFT ".14", p, T_COUNTER32, 0, r / 1e6);
-		if (full)
-			tb_put_uint(t, IFT ".15", p, 0, T_COUNTER32, 0);
-		counter(t, IFT ".16", p, T_COUNTER32, b * 3, r * 0.7);
-		if (full) {
-			counter(t, IFT ".17", p, T_COUNTER32, b, r / 900);
-			counter(t, IFT ".18", p, T_COUNTER32, b, r / 9500);
-			tb_put_uint(t, IFT ".19", p, 0, T_COUNTER32, 0);
-		}
-		counter(t, IFT ".20", p, T_COUNTER32, 0, r / 2e6);
-		if (full) {
-			tb_put_uint(t, IFT ".21", p, 0, T_GAUGE32, 0);
-			tb_put_oid(t, IFT ".22", p, 0, "0.0");
-		}
-		snprintf(s, sizeof(s), "Gi1/0/%ld", p);
-		tb_put_str(t, IFX ".1", p, 0, s);
-		if (full) {
-			counter(t, IFX ".2", p, T_COUNTER32, b, r / 9000);
-			counter(t, IFX ".3", p, T_COUNTER32, b, r / 20000);
-			counter(t, IFX ".4", p, T_COUNTER32, b, r / 9500);
-			counter(t, IFX ".5", p, T_COUNTER32, b, r / 21000);
-		}
-		counter(t, IFX ".6", p, T_COUNTER64, b, r);
-		if (full) {
-			counter(t, IFX ".7", p, T_COUNTER64, b, r / 800);
-			counter(t, IFX ".8", p, T_COUNTER64, b, r / 9000);
-			counter(t, IFX ".9", p, T_COUNTER64, b, r / 20000);
-		}
-		counter(t, IFX ".10", p, T_COUNTER64, b * 3, r * 0.7);
-		if (full) {
-			counter(t, IFX ".11", p, T_COUNTER64, b, r / 900);
-			counter(t, IFX ".12", p, T_COUNTER64, b, r / 9500);
-			counter(t, IFX ".13", p, T_COUNTER64, b, r / 21000);
-			tb_put_int(t, IFX ".14", p, 0, T_INT, 1);
-		}
-		tb_put_uint(t, IFX ".15", p, 0, T_GAUGE32, 1000);
-		if (full) {
-			tb_put_int(t, IFX ".16", p, 0, T_INT, 2);
-			tb_put_int(t, IFX ".17", p, 0, T_INT, 1);
-		}
-		snprintf(s, sizeof(s), p % 3 ? "uplink %ld" : "", p);
-		tb_put_str(t, IFX ".18", p, 0, s);
-		if (full)
-			tb_put_uint(t, IFX ".19", p, 0, T_TIMETICKS, 0);
 	}
 }
 
