@@ -112,23 +112,36 @@ oid_sub(const uint8_t **p, const uint8_t *end, uint64_t *out)
 }
 
 /* Numeric order of two BER OIDs. Byte order is not numeric order once
- * sub-identifiers take several bytes, hence the decoding. */
+ * sub-identifiers take several bytes, hence the decoding; but equal leading
+ * bytes are equal sub-identifiers, so only the tail from the first
+ * differing sub-identifier is decoded. This is the hot path of every
+ * lookup. */
 int
 ber_oid_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
 	const uint8_t	*ae = a + alen, *be = b + blen;
+	size_t		 n = alen < blen ? alen : blen, i = 0;
 	uint64_t	 x, y;
 
-	/* Fast path: identical leading bytes whose sub-identifiers end
-	 * together compare equal, so skip the common prefix up to the last
-	 * byte that ends a sub-identifier. */
-	size_t	n = alen < blen ? alen : blen, i, cut = 0;
+	while (i + 8 <= n) {		/* 8 bytes at a time */
+		uint64_t wa, wb;
 
-	for (i = 0; i < n && a[i] == b[i]; i++)
-		if (!(a[i] & 0x80))
-			cut = i + 1;
-	a += cut;
-	b += cut;
+		memcpy(&wa, a + i, 8);
+		memcpy(&wb, b + i, 8);
+		if (wa != wb)
+			break;
+		i += 8;
+	}
+	while (i < n && a[i] == b[i])
+		i++;
+	if (i == n && alen == blen)
+		return 0;
+	while (i > 0 && (a[i - 1] & 0x80))
+		i--;		/* back to the start of that sub-identifier */
+	if (i < n && !(a[i] & 0x80) && !(b[i] & 0x80))
+		return a[i] < b[i] ? -1 : 1;	/* two one-byte ones */
+	a += i;
+	b += i;
 	for (;;) {
 		int ha = oid_sub(&a, ae, &x), hb = oid_sub(&b, be, &y);
 

@@ -7,10 +7,9 @@
  * Key localisation is cached twice: Ku (1 MB of hashing) once per
  * protocol and password at start-up, Kul per user and engine on first use,
  * in a direct-mapped cache (a collision only costs a recomputation). */
-#define OPENSSL_SUPPRESS_DEPRECATED	/* DES_* and HMAC(): no provider needed */
+#define OPENSSL_SUPPRESS_DEPRECATED	/* DES_*: no legacy provider needed */
 #include <openssl/des.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,18 +57,23 @@ static uint32_t		 boots;
 static double		 t0;
 static uint64_t		 salt_ctr;
 
+/* Digests and ciphers are fetched once: an implicit fetch per call (what
+ * EVP_sha1() and HMAC() do in OpenSSL 3) costs more than the hashing. */
+static EVP_MD		*mds[AUTH_SHA512 + 1];
+static EVP_CIPHER	*ciphers[3];
+
 static const EVP_MD *
 md_of(int auth)
 {
-	switch (auth) {
-	case AUTH_MD5:		return EVP_md5();
-	case AUTH_SHA1:		return EVP_sha1();
-	case AUTH_SHA224:	return EVP_sha224();
-	case AUTH_SHA256:	return EVP_sha256();
-	case AUTH_SHA384:	return EVP_sha384();
-	case AUTH_SHA512:	return EVP_sha512();
-	}
-	return NULL;
+	static const char *const names[] = { NULL, "MD5", "SHA1", "SHA224",
+	    "SHA256", "SHA384", "SHA512" };
+
+	if (auth <= AUTH_NONE || auth > AUTH_SHA512)
+		return NULL;
+	if (mds[auth] == NULL && (mds[auth] = EVP_MD_fetch(NULL, names[auth],
+	    NULL)) == NULL)
+		abort();
+	return mds[auth];
 }
 
 size_t
@@ -297,14 +301,33 @@ keys_for(const struct farm_user *u, uint32_t addr)
 	return &e->k;
 }
 
+/* HMAC (RFC 2104) over a reused digest context, truncated (RFC 3414, 7860). */
 static void
 mac(const struct usm_keys *k, const uint8_t *msg, size_t len, uint8_t *out)
 {
-	uint8_t		full[EVP_MAX_MD_SIZE];
-	unsigned int	n;
+	static EVP_MD_CTX	*c;
+	const EVP_MD		*md = md_of(k->auth);
+	uint8_t			 pad[128], inner[EVP_MAX_MD_SIZE];
+	unsigned int		 n;
+	size_t			 bs = (size_t)EVP_MD_get_block_size(md), i;
 
-	HMAC(md_of(k->auth), k->kauth, (int)k->kauth_len, msg, len, full, &n);
-	memcpy(out, full, usm_maclen(k->auth));
+	if (c == NULL && (c = EVP_MD_CTX_new()) == NULL)
+		abort();
+	memset(pad, 0x36, bs);
+	for (i = 0; i < k->kauth_len; i++)
+		pad[i] ^= k->kauth[i];
+	EVP_DigestInit_ex(c, md, NULL);
+	EVP_DigestUpdate(c, pad, bs);
+	EVP_DigestUpdate(c, msg, len);
+	EVP_DigestFinal_ex(c, inner, &n);
+	memset(pad, 0x5c, bs);
+	for (i = 0; i < k->kauth_len; i++)
+		pad[i] ^= k->kauth[i];
+	EVP_DigestInit_ex(c, md, NULL);
+	EVP_DigestUpdate(c, pad, bs);
+	EVP_DigestUpdate(c, inner, n);
+	EVP_DigestFinal_ex(c, inner, &n);
+	memcpy(out, inner, usm_maclen(k->auth));
 }
 
 void
@@ -324,12 +347,15 @@ put32(uint8_t *p, uint32_t v)
 static const EVP_CIPHER *
 aes_of(int priv)
 {
-	switch (priv) {
-	case PRIV_AES128:	return EVP_aes_128_cfb128();
-	case PRIV_AES192:
-	case PRIV_AES192C:	return EVP_aes_192_cfb128();
-	default:		return EVP_aes_256_cfb128();
-	}
+	static const char *const names[] = { "AES-128-CFB", "AES-192-CFB",
+	    "AES-256-CFB" };
+	int	i = priv == PRIV_AES128 ? 0 :
+	    priv == PRIV_AES192 || priv == PRIV_AES192C ? 1 : 2;
+
+	if (ciphers[i] == NULL && (ciphers[i] = EVP_CIPHER_fetch(NULL, names[i],
+	    NULL)) == NULL)
+		abort();
+	return ciphers[i];
 }
 
 static int
