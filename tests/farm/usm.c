@@ -301,32 +301,38 @@ keys_for(const struct farm_user *u, uint32_t addr)
 	return &e->k;
 }
 
+/* One half of HMAC: H((K ^ pad) || data). */
+static unsigned int
+hmac_half(EVP_MD_CTX *c, const EVP_MD *md, const struct usm_keys *k,
+    uint8_t padbyte, const uint8_t *data, size_t len, uint8_t *out)
+{
+	uint8_t		pad[128];
+	unsigned int	n;
+	size_t		bs = (size_t)EVP_MD_get_block_size(md), i;
+
+	memset(pad, padbyte, bs);
+	for (i = 0; i < k->kauth_len; i++)
+		pad[i] ^= k->kauth[i];
+	EVP_DigestInit_ex(c, md, NULL);
+	EVP_DigestUpdate(c, pad, bs);
+	EVP_DigestUpdate(c, data, len);
+	EVP_DigestFinal_ex(c, out, &n);
+	return n;
+}
+
 /* HMAC (RFC 2104) over a reused digest context, truncated (RFC 3414, 7860). */
 static void
 mac(const struct usm_keys *k, const uint8_t *msg, size_t len, uint8_t *out)
 {
 	static EVP_MD_CTX	*c;
 	const EVP_MD		*md = md_of(k->auth);
-	uint8_t			 pad[128], inner[EVP_MAX_MD_SIZE];
+	uint8_t			 inner[EVP_MAX_MD_SIZE];
 	unsigned int		 n;
-	size_t			 bs = (size_t)EVP_MD_get_block_size(md), i;
 
 	if (c == NULL && (c = EVP_MD_CTX_new()) == NULL)
 		abort();
-	memset(pad, 0x36, bs);
-	for (i = 0; i < k->kauth_len; i++)
-		pad[i] ^= k->kauth[i];
-	EVP_DigestInit_ex(c, md, NULL);
-	EVP_DigestUpdate(c, pad, bs);
-	EVP_DigestUpdate(c, msg, len);
-	EVP_DigestFinal_ex(c, inner, &n);
-	memset(pad, 0x5c, bs);
-	for (i = 0; i < k->kauth_len; i++)
-		pad[i] ^= k->kauth[i];
-	EVP_DigestInit_ex(c, md, NULL);
-	EVP_DigestUpdate(c, pad, bs);
-	EVP_DigestUpdate(c, inner, n);
-	EVP_DigestFinal_ex(c, inner, &n);
+	n = hmac_half(c, md, k, 0x36, msg, len, inner);
+	hmac_half(c, md, k, 0x5c, inner, n, inner);
 	memcpy(out, inner, usm_maclen(k->auth));
 }
 
