@@ -607,6 +607,8 @@ main(int argc, char **argv)
 
 	usm_init();
 	t_start = t_stats = farm_now();
+	if (argc == 2 && strcmp(argv[1], "--selftest") == 0)
+		return farm_selftest();
 	for (i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			usage();

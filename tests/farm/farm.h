@@ -256,6 +256,7 @@ void	usm_sign(const struct usm_keys *, uint8_t *msg, size_t len,
 	    uint8_t *macpos);
 
 /* ---- misc ------------------------------------------------------------ */
+int	farm_selftest(void);		/* selftest.c: 0 when all pass */
 uint64_t farm_hash(uint64_t);
 double	farm_now(void);		/* monotonic seconds */
 

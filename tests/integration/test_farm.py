@@ -25,6 +25,13 @@ PLAIN_RECORDINGS = [
 ]
 V3_SHA256_AES = "u256:SHA-256:authpass256:AES:privpass256"
 V3_MD5_DES = "umd5:MD5:authpassmd5:DES:privpassmd5"
+# Every auth protocol and every priv protocol at least once, including the
+# AES-192/256 key extensions (Blumenthal; Reeder for the -C variants), which
+# only matter when the hash is shorter than the key.
+V3_MATRIX = ["pa:SHA:authpass1:AES-256-C:privpass1", "pb:MD5:authpass1:AES-192-C:privpass1",
+             "pc:MD5:authpass1:AES-256:privpass1", "pd:SHA-224:authpass1:AES-192:privpass1",
+             "pe:SHA-384:authpass1:AES:privpass1", "pf:SHA-512:authpass1:DES:privpass1",
+             "pg:SHA:authpass1:none:x", "ph:none:x:none:x"]
 SYSNAME = "1.3.6.1.2.1.1.5.0"
 EDGE = "1.3.6.1.4.1.8072.9999.9999.1"
 
@@ -57,6 +64,7 @@ def farm():
         (addrs[36], "switch48", {"max_size": 484}),
         (addrs[37], "router", {}),
         (addrs[38], "table:3000", {}),
+        (addrs[39], "switch8", {"v3": V3_MATRIX}),
     ]
     f = Farm(devices=devices).start()
     f.a = addrs
@@ -240,6 +248,20 @@ def test_v3_authpriv_get(farm, user):
     assert "sw-" + farm.a[21].replace(".", "-") in r.stdout
 
 
+@pytest.mark.parametrize("user", V3_MATRIX)
+def test_v3_every_protocol_matches_net_snmp(farm, user):
+    name, auth, apass, priv, ppass = user.split(":")
+    if priv != "none":
+        r = snmp(farm, "snmpget", farm.a[39], SYSNAME, v3=user)
+    else:
+        level = ["-l", "authNoPriv", "-a", auth, "-A", apass] if auth != "none" \
+            else ["-l", "noAuthNoPriv"]
+        r = farm.run(["snmpget", "-On", "-t", "2", "-r", "1", "-v", "3", "-u", name, *level,
+                      farm.target(farm.a[39]), SYSNAME])
+    assert r.returncode == 0, r.stderr
+    assert "sw-" + farm.a[39].replace(".", "-") in r.stdout
+
+
 def test_v3_context_serves_other_data(farm):
     r = snmp(farm, "snmpbulkwalk", farm.a[22], "1.3.6.1.2.1.25.4.2.1.2",
              v3=V3_SHA256_AES, ctx="hostctx")
@@ -393,6 +415,14 @@ def test_netns_unserved_address_is_silent():
         f.stop()
     assert ns not in subprocess.run(["ip", "netns", "list"], capture_output=True,
                                     text=True).stdout
+
+
+def test_selftest_key_vectors_oid_order_and_integers():
+    from farm_fixture import farm_binary
+    r = subprocess.run([farm_binary(), "--selftest"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "selftest: ok" in r.stderr
 
 
 def test_bad_spec_is_refused_with_a_message():
