@@ -164,6 +164,24 @@ def test_walk_of_recording_returns_its_values(farm, rec):
     assert got == want
 
 
+def test_every_shipped_recording_loads_and_answers():
+    recs = sorted(subprocess.run(["dpkg", "-L", "snmpsim"], capture_output=True,
+                                 text=True).stdout.split())
+    recs = [r for r in recs if r.endswith((".snmprec", ".snmprec.gz"))]
+    assert len(recs) >= 30
+    block = list(ipaddress.ip_network(farm_block(1)))
+    f = Farm(devices=[(str(block[1 + i]), r, {}) for i, r in enumerate(recs)]).start()
+    try:
+        for i, rec in enumerate(recs):
+            r = f.run(["snmpgetnext", "-v2c", "-c", "public", "-On", "-t", "2", "-r", "1",
+                       f.target(str(block[1 + i])), ".1"])
+            assert r.returncode == 0, (rec, r.stderr)
+            assert r.stdout.startswith("."), rec
+    finally:
+        log = f.stop()
+    assert "linux-full-walk.snmprec.gz: 3882 OIDs" in log
+
+
 def test_v1_walk_ends_with_end_of_mib_and_skips_counter64(farm):
     r = snmp(farm, "snmpwalk", farm.a[1], ".1", version="1")
     assert r.returncode == 0, r.stderr
