@@ -107,13 +107,18 @@ next_index(const struct farm_spec *s, const struct farm_tmpl *m, size_t i,
 }
 
 /* Value for GET of an OID that is absent (RFC 3416 4.2.1): noSuchInstance
- * when its parent object has instances, else noSuchObject. */
+ * when its parent object has instances, else noSuchObject (also for an
+ * interior node such as sysName without its .0, as net-snmp's agent). */
 static uint8_t
 absent_tag(const struct farm_tmpl *m, const uint8_t *oid, size_t len)
 {
 	size_t	plen, i;
 
 	if (len == 0)
+		return T_NOSUCHOBJ;
+	i = tmpl_next(m, oid, len);
+	if (i < m->n && ber_oid_is_prefix(oid, len, m->pool + m->ents[i].off,
+	    m->ents[i].oid_len))
 		return T_NOSUCHOBJ;
 	/* plen: the OID without its last sub-identifier */
 	plen = len - 1;

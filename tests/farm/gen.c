@@ -107,8 +107,10 @@ if_cell(struct tb *t, const struct col *c, const uint8_t *oid, size_t olen,
 			snprintf(s, sizeof(s), "%s%ld", descr, p);
 		else if (c->kind == K_NAME)
 			snprintf(s, sizeof(s), "Gi1/0/%ld", p);
+		else if (p % 3)
+			snprintf(s, sizeof(s), "uplink %ld", p);
 		else
-			snprintf(s, sizeof(s), p % 3 ? "uplink %ld" : "", p);
+			s[0] = '\0';	/* every third alias empty */
 		tb_add(t, oid, olen, T_OCTETS, s, strlen(s));
 		break;
 	case K_OID0:

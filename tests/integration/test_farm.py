@@ -201,9 +201,12 @@ def test_v1_get_of_missing_object_is_nosuchname(farm):
 
 
 def test_v2c_exceptions(farm):
-    r = snmp(farm, "snmpget", farm.a[1], "1.3.6.1.2.1.1.5.1", "1.3.6.1.2.1.99.0")
-    assert "No Such Instance" in r.stdout
-    assert "No Such Object" in r.stdout
+    r = snmp(farm, "snmpget", farm.a[1], "1.3.6.1.2.1.1.5.1", "1.3.6.1.2.1.99.0",
+             "1.3.6.1.2.1.1.5")
+    lines = r.stdout.splitlines()
+    assert "No Such Instance" in lines[0]
+    assert "No Such Object" in lines[1]
+    assert "No Such Object" in lines[2]
     r = snmp(farm, "snmpgetnext", farm.a[1], "1.3.6.1.2.1.1.8.0")
     assert "No more variables" in r.stdout
 
