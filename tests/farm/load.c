@@ -147,13 +147,20 @@ parse_reply(const uint8_t *p, size_t len, int64_t *id, size_t *nvb)
 	if (ber_int(&m, &ver) == -1)
 		return -1;
 	if (ver == 3) {
-		struct ber g;
+		struct ber	 g;
+		int64_t		 maxsize;
+		int		 level = (user.auth ? 1 : 0) | (user.priv ? 2 : 0);
 
 		if (ber_expect(&m, T_SEQ, &v, &l) == -1)
 			return -1;
 		g.p = v, g.end = v + l;
 		*nvb = 1;
-		return ber_int(&g, id);
+		/* a report (wrong password, unknown user) comes back at
+		 * noAuthNoPriv: only a reply at our level counts */
+		if (ber_int(&g, id) == -1 || ber_int(&g, &maxsize) == -1 ||
+		    ber_octets(&g, &v, &l) == -1 || l != 1 || (v[0] & 3) != level)
+			return -1;
+		return 0;
 	}
 	if (ber_octets(&m, &v, &l) == -1 || ber_next(&m, &tag, &v, &l) == -1 ||
 	    tag != PDU_RESPONSE)
