@@ -55,7 +55,7 @@ usage(void)
 	    "TARGETS=KIND[,key=value...] ... [--ready-file PATH] [--cpu N]\n"
 	    "  TARGETS: ADDR, ADDR-ADDR or CIDR; KIND: FILE.snmprec[.gz], switchN, "
 	    "router, host, table:ROWS, edge\n  keys: community=A+B v3=USER:AUTH:"
-	    "PASS:PRIV:PASS context=NAME:KIND latency_ms=N loss=PCT max_size=N\n"
+	    "PASS:PRIV:PASS context=NAME:KIND latency_ms=N loss=PCT max_size=N every=N\n"
 	    "        bad=nonincreasing|toobig|slow|dup|silent\n");
 	exit(2);
 }
@@ -147,6 +147,8 @@ spec_key(struct farm_spec *s, char *key, char *val)
 		s->latency_ms = (int)num(val, 0, 60000, key);
 	else if (strcmp(key, "loss") == 0)
 		s->loss = (int)num(val, 0, 100, key);
+	else if (strcmp(key, "every") == 0)
+		s->every = (uint32_t)num(val, 1, 1 << 24, key);
 	else if (strcmp(key, "max_size") == 0)
 		s->max_size = (int)num(val, 484, FARM_MAX_MSG, key);
 	else if (strcmp(key, "bad") == 0) {
@@ -208,7 +210,7 @@ spec_key(struct farm_spec *s, char *key, char *val)
 		}
 	} else {
 		fprintf(stderr, "outpost-farm: unknown key %s= (community, v3, "
-		    "context, latency_ms, loss, max_size, bad)\n", key);
+		    "context, latency_ms, loss, max_size, bad, every)\n", key);
 		exit(2);
 	}
 }
@@ -282,6 +284,9 @@ find_spec(uint32_t addr)
 			hi = mid;
 		else if (addr > ranges[mid].hi)
 			lo = mid + 1;
+		else if (ranges[mid].spec->every > 1 &&
+		    (addr - ranges[mid].lo) % ranges[mid].spec->every != 0)
+			return NULL;	/* a sparse block: this one is silent */
 		else
 			return ranges[mid].spec;
 	}

@@ -178,6 +178,7 @@ struct farm_spec {
 	struct farm_ctx		 ctx[FARM_MAX_CTX];
 	int			 nctx;
 	int			 latency_ms, loss, max_size;
+	uint32_t		 every;		/* only every Nth address answers */
 	enum bad_mode		 bad;
 };
 

@@ -9,7 +9,8 @@
     farm.stop()                  # also at exit
 
 Device keys (see tests/farm/README.md): community, v3, context (str or list,
-joined with '+'), latency_ms, loss, max_size, bad.
+joined with '+'), latency_ms, loss, max_size, bad, every (sparse blocks;
+addresses() lists only the addresses that answer).
 
 Modes:
 - netns=False: the farm listens on 0.0.0.0:PORT of this host's loopback; an
@@ -188,8 +189,8 @@ class Farm:
     # ------------------------------------------------------------------ use
     def addresses(self) -> list[str]:
         out: list[str] = []
-        for target, _kind, _keys in self.devices:
-            out += _expand(target)
+        for target, _kind, keys in self.devices:
+            out += _expand(target)[::int((keys or {}).get("every", 1))]
         return out
 
     def target(self, addr: str) -> str:

@@ -421,8 +421,16 @@ def test_netns_unserved_address_is_silent():
     ok, why = netns_available()
     if not ok:
         pytest.skip(why)
-    f = Farm(devices=[("127.88.0.0/24", "switch8", {})], netns=True).start()
+    f = Farm(devices=[("127.88.0.0/24", "switch8", {}),
+                      ("127.88.2.0/24", "switch8", {"every": 10})], netns=True).start()
     try:
+        assert "127.88.2.10" in f.addresses() and "127.88.2.11" not in f.addresses()
+        r = f.run(["snmpget", "-v2c", "-c", "public", "-t", "2", "-r", "0", "-On",
+                   f.target("127.88.2.10"), SYSNAME])
+        assert r.returncode == 0, r.stderr
+        r = f.run(["snmpget", "-v2c", "-c", "public", "-t", "1", "-r", "0",
+                   f.target("127.88.2.11"), SYSNAME])
+        assert r.returncode != 0 and "Timeout" in r.stderr
         r = f.run(["snmpget", "-v2c", "-c", "public", "-t", "2", "-r", "0", "-On",
                    f.target("127.88.0.9"), SYSNAME])
         assert r.returncode == 0, r.stderr
