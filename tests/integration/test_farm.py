@@ -9,6 +9,7 @@ import os
 import random
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -64,6 +65,8 @@ def farm():
         (addrs[37], "router", {}),
         (addrs[38], "table:3000", {}),
         (addrs[39], "switch8", {"v3": V3_MATRIX}),
+        (addrs[40], "switch8", {"latency_ms": 300}),
+        (addrs[41], "switch8", {"loss": 100}),
     ]
     f = Farm(devices=devices).start()
     f.a = addrs
@@ -308,6 +311,32 @@ def test_bad_dup_answers_and_farm_survives(farm):
     r = snmp(farm, "snmpget", farm.a[31], SYSNAME)
     assert r.returncode == 0, r.stderr
     assert farm.alive()
+
+
+def _exchange(farm, addr, wait=3.0, count=1) -> list[bytes]:
+    """Sends one v2c GETBULK and collects replies until `wait` passes."""
+    out = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(_seeds(addr)[0], (addr, farm.port))
+        s.settimeout(wait)
+        try:
+            while len(out) < count:
+                out.append(s.recv(65535))
+        except socket.timeout:
+            pass
+    return out
+
+
+def test_bad_dup_sends_every_reply_twice(farm):
+    replies = _exchange(farm, farm.a[31], wait=2, count=2)
+    assert len(replies) == 2 and replies[0] == replies[1]
+
+
+def test_latency_delays_and_loss_drops(farm):
+    t = time.monotonic()
+    assert len(_exchange(farm, farm.a[40])) == 1
+    assert time.monotonic() - t >= 0.29  # never sooner than latency_ms=300
+    assert _exchange(farm, farm.a[41], wait=1) == []
 
 
 def test_bad_toobig(farm):
