@@ -40,7 +40,7 @@ import subprocess
 import tempfile
 import time
 
-from snmpd_fixture import client_env
+from snmpd_fixture import _die_with_parent, client_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RECORDINGS = "/usr/share/doc/snmpsim/examples/data"
@@ -133,10 +133,21 @@ class Farm:
         if r.returncode != 0:
             raise FarmError(f"{' '.join(cmd)} in {self.netns}: {r.stderr.strip()}")
 
+    @staticmethod
+    def _remove_orphan_netns() -> None:
+        # A test process killed outright leaves its namespaces behind; their
+        # names carry its pid, so a namespace whose creator is gone is ours
+        # to delete.
+        r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+        for m in re.finditer(r"^(outpost-farm-(\d+)-\d+)", r.stdout, re.M):
+            if int(m[2]) != os.getpid() and not os.path.exists(f"/proc/{m[2]}"):
+                subprocess.run(["ip", "netns", "delete", m[1]], capture_output=True)
+
     def _make_netns(self) -> None:
         ok, why = netns_available()
         if not ok:
             raise FarmError(why)
+        self._remove_orphan_netns()
         name = f"outpost-farm-{os.getpid()}-{next(_netns_seq)}"
         r = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
         if r.returncode != 0:
@@ -173,7 +184,7 @@ class Farm:
         _live.append(self)
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.start_timeout
         while not os.path.exists(ready):
             if self.proc.poll() is not None:
