@@ -5,8 +5,9 @@
  *
  * Layout: ber.c (BER reader/writer), tmpl.c (immutable OID tables shared
  * by every device of a kind), snmprec.c and gen.c (fill tables), agent.c
- * (PDU semantics, v1/v2c messages), usm.c (v3 messages and crypto),
- * farm.c (CLI, socket loop, delays, stats), load.c (load generator).
+ * (PDU semantics, v1/v2c messages), usm.c (v3 keys, crypto, message
+ * wrapping), usm_agent.c (v3 requests and reports), farm.c (CLI, socket
+ * loop, delays, stats), selftest.c (--selftest), load.c (load generator).
  */
 #ifndef OUTPOST_FARM_H
 #define OUTPOST_FARM_H
@@ -246,6 +247,10 @@ void	usm_kul(int auth, int priv, const uint8_t *ku_auth, const uint8_t *ku_priv,
 	    const uint8_t *eid, size_t eidlen, struct usm_keys *);
 int	usm_ku(int auth, const char *pass);	/* Ku cache index, -1: full */
 uint32_t usm_time(void);
+uint64_t usm_salt(void);		/* a fresh privacy salt */
+/* The user's localised keys for the engine of addr (cached). */
+const struct usm_keys *usm_keys_for(const struct farm_user *, uint32_t addr);
+void	usm_mac(const struct usm_keys *, const uint8_t *, size_t, uint8_t *out);
 /* The whole v3 message around w's scoped PDU (or encrypted one). */
 int	usm_wrap(struct bw *, int64_t msgid, int flags, const uint8_t *eid,
 	    size_t eidlen, uint32_t boots, uint32_t etime, const char *user,
