@@ -8,6 +8,7 @@
 struct farm_stats farm_stats;
 
 #define PDU_HDR_MAX	24	/* vbl SEQ + reqid + err + erridx + PDU tag */
+#define SYNTH		(SIZE_MAX - 1)	/* bulk column in bad=endless rows */
 
 struct reqvb {
 	const uint8_t	*oid;
@@ -106,6 +107,37 @@ next_index(const struct farm_spec *s, const struct farm_tmpl *m, size_t i,
 	return i;
 }
 
+/* bad=endless: the ifIndex column never ends. Past the data's last row,
+ * the successor of ifIndex.k is ifIndex.(k+1) = k+1, up to 2^31-1. Writes
+ * the OID (>= 24 bytes) and value (>= 12) and returns 1 when it applies. */
+static int
+endless_next(const struct farm_spec *s, const struct farm_tmpl *m, size_t i,
+    const uint8_t *prev, size_t plen, uint8_t *oid, size_t *olen,
+    uint8_t *val, size_t *vlen)
+{
+	static const uint8_t	col[] = { 0x2b, 6, 1, 2, 1, 2, 2, 1, 1 };
+	uint32_t		arcs[FARM_MAX_OID];
+	int			n, l;
+
+	if (s->bad != BAD_ENDLESS || !ber_oid_is_prefix(col, sizeof(col), prev, plen))
+		return 0;
+	if (i < m->n && ber_oid_is_prefix(col, sizeof(col), m->pool +
+	    m->ents[i].off, m->ents[i].oid_len))
+		return 0;	/* the data still has rows */
+	if ((n = ber_oid_arcs(prev, plen, arcs, FARM_MAX_OID)) < 10)
+		return 0;
+	if (n == 10)
+		arcs[10] = 0;
+	if (arcs[10] >= INT32_MAX)
+		return 0;
+	arcs[10]++;
+	if ((l = ber_oid_from_arcs(arcs, 11, oid, 24)) < 0)
+		return 0;
+	*olen = (size_t)l;
+	*vlen = ber_int_tlv(val, T_INT, arcs[10]);
+	return 1;
+}
+
 /* Value for GET of an OID that is absent (RFC 3416 4.2.1): noSuchInstance
  * when its parent object has instances, else noSuchObject (also for an
  * interior node such as sysName without its .0, as net-snmp's agent). */
@@ -190,6 +222,7 @@ bulk(struct bw *w, const struct farm_spec *s, const struct farm_tmpl *m,
     const struct farm_dev *d, const struct farm_pdu *pdu,
     const struct reqvb *vb, size_t n, size_t room)
 {
+	static uint8_t synth[FARM_MAX_REQ_VB][24];	/* bad=endless names */
 	size_t	cur[FARM_MAX_REQ_VB], nr, r, j, count = 0;
 	struct reqvb last[FARM_MAX_REQ_VB];
 	int64_t	nonrep = pdu->nonrep, maxrep = pdu->maxrep;
@@ -218,22 +251,32 @@ bulk(struct bw *w, const struct farm_spec *s, const struct farm_tmpl *m,
 	for (r = 0; r < (uint64_t)maxrep && nr > 0; r++) {
 		for (j = 0; j < nr; j++) {
 			const struct reqvb *q = &vb[(size_t)nonrep + j];
-			size_t	i;
+			uint8_t	so[24], sv[12];
+			size_t	i, sol, svl;
 
 			if (cur[j] == SIZE_MAX)
 				i = tmpl_next(m, q->oid, q->len);
+			else if (cur[j] == SYNTH)
+				i = tmpl_next(m, last[j].oid, last[j].len);
 			else
 				i = cur[j] >= m->n ? m->n : cur[j] + 1;
 			i = next_index(s, m, i, 3);
-			if (count >= FARM_MAX_VARBINDS || emit(w, m, d, i,
-			    last[j].oid, last[j].len, room) == -1) {
-				if (count == 0)	/* not even one fits */
-					error_pdu(w, pdu, ERR_TOOBIG, 0, 0,
-					    room + PDU_HDR_MAX);
-				else
-					finish_pdu(w, pdu->reqid, 0, 0);
-				return;
+			if (endless_next(s, m, i, last[j].oid, last[j].len, so,
+			    &sol, sv, &svl)) {
+				if (count >= FARM_MAX_VARBINDS ||
+				    bw_len(w) + vb_size(sol, svl) > room)
+					goto full;
+				put_vb(w, so, sol, sv, svl);
+				count++;
+				memcpy(synth[j], so, sol);
+				last[j].oid = synth[j];
+				last[j].len = sol;
+				cur[j] = SYNTH;
+				continue;
 			}
+			if (count >= FARM_MAX_VARBINDS || emit(w, m, d, i,
+			    last[j].oid, last[j].len, room) == -1)
+				goto full;
 			count++;
 			cur[j] = i;
 			if (i < m->n) {
@@ -243,6 +286,12 @@ bulk(struct bw *w, const struct farm_spec *s, const struct farm_tmpl *m,
 		}
 	}
 	finish_pdu(w, pdu->reqid, 0, 0);
+	return;
+full:
+	if (count == 0)		/* not even one fits */
+		error_pdu(w, pdu, ERR_TOOBIG, 0, 0, room + PDU_HDR_MAX);
+	else
+		finish_pdu(w, pdu->reqid, 0, 0);
 }
 
 int
@@ -294,8 +343,18 @@ agent_reply_pdu(struct bw *w, const struct farm_spec *s,
 				continue;
 			}
 		} else {
+			uint8_t	so[24], sv[12];
+			size_t	sol, svl;
+
 			i = (long)next_index(s, m,
 			    tmpl_next(m, vb[j].oid, vb[j].len), version);
+			if (endless_next(s, m, (size_t)i, vb[j].oid, vb[j].len,
+			    so, &sol, sv, &svl)) {
+				if (bw_len(w) + vb_size(sol, svl) > vroom)
+					goto toobig;
+				put_vb(w, so, sol, sv, svl);
+				continue;
+			}
 			if ((size_t)i >= m->n && version == 0) {
 				error_pdu(w, pdu, ERR_NOSUCHNAME, (int)j + 1, 1, room);
 				return 0;

@@ -56,7 +56,7 @@ usage(void)
 	    "  TARGETS: ADDR, ADDR-ADDR or CIDR; KIND: FILE.snmprec[.gz], switchN, "
 	    "router, host, table:ROWS, edge\n  keys: community=A+B v3=USER:AUTH:"
 	    "PASS:PRIV:PASS context=NAME:KIND latency_ms=N loss=PCT max_size=N every=N\n"
-	    "        bad=nonincreasing|toobig|slow|dup|silent\n");
+	    "        bad=nonincreasing|toobig|slow|dup|silent|endless\n");
 	exit(2);
 }
 
@@ -153,14 +153,14 @@ spec_key(struct farm_spec *s, char *key, char *val)
 		s->max_size = (int)num(val, 484, FARM_MAX_MSG, key);
 	else if (strcmp(key, "bad") == 0) {
 		static const char *const names[] = { "", "nonincreasing", "toobig",
-		    "slow", "dup", "silent" };
+		    "slow", "dup", "silent", "endless" };
 		int i;
 
-		for (i = 1; i < 6 && strcmp(val, names[i]); i++)
+		for (i = 1; i < 7 && strcmp(val, names[i]); i++)
 			;
-		if (i == 6) {
+		if (i == 7) {
 			fprintf(stderr, "outpost-farm: bad=%s: want nonincreasing, "
-			    "toobig, slow, dup or silent\n", val);
+			    "toobig, slow, dup, silent or endless\n", val);
 			exit(2);
 		}
 		s->bad = (enum bad_mode)i;

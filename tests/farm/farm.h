@@ -151,7 +151,7 @@ struct farm_tmpl *gen_kind(const char *kind, char *err, size_t errlen);
 
 /* ---- spec (farm.c) and agent.c --------------------------------------- */
 enum bad_mode { BAD_NONE, BAD_NONINCREASING, BAD_TOOBIG, BAD_SLOW, BAD_DUP,
-	BAD_SILENT };
+	BAD_SILENT, BAD_ENDLESS };
 
 #define FARM_MAX_COMM	8
 #define FARM_MAX_USERS	8

@@ -191,7 +191,8 @@ fuzz(int iterations)
 		int		 u = rand() % 2, v3 = rand() % 3;
 
 		s.max_size = rand() % 2 ? 0 : 484 + rand() % 2000;
-		s.bad = rand() % 4 ? BAD_NONE : (enum bad_mode)(1 + rand() % 2);
+		s.bad = rand() % 4 ? BAD_NONE : rand() % 3 == 0 ? BAD_ENDLESS :
+		    (enum bad_mode)(1 + rand() % 2);
 		bw_init(&w, buf, sizeof(buf), FARM_HEADROOM);
 		random_pdu(&w, s.tmpl);
 		if (v3) {

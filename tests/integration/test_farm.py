@@ -67,6 +67,7 @@ def farm():
         (addrs[39], "switch8", {"v3": V3_MATRIX}),
         (addrs[40], "switch8", {"latency_ms": 300}),
         (addrs[41], "switch8", {"loss": 100}),
+        (addrs[42], "switch8", {"bad": "endless"}),
     ]
     f = Farm(devices=devices).start()
     f.a = addrs
@@ -349,6 +350,13 @@ def test_bad_nonincreasing(farm):
     r = snmp(farm, "snmpbulkwalk", farm.a[33], "1.3.6.1.2.1.2")
     assert r.returncode != 0
     assert "OID not increasing" in r.stderr
+
+
+def test_bad_endless_table_keeps_growing(farm):
+    r = snmp(farm, "snmpbulkget", farm.a[42], "1.3.6.1.2.1.2.2.1.1.6", opts=["-Cr100"])
+    assert r.returncode == 0, r.stderr
+    rows = [int(l.split(" = ")[0].rsplit(".", 1)[1]) for l in r.stdout.splitlines()]
+    assert rows == list(range(7, 107))  # 8 real rows, then made up forever
 
 
 def test_bad_silent_and_slow(farm):
