@@ -21,7 +21,8 @@ Modes:
   clients with farm.run(); the namespace is deleted by stop().
 
 Addresses: farm_block() hands out /24s from a random /20 of 127.88.0.0/16
-per process, so concurrent runs rarely meet; the port is a free one.
+per process, so concurrent runs rarely meet; on loopback the farm binds a
+free port (farm.port), in a namespace 1161 unless port= says otherwise.
 Network rule: only 127.0.0.0/8 is ever served or queried here.
 """
 
@@ -35,7 +36,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -105,12 +105,6 @@ def _check_loopback(target: str) -> None:
             raise ValueError(f"farm devices must be on 127.0.0.0/8, not {target}")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("0.0.0.0", 0))
-        return s.getsockname()[1]
-
-
 class Farm:
     def __init__(self, devices, netns: bool = False, port: int | None = None,
                  start_timeout: float = 60.0, extra_args: list[str] | None = None):
@@ -173,7 +167,9 @@ class Farm:
         if self.want_netns:
             self._make_netns()
         if self.port is None:
-            self.port = 1161 if self.netns else _free_port()
+            # loopback: the farm binds a free port itself (no race) and
+            # names it in the ready file
+            self.port = 1161 if self.netns else 0
         ready = os.path.join(self.dir, "ready")
         cmd = [farm_binary(), "--listen", f"0.0.0.0:{self.port}",
                "--ready-file", ready, *self.extra_args]
@@ -195,6 +191,8 @@ class Farm:
                 self.stop()
                 raise FarmError("outpost-farm not ready in time")
             time.sleep(0.02)
+        with open(ready) as fh:
+            self.port = int(fh.read().strip().rsplit(":", 1)[1])
         return self
 
     # ------------------------------------------------------------------ use
