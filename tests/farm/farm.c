@@ -418,15 +418,14 @@ rand64(void)
 	return rng;
 }
 
-
 static uint8_t	 rxbuf[BATCH][FARM_MAX_MSG + 1];
 static uint8_t	*txbuf[BATCH];
 
-/* Handles one request; immediate replies are queued in the batch. */
-static int
-handle(int fd, uint32_t dst, const struct sockaddr_in *peer,
-    const uint8_t *req, size_t len, uint8_t *out, double now,
-    struct farm_out *o)
+/* One request for address dst: o->len > 0 is a reply to send now; a
+ * delayed one has gone to the heap. */
+static void
+handle(uint32_t dst, const struct sockaddr_in *peer, const uint8_t *req,
+    size_t len, uint8_t *out, double now, struct farm_out *o)
 {
 	const struct farm_spec	*s = find_spec(dst);
 	struct farm_dev		 d;
@@ -437,7 +436,7 @@ handle(int fd, uint32_t dst, const struct sockaddr_in *peer,
 	if (s == NULL || s->bad == BAD_SILENT ||
 	    (s->loss > 0 && (int)(rand64() % 100) < s->loss)) {
 		farm_stats.drops++;
-		return 0;
+		return;
 	}
 	d.addr = dst;
 	d.elapsed = now - t_start;
@@ -445,7 +444,7 @@ handle(int fd, uint32_t dst, const struct sockaddr_in *peer,
 	agent_handle(s, &d, req, len, out, FARM_MAX_MSG + FARM_HEADROOM, o);
 	if (o->len == 0) {
 		farm_stats.drops++;
-		return 0;
+		return;
 	}
 	o->copies = s->bad == BAD_DUP ? 2 : 1;
 	delay = s->latency_ms + (s->bad == BAD_SLOW ? 2000 : 0);
@@ -453,7 +452,6 @@ handle(int fd, uint32_t dst, const struct sockaddr_in *peer,
 		delay_push(peer, dst, out, o->len, o->copies, now + delay / 1000.0);
 		o->len = 0;
 	}
-	return 0;
 }
 
 static void
@@ -522,8 +520,8 @@ serve(int fd)
 				farm_stats.drops++;
 				continue;
 			}
-			handle(fd, dst, &peers[i], rxbuf[i], rx[i].msg_len,
-			    txbuf[i], now, &o);
+			handle(dst, &peers[i], rxbuf[i], rx[i].msg_len, txbuf[i],
+			    now, &o);
 			for (k = 0; k < (o.len ? o.copies : 0); k++, nt++) {
 				struct msghdr	  *mh = &tx[nt].msg_hdr;
 				struct cmsghdr	  *c2;
