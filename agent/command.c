@@ -39,6 +39,7 @@ agent_cred_copy(struct config_credential *dst, const struct config_credential *s
 	dst->user = src->user ? xstrdup(src->user) : NULL;
 	dst->auth_password = src->auth_password ? xstrdup(src->auth_password) : NULL;
 	dst->priv_password = src->priv_password ? xstrdup(src->priv_password) : NULL;
+	dst->context = src->context ? xstrdup(src->context) : NULL;
 }
 
 static bool
@@ -325,22 +326,22 @@ cmd_walk_vb(const netsnmp_variable_list *vb, void *arg)
 }
 
 static void
-cmd_walk_done(enum osnmp_status st, const char *msg, size_t count, void *arg)
+cmd_walk_done(const struct osnmp_walk_end *e, void *arg)
 {
 	struct cmd *c = arg;
 	cJSON *data;
 
 	c->snmp_busy = false;
-	if (st != OSNMP_ST_OK && count == 0) {
-		cmd_report(c, "error", msg ? msg : "walk failed", NULL);
+	if (e->status != OSNMP_ST_OK && e->count == 0) {
+		cmd_report(c, "error", e->errmsg ? e->errmsg : "walk failed", NULL);
 	} else {
 		data = cJSON_CreateObject();
 		cJSON_AddItemToObject(data, "varbinds", c->varbinds);
 		c->varbinds = NULL;
-		if (msg)
-			cJSON_AddStringToObject(data, "note", msg);
-		cmd_report(c, st == OSNMP_ST_OK ? "ok" : "error",
-		    st == OSNMP_ST_OK ? NULL : msg, data);
+		if (e->errmsg)
+			cJSON_AddStringToObject(data, "note", e->errmsg);
+		cmd_report(c, e->status == OSNMP_ST_OK ? "ok" : "error",
+		    e->status == OSNMP_ST_OK ? NULL : e->errmsg, data);
 	}
 	cmd_free(c);
 }
