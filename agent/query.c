@@ -188,31 +188,11 @@ get_send(struct query *q, netsnmp_pdu *pdu)
 	}
 }
 
-/* As snmpget: GET again without the varbind the agent refused (a v1
- * agent fails the whole request for one unknown OID), while any is left. */
-static void
-get_retry(struct query *q, const netsnmp_pdu *req, long errindex)
-{
-	const netsnmp_variable_list *vb = req->variables;
-	netsnmp_pdu *pdu;
-	long i = 1, n = 0;
-
-	for (; vb; vb = vb->next_variable)
-		n++;
-	if (errindex < 1 || errindex > n || n == 1)
-		return;
-	pdu = snmp_pdu_create(SNMP_MSG_GET);
-	for (vb = req->variables; vb; vb = vb->next_variable, i++)
-		if (i != errindex)
-			snmp_add_null_var(pdu, vb->name, vb->name_length);
-	get_send(q, pdu);
-}
-
 static void
 get_reply(const struct osnmp_reply *rep, void *arg)
 {
 	struct query *q = arg;
-	netsnmp_pdu *req = q->req;
+	netsnmp_pdu *req = q->req, *pdu;
 	char t[300];
 
 	q->req = NULL;
@@ -228,7 +208,10 @@ get_reply(const struct osnmp_reply *rep, void *arg)
 		print_agent_error("Error in packet", rep->pdu->errstat, errindex,
 		    errindex > 0 && vb ? vb->name : NULL, vb ? vb->name_length : 0);
 		q->status = 2;
-		get_retry(q, req, errindex);
+		/* As snmpget: GET again without the refused varbind (a v1
+		 * agent fails the whole request for one unknown OID). */
+		if ((pdu = osnmp_get_without(req, errindex)) != NULL)
+			get_send(q, pdu);
 	} else {
 		for (const netsnmp_variable_list *vb = rep->pdu->variables; vb;
 		    vb = vb->next_variable)

@@ -100,6 +100,11 @@ int osnmp_walk(struct osnmp_engine *, const struct osnmp_target *,
               osnmp_walk_vb_cb, osnmp_walk_done_cb, void *arg,
               char *err, size_t errlen);
 
+/* A GET of req's varbinds without the one at index (from 1, as an
+ * errindex): what snmpget sends after an agent refused that one. NULL if
+ * index is out of range or nothing would be left. */
+netsnmp_pdu *osnmp_get_without(const netsnmp_pdu *req, long index);
+
 /* ---- table walks (table.c): several columns per request ---- */
 
 #define OSNMP_TABLE_MAX_COLS 48

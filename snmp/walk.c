@@ -266,3 +266,23 @@ osnmp_walk(struct osnmp_engine *e, const struct osnmp_target *t, const oid *root
 	}
 	return 0;
 }
+
+netsnmp_pdu *
+osnmp_get_without(const netsnmp_pdu *req, long index)
+{
+	const netsnmp_variable_list *vb;
+	netsnmp_pdu *pdu;
+	long i = 1;
+
+	if (index < 1)
+		return NULL;
+	pdu = snmp_pdu_create(SNMP_MSG_GET);
+	for (vb = req->variables; vb; vb = vb->next_variable, i++)
+		if (i != index)
+			snmp_add_null_var(pdu, vb->name, vb->name_length);
+	if (index >= i || pdu->variables == NULL) {
+		snmp_free_pdu(pdu);
+		return NULL;
+	}
+	return pdu;
+}
