@@ -29,10 +29,21 @@ from snmpsim_fixture import SIM_V3, _recording_name, shipped_recordings, snmpsim
 
 RECORDINGS = sorted({_recording_name(p) for p in shipped_recordings()}) or ["(none)"]
 REPS = "25"
-# snmpsim answers the 37,000 Cisco-private OIDs of this recording at ~100
-# GETNEXTs/s over v1: its v1 walk covers the interfaces subtree only (the
-# v2c walk covers everything).
-V1_ROOT = {"cisco_16_switch": "1.3.6.1.2.1.2"}
+# What is walked. snmpsim is slow on big responses (the 37,000 Cisco-private
+# OIDs of cisco_16_switch take 30-140 s per tool) and on v1, one OID per
+# GETNEXT (linux-full-walk: 25-50 s per tool): by default the big
+# recordings are walked in part so that `make check` stays short; every
+# recording is still walked in v1 and v2c. OUTPOST_PARITY_FULL=1 walks all
+# of every recording (about 4 minutes on 2 loaded cores).
+FULL = os.environ.get("OUTPOST_PARITY_FULL") == "1"
+V2C_ROOT = {"cisco_16_switch": "1.3.6.1.2.1"}                  # mib-2: 7,000 OIDs
+V1_ROOT = {"cisco_16_switch": "1.3.6.1.2.1.2", "linux-full-walk": "1.3.6.1.2.1.2",
+           "winxp-full-walk": "1.3.6.1.2.1.2", "public": "1.3.6.1.2.1.2",
+           "hp_perf": "1.3.6.1.2.1.1", "hp_perf2": "1.3.6.1.2.1.1"}
+
+
+def walk_root(table, name):
+    return "1.3.6" if FULL else table.get(name, "1.3.6")
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_NAME = "1.3.6.1.2.1.1.5.0"
 
@@ -85,9 +96,10 @@ def rec_of(snmpsim, name):
 def test_walk_v2c_equals_snmpbulkwalk(outpost, snmpsim, name):
     rec = rec_of(snmpsim, name)
     cred = snmpsim.v2c_args(name)
-    ref = netsnmp("snmpbulkwalk", f"-Cr{REPS}", *cred, snmpsim.target, "1.3.6", timeout=300)
+    root = walk_root(V2C_ROOT, name)
+    ref = netsnmp("snmpbulkwalk", f"-Cr{REPS}", *cred, snmpsim.target, root, timeout=300)
     mine = outpost_run(outpost, "walk", "--max-repetitions", REPS, *cred, snmpsim.target,
-                       "1.3.6", timeout=300)
+                       root, timeout=300)
     assert_same(mine, ref, rec)
     assert mine.stdout.count("\n") >= min(len(rec.oids), 100) // 2, mine
 
@@ -97,7 +109,7 @@ def test_walk_v2c_equals_snmpbulkwalk(outpost, snmpsim, name):
 def test_walk_v1_equals_snmpwalk(outpost, snmpsim, name):
     rec = rec_of(snmpsim, name)
     cred = snmpsim.v2c_args(name, version="1")
-    root = V1_ROOT.get(name, "1.3.6")
+    root = walk_root(V1_ROOT, name)
     ref = netsnmp("snmpwalk", *cred, snmpsim.target, root, timeout=300)
     mine = outpost_run(outpost, "walk", *cred, snmpsim.target, root, timeout=300)
     assert_same(mine, ref, rec)
@@ -162,14 +174,17 @@ def test_get_v1_partial_failure(outpost, snmpsim):
 # ---- v3 context ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["linksys-system", "mib2dev-udp-mib", "winxp-full-walk"])
-def test_walk_v3_context_equals_snmpbulkwalk(outpost, snmpsim, name):
+@pytest.mark.parametrize("name,root", [("linksys-system", "1.3.6"),
+                                       ("mib2dev-udp-mib", "1.3.6"),
+                                       ("winxp-full-walk", "1.3.6.1.2.1.2")])
+def test_walk_v3_context_equals_snmpbulkwalk(outpost, snmpsim, name, root):
     rec = rec_of(snmpsim, name)
     cred = snmpsim.v3_args(name)
-    ref = netsnmp("snmpbulkwalk", f"-Cr{REPS}", *cred, snmpsim.target, "1.3.6", timeout=120)
-    mine = outpost_run(outpost, "walk", *cred, snmpsim.target, "1.3.6", timeout=120)
+    ref = netsnmp("snmpbulkwalk", f"-Cr{REPS}", *cred, snmpsim.target, root, timeout=120)
+    mine = outpost_run(outpost, "walk", *cred, snmpsim.target, root, timeout=120)
     assert_same(mine, ref, rec)
-    assert len(mine.stdout.splitlines()) >= len(rec.oids)
+    want = [o for o in rec.oids if o.startswith("." + root + ".")]
+    assert len(mine.stdout.splitlines()) >= len(want) > 0
 
 
 @pytest.mark.parametrize("name", ["linksys-system", "solaris-system", "hp_perf"])
