@@ -11,8 +11,9 @@ those snmpsim itself varies with time (recording lines tagged with a
 variation module, e.g. `65:numeric`): for them the OID and type must match.
 
 Also here: the SNMPv3 context name end to end (-n, [credential] context, the
-`context` of a hub command) and the hub's `snmp.get` partial result when a v1
-agent refuses an OID.
+`context` of a hub command; served by snmpsim, and by net-snmp's snmpd as a
+proxy context) and the hub's `snmp.get` partial result when a v1 agent
+refuses an OID.
 """
 
 import os
@@ -24,7 +25,8 @@ import pytest
 
 from agent_fixture import AgentProcess
 from hub_fixture import HubProcess, hub_binary, SANITIZER_MARKERS
-from outpost_cli import netsnmp, outpost_run
+from outpost_cli import V3_FLAGS, netsnmp, outpost_run
+from snmpd_fixture import SnmpdFarm
 from snmpsim_fixture import SIM_V3, _recording_name, shipped_recordings, snmpsim  # noqa: F401
 
 RECORDINGS = sorted({_recording_name(p) for p in shipped_recordings()}) or ["(none)"]
@@ -206,6 +208,30 @@ def test_context_selects_the_device(outpost, snmpsim):
         got[name] = r.stdout
     assert got["linksys-system"] == '.1.3.6.1.2.1.1.1.0 = STRING: "BEFSX41"\n'
     assert got["solaris-system"] != got["linksys-system"]
+
+
+def test_context_on_snmpd(outpost, snmpsim):
+    """net-snmp's own snmpd as the v3 agent with a context: it proxies
+    context "linksys" to the simulator, the default context is its own."""
+    rec = rec_of(snmpsim, "linksys-system")
+    with SnmpdFarm() as farm:
+        dev = farm.start_one(extra_config=[
+            f"proxy -Cn linksys -v 2c -c linksys-system {snmpsim.target} .1.3",
+            "view ctxall included .1",
+            "rouser testv3 authpriv -V ctxall linksys",
+        ])
+        ctx = [*V3_FLAGS, "-n", "linksys"]
+        for tool, mine in ((["snmpget"], ["get"]),
+                           (["snmpbulkwalk", f"-Cr{REPS}"], ["walk"])):
+            ref = netsnmp(*tool, *ctx, dev.target, "1.3.6.1.2.1.1.5.0")
+            got = outpost_run(outpost, *mine, *ctx, dev.target, "1.3.6.1.2.1.1.5.0")
+            assert_same(got, ref, rec)
+            assert got.stdout.startswith('.1.3.6.1.2.1.1.5.0 = STRING: "isp-gw"\n'), got
+        ref = netsnmp("snmpbulkwalk", f"-Cr{REPS}", *ctx, dev.target, "1.3.6.1.2.1.1")
+        got = outpost_run(outpost, "walk", *ctx, dev.target, "1.3.6.1.2.1.1")
+        assert_same(got, ref, rec)
+        got = outpost_run(outpost, "get", *V3_FLAGS, dev.target, SYS_NAME)
+        assert got.stdout == f'.1.3.6.1.2.1.1.5.0 = STRING: "{dev.sys_name}"\n', got
 
 
 def test_context_is_refused_for_v2c(outpost, snmpsim):
