@@ -39,6 +39,7 @@ struct cli_snmp {
 	bool                     json;
 	/* raw flags, resolved by cli_snmp_finish() */
 	const char *version, *user, *level, *auth, *auth_pass, *priv, *priv_pass;
+	const char *context;
 	const char *communities[CLI_MAX_CREDS];
 	size_t      ncommunities;
 	const char *config_path;
@@ -49,7 +50,7 @@ enum {
 	OPT_CONFIG = 1000, OPT_CREDENTIAL, OPT_JSON, OPT_PORT, OPT_RATE,
 	OPT_CONCURRENCY, OPT_MAX_REP, OPT_MAX_VB, OPT_HELP, OPT_PROFILE, OPT_QUIET,
 };
-#define CLI_SNMP_SHORTOPTS "v:c:u:l:a:A:x:X:t:r:h"
+#define CLI_SNMP_SHORTOPTS "v:c:u:l:a:A:x:X:n:t:r:h"
 #define CLI_SNMP_LONGOPTS \
 	{ "config", required_argument, NULL, OPT_CONFIG }, \
 	{ "credential", required_argument, NULL, OPT_CREDENTIAL }, \

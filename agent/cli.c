@@ -1,6 +1,6 @@
 /*
  * What outpost's SNMP commands share: net-snmp-style credential flags
- * (-v -c -u -l -a -A -x -X -t -r), or the [credential] sections of a
+ * (-v -c -u -l -a -A -x -X -n -t -r), or the [credential] sections of a
  * config file (--config FILE, long option only: -c is the community, as
  * in net-snmp's tools), and usage-error reporting.
  */
@@ -23,6 +23,7 @@ const char cli_snmp_help[] =
 "  -A PASSWORD        v3 authentication pass phrase (8+ characters)\n"
 "  -x PROTO           DES, AES, AES-192, AES-256, AES-192-C, AES-256-C\n"
 "  -X PASSWORD        v3 privacy pass phrase (8+ characters)\n"
+"  -n CONTEXT         v3 context name (default: the empty context)\n"
 "  --config FILE      use the [credential] sections of an outpost.ini\n"
 "  --credential NAME  use only this [credential] section of --config\n"
 "  -t TIMEOUT         per-try timeout: seconds (1, 0.5) or 500ms, 2s\n"
@@ -153,6 +154,7 @@ cli_snmp_opt(struct cli_snmp *c, int opt, const char *arg, char *err,
 	case 'A': c->auth_pass = arg; return 1;
 	case 'x': c->priv = arg; return 1;
 	case 'X': c->priv_pass = arg; return 1;
+	case 'n': c->context = arg; return 1;
 	case OPT_CONFIG: c->config_path = arg; return 1;
 	case OPT_CREDENTIAL: c->cred_name = arg; return 1;
 	case OPT_JSON: c->json = true; return 1;
@@ -271,12 +273,13 @@ cli_snmp_finish(struct cli_snmp *c, bool many)
 	char err[512];
 	int version;
 	bool flags = c->version || c->user || c->level || c->auth ||
-	    c->auth_pass || c->priv || c->priv_pass || c->ncommunities;
+	    c->auth_pass || c->priv || c->priv_pass || c->context ||
+	    c->ncommunities;
 
 	if (c->config_path) {
 		if (flags) {
 			fprintf(stderr, "outpost: --config cannot be combined with "
-			    "-v -c -u -l -a -A -x -X\n");
+			    "-v -c -u -l -a -A -x -X -n\n");
 			return EXIT_USAGE;
 		}
 		return cli_creds_from_config(c);
@@ -313,6 +316,7 @@ cli_snmp_finish(struct cli_snmp *c, bool many)
 		cr->user = (char *)c->user;
 		cr->auth_password = (char *)c->auth_pass;
 		cr->priv_password = (char *)c->priv_pass;
+		cr->context = (char *)c->context;
 		if (config_credential_check(cr, err, sizeof(err)) == -1) {
 			fprintf(stderr, "outpost: %s\n", err);
 			return EXIT_USAGE;

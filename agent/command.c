@@ -26,6 +26,8 @@ struct cmd {
 	uint64_t                 started_ms, started_mono;
 	struct loop_timer        timer;
 	cJSON                   *varbinds;
+	cJSON                   *errors;     /* snmp.get: OIDs the agent refused */
+	netsnmp_pdu             *req;        /* snmp.get: a copy of the request */
 	bool                     reported, snmp_busy;
 	struct cmd              *prev, *next;   /* agent's running commands */
 };
@@ -39,6 +41,7 @@ agent_cred_copy(struct config_credential *dst, const struct config_credential *s
 	dst->user = src->user ? xstrdup(src->user) : NULL;
 	dst->auth_password = src->auth_password ? xstrdup(src->auth_password) : NULL;
 	dst->priv_password = src->priv_password ? xstrdup(src->priv_password) : NULL;
+	dst->context = src->context ? xstrdup(src->context) : NULL;
 }
 
 static bool
@@ -63,6 +66,8 @@ cmd_free(struct cmd *c)
 			c->next->prev = c->prev;
 		loop_timer_disarm(c->agent->loop, &c->timer);
 		cJSON_Delete(c->varbinds);
+		cJSON_Delete(c->errors);
+		snmp_free_pdu(c->req);
 		config_credential_clear(&c->cred);
 		c->agent->commands_running--;
 		free(c);
@@ -153,15 +158,16 @@ policy_allows(const struct config *cfg, const struct sockaddr_storage *ss)
 }
 
 /* With [policy] allow_inline_credentials: {"version", "community" |
- * "user", "level", "auth_protocol", ...} checked like a config section. */
+ * "user", "level", "auth_protocol", ..., "context"} checked like a config
+ * section. */
 static bool
 cmd_inline_cred(struct cmd *c, const cJSON *o)
 {
 	static const char *const strs[] = {
-		"community", "user", "auth_password", "priv_password",
+		"community", "user", "auth_password", "priv_password", "context",
 	};
 	char **dst[] = { &c->cred.community, &c->cred.user,
-	    &c->cred.auth_password, &c->cred.priv_password };
+	    &c->cred.auth_password, &c->cred.priv_password, &c->cred.context };
 	const struct { const char *key; int (*parse)(const char *); int *out; } enums[] = {
 		{ "version", config_parse_version, &c->cred.version },
 		{ "level", config_parse_level, &c->cred.level },
@@ -199,6 +205,28 @@ cmd_inline_cred(struct cmd *c, const cJSON *o)
 		    c->cred.auth_password ? CFG_AUTH_NOPRIV : CFG_NOAUTH_NOPRIV;
 	if (config_credential_check(&c->cred, err, sizeof(err)) == -1) {
 		cmd_refuse(c, "inline credential: %s", err);
+		return false;
+	}
+	return true;
+}
+
+/* "context": a v3 context name for this command, over the credential's. */
+static bool
+cmd_context(struct cmd *c, const cJSON *cmd)
+{
+	const cJSON *ctx = cJSON_GetObjectItemCaseSensitive(cmd, "context");
+	char err[512];
+
+	if (ctx == NULL)
+		return true;
+	if (!cJSON_IsString(ctx)) {
+		cmd_refuse(c, "context must be a string");
+		return false;
+	}
+	free(c->cred.context);
+	c->cred.context = xstrdup(ctx->valuestring);
+	if (config_credential_check(&c->cred, err, sizeof(err)) == -1) {
+		cmd_refuse(c, "credential '%s' with context: %s", c->cred.name, err);
 		return false;
 	}
 	return true;
@@ -264,6 +292,8 @@ cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	} else {
 		agent_cred_copy(&c->cred, found);
 	}
+	if (!cmd_context(c, cmd))
+		return false;
 	c->target.cred = &c->cred;
 	c->target.timeout_ms = 1000;
 	c->target.retries = 2;
@@ -325,22 +355,114 @@ cmd_walk_vb(const netsnmp_variable_list *vb, void *arg)
 }
 
 static void
-cmd_walk_done(enum osnmp_status st, const char *msg, size_t count, void *arg)
+cmd_walk_done(const struct osnmp_walk_end *e, void *arg)
 {
 	struct cmd *c = arg;
 	cJSON *data;
 
 	c->snmp_busy = false;
-	if (st != OSNMP_ST_OK && count == 0) {
-		cmd_report(c, "error", msg ? msg : "walk failed", NULL);
+	if (e->status != OSNMP_ST_OK && e->count == 0) {
+		cmd_report(c, "error", e->errmsg ? e->errmsg : "walk failed", NULL);
 	} else {
 		data = cJSON_CreateObject();
 		cJSON_AddItemToObject(data, "varbinds", c->varbinds);
 		c->varbinds = NULL;
-		if (msg)
-			cJSON_AddStringToObject(data, "note", msg);
-		cmd_report(c, st == OSNMP_ST_OK ? "ok" : "error",
-		    st == OSNMP_ST_OK ? NULL : msg, data);
+		if (e->errmsg)
+			cJSON_AddStringToObject(data, "note", e->errmsg);
+		cmd_report(c, e->status == OSNMP_ST_OK ? "ok" : "error",
+		    e->status == OSNMP_ST_OK ? NULL : e->errmsg, data);
+	}
+	cmd_free(c);
+}
+
+static void
+cmd_send(struct cmd *c, netsnmp_pdu *pdu, osnmp_reply_cb cb)
+{
+	char err[256];
+
+	if (osnmp_send(c->agent->eng, &c->target, pdu, cb, c, err, sizeof(err)) == -1) {
+		cmd_report(c, "error", err, NULL);
+		return;
+	}
+	c->snmp_busy = true;
+}
+
+static void cmd_get_reply(const struct osnmp_reply *, void *);
+
+static void
+cmd_get_send(struct cmd *c, netsnmp_pdu *pdu)
+{
+	snmp_free_pdu(c->req);
+	if ((c->req = snmp_clone_pdu(pdu)) == NULL) {
+		snmp_free_pdu(pdu);
+		cmd_report(c, "error", "out of memory", NULL);
+		return;
+	}
+	cmd_send(c, pdu, cmd_get_reply);
+}
+
+/* An agent error that names one varbind (a v1 agent refuses a whole GET
+ * for one unknown OID): note it against that OID and GET the others
+ * again, as snmpget does. False if there is nothing left to retry. */
+static bool
+cmd_get_retry(struct cmd *c, const netsnmp_pdu *resp)
+{
+	const netsnmp_variable_list *vb = c->req->variables;
+	netsnmp_pdu *pdu;
+	char oidbuf[MAX_OID_LEN * 11];
+	cJSON *e;
+
+	for (long i = 1; vb && i < resp->errindex; i++)
+		vb = vb->next_variable;
+	if (resp->errindex < 1 || vb == NULL)
+		return false;
+	osnmp_oid_str(vb->name, vb->name_length, oidbuf, sizeof(oidbuf));
+	e = cJSON_CreateObject();
+	cJSON_AddStringToObject(e, "oid", oidbuf);
+	cJSON_AddStringToObject(e, "error", snmp_errstring((int)resp->errstat));
+	if (c->errors == NULL)
+		c->errors = cJSON_CreateArray();
+	cJSON_AddItemToArray(c->errors, e);
+	if ((pdu = osnmp_get_without(c->req, resp->errindex)) == NULL)
+		return false;
+	cmd_get_send(c, pdu);
+	return true;
+}
+
+static void
+cmd_get_reply(const struct osnmp_reply *rep, void *arg)
+{
+	struct cmd *c = arg;
+	cJSON *data, *arr;
+	char msg[160];
+
+	c->snmp_busy = false;
+	if (c->reported) {
+		cmd_free(c);   /* timed out meanwhile */
+		return;
+	}
+	if (rep->status == OSNMP_ST_OK && rep->pdu->errstat != SNMP_ERR_NOERROR &&
+	    cmd_get_retry(c, rep->pdu)) {
+		cmd_free(c);   /* no-op while the retry runs */
+		return;
+	}
+	data = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(data, "varbinds");
+	if (c->errors) {
+		cJSON_AddItemToObject(data, "errors", c->errors);
+		c->errors = NULL;
+	}
+	if (rep->status != OSNMP_ST_OK) {
+		cmd_report(c, "error", rep->errmsg ? rep->errmsg : "failed", data);
+	} else if (rep->pdu->errstat != SNMP_ERR_NOERROR) {
+		snprintf(msg, sizeof(msg), "agent error: %s (index %ld)",
+		    snmp_errstring((int)rep->pdu->errstat), rep->pdu->errindex);
+		cmd_report(c, "error", msg, data);
+	} else {
+		for (const netsnmp_variable_list *vb = rep->pdu->variables; vb;
+		    vb = vb->next_variable)
+			cJSON_AddItemToArray(arr, vb_json(vb));
+		cmd_report(c, "ok", NULL, data);
 	}
 	cmd_free(c);
 }
@@ -374,12 +496,7 @@ rcmd_get(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 		snmp_add_null_var(pdu, name, len);
 		n++;
 	}
-	if (osnmp_send(c->agent->eng, &c->target, pdu, cmd_snmp_reply, c, err,
-	    sizeof(err)) == -1) {
-		cmd_report(c, "error", err, NULL);
-		return;
-	}
-	c->snmp_busy = true;
+	cmd_get_send(c, pdu);
 }
 
 static void
@@ -478,12 +595,7 @@ rcmd_set(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 		snmp_free_pdu(pdu);
 		return;
 	}
-	if (osnmp_send(c->agent->eng, &c->target, pdu, cmd_snmp_reply, c, err,
-	    sizeof(err)) == -1) {
-		cmd_report(c, "error", err, NULL);
-		return;
-	}
-	c->snmp_busy = true;
+	cmd_send(c, pdu, cmd_snmp_reply);
 }
 
 /* Every address of r inside one allowed range (IPv4), or r allowed (v6). */

@@ -49,6 +49,7 @@ struct config_credential {
 	char *auth_password;   /* secret */
 	int   priv_protocol;   /* enum cfg_priv */
 	char *priv_password;   /* secret */
+	char *context;         /* v3 context name; NULL: the default "" */
 };
 
 /* [agent] */

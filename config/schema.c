@@ -276,6 +276,10 @@ static const struct cfg_key cred_keys[] = {
 	{ CFG_STRING(C, priv_password), .flags = CFG_F_SECRET,
 	  .doc = "Version 3 privacy passphrase, at least 8 characters; "
 	         "needed for authPriv." },
+	{ CFG_STRING(C, context),
+	  .doc = "Version 3 context name (0-32 characters), for devices that "
+	         "serve several MIB instances (net-snmp's -n). Empty: the "
+	         "default context." },
 };
 #undef C
 
@@ -283,6 +287,8 @@ static const struct cfg_key cred_keys[] = {
 #define USM_MIN_PASSWORD 8
 /* RFC 3414 usmUserName: SnmpAdminString (SIZE(1..32)). */
 #define USM_MAX_USER     32
+/* RFC 3411 contextName: SnmpAdminString (SIZE(0..32)). */
+#define SNMP_MAX_CONTEXT 32
 
 static void
 cfg_cred_password(struct cfg_report *r, const char *key, const char *pw,
@@ -300,7 +306,7 @@ cfg_cred_check(const void *obj, struct cfg_report *r)
 {
 	static const char *const v3_only[] = {
 		"user", "level", "auth_protocol", "auth_password",
-		"priv_protocol", "priv_password",
+		"priv_protocol", "priv_password", "context",
 	};
 	const struct config_credential *c = obj;
 	const char *vname = config_version_name(c->version);
@@ -317,6 +323,9 @@ cfg_cred_check(const void *obj, struct cfg_report *r)
 		    c->priv_password))
 			cfg_reportf(r, NULL, "user and passwords are for version 3 "
 			    "only, not version %s", vname);
+		if (r->set_line == NULL && c->context)
+			cfg_reportf(r, NULL, "context is for version 3 only, not "
+			    "version %s", vname);
 		return;
 	}
 	if (c->community)
@@ -327,6 +336,9 @@ cfg_cred_check(const void *obj, struct cfg_report *r)
 	else if (strlen(c->user) > USM_MAX_USER)
 		cfg_reportf(r, "user", "user must be at most %d characters "
 		    "(RFC 3414)", USM_MAX_USER);
+	if (c->context && strlen(c->context) > SNMP_MAX_CONTEXT)
+		cfg_reportf(r, "context", "context must be at most %d characters "
+		    "(RFC 3411)", SNMP_MAX_CONTEXT);
 	if (c->level == CFG_AUTH_NOPRIV || c->level == CFG_AUTH_PRIV)
 		cfg_cred_password(r, "auth_password", c->auth_password,
 		    config_level_name(c->level));

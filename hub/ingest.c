@@ -289,6 +289,14 @@ hub_command_validate(const cJSON *cmd, char *err, size_t errlen)
 		    "(1-63 of A-Za-z0-9_.-) or an inline credential object");
 		return -1;
 	}
+	/* SNMPv3 contextName: SnmpAdminString (SIZE(0..32)), RFC 3411. */
+	j = cJSON_GetObjectItemCaseSensitive(cmd, "context");
+	if (j != NULL && (!snmp || !cJSON_IsString(j) ||
+	    strlen(j->valuestring) > 32)) {
+		snprintf(err, errlen, "\"context\" must be a string of at most 32 "
+		    "characters, for snmp.* commands");
+		return -1;
+	}
 	j = cJSON_GetObjectItemCaseSensitive(cmd, "timeout_ms");
 	if (j != NULL && !hub_json_int(j, 1, 86400000, &v)) {
 		snprintf(err, errlen, "\"timeout_ms\" must be an integer, 1-86400000");

@@ -507,6 +507,12 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 		snmp_free_pdu(pdu);
 		return -1;
 	}
+	/* The v3 context travels in the PDU (net-snmp prefers it to the
+	 * session's), so one session serves every context of a device. */
+	if (t->cred->context && pdu->contextName == NULL) {
+		pdu->contextName = xstrdup(t->cred->context);
+		pdu->contextNameLen = strlen(pdu->contextName);
+	}
 	r = xcalloc(1, sizeof(*r));
 	r->eng = e;
 	r->pdu = pdu;

@@ -70,21 +70,40 @@ int osnmp_send(struct osnmp_engine *, const struct osnmp_target *, netsnmp_pdu *
 struct osnmp_walk_opts {
 	unsigned max_repetitions;   /* GETBULK start value; shrinks on tooBig/timeouts */
 	size_t   max_varbinds;      /* stop after this many (0 = OSNMP_WALK_MAX) */
-	bool     report_exceptions; /* pass endOfMibView etc. in the subtree to
-	                               the callback, as snmpbulkwalk prints them */
+	/* Pass what net-snmp's walk tools print: every varbind of a response
+	 * inside the subtree, exceptions (endOfMibView, ...) included; after
+	 * an agent error, as after an empty walk, GET the root. */
+	bool     netsnmp_output;
+	/* Optional: the agent said noSuchName (v1's end of the MIB);
+	 * snmpwalk prints "End of MIB" at this point of its output. */
+	void   (*end_of_mib)(void *arg);
 };
 #define OSNMP_WALK_MAX 1000000
 
+/* How a walk ended, for the done callback (borrowed for the call). */
+struct osnmp_walk_end {
+	enum osnmp_status status;   /* OK at the normal end */
+	const char *errmsg;         /* why it stopped, or a note with OK */
+	size_t      count;          /* varbinds passed to the callback */
+	long        errstat;        /* an agent error that ended it, else 0 */
+	long        errindex;       /* its index, as the agent sent it */
+	const oid  *failed;         /* the varbind errindex names, or NULL */
+	size_t      failedlen;
+};
+
 /* Return false to stop the walk early. */
 typedef bool (*osnmp_walk_vb_cb)(const netsnmp_variable_list *, void *arg);
-/* status OK at the normal end; errmsg says why a walk stopped otherwise. */
-typedef void (*osnmp_walk_done_cb)(enum osnmp_status, const char *errmsg,
-                                  size_t count, void *arg);
+typedef void (*osnmp_walk_done_cb)(const struct osnmp_walk_end *, void *arg);
 
 int osnmp_walk(struct osnmp_engine *, const struct osnmp_target *,
               const oid *root, size_t rootlen, const struct osnmp_walk_opts *,
               osnmp_walk_vb_cb, osnmp_walk_done_cb, void *arg,
               char *err, size_t errlen);
+
+/* A GET of req's varbinds without the one at index (from 1, as an
+ * errindex): what snmpget sends after an agent refused that one. NULL if
+ * index is out of range or nothing would be left. */
+netsnmp_pdu *osnmp_get_without(const netsnmp_pdu *req, long index);
 
 /* ---- table walks (table.c): several columns per request ---- */
 

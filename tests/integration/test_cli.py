@@ -201,12 +201,15 @@ def test_get_v1(outpost, dev):
 
 
 def test_get_v1_no_such_name(outpost, dev):
-    """v1 has no exceptions: the agent answers noSuchName, an error."""
-    r = outpost_run(outpost, "get", "-v1", "-c", "public", *FAST, dev.target,
-                    "1.3.6.1.2.1.1.99.0")
-    assert r.returncode == 1, r
-    line = assert_one_clear_line(r)
-    assert "noSuchName" in line and ".1.3.6.1.2.1.1.99.0" in line
+    """v1 has no exceptions: the agent answers noSuchName, an error; as
+    snmpget, outpost prints its block, GETs the other OIDs again, exits 2."""
+    args = ["-v1", "-c", "public", *FAST, dev.target, SYSNAME, "1.3.6.1.2.1.1.99.0"]
+    r = outpost_run(outpost, "get", *args)
+    ref = netsnmp("snmpget", *args)
+    assert r.returncode == ref.returncode == 2, r
+    assert r.stdout == ref.stdout == f'.1.3.6.1.2.1.1.5.0 = STRING: "{dev.sys_name}"\n'
+    assert r.stderr == ref.stderr, r
+    assert "noSuchName" in r.stderr and "Failed object: .1.3.6.1.2.1.1.99.0\n" in r.stderr
 
 
 # ---------------------------------------------------------------------------
