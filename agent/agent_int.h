@@ -87,6 +87,10 @@ struct agent {
 int  agent_load(const char *path, struct config **, char *token, size_t toklen,
                 char *spool, size_t spoollen);
 
+/* What run refuses beyond the file's own errors (run and check-config):
+ * each printed, the count; token (toklen > 0) gets the token. */
+int  agent_run_problems(const struct config *, char *token, size_t toklen);
+
 void agent_transport_opts(const struct config *, const char *token,
                           const char *spool, struct transport_opts *);
 

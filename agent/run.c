@@ -235,32 +235,124 @@ agent_transport_opts(const struct config *cfg, const char *token,
 	o->agent_version = OUTPOST_VERSION;
 }
 
+/* dir can be used as state: an existing writable directory, or one
+ * mkdir_p could make (its nearest existing parent is writable). */
+static int
+dir_usable(const char *dir, char *err, size_t errlen)
+{
+	char buf[512];
+	struct stat st;
+	char *slash;
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			snprintf(err, errlen, "%s is not a directory", dir);
+		else if (access(dir, W_OK | X_OK) == -1)
+			snprintf(err, errlen, "%s is not writable by this user", dir);
+		else
+			return 0;
+		return -1;
+	}
+	if (errno != ENOENT || snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* The nearest existing ancestor is where mkdir_p starts. */
+	for (;;) {
+		if ((slash = strrchr(buf, '/')) == NULL) {
+			snprintf(buf, sizeof(buf), ".");
+			break;
+		}
+		slash[slash == buf ? 1 : 0] = '\0';
+		if (slash == buf || stat(buf, &st) == 0)
+			break;
+	}
+	if (stat(buf, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    access(buf, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "%s cannot be created: %s is not a "
+		    "writable directory for this user", dir, buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* A file the transport will open (ca_file, client_cert, ...). */
+static int
+run_file_problem(const char *path, const char *key, const char *file)
+{
+	if (file == NULL || strncmp(file, "sha256//", 8) == 0 ||
+	    access(file, R_OK) == 0)
+		return 0;
+	cli_errorf("%s: [server] %s %s: %s", path, key, file, strerror(errno));
+	return 1;
+}
+
+/*
+ * What outpost run refuses beyond the file's own errors, found the same
+ * way for run and check-config: each printed; the count. token gets the
+ * token (toklen > 0). Nothing is created.
+ */
+int
+agent_run_problems(const struct config *cfg, char *token, size_t toklen)
+{
+	const char *path = cfg->path;
+	struct agent a = { 0 };
+	char err[600], spool[512], tok[TRANSPORT_TOKEN_MAX + 1];
+	int n = 0;
+
+	if (cfg->server.url == NULL || cfg->server.token_file == NULL) {
+		cli_errorf("%s: [server] url and token_file are required to run "
+		    "the agent", path);
+		n++;
+	}
+	if (cfg->server.token_file != NULL) {
+		if (toklen == 0) {
+			token = tok;
+			toklen = sizeof(tok);
+		}
+		if (transport_read_token(cfg->server.token_file, token, toklen,
+		    err, sizeof(err)) == -1) {
+			cli_errorf("%s: %s", path, err);
+			n++;
+		}
+		explicit_bzero(tok, sizeof(tok));
+	}
+	n += run_file_problem(path, "ca_file", cfg->server.ca_file);
+	n += run_file_problem(path, "client_cert", cfg->server.client_cert);
+	n += run_file_problem(path, "client_key", cfg->server.client_key);
+	n += run_file_problem(path, "pinned_pubkey", cfg->server.pinned_pubkey);
+	snprintf(spool, sizeof(spool), "%s/spool", cfg->agent.state_dir);
+	if (dir_usable(cfg->agent.state_dir, err, sizeof(err)) == -1 ||
+	    dir_usable(spool, err, sizeof(err)) == -1) {
+		cli_errorf("%s: [agent] state_dir: %s", path, err);
+		n++;
+	}
+	if (poll_compile(&a, cfg, err, sizeof(err)) == -1) {
+		cli_errorf("%s: [poll] profiles: %s", path, err);
+		n++;
+	}
+	poll_release(a.ps);
+	return n;
+}
+
 /* Load and check FILE for run-like commands; exit status or 0. */
 int
 agent_load(const char *path, struct config **out, char *token, size_t toklen,
     char *spool, size_t spoollen)
 {
 	struct config *cfg;
-	char err[512];
 
 	if (cli_config_load(path, &cfg) != 0)
 		return 1;
-	if (cfg->server.url == NULL || cfg->server.token_file == NULL) {
-		fprintf(stderr, "%s: [server] url and token_file are required to "
-		    "run the agent\n", path);
-		config_free(cfg);
-		return 1;
-	}
-	if (transport_read_token(cfg->server.token_file, token, toklen, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
+	if (agent_run_problems(cfg, token, toklen) > 0) {
+		explicit_bzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}
 	snprintf(spool, spoollen, "%s/spool", cfg->agent.state_dir);
 	if (mkdir_p(cfg->agent.state_dir, 0700) == -1 || mkdir_p(spool, 0700) == -1) {
-		fprintf(stderr, "%s: cannot create %s: %s\n", path, spool,
-		    strerror(errno));
+		cli_errorf("%s: cannot create %s: %s", path, spool, strerror(errno));
+		explicit_bzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}
