@@ -75,6 +75,7 @@ struct agent {
 	struct complain      inv_full;
 	struct profset      *ps;              /* current profiles */
 	uint64_t             polls, poll_errors, samples;
+	uint64_t             reloads;          /* SIGHUPs applied (status.json) */
 	bool                 oneshot;          /* outpost poll: no schedule */
 	const struct config_credential *cli_cred;   /* outpost poll's flags */
 	enum { STOP_NONE, STOP_COMMANDS, STOP_UPLOADS } stop_phase;

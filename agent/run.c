@@ -21,12 +21,42 @@
 #define STOP_COMMANDS_MS  3000   /* running commands may finish this long */
 #define STOP_UPLOAD_MS    2000   /* then the spool may drain this long */
 #define STATUS_EVERY_MS   5000
+#define STATUS_SCHEDULE_MAX 64   /* devices whose next poll status.json lists */
 
 static const char run_usage[] =
 "usage: outpost run -c FILE\n"
 "Run the agent: take commands from the hub ([server]), run them within\n"
 "[policy], and upload results through the durable spool in state_dir.\n"
 "Signals: HUP reloads FILE, TERM/INT stop (twice: at once).\n";
+
+/*
+ * When discovery and the first STATUS_SCHEDULE_MAX devices' polls are due,
+ * on the agent's monotonic clock (clock_ms: now on it): what a reload
+ * must not move, and what `outpost status` shows as "next".
+ */
+static cJSON *
+agent_schedule_json(const struct agent *a)
+{
+	cJSON *o = cJSON_CreateObject(), *polls = cJSON_CreateObject();
+	char key[80];
+	size_t n = 0;
+
+	cJSON_AddNumberToObject(o, "clock_ms", (double)loop_now_ms(a->loop));
+	if (loop_timer_armed(&a->scan_timer))
+		cJSON_AddNumberToObject(o, "scan_ms", (double)a->scan_timer.when_ms);
+	else
+		cJSON_AddNullToObject(o, "scan_ms");
+	cJSON_AddBoolToObject(o, "scan_running", a->scan != NULL);
+	for (const struct inv_dev *d = a->devs; d && n < STATUS_SCHEDULE_MAX; d = d->next) {
+		if (!loop_timer_armed(&d->timer))
+			continue;
+		snprintf(key, sizeof(key), "%s:%u", d->address, d->port);
+		cJSON_AddNumberToObject(polls, key, (double)d->timer.when_ms);
+		n++;
+	}
+	cJSON_AddItemToObject(o, "polls", polls);
+	return o;
+}
 
 static void
 agent_write_status(struct agent *a)
@@ -54,6 +84,8 @@ agent_write_status(struct agent *a)
 	cJSON_AddNumberToObject(o, "commands_ok", (double)a->commands_ok);
 	cJSON_AddNumberToObject(o, "commands_failed", (double)a->commands_failed);
 	cJSON_AddNumberToObject(o, "commands_refused", (double)a->commands_refused);
+	cJSON_AddNumberToObject(o, "reloads", (double)a->reloads);
+	cJSON_AddItemToObject(o, "schedule", agent_schedule_json(a));
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->status_path);
@@ -142,32 +174,14 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	loop_timer_arm(l, &a->stop_timer, 0);
 }
 
-static bool
-str_same(const char *x, const char *y)
-{
-	return strcmp(x ? x : "", y ? y : "") == 0;
-}
-
-/* The transport keeps what it was started with. */
-static bool
-server_same(const struct config_server *x, const struct config_server *y)
-{
-	return str_same(x->url, y->url) && str_same(x->token_file, y->token_file) &&
-	    str_same(x->ca_file, y->ca_file) && str_same(x->client_cert, y->client_cert) &&
-	    str_same(x->client_key, y->client_key) &&
-	    str_same(x->pinned_pubkey, y->pinned_pubkey) && str_same(x->proxy, y->proxy) &&
-	    x->poll_wait == y->poll_wait && x->backoff_base == y->backoff_base &&
-	    x->backoff_cap == y->backoff_cap &&
-	    x->allow_insecure_http == y->allow_insecure_http;
-}
-
 static void
 agent_signal_reload(struct loop *l, int signo, void *arg)
 {
 	struct agent *a = arg;
 	struct config_errors errs;
 	struct config *cfg;
-	char err[256];
+	char err[256], restart[512];
+	bool had_polls = a->ps != NULL && a->ps->n > 0, reschedule, rescan;
 
 	platform_notify("RELOADING=1");
 	if (config_load(a->cfg->path, &cfg, &errs) == -1) {
@@ -185,21 +199,35 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 		config_free(cfg);
 		return;
 	}
-	if (!server_same(&cfg->server, &a->cfg->server))
-		log_warn("reload: [server] changed: takes effect on restart");
-	if (memcmp(&cfg->upload, &a->cfg->upload, sizeof(cfg->upload)) != 0)
-		log_warn("reload: [upload] changed: takes effect on restart");
-	if (strcmp(cfg->agent.state_dir, a->cfg->agent.state_dir) != 0)
-		log_warn("reload: state_dir changed: takes effect on restart");
-	/* Running commands hold copies of what they use: free the old one. */
-	discover_stop(a, false);
+	/* The tables say which keys a reload cannot apply (CFG_F_RESTART):
+	 * the transport and the spool keep what they were started with. */
+	if (config_restart_changes(a->cfg, cfg, restart, sizeof(restart)) > 0)
+		log_warn("reload: %s changed: takes effect on restart", restart);
+	/* Only what changed is redone: a reload that rescheduled every poll
+	 * would shift each device's phase, and one that rescanned would
+	 * probe every network again for nothing. */
+	reschedule = cfg->poll.interval != a->cfg->poll.interval ||
+	    had_polls != (a->ps != NULL && a->ps->n > 0);
+	rescan = config_section_changed(a->cfg, cfg, "scan") ||
+	    config_section_changed(a->cfg, cfg, "credential");
+	/* A scan in flight holds copies of what it uses; one that goes on
+	 * reads the new config, which has the same [scan]. */
+	if (rescan)
+		discover_stop(a, false);
 	config_free(a->cfg);
 	a->cfg = cfg;
 	log_set_level((enum log_level)cfg->agent.log_level);
-	poll_reschedule_all(a);
-	discover_start(a);
-	log_info("reload: %s loaded (%zu credentials, %zu allowed networks)",
-	    cfg->path, cfg->ncreds, config_allowed_networks(cfg)->count);
+	if (reschedule)
+		poll_reschedule_all(a);
+	if (rescan)
+		discover_start(a);
+	a->reloads++;
+	log_info("reload: %s loaded (%zu credentials, %zu allowed networks); "
+	    "device polls %s; discovery %s", cfg->path, cfg->ncreds,
+	    config_allowed_networks(cfg)->count,
+	    reschedule ? "rescheduled" : "keep their schedule",
+	    rescan ? "restarts" : "keeps its schedule");
+	agent_write_status(a);
 	platform_notify("READY=1");
 }
 
