@@ -7,11 +7,12 @@ run under ASan+UBSan with `make asan`).
 """
 
 import json
+import os
 import re
 
 import pytest
 
-from outpost_cli import (FAST, SYSDESCR, SYSNAME, SYSOBJECTID, V3_FLAGS,
+from outpost_cli import (FAST, SYSDESCR, SYSNAME, SYSOBJECTID, V3_FLAGS, run,
                          assert_one_clear_line, assert_usage_error,
                          netsnmp, outpost_run)
 from snmpd_fixture import SnmpdFarm
@@ -567,3 +568,46 @@ def test_poll_prints_a_device_error_once(outpost, farm):
     assert len(errors) == 1, f"the error should be printed once\n{r}"
     assert errors[0].startswith("outpost poll: ") and "port unreachable" in errors[0]
     assert r.err_lines[-1].startswith("outpost poll: 1 devices, 1 failed"), r
+
+
+# ---------------------------------------------------------------------------
+# make demo / make deps / make bench install only what each needs: the
+# benchmarks' peers (and their services) never come with a demo or a test run.
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BENCH_PEERS = {"onesixtyone", "prometheus-snmp-exporter"}
+
+
+def deps_set(*opts):
+    r = run(["bash", f"{REPO}/packaging/deps.sh", *opts, "--list"])
+    assert r.returncode == 0 and r.stderr == "", r
+    return set(r.stdout.split())
+
+
+def make_dry_run(target):
+    r = run(["make", "-n", "-C", REPO, target])
+    assert r.returncode == 0, r
+    return [ln for ln in r.stdout.splitlines() if "packaging/deps.sh" in ln]
+
+
+def test_demo_and_tests_do_not_install_benchmark_peers():
+    demo, test, bench = deps_set("--demo"), deps_set(), deps_set("--bench")
+    assert {"snmpd", "python3", "libsnmp-dev"} <= demo, demo
+    assert demo < test < bench
+    assert not (BENCH_PEERS & test), test
+    assert BENCH_PEERS <= bench, bench
+    assert make_dry_run("demo") == ["bash packaging/deps.sh --demo"]
+    assert make_dry_run("deps") == ["bash packaging/deps.sh"]
+    assert make_dry_run("bench") == ["bash packaging/deps.sh --bench"]
+
+
+def test_deps_refuses_an_unknown_option():
+    r = run(["bash", f"{REPO}/packaging/deps.sh", "--everything"])
+    assert r.returncode == 2 and "--everything" in r.stderr, r
+
+
+def test_readme_examples_say_how_to_run_outpost():
+    """The README's examples call `outpost`: they say where it comes from."""
+    text = open(os.path.join(REPO, "README.md")).read()
+    using = text.split("## Using it", 1)[1].split("```", 1)[0]
+    assert "make install" in using and "./outpost" in using, using
