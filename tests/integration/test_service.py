@@ -772,7 +772,7 @@ def same_phase(before, after, interval_ms):
 
 
 def test_sighup_with_an_unchanged_config_moves_no_poll_and_scans_nothing(
-        svc, scanned, restore_config):
+        svc, scanned, restore_config, outpost):
     agent, day = svc.agent, 86400000
     targets = sorted(d.target for d in svc.lab.in_net)
     wait_for("3 scheduled device polls in status.json",
@@ -788,6 +788,11 @@ def test_sighup_with_an_unchanged_config_moves_no_poll_and_scans_nothing(
     assert not s1["scan_running"] or s0["scan_running"], "the reload started a scan"
     for t in targets:
         assert same_phase(s0["polls"][t], s1["polls"][t], day), (t, s0, s1)
+    # outpost status shows the schedule in words
+    r = status(outpost, agent)
+    assert re.search(r"^next device poll: in \d+(\.\d)? (s|min|h) \((%s)\)$"
+                     % "|".join(re.escape(t) for t in targets), r.stdout, re.M), r.stdout
+    assert re.search(r"^next discovery: +(in \d|running now)", r.stdout, re.M), r.stdout
 
     # Changed [scan] and [poll] interval: discovery restarts within 5 s and
     # every device gets a new phase in the new interval.
