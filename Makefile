@@ -93,15 +93,20 @@ asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g -fno-omit-frame-pointer" \
 	  SAN="-fsanitize=address,undefined -fno-sanitize-recover=all" check
 
+# The benchmarks' peers (onesixtyone, prometheus-snmp-exporter) are
+# installed here only, never by deps or demo.
 bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
+	bash packaging/deps.sh --bench
 	$(TEST_ENV) bench/run
 
-# The README's first command: packages, build, then the loopback demo.
-demo: deps
+# The README's first command: the packages it needs, build, then the
+# loopback demo.
+demo:
+	bash packaging/deps.sh --demo
 	$(MAKE) all
 	OUTPOST=$(CURDIR)/$(BUILD)/outpost demo/demo.py
 
-# Debian build, test and benchmark packages (needs root).
+# Debian build and test packages (needs root when some are missing).
 deps:
 	bash packaging/deps.sh
 

@@ -79,6 +79,10 @@ int  cli_parse_uint(const char *cmd, const char *what, const char *s,
  * *path set, -2 after printing usage, or EXIT_USAGE after one line. */
 int  cli_config_only(const char *cmd, const char *usage, int argc, char **argv,
                      const char **path);
+/* The command being run (main.c sets it), for cli_errorf's prefix. */
+void cli_set_command(const char *name);
+/* Print "outpost CMD: msg" on stderr (a runtime or config error). */
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* config_load that prints every error: 0, or 1. */
 int  cli_config_load(const char *path, struct config **cfg);
 void cli_raise_nofile(void);

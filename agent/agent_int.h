@@ -75,6 +75,7 @@ struct agent {
 	struct complain      inv_full;
 	struct profset      *ps;              /* current profiles */
 	uint64_t             polls, poll_errors, samples;
+	uint64_t             reloads;          /* SIGHUPs applied (status.json) */
 	bool                 oneshot;          /* outpost poll: no schedule */
 	const struct config_credential *cli_cred;   /* outpost poll's flags */
 	enum { STOP_NONE, STOP_COMMANDS, STOP_UPLOADS } stop_phase;
@@ -86,6 +87,10 @@ struct agent {
  * printing why. Fills the token and creates state_dir/spool. */
 int  agent_load(const char *path, struct config **, char *token, size_t toklen,
                 char *spool, size_t spoollen);
+
+/* What run refuses beyond the file's own errors (run and check-config):
+ * each printed, the count; token (toklen > 0) gets the token. */
+int  agent_run_problems(const struct config *, char *token, size_t toklen);
 
 void agent_transport_opts(const struct config *, const char *token,
                           const char *spool, struct transport_opts *);

@@ -31,6 +31,28 @@ const char cli_snmp_help[] =
 "  --json             JSON output, one object per line\n"
 "  -h, --help         this help\n";
 
+/* Every error names the command it came from: "outpost get: ...". */
+static const char *cli_command = NULL;
+
+void
+cli_set_command(const char *name)
+{
+	cli_command = name;
+}
+
+void
+cli_errorf(const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "outpost%s%s: %s\n", cli_command ? " " : "",
+	    cli_command ? cli_command : "", msg);
+}
+
 int
 cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -240,12 +262,12 @@ cli_creds_from_config(struct cli_snmp *c)
 		c->ncreds++;
 	}
 	if (c->cred_name && c->ncreds == 0) {
-		fprintf(stderr, "%s: no [credential %s] section\n", c->config_path,
+		cli_errorf("%s: no [credential %s] section", c->config_path,
 		    c->cred_name);
 		return 1;
 	}
 	if (c->ncreds == 0) {
-		fprintf(stderr, "%s: no [credential NAME] sections\n", c->config_path);
+		cli_errorf("%s: no [credential NAME] sections", c->config_path);
 		return 1;
 	}
 	return 0;
@@ -259,7 +281,7 @@ cli_enum(const char *what, const char *val, int (*parse)(const char *), int *out
 	if (val == NULL)
 		return 0;
 	if ((v = parse(val)) < 0) {
-		fprintf(stderr, "outpost: bad %s '%s'\n", what, val);
+		cli_errorf("bad %s '%s'", what, val);
 		return -1;
 	}
 	*out = v;
@@ -278,19 +300,19 @@ cli_snmp_finish(struct cli_snmp *c, bool many)
 
 	if (c->config_path) {
 		if (flags) {
-			fprintf(stderr, "outpost: --config cannot be combined with "
-			    "-v -c -u -l -a -A -x -X -n\n");
+			cli_errorf("--config cannot be combined with "
+			    "-v -c -u -l -a -A -x -X -n");
 			return EXIT_USAGE;
 		}
 		return cli_creds_from_config(c);
 	}
 	if (c->cred_name) {
-		fprintf(stderr, "outpost: --credential needs --config FILE\n");
+		cli_errorf("--credential needs --config FILE");
 		return EXIT_USAGE;
 	}
 	if (!flags) {
-		fprintf(stderr, "outpost: no credentials: give -c COMMUNITY, "
-		    "-v 3 -u USER ..., or --config FILE\n");
+		cli_errorf("no credentials: give -c COMMUNITY, "
+		    "-v 3 -u USER ..., or --config FILE");
 		return EXIT_USAGE;
 	}
 	config_credential_defaults(&base);
@@ -305,8 +327,8 @@ cli_snmp_finish(struct cli_snmp *c, bool many)
 		base.level = c->priv_pass ? CFG_AUTH_PRIV :
 		    c->auth_pass ? CFG_AUTH_NOPRIV : CFG_NOAUTH_NOPRIV;
 	if (c->ncommunities > 1 && !many) {
-		fprintf(stderr, "outpost: -c may be given once here (several are "
-		    "for scan)\n");
+		cli_errorf("-c may be given once here (several are "
+		    "for scan)");
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < (c->ncommunities ? c->ncommunities : 1); i++) {
@@ -318,7 +340,7 @@ cli_snmp_finish(struct cli_snmp *c, bool many)
 		cr->priv_password = (char *)c->priv_pass;
 		cr->context = (char *)c->context;
 		if (config_credential_check(cr, err, sizeof(err)) == -1) {
-			fprintf(stderr, "outpost: %s\n", err);
+			cli_errorf("%s", err);
 			return EXIT_USAGE;
 		}
 		if (version == CFG_SNMP_V3)

@@ -167,6 +167,9 @@ cmd_poll(int argc, char **argv)
 			continue;
 		snprintf(d->cred, sizeof(d->cred), "%s", p->cli.creds[0].name);
 	}
+	/* poll_done prints each device's error; poll.c's service log line
+	 * (a warning) would say it a second time. */
+	log_set_level(LOG_LVL_ERROR);
 	t0 = mono_ms();
 	for (struct inv_dev *d = a->devs; d; d = d->next)
 		if (poll_now(d, NULL, poll_done, p) == 0)

@@ -21,12 +21,42 @@
 #define STOP_COMMANDS_MS  3000   /* running commands may finish this long */
 #define STOP_UPLOAD_MS    2000   /* then the spool may drain this long */
 #define STATUS_EVERY_MS   5000
+#define STATUS_SCHEDULE_MAX 64   /* devices whose next poll status.json lists */
 
 static const char run_usage[] =
 "usage: outpost run -c FILE\n"
 "Run the agent: take commands from the hub ([server]), run them within\n"
 "[policy], and upload results through the durable spool in state_dir.\n"
 "Signals: HUP reloads FILE, TERM/INT stop (twice: at once).\n";
+
+/*
+ * When discovery and the first STATUS_SCHEDULE_MAX devices' polls are due,
+ * on the agent's monotonic clock (clock_ms: now on it): what a reload
+ * must not move, and what `outpost status` shows as "next".
+ */
+static cJSON *
+agent_schedule_json(const struct agent *a)
+{
+	cJSON *o = cJSON_CreateObject(), *polls = cJSON_CreateObject();
+	char key[80];
+	size_t n = 0;
+
+	cJSON_AddNumberToObject(o, "clock_ms", (double)loop_now_ms(a->loop));
+	if (loop_timer_armed(&a->scan_timer))
+		cJSON_AddNumberToObject(o, "scan_ms", (double)a->scan_timer.when_ms);
+	else
+		cJSON_AddNullToObject(o, "scan_ms");
+	cJSON_AddBoolToObject(o, "scan_running", a->scan != NULL);
+	for (const struct inv_dev *d = a->devs; d && n < STATUS_SCHEDULE_MAX; d = d->next) {
+		if (!loop_timer_armed(&d->timer))
+			continue;
+		snprintf(key, sizeof(key), "%s:%u", d->address, d->port);
+		cJSON_AddNumberToObject(polls, key, (double)d->timer.when_ms);
+		n++;
+	}
+	cJSON_AddItemToObject(o, "polls", polls);
+	return o;
+}
 
 static void
 agent_write_status(struct agent *a)
@@ -54,6 +84,8 @@ agent_write_status(struct agent *a)
 	cJSON_AddNumberToObject(o, "commands_ok", (double)a->commands_ok);
 	cJSON_AddNumberToObject(o, "commands_failed", (double)a->commands_failed);
 	cJSON_AddNumberToObject(o, "commands_refused", (double)a->commands_refused);
+	cJSON_AddNumberToObject(o, "reloads", (double)a->reloads);
+	cJSON_AddItemToObject(o, "schedule", agent_schedule_json(a));
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->status_path);
@@ -142,32 +174,14 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	loop_timer_arm(l, &a->stop_timer, 0);
 }
 
-static bool
-str_same(const char *x, const char *y)
-{
-	return strcmp(x ? x : "", y ? y : "") == 0;
-}
-
-/* The transport keeps what it was started with. */
-static bool
-server_same(const struct config_server *x, const struct config_server *y)
-{
-	return str_same(x->url, y->url) && str_same(x->token_file, y->token_file) &&
-	    str_same(x->ca_file, y->ca_file) && str_same(x->client_cert, y->client_cert) &&
-	    str_same(x->client_key, y->client_key) &&
-	    str_same(x->pinned_pubkey, y->pinned_pubkey) && str_same(x->proxy, y->proxy) &&
-	    x->poll_wait == y->poll_wait && x->backoff_base == y->backoff_base &&
-	    x->backoff_cap == y->backoff_cap &&
-	    x->allow_insecure_http == y->allow_insecure_http;
-}
-
 static void
 agent_signal_reload(struct loop *l, int signo, void *arg)
 {
 	struct agent *a = arg;
 	struct config_errors errs;
 	struct config *cfg;
-	char err[256];
+	char err[256], restart[512];
+	bool had_polls = a->ps != NULL && a->ps->n > 0, reschedule, rescan;
 
 	platform_notify("RELOADING=1");
 	if (config_load(a->cfg->path, &cfg, &errs) == -1) {
@@ -185,21 +199,35 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 		config_free(cfg);
 		return;
 	}
-	if (!server_same(&cfg->server, &a->cfg->server))
-		log_warn("reload: [server] changed: takes effect on restart");
-	if (memcmp(&cfg->upload, &a->cfg->upload, sizeof(cfg->upload)) != 0)
-		log_warn("reload: [upload] changed: takes effect on restart");
-	if (strcmp(cfg->agent.state_dir, a->cfg->agent.state_dir) != 0)
-		log_warn("reload: state_dir changed: takes effect on restart");
-	/* Running commands hold copies of what they use: free the old one. */
-	discover_stop(a, false);
+	/* The tables say which keys a reload cannot apply (CFG_F_RESTART):
+	 * the transport and the spool keep what they were started with. */
+	if (config_restart_changes(a->cfg, cfg, restart, sizeof(restart)) > 0)
+		log_warn("reload: %s changed: takes effect on restart", restart);
+	/* Only what changed is redone: a reload that rescheduled every poll
+	 * would shift each device's phase, and one that rescanned would
+	 * probe every network again for nothing. */
+	reschedule = cfg->poll.interval != a->cfg->poll.interval ||
+	    had_polls != (a->ps != NULL && a->ps->n > 0);
+	rescan = config_section_changed(a->cfg, cfg, "scan") ||
+	    config_section_changed(a->cfg, cfg, "credential");
+	/* A scan in flight holds copies of what it uses; one that goes on
+	 * reads the new config, which has the same [scan]. */
+	if (rescan)
+		discover_stop(a, false);
 	config_free(a->cfg);
 	a->cfg = cfg;
 	log_set_level((enum log_level)cfg->agent.log_level);
-	poll_reschedule_all(a);
-	discover_start(a);
-	log_info("reload: %s loaded (%zu credentials, %zu allowed networks)",
-	    cfg->path, cfg->ncreds, config_allowed_networks(cfg)->count);
+	if (reschedule)
+		poll_reschedule_all(a);
+	if (rescan)
+		discover_start(a);
+	a->reloads++;
+	log_info("reload: %s loaded (%zu credentials, %zu allowed networks); "
+	    "device polls %s; discovery %s", cfg->path, cfg->ncreds,
+	    config_allowed_networks(cfg)->count,
+	    reschedule ? "rescheduled" : "keep their schedule",
+	    rescan ? "restarts" : "keeps its schedule");
+	agent_write_status(a);
 	platform_notify("READY=1");
 }
 
@@ -235,32 +263,124 @@ agent_transport_opts(const struct config *cfg, const char *token,
 	o->agent_version = OUTPOST_VERSION;
 }
 
+/* dir can be used as state: an existing writable directory, or one
+ * mkdir_p could make (its nearest existing parent is writable). */
+static int
+dir_usable(const char *dir, char *err, size_t errlen)
+{
+	char buf[512];
+	struct stat st;
+	char *slash;
+
+	if (stat(dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			snprintf(err, errlen, "%s is not a directory", dir);
+		else if (access(dir, W_OK | X_OK) == -1)
+			snprintf(err, errlen, "%s is not writable by this user", dir);
+		else
+			return 0;
+		return -1;
+	}
+	if (errno != ENOENT || snprintf(buf, sizeof(buf), "%s", dir) >= (int)sizeof(buf)) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	/* The nearest existing ancestor is where mkdir_p starts. */
+	for (;;) {
+		if ((slash = strrchr(buf, '/')) == NULL) {
+			snprintf(buf, sizeof(buf), ".");
+			break;
+		}
+		slash[slash == buf ? 1 : 0] = '\0';
+		if (slash == buf || stat(buf, &st) == 0)
+			break;
+	}
+	if (stat(buf, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    access(buf, W_OK | X_OK) == -1) {
+		snprintf(err, errlen, "%s cannot be created: %s is not a "
+		    "writable directory for this user", dir, buf);
+		return -1;
+	}
+	return 0;
+}
+
+/* A file the transport will open (ca_file, client_cert, ...). */
+static int
+run_file_problem(const char *path, const char *key, const char *file)
+{
+	if (file == NULL || strncmp(file, "sha256//", 8) == 0 ||
+	    access(file, R_OK) == 0)
+		return 0;
+	cli_errorf("%s: [server] %s %s: %s", path, key, file, strerror(errno));
+	return 1;
+}
+
+/*
+ * What outpost run refuses beyond the file's own errors, found the same
+ * way for run and check-config: each printed; the count. token gets the
+ * token (toklen > 0). Nothing is created.
+ */
+int
+agent_run_problems(const struct config *cfg, char *token, size_t toklen)
+{
+	const char *path = cfg->path;
+	struct agent a = { 0 };
+	char err[600], spool[512], tok[TRANSPORT_TOKEN_MAX + 1];
+	int n = 0;
+
+	if (cfg->server.url == NULL || cfg->server.token_file == NULL) {
+		cli_errorf("%s: [server] url and token_file are required to run "
+		    "the agent", path);
+		n++;
+	}
+	if (cfg->server.token_file != NULL) {
+		if (toklen == 0) {
+			token = tok;
+			toklen = sizeof(tok);
+		}
+		if (transport_read_token(cfg->server.token_file, token, toklen,
+		    err, sizeof(err)) == -1) {
+			cli_errorf("%s: %s", path, err);
+			n++;
+		}
+		explicit_bzero(tok, sizeof(tok));
+	}
+	n += run_file_problem(path, "ca_file", cfg->server.ca_file);
+	n += run_file_problem(path, "client_cert", cfg->server.client_cert);
+	n += run_file_problem(path, "client_key", cfg->server.client_key);
+	n += run_file_problem(path, "pinned_pubkey", cfg->server.pinned_pubkey);
+	snprintf(spool, sizeof(spool), "%s/spool", cfg->agent.state_dir);
+	if (dir_usable(cfg->agent.state_dir, err, sizeof(err)) == -1 ||
+	    dir_usable(spool, err, sizeof(err)) == -1) {
+		cli_errorf("%s: [agent] state_dir: %s", path, err);
+		n++;
+	}
+	if (poll_compile(&a, cfg, err, sizeof(err)) == -1) {
+		cli_errorf("%s: [poll] profiles: %s", path, err);
+		n++;
+	}
+	poll_release(a.ps);
+	return n;
+}
+
 /* Load and check FILE for run-like commands; exit status or 0. */
 int
 agent_load(const char *path, struct config **out, char *token, size_t toklen,
     char *spool, size_t spoollen)
 {
 	struct config *cfg;
-	char err[512];
 
 	if (cli_config_load(path, &cfg) != 0)
 		return 1;
-	if (cfg->server.url == NULL || cfg->server.token_file == NULL) {
-		fprintf(stderr, "%s: [server] url and token_file are required to "
-		    "run the agent\n", path);
-		config_free(cfg);
-		return 1;
-	}
-	if (transport_read_token(cfg->server.token_file, token, toklen, err,
-	    sizeof(err)) == -1) {
-		fprintf(stderr, "%s\n", err);
+	if (agent_run_problems(cfg, token, toklen) > 0) {
+		explicit_bzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}
 	snprintf(spool, spoollen, "%s/spool", cfg->agent.state_dir);
 	if (mkdir_p(cfg->agent.state_dir, 0700) == -1 || mkdir_p(spool, 0700) == -1) {
-		fprintf(stderr, "%s: cannot create %s: %s\n", path, spool,
-		    strerror(errno));
+		cli_errorf("%s: cannot create %s: %s", path, spool, strerror(errno));
+		explicit_bzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}

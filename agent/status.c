@@ -22,19 +22,57 @@ num(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
+/* A span in seconds as "12 s", "5 min", "1.5 h". */
+static void
+span(char *buf, size_t len, const char *pre, double s, const char *post)
+{
+	if (s < 120)
+		snprintf(buf, len, "%s%.0f s%s", pre, s, post);
+	else if (s < 7200)
+		snprintf(buf, len, "%s%.0f min%s", pre, s / 60, post);
+	else
+		snprintf(buf, len, "%s%.1f h%s", pre, s / 3600, post);
+}
+
 static void
 ago(char *buf, size_t len, double then_ms)
 {
-	double s = ((double)wall_ms() - then_ms) / 1000.0;
-
 	if (then_ms <= 0)
 		snprintf(buf, len, "never");
-	else if (s < 120)
-		snprintf(buf, len, "%.0f s ago", s);
-	else if (s < 7200)
-		snprintf(buf, len, "%.0f min ago", s / 60);
 	else
-		snprintf(buf, len, "%.1f h ago", s / 3600);
+		span(buf, len, "", ((double)wall_ms() - then_ms) / 1000.0, " ago");
+}
+
+/* "in 12 s" for a time on the agent's clock (schedule.clock_ms). */
+static void
+due(char *buf, size_t len, double when_ms, double clock_ms)
+{
+	span(buf, len, "in ", when_ms > clock_ms ? (when_ms - clock_ms) / 1000.0 : 0, "");
+}
+
+/* The next discovery and the next device poll, from status.json's
+ * schedule (all on the agent's clock, so no clock is compared). */
+static void
+print_schedule(const cJSON *sched)
+{
+	const cJSON *polls = cJSON_GetObjectItemCaseSensitive(sched, "polls"), *p;
+	const cJSON *next = NULL;
+	double clock = num(sched, "clock_ms");
+	char when[64];
+
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(sched, "scan_running"))) {
+		printf("next discovery:   running now\n");
+	} else if (num(sched, "scan_ms") > 0) {
+		due(when, sizeof(when), num(sched, "scan_ms"), clock);
+		printf("next discovery:   %s\n", when);
+	}
+	cJSON_ArrayForEach(p, polls)
+		if (cJSON_IsNumber(p) && (next == NULL || p->valuedouble < next->valuedouble))
+			next = p;
+	if (next != NULL) {
+		due(when, sizeof(when), next->valuedouble, clock);
+		printf("next device poll: %s (%s)\n", when, next->string);
+	}
 }
 
 int
@@ -84,6 +122,8 @@ cmd_status(int argc, char **argv)
 	    num(o, "spool_files"), num(o, "spool_bytes"), num(o, "dropped_samples"));
 	printf("devices:          %.0f\n", num(o, "devices"));
 	printf("poll errors:      %.0f\n", num(o, "poll_errors"));
+	if (alive)   /* a stopped agent's schedule means nothing */
+		print_schedule(cJSON_GetObjectItemCaseSensitive(o, "schedule"));
 	printf("commands:         %.0f ok, %.0f failed, %.0f refused\n",
 	    num(o, "commands_ok"), num(o, "commands_failed"), num(o, "commands_refused"));
 	cJSON_Delete(o);

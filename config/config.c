@@ -142,6 +142,138 @@ cfg_check_refs(const char *path, const struct config *cfg, struct config_errors 
 	}
 }
 
+static const struct cfg_section *
+cfg_section_find(const char *name)
+{
+	for (size_t i = 0; i < cfg_schema.nsections; i++)
+		if (strcmp(cfg_schema.sections[i].name, name) == 0)
+			return &cfg_schema.sections[i];
+	return NULL;
+}
+
+uint64_t
+config_key_number(const char *section, const char *key, uint64_t v)
+{
+	const struct cfg_section *sec = cfg_section_find(section);
+	char obj[1024], err[256];
+
+	/* A name or type that is not in the tables is a bug in the caller. */
+	if (sec == NULL || sec->named || sec->size > sizeof(obj))
+		abort();
+	for (size_t i = 0; i < sec->nkeys; i++) {
+		const struct cfg_key *k = &sec->keys[i];
+
+		if (strcmp(k->name, key) != 0)
+			continue;
+		if ((k->type != CFG_T_DURATION && k->type != CFG_T_SIZE) ||
+		    k->def == NULL)
+			abort();
+		if (v == 0) {
+			memset(obj, 0, sizeof(obj));
+			if (cfg_value_set(k, obj, k->def, err, sizeof(err)) != 0)
+				abort();
+			memcpy(&v, obj + k->off, sizeof(v));
+		}
+		if (k->min != 0 || k->max != 0) {
+			if (v < (uint64_t)k->min)
+				v = (uint64_t)k->min;
+			if (v > (uint64_t)k->max)
+				v = (uint64_t)k->max;
+		}
+		return v;
+	}
+	abort();
+}
+
+/* The objects of section in a config: one, or every named one. */
+static size_t
+cfg_objects(const struct cfg_section *sec, const struct config *cfg,
+    const char **first)
+{
+	if (!sec->named) {
+		*first = (const char *)cfg + sec->obj_off;
+		return 1;
+	}
+	*first = *(char *const *)((const char *)cfg + sec->arr_off);
+	return *(const size_t *)((const char *)cfg + sec->count_off);
+}
+
+/* Whether the objects of sec differ, counting only keys with all of
+ * flags (0: every key); named sections also by name, count and order. */
+static bool
+cfg_section_differs(const struct cfg_section *sec, const struct config *a,
+    const struct config *b, unsigned flags, const char **key)
+{
+	const char *oa, *ob;
+	size_t na = cfg_objects(sec, a, &oa), nb = cfg_objects(sec, b, &ob);
+
+	*key = NULL;
+	if (na != nb)
+		return true;
+	for (size_t i = 0; i < na; i++) {
+		const char *x = oa + i * sec->size, *y = ob + i * sec->size;
+
+		if (sec->named && strcmp(*(char *const *)(x + sec->name_off),
+		    *(char *const *)(y + sec->name_off)) != 0)
+			return true;
+		for (size_t j = 0; j < sec->nkeys; j++) {
+			if ((sec->keys[j].flags & flags) != flags)
+				continue;
+			if (!cfg_value_equal(&sec->keys[j], x, y)) {
+				*key = sec->keys[j].name;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+bool
+config_section_changed(const struct config *a, const struct config *b,
+    const char *section)
+{
+	const struct cfg_section *sec = cfg_section_find(section);
+	const char *key;
+
+	if (sec == NULL)
+		abort();
+	return cfg_section_differs(sec, a, b, 0, &key);
+}
+
+size_t
+config_restart_changes(const struct config *old, const struct config *new,
+    char *buf, size_t len)
+{
+	size_t n = 0, used = 0;
+
+	if (len > 0)
+		buf[0] = '\0';
+	for (size_t i = 0; i < cfg_schema.nsections; i++) {
+		const struct cfg_section *sec = &cfg_schema.sections[i];
+		bool any = false;
+
+		if (sec->named)
+			continue;
+		for (size_t j = 0; j < sec->nkeys; j++) {
+			const struct cfg_key *k = &sec->keys[j];
+			int w;
+
+			if (!(k->flags & CFG_F_RESTART) ||
+			    cfg_value_equal(k, (const char *)old + sec->obj_off,
+			    (const char *)new + sec->obj_off))
+				continue;
+			w = snprintf(buf + used, len > used ? len - used : 0,
+			    "%s%s%s%s%s", n ? ", " : "", any ? "" : "[",
+			    any ? "" : sec->name, any ? "" : "] ", k->name);
+			if (w > 0 && used + (size_t)w < len)
+				used += (size_t)w;
+			any = true;
+			n++;
+		}
+	}
+	return n;
+}
+
 const struct config_profile *
 config_profile_find(const struct config *cfg, const char *name)
 {

@@ -145,6 +145,21 @@ const struct config_credential *
      config_credential_find(const struct config *, const char *name);
 const struct config_profile *
      config_profile_find(const struct config *, const char *name);
+/*
+ * The tables as the one source of defaults and limits for modules that
+ * take plain numbers (transport/): a DURATION or SIZE key of an unnamed
+ * section; v 0 gives its default, any other v is clamped to its limits.
+ * Aborts on a name that is not in the tables (a bug, found by any run).
+ */
+uint64_t config_key_number(const char *section, const char *key, uint64_t v);
+/* Reload: whether section ("scan", or "credential": every one) differs. */
+bool config_section_changed(const struct config *, const struct config *,
+                            const char *section);
+/* Reload: keys a reload cannot apply (CFG_F_RESTART in the tables) that
+ * differ, as "[server] url, poll_wait, [upload] batch_max_age" in buf;
+ * the count. */
+size_t config_restart_changes(const struct config *old, const struct config *new,
+                              char *buf, size_t len);
 /* Profiles every agent knows without a [profile] section. */
 extern const char *const config_builtin_profiles[];   /* NULL-terminated */
 /* [policy] allow_networks, or the [scan] networks when it is empty. */

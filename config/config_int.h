@@ -27,6 +27,7 @@ struct cfg_enum {
 
 #define CFG_F_REQUIRED 0x1
 #define CFG_F_SECRET   0x2   /* file must be private; never echoed */
+#define CFG_F_RESTART  0x4   /* a reload (SIGHUP) keeps the running value */
 
 struct cfg_key {
 	const char            *name;
@@ -124,6 +125,7 @@ int  cfg_value_set(const struct cfg_key *, void *obj, const char *value,
                    char *err, size_t errlen);
 void cfg_obj_defaults(const struct cfg_section *, void *obj);
 void cfg_obj_free(const struct cfg_section *, void *obj);
+bool cfg_value_equal(const struct cfg_key *, const void *a, const void *b);
 int  cfg_enum_parse(const struct cfg_enum *, const char *);
 const char *cfg_enum_name(const struct cfg_enum *, int value);
 const char *cfg_type_name(enum cfg_type);

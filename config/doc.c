@@ -51,7 +51,8 @@ cfg_md_key(FILE *f, const struct cfg_key *k)
 	else
 		fputs("none | ", f);
 	cfg_md_cell(f, lim);
-	fprintf(f, "%s |\n", k->doc);
+	fprintf(f, "%s%s |\n", k->doc, k->flags & CFG_F_RESTART ?
+	    " *Needs a restart* (SIGHUP keeps the running value)." : "");
 }
 
 static void
@@ -136,10 +137,11 @@ cfg_ini_key(FILE *f, const struct cfg_key *k)
 	char lim[256], doc[512];
 
 	cfg_fmt_limits(k, lim, sizeof(lim));
-	snprintf(doc, sizeof(doc), "%s%s%s%s%s", k->doc,
+	snprintf(doc, sizeof(doc), "%s%s%s%s%s%s", k->doc,
 	    !*lim ? "" : k->type == CFG_T_ENUM ? " One of: " : " Range: ",
 	    lim, *lim ? "." : "",
-	    k->flags & CFG_F_REQUIRED ? " Required." : "");
+	    k->flags & CFG_F_REQUIRED ? " Required." : "",
+	    k->flags & CFG_F_RESTART ? " Needs a restart." : "");
 	cfg_ini_wrap(f, doc);
 	fprintf(f, "#%s =%s%s\n\n", k->name, k->def ? " " : "",
 	    k->def ? k->def : "");

@@ -42,8 +42,9 @@ static const struct cfg_key hub_keys[] = {
 	{ CFG_DURATION(H, retention), .def = "7d", .min = 60000,
 	  .max = INT64_C(3650) * 86400000,
 	  .doc = "Results, inventory and samples older than this are deleted." },
-	{ CFG_SIZE(H, max_connections), .def = "20000", .min = 16, .max = 1000000,
-	  .doc = "Connections served at once (each held poll is one)." },
+	{ CFG_SIZE(H, max_connections), .def = "0", .min = 0, .max = 1000000,
+	  .doc = "Connections served at once (each held poll is one); 0: as many "
+	         "as the open file limit allows, less 64 for the hub's own files." },
 	{ CFG_ENUM(H, log_level, hub_log_levels), .def = "info",
 	  .doc = "Least severe level that is logged." },
 };
@@ -57,6 +58,9 @@ hub_check(const void *obj, struct cfg_report *r)
 	if ((h->tls_cert == NULL) != (h->tls_key == NULL))
 		cfg_reportf(r, h->tls_cert ? "tls_cert" : "tls_key",
 		    "tls_cert and tls_key go together");
+	if (h->max_connections != 0 && h->max_connections < 16)
+		cfg_reportf(r, "max_connections", "max_connections must be 0 "
+		    "(automatic) or at least 16");
 }
 
 #define R struct hub_config

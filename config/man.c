@@ -143,6 +143,9 @@ cfg_man_key(FILE *f, const struct cfg_key *k)
 	}
 	if (k->flags & CFG_F_SECRET)
 		fputs("A secret: the file must be \\fBchmod 600\\fR.\n", f);
+	if (k->flags & CFG_F_RESTART)
+		fputs("Needs a restart: a reload (SIGHUP) keeps the running "
+		    "value.\n", f);
 }
 
 static void

@@ -55,7 +55,7 @@ static const struct cfg_enum cfg_log_levels[] = {
 
 #define A struct config_agent
 static const struct cfg_key agent_keys[] = {
-	{ CFG_STRING(A, state_dir), .def = "/var/lib/outpost",
+	{ CFG_STRING(A, state_dir), .def = "/var/lib/outpost", .flags = CFG_F_RESTART,
 	  .doc = "Directory for the agent's state and spool files." },
 	{ CFG_ENUM(A, log_level, cfg_log_levels), .def = "info",
 	  .doc = "Least severe level that is logged." },
@@ -66,30 +66,34 @@ static const struct cfg_key agent_keys[] = {
 
 #define S struct config_server
 static const struct cfg_key server_keys[] = {
-	{ CFG_STRING(S, url),
+	{ CFG_STRING(S, url), .flags = CFG_F_RESTART,
 	  .doc = "The hub's base URL, https://HOST[:PORT]; required by outpost run." },
-	{ CFG_STRING(S, token_file),
+	{ CFG_STRING(S, token_file), .flags = CFG_F_RESTART,
 	  .doc = "File holding this agent's bearer token (chmod 600); required "
 	         "by outpost run." },
 	{ CFG_DURATION(S, poll_wait), .def = "60s", .min = 1000, .max = 3600000,
+	  .flags = CFG_F_RESTART,
 	  .doc = "How long the hub may hold a command poll (jittered by 10%)." },
-	{ CFG_STRING(S, ca_file),
+	{ CFG_STRING(S, ca_file), .flags = CFG_F_RESTART,
 	  .doc = "PEM file of CA certificates that verify the hub (default: the "
 	         "system's)." },
-	{ CFG_STRING(S, client_cert),
+	{ CFG_STRING(S, client_cert), .flags = CFG_F_RESTART,
 	  .doc = "PEM client certificate for mutual TLS." },
-	{ CFG_STRING(S, client_key),
+	{ CFG_STRING(S, client_key), .flags = CFG_F_RESTART,
 	  .doc = "PEM private key of client_cert." },
-	{ CFG_STRING(S, pinned_pubkey),
+	{ CFG_STRING(S, pinned_pubkey), .flags = CFG_F_RESTART,
 	  .doc = "Pin the hub's public key: sha256//BASE64[;sha256//...] or a "
 	         "PEM/DER file." },
-	{ CFG_STRING(S, proxy),
+	{ CFG_STRING(S, proxy), .flags = CFG_F_RESTART,
 	  .doc = "HTTP(S) proxy URL (default: the https_proxy/no_proxy environment)." },
 	{ CFG_DURATION(S, backoff_base), .def = "1s", .min = 100, .max = 3600000,
+	  .flags = CFG_F_RESTART,
 	  .doc = "First retry delay bound; doubles per failure (full jitter)." },
 	{ CFG_DURATION(S, backoff_cap), .def = "5m", .min = 1000, .max = 86400000,
+	  .flags = CFG_F_RESTART,
 	  .doc = "Largest retry delay; also the clamp for Retry-After." },
 	{ CFG_BOOL(S, allow_insecure_http), .def = "false",
+	  .flags = CFG_F_RESTART,
 	  .doc = "Allow a plain http:// url to a host that is not loopback." },
 };
 #undef S
@@ -121,14 +125,18 @@ cfg_server_check(const void *obj, struct cfg_report *r)
 #define U struct config_upload
 static const struct cfg_key upload_keys[] = {
 	{ CFG_SIZE(U, batch_max_bytes), .def = "1MB", .min = 4096, .max = 8 << 20,
+	  .flags = CFG_F_RESTART,
 	  .doc = "A batch closes at this size (uncompressed JSON)." },
 	{ CFG_DURATION(U, batch_max_age), .def = "10s", .min = 100, .max = 3600000,
+	  .flags = CFG_F_RESTART,
 	  .doc = "A batch closes at this age." },
 	{ CFG_SIZE(U, spool_max_bytes), .def = "256MB", .min = 1 << 20,
 	  .max = INT64_C(1) << 40,
+	  .flags = CFG_F_RESTART,
 	  .doc = "Disk the spool may use; when full the oldest batches go." },
 	{ CFG_DURATION(U, spool_max_age), .def = "7d", .min = 60000,
 	  .max = INT64_C(365) * 86400000,
+	  .flags = CFG_F_RESTART,
 	  .doc = "Batches older than this are dropped unsent (and counted)." },
 };
 #undef U

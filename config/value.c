@@ -396,3 +396,48 @@ cfg_obj_free(const struct cfg_section *sec, void *obj)
 		*name = NULL;
 	}
 }
+
+/* Whether key holds the same value in objects a and b (reload diffs). */
+bool
+cfg_value_equal(const struct cfg_key *k, const void *a, const void *b)
+{
+	const void *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
+
+	switch (k->type) {
+	case CFG_T_STRING: {
+		const char *x = *(char *const *)fa, *y = *(char *const *)fb;
+		return x == y || (x && y && strcmp(x, y) == 0);
+	}
+	case CFG_T_INT:
+	case CFG_T_ENUM:
+		return *(const int *)fa == *(const int *)fb;
+	case CFG_T_BOOL:
+		return *(const bool *)fa == *(const bool *)fb;
+	case CFG_T_DURATION:
+	case CFG_T_SIZE:
+		return *(const uint64_t *)fa == *(const uint64_t *)fb;
+	case CFG_T_ADDRS: {
+		const struct config_addrs *x = fa, *y = fb;
+		if (x->count != y->count)
+			return false;
+		for (size_t i = 0; i < x->count; i++) {
+			const struct net_range *r = &x->ranges[i], *q = &y->ranges[i];
+			if (r->family != q->family || r->first != q->first ||
+			    r->last != q->last ||
+			    memcmp(&r->addr6, &q->addr6, sizeof(r->addr6)) != 0)
+				return false;
+		}
+		return true;
+	}
+	case CFG_T_STRINGS: {
+		const struct config_strings *x = fa, *y = fb;
+		if (x->count != y->count)
+			return false;
+		for (size_t i = 0; i < x->count; i++)
+			if (strcmp(x->items[i], y->items[i]) != 0)
+				return false;
+		return true;
+	}
+	}
+	abort();
+}

@@ -8,6 +8,7 @@ we read the inventory and live samples from the hub's operator API, send
 commands through it and print their results. Only loopback is used.
 """
 
+import datetime
 import json
 import os
 import subprocess
@@ -25,6 +26,45 @@ BUILD = os.path.join(HERE, "..", "build")
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(BUILD, "outpost")
 HUB = os.environ.get("OUTPOST_HUB") or os.path.join(BUILD, "outpost-hub")
 NET, PORT, NDEV = "127.0.90.0/27", 1161, 20
+
+
+def when(ms):
+    """Epoch milliseconds as ISO 8601 UTC and how long ago."""
+    t = ms / 1000.0
+    ago = max(0.0, time.time() - t)
+    return (datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+            .isoformat(timespec="milliseconds").replace("+00:00", "Z")
+            + f" ({ago:.0f} s ago)")
+
+
+def readable(obj):
+    """A copy of a JSON document with epoch-ms times (ts, *_ms) in words."""
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            if (k == "ts" or k.endswith("_ms")) and isinstance(v, (int, float)) \
+                    and v > 1e12:
+                out[k[:-3] if k.endswith("_ms") else k] = when(v)
+            else:
+                out[k] = readable(v)
+        return out
+    if isinstance(obj, list):
+        return [readable(v) for v in obj]
+    return obj
+
+
+def fresh_status(agent, since_ms, timeout=15):
+    """Wait until the agent has rewritten status.json (every 5 s) after
+    since_ms, so `outpost status` shows what the demo just did."""
+    path = os.path.join(agent.state, "status.json")
+
+    def written():
+        try:
+            with open(path) as f:
+                return json.load(f).get("written_ms", 0) >= since_ms
+        except (OSError, ValueError):
+            return False
+    wait_for("a fresh status.json", written, timeout)
 
 
 def step(text):
@@ -86,7 +126,8 @@ def main():
                 if s.get("profile") == "interfaces"])
             s = samples[0]
             cols = s["columns"]
-            print(f"  profile {s['profile']}, ts {s['ts']}, columns: {len(cols)}")
+            print(f"  profile {s['profile']}, taken {when(s['ts'])}, "
+                  f"columns: {len(cols)}")
             want = {".1.3.6.1.2.1.31.1.1.1.6": "ifHCInOctets",
                     ".1.3.6.1.2.1.31.1.1.1.10": "ifHCOutOctets",
                     ".1.3.6.1.2.1.2.2.1.8": "ifOperStatus"}
@@ -99,7 +140,8 @@ def main():
                                        "credential": "lab-v3",
                                        "args": {"oids": ["1.3.6.1.2.1.1.5.0",
                                                          "1.3.6.1.2.1.1.1.0"]}})["id"]
-            print(json.dumps(hub.json("GET", f"/v1/commands/{cid}?wait=20"), indent=2))
+            print(json.dumps(readable(hub.json("GET", f"/v1/commands/{cid}?wait=20")),
+                             indent=2))
 
             step("and one the agent's local policy refuses (outside the scan networks)")
             cid = hub.queue("site-1", {"type": "snmp.get", "target": "127.0.55.1",
@@ -109,6 +151,7 @@ def main():
             print(f"  status {r['status']}: {r['result']['status']}: {r['result']['error']}")
 
             step("outpost status -c outpost.ini")
+            fresh_status(agent, int(time.time() * 1000))
             subprocess.run([OUTPOST, "status", "-c", agent.ini], env=client_env())
         finally:
             step("stopping the agent, the hub and the devices")

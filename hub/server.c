@@ -32,6 +32,7 @@
 #define HUB_LISTEN_BACKLOG 4096
 #define HUB_DRAIN_CHECK_MS 20
 #define HUB_FD_RESERVE    64            /* store, logs, epoll, signalfd... */
+#define HUB_AUTO_CONN_MAX 65536         /* max_connections 0 with no fd limit */
 
 /* ---- running MHD from the loop ---- */
 
@@ -559,28 +560,38 @@ hub_tick_cb(struct loop *l, struct loop_timer *t, void *arg)
 }
 
 /* Held polls are connections: raise the soft fd limit to the hard one
- * and keep max_connections within it. */
+ * and keep max_connections within it. want 0 (the default) takes what
+ * the limit allows without a word; only a number the operator wrote and
+ * the system cannot give is worth a warning. */
 static unsigned
 hub_fd_limit(uint64_t want)
 {
 	struct rlimit rl;
+	uint64_t fit;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
-		return (unsigned)want;
+		return want ? (unsigned)want : 1024 - HUB_FD_RESERVE;
 	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 			log_warn("raising the open file limit: %s", strerror(errno));
 		getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	fit = rl.rlim_cur == RLIM_INFINITY ? HUB_AUTO_CONN_MAX :
+	    rl.rlim_cur > HUB_FD_RESERVE + 16 ? rl.rlim_cur - HUB_FD_RESERVE : 16;
+	if (fit > HUB_AUTO_CONN_MAX)
+		fit = HUB_AUTO_CONN_MAX;
+	if (want == 0) {
+		log_debug("max_connections: %llu (the open file limit %llu less %u)",
+		    (unsigned long long)fit, (unsigned long long)rl.rlim_cur,
+		    HUB_FD_RESERVE);
+		return (unsigned)fit;
+	}
 	if (rl.rlim_cur != RLIM_INFINITY && want + HUB_FD_RESERVE > rl.rlim_cur) {
-		uint64_t n = rl.rlim_cur > HUB_FD_RESERVE + 16 ?
-		    rl.rlim_cur - HUB_FD_RESERVE : 16;
-
 		log_warn("max_connections %llu exceeds the open file limit %llu: "
 		    "using %llu (raise LimitNOFILE)", (unsigned long long)want,
-		    (unsigned long long)rl.rlim_cur, (unsigned long long)n);
-		want = n;
+		    (unsigned long long)rl.rlim_cur, (unsigned long long)fit);
+		want = fit;
 	}
 	return (unsigned)want;
 }

@@ -5,6 +5,8 @@
  */
 #include "transport/transport_int.h"
 
+#include "config/config.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,14 +23,6 @@
 #define BATCH_HEAD_BYTES    512u
 #define BATCH_COUNTER_BYTES (TP_MAX_COUNTER_NAME + 32u)
 
-/* Defaults as in config/schema.c, for a 0 in transport_opts. */
-#define DEF_POLL_WAIT_MS     60000u
-#define DEF_BACKOFF_BASE_MS  1000u
-#define DEF_BACKOFF_CAP_MS   300000u
-#define DEF_BATCH_MAX_BYTES  (1u << 20)
-#define DEF_BATCH_MAX_AGE_MS 10000u
-#define DEF_SPOOL_MAX_BYTES  (UINT64_C(256) << 20)
-#define DEF_SPOOL_MAX_AGE_MS (UINT64_C(7) * 86400000)
 
 /* ---- shared helpers ---- */
 
@@ -240,28 +234,29 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	o->spool_dir = xstrdup(opts->spool_dir);
 	o->agent_version = xstrdup(opts->agent_version ? opts->agent_version :
 	    OUTPOST_VERSION);
-	if (o->poll_wait_ms == 0)
-		o->poll_wait_ms = DEF_POLL_WAIT_MS;
-	if (o->poll_wait_ms > 3600000)
-		o->poll_wait_ms = 3600000;
-	if (o->backoff_base_ms == 0)
-		o->backoff_base_ms = DEF_BACKOFF_BASE_MS;
-	if (o->backoff_cap_ms == 0)
-		o->backoff_cap_ms = DEF_BACKOFF_CAP_MS;
+	/* Defaults and limits are the config tables' (docs/config.md): a
+	 * 0 is the key's default, anything else is kept within its range. */
+	o->poll_wait_ms = config_key_number("server", "poll_wait", o->poll_wait_ms);
+	o->backoff_base_ms = config_key_number("server", "backoff_base",
+	    o->backoff_base_ms);
+	o->backoff_cap_ms = config_key_number("server", "backoff_cap",
+	    o->backoff_cap_ms);
 	if (o->backoff_cap_ms < o->backoff_base_ms)
 		o->backoff_cap_ms = o->backoff_base_ms;
-	if (o->batch_max_bytes == 0)
-		o->batch_max_bytes = DEF_BATCH_MAX_BYTES;
+	o->batch_max_bytes = config_key_number("upload", "batch_max_bytes",
+	    o->batch_max_bytes);
+	o->batch_max_age_ms = config_key_number("upload", "batch_max_age",
+	    o->batch_max_age_ms);
+	o->spool_max_bytes = config_key_number("upload", "spool_max_bytes",
+	    o->spool_max_bytes);
+	o->spool_max_age_ms = config_key_number("upload", "spool_max_age",
+	    o->spool_max_age_ms);
+	/* What the protocol and a batch's own layout need, whatever the
+	 * tables allow. */
 	if (o->batch_max_bytes > TP_UPLOAD_MAX_WIRE)
 		o->batch_max_bytes = TP_UPLOAD_MAX_WIRE;
 	if (o->batch_max_bytes < 2 * BATCH_HEAD_BYTES)
 		o->batch_max_bytes = 2 * BATCH_HEAD_BYTES;
-	if (o->batch_max_age_ms == 0)
-		o->batch_max_age_ms = DEF_BATCH_MAX_AGE_MS;
-	if (o->spool_max_bytes == 0)
-		o->spool_max_bytes = DEF_SPOOL_MAX_BYTES;
-	if (o->spool_max_age_ms == 0)
-		o->spool_max_age_ms = DEF_SPOOL_MAX_AGE_MS;
 	t->token = xstrdup(opts->token);
 	t->base_url = xstrdup(opts->url);
 	n = strlen(t->base_url);

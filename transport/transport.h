@@ -29,8 +29,9 @@ struct transport_opts {
 	const char *agent_version;
 };
 /* transport_new: a 0 number means the default of config/schema.c
- * (docs/config.md), except start_delay_max_ms (0: poll at once);
- * agent_version NULL means OUTPOST_VERSION. */
+ * (docs/config.md) and any other is kept within that key's range there,
+ * except start_delay_max_ms (0: poll at once); agent_version NULL means
+ * OUTPOST_VERSION. */
 
 /* One new command (already de-duplicated by id), borrowed for the call.
  * The agent answers it later with transport_add(t, "results", ...). */

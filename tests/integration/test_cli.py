@@ -7,11 +7,12 @@ run under ASan+UBSan with `make asan`).
 """
 
 import json
+import os
 import re
 
 import pytest
 
-from outpost_cli import (FAST, SYSDESCR, SYSNAME, SYSOBJECTID, V3_FLAGS,
+from outpost_cli import (FAST, SYSDESCR, SYSNAME, SYSOBJECTID, V3_FLAGS, run,
                          assert_one_clear_line, assert_usage_error,
                          netsnmp, outpost_run)
 from snmpd_fixture import SnmpdFarm
@@ -335,10 +336,76 @@ def write_cfg(tmp_path, text, mode=0o600, name="outpost.ini"):
 
 
 def test_check_config_ok(outpost, tmp_path):
+    """A file without [server] is fine for the one-shot commands, and
+    check-config says that this is all it checked."""
     path = write_cfg(tmp_path, CRED_V2C + "\n[agent]\nlog_level = debug\n")
     r = outpost_run(outpost, "check-config", "-c", path)
     assert r.returncode == 0, r
-    assert r.stdout == "configuration OK\n" and r.stderr == ""
+    assert r.stdout == "configuration OK\n"
+    line = assert_one_clear_line(r)
+    assert line.startswith("outpost check-config: ") and "outpost run" in line, r
+
+
+def run_ready_cfg(tmp_path, state=None, token="agent.tok-en_1", token_mode=0o600,
+                  extra=""):
+    """A file for `outpost run`: [server] on a loopback port nothing
+    listens on, its token file, state_dir in tmp_path."""
+    tok = tmp_path / "agent.token"
+    tok.write_text(token + "\n")
+    tok.chmod(token_mode)
+    state = state or str(tmp_path / "state")
+    return write_cfg(tmp_path, f"[agent]\nstate_dir = {state}\n"
+                     f"[server]\nurl = http://{NOWHERE}\ntoken_file = {tok}\n"
+                     + extra + CRED_V2C)
+
+
+def test_check_config_of_a_service_file_checks_what_run_needs(outpost, tmp_path):
+    path = run_ready_cfg(tmp_path)
+    r = outpost_run(outpost, "check-config", "-c", path)
+    assert r.returncode == 0 and r.stdout == "configuration OK\n", r
+    assert r.stderr == "", r
+    assert not (tmp_path / "state").exists(), "check-config must not create state_dir"
+
+
+# What `outpost run` refuses although the file parses: check-config must
+# refuse it too, naming the same problem.
+def _not_a_dir(tmp_path):
+    (tmp_path / "plain-file").write_text("")
+    return {"state": str(tmp_path / "plain-file" / "state")}
+
+
+RUN_REFUSALS = [
+    ("token-readable", lambda p: {"token_mode": 0o644}, "chmod 600"),
+    ("token-bad-chars", lambda p: {"token": "two words"}, "A-Za-z0-9"),
+    ("token-missing", lambda p: {"extra": ""}, "agent.token"),
+    ("state-under-a-file", _not_a_dir, "state_dir"),
+    ("ca-file-missing", lambda p: {"extra": f"ca_file = {p}/no-ca.pem\n"}, "ca_file"),
+]
+
+
+@pytest.mark.parametrize("case,kw,needle", RUN_REFUSALS,
+                         ids=[c for c, _, _ in RUN_REFUSALS])
+def test_check_config_refuses_what_run_refuses(outpost, tmp_path, case, kw, needle):
+    path = run_ready_cfg(tmp_path, **kw(tmp_path))
+    if case == "token-missing":
+        (tmp_path / "agent.token").unlink()
+    checked = outpost_run(outpost, "check-config", "-c", path)
+    ran = outpost_run(outpost, "run", "-c", path, timeout=15)
+    for r, cmd in ((checked, "check-config"), (ran, "run")):
+        assert r.returncode == 1, r
+        assert "configuration OK" not in r.stdout, r
+        line = assert_one_clear_line(r)
+        assert line.startswith(f"outpost {cmd}: ") and needle in line, r
+
+
+def test_check_config_run_flag_needs_server(outpost, tmp_path):
+    path = write_cfg(tmp_path, CRED_V2C)
+    r = outpost_run(outpost, "check-config", "--run", "-c", path)
+    assert r.returncode == 1, r
+    line = assert_one_clear_line(r)
+    assert line.startswith("outpost check-config: ") and "url and token_file" in line
+    r = outpost_run(outpost, "run", "-c", path, timeout=15)
+    assert r.returncode == 1 and "url and token_file" in assert_one_clear_line(r), r
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660])
@@ -460,3 +527,90 @@ def test_get_with_config_credentials(outpost, dev, tmp_path):
     r = outpost_run(outpost, "get", "--config", path, dev.target, SYSNAME)
     assert r.returncode == 0, r
     assert r.stdout == f'.{SYSNAME} = STRING: "{dev.sys_name}"\n'
+
+
+# ---------------------------------------------------------------------------
+# Every error names its command ("outpost CMD: ..."), as usage errors do;
+# only the configuration file's own FILE:LINE diagnostics do not.
+
+
+def error_cases(tmp_path):
+    empty = write_cfg(tmp_path, "", name="empty.ini")
+    creds = write_cfg(tmp_path, CRED_V2C, name="creds.ini")
+    return [
+        (["get", "-v", "9", "-c", "x", NOWHERE, SYSNAME], "get", "'9'"),
+        (["get", "--config", creds, "--credential", "nosuch", NOWHERE, SYSNAME],
+         "get", "nosuch"),
+        (["walk", "-c", "a", "-c", "b", NOWHERE], "walk", "-c"),
+        (["walk", "-u", "u", "-A", "short", NOWHERE], "walk", "8"),
+        (["scan", "--config", empty, *FAST, "127.0.0.1"], "scan", "credential"),
+        (["scan", "--config", creds, "-c", "public", "127.0.0.1"], "scan", "--config"),
+        (["poll", "-c", "public", *FAST, "127.0.0.1:9"], "poll", "127.0.0.1:9"),
+        (["poll", "--credential", "x", NOWHERE], "poll", "--config"),
+        (["run", "-c", creds], "run", "token_file"),
+        (["status", "-c", creds], "status", "status.json"),
+        (["check-config", "--run", "-c", creds], "check-config", "url"),
+    ]
+
+
+def test_errors_name_their_command(outpost, tmp_path):
+    for argv, cmd, needle in error_cases(tmp_path):
+        r = outpost_run(outpost, *argv, timeout=20)
+        assert r.returncode != 0, r
+        assert r.err_lines, r
+        for line in r.err_lines:
+            assert line.startswith(f"outpost {cmd}: "), r
+        assert needle in r.stderr, r
+
+
+def test_poll_prints_a_device_error_once(outpost, farm):
+    target = f"{farm.free_address()}:1161"
+    r = outpost_run(outpost, "poll", "-c", "public", *FAST, target)
+    assert r.returncode == 1 and r.stdout == "", r
+    errors = [ln for ln in r.err_lines if target in ln]
+    assert len(errors) == 1, f"the error should be printed once\n{r}"
+    assert errors[0].startswith("outpost poll: ") and "port unreachable" in errors[0]
+    assert r.err_lines[-1].startswith("outpost poll: 1 devices, 1 failed"), r
+
+
+# ---------------------------------------------------------------------------
+# make demo / make deps / make bench install only what each needs: the
+# benchmarks' peers (and their services) never come with a demo or a test run.
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BENCH_PEERS = {"onesixtyone", "prometheus-snmp-exporter"}
+
+
+def deps_set(*opts):
+    r = run(["bash", f"{REPO}/packaging/deps.sh", *opts, "--list"])
+    assert r.returncode == 0 and r.stderr == "", r
+    return set(r.stdout.split())
+
+
+def make_dry_run(target):
+    r = run(["make", "-n", "-C", REPO, target])
+    assert r.returncode == 0, r
+    return [ln for ln in r.stdout.splitlines() if "packaging/deps.sh" in ln]
+
+
+def test_demo_and_tests_do_not_install_benchmark_peers():
+    demo, test, bench = deps_set("--demo"), deps_set(), deps_set("--bench")
+    assert {"snmpd", "python3", "libsnmp-dev"} <= demo, demo
+    assert demo < test < bench
+    assert not (BENCH_PEERS & test), test
+    assert BENCH_PEERS <= bench, bench
+    assert make_dry_run("demo") == ["bash packaging/deps.sh --demo"]
+    assert make_dry_run("deps") == ["bash packaging/deps.sh"]
+    assert make_dry_run("bench") == ["bash packaging/deps.sh --bench"]
+
+
+def test_deps_refuses_an_unknown_option():
+    r = run(["bash", f"{REPO}/packaging/deps.sh", "--everything"])
+    assert r.returncode == 2 and "--everything" in r.stderr, r
+
+
+def test_readme_examples_say_how_to_run_outpost():
+    """The README's examples call `outpost`: they say where it comes from."""
+    text = open(os.path.join(REPO, "README.md")).read()
+    using = text.split("## Using it", 1)[1].split("```", 1)[0]
+    assert "make install" in using and "./outpost" in using, using

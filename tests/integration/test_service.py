@@ -230,6 +230,14 @@ def sigterm(agent):
     return rc, time.monotonic() - t0
 
 
+def kill_left(*procs):
+    """After a failed test: kill what it started and left running."""
+    for p in procs:
+        if p is not None and p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def no_sanitizer_reports(*texts):
     for text in texts:
         assert not any(m in text for m in SANITIZER_MARKERS), text
@@ -742,6 +750,128 @@ def test_status_shows_devices_and_last_contact_while_running(svc, scanned, outpo
     assert m and int(m.group(1)) <= POLL_WAIT + 10, r.stdout
 
 
+def status_json(agent):
+    with open(os.path.join(agent.state, "status.json")) as f:
+        return json.load(f)
+
+
+def reload_and_status(agent):
+    """SIGHUP; (the reload's log, status.json as written right after it)."""
+    before = status_json(agent)["reloads"]
+    out = reload(agent)
+    st = wait_for("status.json after the reload",
+                  lambda: (lambda j: j if j["reloads"] > before else None)(
+                      status_json(agent)), 10, 0.05)
+    return out, st["schedule"]
+
+
+def same_phase(before, after, interval_ms):
+    """A device's next poll is where it was, or exactly one interval on
+    (the poll came due in between; a late timer adds a few ms)."""
+    return after == before or 0 <= after - before - interval_ms < 1000
+
+
+def test_sighup_with_an_unchanged_config_moves_no_poll_and_scans_nothing(
+        svc, scanned, restore_config, outpost):
+    agent, day = svc.agent, 86400000
+    targets = sorted(d.target for d in svc.lab.in_net)
+    wait_for("3 scheduled device polls in status.json",
+             lambda: sorted(status_json(agent)["schedule"]["polls"]) == targets, 10)
+    agent.write_config(allow=None, extra=svc_extra(svc.lab))   # the same file
+    # Twice: one reload is enough to move everything in the old code; the
+    # schedule must be the same after each.
+    _, s0 = reload_and_status(agent)
+    out, s1 = reload_and_status(agent)
+    assert "device polls keep their schedule; discovery keeps its schedule" in out, out
+    assert s1["scan_ms"] == s0["scan_ms"] or s0["scan_running"] or s1["scan_running"], \
+        (s0, s1)
+    assert not s1["scan_running"] or s0["scan_running"], "the reload started a scan"
+    for t in targets:
+        assert same_phase(s0["polls"][t], s1["polls"][t], day), (t, s0, s1)
+    # outpost status shows the schedule in words
+    r = status(outpost, agent)
+    assert re.search(r"^next device poll: in \d+(\.\d)? (s|min|h) \((%s)\)$"
+                     % "|".join(re.escape(t) for t in targets), r.stdout, re.M), r.stdout
+    assert re.search(r"^next discovery: +(in \d|running now)", r.stdout, re.M), r.stdout
+
+    # Changed [scan] and [poll] interval: discovery restarts within 5 s and
+    # every device gets a new phase in the new interval.
+    extra = svc_extra(svc.lab, poll_interval="12h")
+    extra["scan"]["timeout"] = "400ms"
+    agent.write_config(allow=None, extra=extra)
+    out, s2 = reload_and_status(agent)
+    assert "device polls rescheduled; discovery restarts" in out, out
+    assert s2["scan_running"] or s2["scan_ms"] - s2["clock_ms"] <= 5000, s2
+    for t in targets:
+        assert s2["polls"][t] - s2["clock_ms"] <= day // 2, s2
+        assert not same_phase(s1["polls"][t], s2["polls"][t], day), (t, s1, s2)
+
+
+def test_a_restart_only_change_is_named_by_sighup(svc, scanned, restore_config):
+    extra = svc_extra(svc.lab)
+    extra["upload"] = {"batch_max_bytes": "2MB"}
+    svc.agent.write_config(allow=None, extra=extra)
+    out, _ = reload_and_status(svc.agent)
+    assert "reload: [upload] batch_max_bytes changed: takes effect on restart" in out, out
+
+
+def test_status_shows_contact_while_the_hub_holds_the_poll(outpost, lab):
+    """No devices, nothing to upload, the hub holds every poll for a
+    minute: status still knows the hub answered (the first poll asks for
+    an answer at once)."""
+    hub = HubProcess(hub_binary(), os.path.join(lab.tmp, "hub-held"),
+                     max_poll_wait="60s").start()
+    token = hub.add_agent("held")
+    agent = AgentProcess(outpost, os.path.join(lab.tmp, "held"),
+                         f"http://127.0.0.1:{hub.port}", token, allow=lab.net,
+                         extra={"upload": {"batch_max_age": "1h"}},
+                         poll_wait="60s", credentials=CREDENTIALS)
+    try:
+        agent.start()
+        wait_polling(hub, "held", timeout=15)
+
+        def contact():
+            r = status(outpost, agent)
+            m = re.search(r"^last contact: +(.*)$", r.stdout, re.M)
+            return m.group(1) if m and m.group(1) != "never" else None
+        got = wait_for("status to show the hub's answer", contact, 15, 0.5)
+        assert re.fullmatch(r"\d+ s ago", got), got
+        assert agent.stop() == 0, agent.log()
+        assert hub.stop() == 0, hub.log()
+        no_sanitizer_reports(agent.log(), hub.log())
+    finally:
+        kill_left(agent.proc, hub.proc)
+
+
+def limited_hub(tmp, name, nofile, **cfg):
+    """A hub whose open file limit (soft and hard) is nofile."""
+    wrapper = os.path.join(tmp, f"{name}-limited.sh")
+    with open(wrapper, "w") as f:
+        f.write(f"#!/bin/sh\nulimit -n {nofile} || exit 99\nexec {hub_binary()} \"$@\"\n")
+    os.chmod(wrapper, 0o755)
+    hub = HubProcess(wrapper, os.path.join(tmp, name), **cfg)
+    if "max_connections" not in cfg:
+        del hub.cfg["max_connections"]      # the fixture's: use the default
+        hub.write_config()
+    return hub
+
+
+@pytest.mark.parametrize("max_connections,warns", [(None, False), ("20000", True)])
+def test_hub_default_max_connections_starts_silently(lab, max_connections, warns):
+    cfg = {"log_level": "info"}
+    if max_connections:
+        cfg["max_connections"] = max_connections
+    hub = limited_hub(lab.tmp, f"hub-nofile-{warns}", 1024, **cfg)
+    try:
+        hub.start()
+        assert hub.request("GET", "/healthz")[0] == 200
+        warned = [ln for ln in hub.log().splitlines() if "max_connections" in ln]
+        assert bool(warned) == warns, hub.log()
+        assert hub.stop() == 0, hub.log()
+    finally:
+        kill_left(hub.proc)
+
+
 # --------------------------------------------------------------------------
 # 4. SIGTERM loses nothing: its own hub and agent ("edge"), since both stop
 
@@ -776,10 +906,7 @@ def edge(outpost, svc, scanned):
         assert hub.stop() in (0, None), hub.log()
         no_sanitizer_reports(agent.log(), hub.log())
     finally:
-        for p in (agent.proc, hub.proc):
-            if p is not None and p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_left(agent.proc, hub.proc)
 
 
 def edge_samples(edge):

@@ -169,7 +169,10 @@ def test_every_batch_reaches_the_hub_once_gzipped_with_the_token(selftest_cmd, h
         assert {"hub_polls", "spool_bytes", "batches_quarantined"} <= b["counters"].keys()
     assert hub.uploads()[-1].batch["counters"]["hub_polls"] >= 1
     polls = hub.polls()
-    assert polls and polls[0].query["wait"] == "1"
+    # the first poll asks for an answer at once (contact is known at
+    # once), the next ones for poll_wait
+    assert polls and polls[0].query["wait"] == "0"
+    assert all(p.query["wait"] == "1" for p in polls[1:]), polls
     assert polls[0].headers["authorization"] == "Bearer agent-token.1~x"
 
 
@@ -247,13 +250,14 @@ def test_401_is_logged_loudly_and_retried_at_the_cap(selftest_cmd, hub, tmp_path
 def test_a_hanging_poll_times_out_and_is_retried_while_uploads_go_on(selftest_cmd, hub, tmp_path):
     hub.script_poll(Reply(hang=True))
     a = Agent(selftest_cmd, tmp_path, hub.url)
-    # runs ~19 s: the client timeout is wait (1 s) + 15 s
+    # runs ~19 s: the client timeout is wait + 15 s (the first poll asks
+    # wait=0)
     r, st = a.run(batches=20, interval=1000, items=2, timeout=60)
     assert r.returncode == 0, r
     polls = hub.polls()
     assert len(polls) >= 2, r
     gap = polls[1].t - polls[0].t
-    assert 15.5 <= gap <= 18.5, f"second poll {gap:.1f}s after the hung one"
+    assert 14.5 <= gap <= 17.5, f"second poll {gap:.1f}s after the hung one"
     assert st["poll_errors"] >= 1
     # uploads did not wait for the poll
     during = [u for u in hub.uploads() if polls[0].t < u.t < polls[1].t and u.stored]
@@ -642,7 +646,7 @@ def test_http2_multiplexes_the_poll_and_uploads(selftest_cmd, tls_files,
     assert st["batches_sent"] == 3
     text = (tmp_path / "nghttpd.log").read_text()
     posts = text.count(":path: /v1/agent/results")
-    assert posts == 3 and ":path: /v1/agent/commands?wait=1" in text
+    assert posts == 3 and ":path: /v1/agent/commands?wait=0" in text
     # (the readiness probe above was a connection too, without requests;
     # the first poll and upload may race to open one each)
     conns: dict[str, set] = {}

@@ -827,6 +827,118 @@ test_documented_examples_load_cleanly(void **state)
 	}
 }
 
+/* ---- one source of truth for other modules ----------------------------- */
+
+/* transport/ takes its defaults and limits from here: 0 is the documented
+ * default, anything else is kept within the documented range. */
+static void
+test_key_number_gives_table_defaults_and_limits(void **state)
+{
+	struct config *d = config_new_defaults();
+
+	assert_int_equal(config_key_number("server", "poll_wait", 0), d->server.poll_wait);
+	assert_int_equal(config_key_number("server", "poll_wait", 0), 60000);
+	assert_int_equal(config_key_number("upload", "batch_max_bytes", 0),
+	    d->upload.batch_max_bytes);
+	assert_int_equal(config_key_number("upload", "batch_max_bytes", 0), 1 << 20);
+	assert_int_equal(config_key_number("upload", "spool_max_age", 0),
+	    d->upload.spool_max_age);
+	assert_int_equal(config_key_number("server", "poll_wait", 5000), 5000);
+	assert_int_equal(config_key_number("server", "poll_wait", 1), 1000);
+	assert_int_equal(config_key_number("server", "poll_wait", UINT64_MAX), 3600000);
+	assert_int_equal(config_key_number("upload", "batch_max_bytes", 100), 4096);
+	assert_int_equal(config_key_number("upload", "batch_max_bytes", 1u << 30),
+	    8u << 20);
+	config_free(d);
+}
+
+static const char reload_base[] =
+    "[agent]\nstate_dir = /tmp/a\nlog_level = info\n"
+    "[server]\nurl = https://hub.example:8443\npoll_wait = 30s\n"
+    "[upload]\nbatch_max_age = 5s\n"
+    "[scan]\nnetworks = 10.0.0.0/24\n"
+    "[credential c]\ncommunity = public\n";
+
+/* A reload applies everything but the keys the tables mark "needs a
+ * restart": those, and only those, are named. */
+static void
+test_restart_changes_name_only_flagged_keys(void **state)
+{
+	struct config *a = expect_ok(reload_base, 0600), *b;
+	char buf[256];
+	char text[1024];
+
+	b = expect_ok(reload_base, 0600);
+	assert_int_equal(config_restart_changes(a, b, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	config_free(b);
+
+	snprintf(text, sizeof(text), "%s", reload_base);
+	*strstr(text, "30s") = '4';                       /* poll_wait 40s */
+	memcpy(strstr(text, "/tmp/a"), "/tmp/b", 6);      /* state_dir */
+	memcpy(strstr(text, "info"), "warn", 4);          /* applied at once */
+	memcpy(strstr(text, "= 5s"), "= 6s", 4);          /* batch_max_age */
+	b = expect_ok(text, 0600);
+	assert_int_equal(config_restart_changes(a, b, buf, sizeof(buf)), 3);
+	assert_string_equal(buf, "[agent] state_dir, [server] poll_wait, "
+	    "[upload] batch_max_age");
+	/* a short buffer is cut, never overrun; the count stays right */
+	assert_int_equal(config_restart_changes(a, b, buf, 10), 3);
+	assert_true(strlen(buf) < 10);
+	config_free(b);
+	config_free(a);
+}
+
+/* reload_base with one substitution (or an addition): (scan, credential)
+ * as config_section_changed sees them against reload_base. */
+static void
+expect_changed(const char *from, const char *to, const char *append,
+    bool scan, bool cred)
+{
+	struct config *a = expect_ok(reload_base, 0600), *b;
+	char text[1024];
+
+	snprintf(text, sizeof(text), "%s%s", reload_base, append);
+	if (from != NULL)
+		memcpy(strstr(text, from), to, strlen(to));
+	b = expect_ok(text, 0600);
+	assert_int_equal(config_section_changed(a, b, "scan"), scan);
+	assert_int_equal(config_section_changed(a, b, "credential"), cred);
+	config_free(b);
+	config_free(a);
+}
+
+static void
+test_section_changed_sees_scan_and_credentials(void **state)
+{
+	expect_changed(NULL, NULL, "", false, false);
+	expect_changed("10.0.0.0/24", "10.0.1.0/24", "", true, false);
+	expect_changed("public", "privat", "", false, true);
+	expect_changed(NULL, NULL, "[credential d]\ncommunity = x\n", false, true);
+}
+
+/* The generated reference says which keys need a restart, from the flag. */
+static void
+test_docs_say_needs_restart_from_the_flag(void **state)
+{
+	char *buf = NULL;
+	size_t len = 0, flagged = 0, said = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	config_write_markdown(f);
+	fclose(f);
+	for (size_t i = 0; i < cfg_schema.nsections; i++)
+		for (size_t j = 0; j < cfg_schema.sections[i].nkeys; j++)
+			flagged += (cfg_schema.sections[i].keys[j].flags &
+			    CFG_F_RESTART) != 0;
+	for (const char *p = buf; (p = strstr(p, "Needs a restart")) != NULL; p++)
+		said++;
+	assert_true(flagged >= 16);   /* [server], [upload], state_dir */
+	assert_int_equal(said, flagged);
+	free(buf);
+}
+
 /* ---- set-up ----------------------------------------------------------- */
 
 static int
@@ -889,6 +1001,10 @@ main(void)
 		cmocka_unit_test(test_docs_describe_every_section_and_key),
 		cmocka_unit_test(test_sample_ini_loads_cleanly),
 		cmocka_unit_test(test_documented_examples_load_cleanly),
+		cmocka_unit_test(test_key_number_gives_table_defaults_and_limits),
+		cmocka_unit_test(test_restart_changes_name_only_flagged_keys),
+		cmocka_unit_test(test_section_changed_sees_scan_and_credentials),
+		cmocka_unit_test(test_docs_say_needs_restart_from_the_flag),
 	};
 
 	return cmocka_run_group_tests(tests, setup_dir, remove_dir);
