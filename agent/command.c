@@ -273,19 +273,7 @@ cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 static cJSON *
 vb_json(const netsnmp_variable_list *vb)
 {
-	char oidbuf[MAX_OID_LEN * 11];
-	char *val = malloc(65536 * 3 + 8);
-	cJSON *o = cJSON_CreateObject();
-
-	osnmp_oid_str(vb->name, vb->name_length, oidbuf, sizeof(oidbuf));
-	cJSON_AddStringToObject(o, "oid", oidbuf);
-	cJSON_AddStringToObject(o, "type", osnmp_vb_type(vb));
-	if (val != NULL && osnmp_vb_value(vb, val, 65536 * 3 + 8) >= 0)
-		cJSON_AddStringToObject(o, "value", val);
-	else
-		cJSON_AddNullToObject(o, "value");
-	free(val);
-	return o;
+	return osnmp_vb_json(vb, false);
 }
 
 static void
