@@ -234,10 +234,22 @@ osnmp_vb_type(const netsnmp_variable_list *vb)
 	}
 }
 
-/* A display value: numbers in decimal, OIDs dotted, strings as text
- * when they are text (osnmp_octets_are_text; one trailing NUL, which
- * some agents add, is ignored) else as hex "0A 1B ...". Always valid
- * UTF-8: text cut to buflen ends on a character boundary. */
+/* Control characters (but TAB, LF, CR) make octets binary for display. */
+static bool
+octets_binary(const u_char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') ||
+		    p[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* A display value (scan's sysName, sysDescr): numbers in decimal, OIDs
+ * dotted, strings as text, one trailing NUL (some agents add it) dropped
+ * and bytes that are not UTF-8 shown as U+FFFD; binary strings (control
+ * characters) as hex "0A 1B ...". Always valid UTF-8, cut to buflen on
+ * a character boundary. docs/protocol.md, "Values". */
 int
 osnmp_vb_value(const netsnmp_variable_list *vb, char *buf, size_t buflen)
 {
@@ -269,16 +281,18 @@ osnmp_vb_value(const netsnmp_variable_list *vb, char *buf, size_t buflen)
 		n = vb->val_len;
 		if (n > 0 && vb->val.string[n - 1] == '\0')
 			n--;
-		if (osnmp_octets_are_text(vb->val.string, n)) {
+		if (octets_binary(vb->val.string, n))
+			break;
+		{
 			size_t len = n;
 			n = len < buflen ? len : buflen - 1;
 			while (n > 0 && n < len && (vb->val.string[n] & 0xc0) == 0x80)
 				n--;
 			memcpy(buf, vb->val.string, n);
 			buf[n] = '\0';
-			return (int)n;
+			utf8_repair(buf, buflen);   /* Latin-1 and such: U+FFFD */
+			return (int)strlen(buf);
 		}
-		break;
 	case ASN_OPAQUE:
 		break;
 	default:
