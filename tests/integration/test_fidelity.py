@@ -12,6 +12,7 @@ recoverable from their Hex-STRING, integers equal as Python ints.
 import gzip
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import tempfile
@@ -273,3 +274,28 @@ def test_hub_refuses_invalid_utf8_and_echoes_batch_ids_exactly(site, device):
     assert strict_json(data)["batch_id"] == 2**53 - 1
     (s,) = hub_get(hub, "/v1/agents/site-1/samples?device=10.9.9.8")
     assert s["rows"]["1"] == [2**64 - 1, 2**63]
+
+
+def test_rows_stored_before_the_check_are_served_repaired(tmp_path):
+    """A database written by a hub that did not check UTF-8: what it holds
+    is served with U+FFFD, never as invalid UTF-8."""
+    hub = HubProcess(hub_binary(), str(tmp_path / "hub"))
+    hub.add_agent("old")   # creates the database
+    db = sqlite3.connect(hub.db)
+    (agent_id,) = db.execute("SELECT id FROM agents WHERE name = 'old'").fetchone()
+    entry = b'{"address":"10.7.7.7","port":161,"sys_descr":"\xb5Torrent \xff"}'
+    # The bytes as SQLite TEXT, as the old hub stored them (no re-encoding).
+    db.execute("INSERT INTO inventory(agent_id, address, port, entry, updated_ms) "
+               "VALUES (?, '10.7.7.7', 161, CAST(? AS TEXT), ?)",
+               (agent_id, entry, int(time.time() * 1000)))
+    db.commit()
+    db.close()
+    hub.start()
+    try:
+        status, _, data = hub.request("GET", "/v1/agents/old/devices")
+        assert status == 200
+        (dev,) = strict_json(data)
+        assert dev["sys_descr"] == "\ufffdTorrent \ufffd"
+        assert "invalid UTF-8" in hub.log()
+    finally:
+        hub.stop()
