@@ -1,6 +1,6 @@
 """Correct data end to end (docs/protocol.md, "Values").
 
-A real snmpd serves fixed edge values through a `pass` script: binary and
+A real snmpd serves fixed edge values through a `pass_persist` script: binary and
 Latin-1 OCTET STRINGs, a trailing NUL, overlong and surrogate UTF-8 bytes,
 text, and integers at 0, 2^32-1, 2^53+1, 2^63 and 2^64-1. Every byte that
 `outpost get/walk --json`, `outpost poll` and the hub emit is decoded with a
@@ -53,19 +53,35 @@ CASES = [
 ]
 
 PASS_SCRIPT = r'''#!/usr/bin/python3
-# snmpd pass script: -g OID (get) or -n OID (next); prints OID, type, value.
+# snmpd pass_persist script: one process for the device's life (a plain
+# `pass` script starts Python per varbind: too slow under load).
 import sys
 ROWS = %(rows)r
 def key(o):
     return tuple(int(x) for x in o.strip(".").split("."))
-op, oid = sys.argv[1], sys.argv[2]
-hit = None
-if op == "-g":
-    hit = next((r for r in ROWS if key(r[0]) == key(oid)), None)
-elif op == "-n":
-    hit = next((r for r in ROWS if key(r[0]) > key(oid)), None)
-if hit:
-    sys.stdout.write("%%s\n%%s\n%%s\n" %% hit)
+def reply(*lines):
+    sys.stdout.write("".join(line + "\n" for line in lines))
+    sys.stdout.flush()
+while True:
+    cmd = sys.stdin.readline().strip()
+    if not cmd:
+        break
+    if cmd == "PING":
+        reply("PONG")
+        continue
+    k = key(sys.stdin.readline().strip())
+    if cmd == "set":
+        sys.stdin.readline()
+        reply("not-writable")
+        continue
+    if cmd == "get":
+        hit = next((r for r in ROWS if key(r[0]) == k), None)
+    else:
+        hit = next((r for r in ROWS if key(r[0]) > k), None)
+    if hit:
+        reply(*hit)
+    else:
+        reply("NONE")
 '''
 
 
@@ -89,7 +105,7 @@ def device():
         os.chmod(script, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH |
                  stat.S_IXOTH)
         sysdescr = "0x" + SYSDESCR_BYTES.hex()   # octet_str takes hex after 0x
-        dev = farm.start_one(extra_config=[f"pass .1.3.6.1.4.1.99999 {script}",
+        dev = farm.start_one(extra_config=[f"pass_persist .1.3.6.1.4.1.99999 {script}",
                                            f"override .{SYSDESCR} octet_str {sysdescr}"])
         yield dev
 
