@@ -84,9 +84,15 @@ cmd_report(struct cmd *c, const char *status, const char *error, cJSON *data)
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "command_id", c->id);
 	cJSON_AddStringToObject(r, "status", status);
-	if (error)
-		cJSON_AddStringToObject(r, "error", error);
-	else
+	if (error) {
+		/* It may quote the command's text cut mid-character (%.64s);
+		 * the hub refuses a batch that is not UTF-8. */
+		size_t n, fixed;
+		char *e = utf8_fixed_copy(error, strlen(error), &n, &fixed);
+
+		cJSON_AddStringToObject(r, "error", e ? e : "(out of memory)");
+		free(e);
+	} else
 		cJSON_AddNullToObject(r, "error");
 	cJSON_AddNumberToObject(r, "started_ms", (double)c->started_ms);
 	cJSON_AddNumberToObject(r, "duration_ms",
