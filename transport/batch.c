@@ -79,17 +79,31 @@ int
 tp_batch_append(struct batch *b, int kind, const char *json, size_t len)
 {
 	struct tp_buf *p = &b->parts[kind];
-	size_t old = p->len;
+	size_t old = p->len, fixed = 0;
+	char *repaired = NULL;
+	int rc = 0;
 
+	/* Last line of defence: the hub refuses a batch that is not UTF-8
+	 * (and the agent then quarantines all of it). Outside strings JSON
+	 * is ASCII, so U+FFFD for bad bytes keeps the item valid JSON. */
+	if (!utf8_valid(json, len, NULL)) {
+		if ((repaired = utf8_fixed_copy(json, len, &len, &fixed)) == NULL)
+			return -1;
+		json = repaired;
+		log_warn("batch: a %s item held %zu bytes of invalid UTF-8: "
+		    "sent as U+FFFD", tp_batch_kind_names[kind], fixed);
+	}
 	if (p->max == 0)
 		p->max = TP_UPLOAD_MAX_JSON;
 	if ((b->nitems[kind] > 0 && tp_buf_add(p, ",", 1) == -1) ||
 	    tp_buf_add(p, json, len) == -1) {
 		p->len = old;
-		return -1;
+		rc = -1;
+	} else {
+		b->nitems[kind]++;
 	}
-	b->nitems[kind]++;
-	return 0;
+	free(repaired);
+	return rc;
 }
 
 void

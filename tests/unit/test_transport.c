@@ -336,6 +336,25 @@ batch_split_keeps_integers_exact(void **st)
 	cJSON_free(b);
 }
 
+/* An item with bytes that are not UTF-8 goes out repaired, so the hub
+ * does not refuse the whole batch. */
+static void
+batch_items_go_out_as_valid_utf8(void **st)
+{
+	struct batch b = { 0 };
+	const char *item = "{\"sys_descr\":\"\xb5Torrent\"}";
+	char *json;
+	size_t len;
+
+	assert_int_equal(tp_batch_append(&b, BATCH_INVENTORY, item, strlen(item)), 0);
+	json = tp_batch_serialize(&b, 1, "0.1.0", 1, 0, NULL, &len);
+	assert_non_null(json);
+	assert_true(utf8_valid(json, len, NULL));
+	assert_non_null(strstr(json, "{\"sys_descr\":\"\xef\xbf\xbdTorrent\"}"));
+	free(json);
+	tp_batch_reset(&b);
+}
+
 /* ---- the transport object, no network ---- */
 
 static void
@@ -583,6 +602,7 @@ main(void)
 		cmocka_unit_test(ids_cursors_and_tokens_have_their_charsets),
 		cmocka_unit_test(a_batch_serializes_gzips_and_splits_back),
 		cmocka_unit_test(batch_split_keeps_integers_exact),
+		cmocka_unit_test(batch_items_go_out_as_valid_utf8),
 		cmocka_unit_test_setup_teardown(plain_http_is_refused_unless_loopback_or_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches_close_at_their_size_and_age_and_reach_the_spool_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(nothing_added_is_lost_at_shutdown, setup, teardown),
