@@ -178,6 +178,22 @@ other_types_say_what_they_are(void **st)
 	    "{\"type\":\"IpAddress\",\"value\":\"10.1.0.5\"}");
 	assert_string_equal(encode(ASN_OPAQUE, opq, sizeof(opq), b, sizeof(b)),
 	    "{\"type\":\"Opaque\",\"value\":\"9F 78 04 3F C0 00 00\"}");
+#ifdef NETSNMP_WITH_OPAQUE_SPECIAL_TYPES
+	{
+		float f = 1.5f;
+		double d = -0.25;
+		struct counter64 big = { .high = 0xffffffffu, .low = 0xffffffffu };
+
+		assert_string_equal(encode(ASN_OPAQUE_FLOAT, &f, sizeof(f), b, sizeof(b)),
+		    "{\"type\":\"Float\",\"value\":1.5}");
+		assert_string_equal(encode(ASN_OPAQUE_DOUBLE, &d, sizeof(d), b, sizeof(b)),
+		    "{\"type\":\"Double\",\"value\":-0.25}");
+		assert_string_equal(encode(ASN_OPAQUE_U64, &big, sizeof(big), b, sizeof(b)),
+		    "{\"type\":\"Unsigned64\",\"value\":18446744073709551615}");
+		assert_string_equal(encode(ASN_OPAQUE_I64, &big, sizeof(big), b, sizeof(b)),
+		    "{\"type\":\"Integer64\",\"value\":-1}");
+	}
+#endif
 	assert_string_equal(encode(ASN_NULL, NULL, 0, b, sizeof(b)),
 	    "{\"type\":\"NULL\",\"value\":null}");
 	assert_string_equal(encode(SNMP_NOSUCHINSTANCE, NULL, 0, b, sizeof(b)),
