@@ -202,6 +202,58 @@ other_types_say_what_they_are(void **st)
 	    "{\"type\":\"endOfMibView\",\"value\":null}");
 }
 
+/* Any bytes at all: the JSON is valid UTF-8 and gives the bytes back.
+ * Inputs are runs of text and of bad pieces; a fixed seed, so a failure
+ * repeats. */
+static void
+any_octets_round_trip(void **st)
+{
+	static const char *const pieces[] = {
+		"A", "z", "\t", "\xc3\xa9", "\xf0\x9f\x98\x80", "\xed\x9f\xbf",
+		"\xc2\xa0", "\xf4\x8f\xbf\xbf",
+		"\x00", "\x1b", "\x7f", "\x80", "\xc0\xaf", "\xed\xa0\x80",
+		"\xf4\x90\x80\x80", "\xff", "\xc2\x85", "\xe2\x82",
+	};
+	unsigned seed = 7, text = 0, hex = 0;
+
+	for (int it = 0; it < 20000; it++) {
+		u_char in[32], back[32];
+		size_t n = 0, m = 0, k;
+		netsnmp_variable_list *vl;
+		const char *t, *p;
+		cJSON *v;
+		char *txt;
+
+		seed = seed * 1103515245 + 12345;
+		for (k = (seed >> 16) % 5; k > 0; k--) {
+			seed = seed * 1103515245 + 12345;
+			p = pieces[(seed >> 16) % countof(pieces)];
+			memcpy(in + n, p, p[0] ? strlen(p) : 1);   /* "\x00" is one NUL */
+			n += p[0] ? strlen(p) : 1;
+		}
+		vl = vb_new(ASN_OCTET_STR, in, n);
+		v = osnmp_vb_json_value(vl, &t);
+		txt = cJSON_PrintUnformatted(v);
+		assert_true(utf8_valid(txt, strlen(txt), NULL));
+		if (strcmp(t, "STRING") == 0) {
+			text++;
+			assert_int_equal(strlen(v->valuestring), n);
+			assert_memory_equal(v->valuestring, in, n);
+		} else {
+			hex++;
+			assert_string_equal(t, "Hex-STRING");
+			for (p = v->valuestring; *p; p += p[2] ? 3 : 2)
+				back[m++] = (u_char)strtoul((char[3]){ p[0], p[1], 0 }, NULL, 16);
+			assert_int_equal(m, n);
+			assert_memory_equal(back, in, n);
+		}
+		cJSON_free(txt);
+		cJSON_Delete(v);
+		snmp_free_varbind(vl);
+	}
+	assert_true(text > 1000 && hex > 1000);   /* both kinds were met */
+}
+
 static char *
 cell(u_char type, const void *val, size_t len)
 {
@@ -368,6 +420,7 @@ main(void)
 		cmocka_unit_test(text_strings_stay_text),
 		cmocka_unit_test(bytes_become_hex_string),
 		cmocka_unit_test(long_strings_are_whole),
+		cmocka_unit_test(any_octets_round_trip),
 		cmocka_unit_test(integers_are_exact_numbers),
 		cmocka_unit_test(other_types_say_what_they_are),
 		cmocka_unit_test(sample_cells_type_only_bytes),
