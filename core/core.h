@@ -189,6 +189,9 @@ int  json_exact(const char *s, size_t len, struct cJSON *tree, char *err,
 /* cJSON parse then json_exact(); NULL with a message. */
 struct cJSON *json_parse_exact(const char *s, size_t len, char *err,
                                size_t errlen);
+/* The integer value of a top-level member of a JSON object, read from
+ * the text up to it (so also from a document that is invalid after it). */
+bool json_top_int(const char *s, size_t len, const char *key, int64_t *out);
 /* An integer in [min, max] held exactly by a number or a raw node. */
 bool json_int_exact(const struct cJSON *, int64_t min, int64_t max,
                     int64_t *out);

@@ -40,6 +40,13 @@ jw_fail(struct jwalk *w, const char *what)
 	return -1;
 }
 
+static int
+jw_fail_at(struct jwalk *w, const unsigned char *at, const char *what)
+{
+	w->p = at;
+	return jw_fail(w, what);
+}
+
 static void
 jw_ws(struct jwalk *w)
 {
@@ -96,6 +103,7 @@ jw_hex4(const unsigned char *p, const unsigned char *end, uint32_t *out)
 static int
 jw_escape(struct jwalk *w)
 {
+	const unsigned char *bs = w->p;   /* errors point at the backslash */
 	uint32_t cp, lo;
 
 	w->p++;
@@ -106,15 +114,17 @@ jw_escape(struct jwalk *w)
 		return 0;
 	}
 	if (*w->p != 'u' || jw_hex4(w->p + 1, w->end, &cp) == -1)
-		return jw_fail(w, "invalid escape in a string");
+		return jw_fail_at(w, bs, "invalid escape in a string");
 	if (cp == 0)   /* C strings end there: the rest would be lost */
-		return jw_fail(w, "\\u0000 in a string");
+		return jw_fail_at(w, bs, "\\u0000 in a string");
 	if (cp >= 0xdc00 && cp <= 0xdfff)
-		return jw_fail(w, "invalid UTF-16 escape (unpaired low surrogate)");
+		return jw_fail_at(w, bs, "invalid UTF-16 escape (unpaired low "
+		    "surrogate)");
 	if (cp >= 0xd800 && cp <= 0xdbff) {
 		if (w->end - w->p < 11 || w->p[5] != '\\' || w->p[6] != 'u' ||
 		    jw_hex4(w->p + 7, w->end, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
-			return jw_fail(w, "invalid UTF-16 escape (unpaired high surrogate)");
+			return jw_fail_at(w, bs, "invalid UTF-16 escape (unpaired "
+			    "high surrogate)");
 		w->p += 6;
 	}
 	w->p += 5;
@@ -371,4 +381,46 @@ json_int_exact(const struct cJSON *j, int64_t min, int64_t max, int64_t *out)
 		return false;
 	*out = v;
 	return true;
+}
+
+bool
+json_top_int(const char *s, size_t len, const char *key, int64_t *out)
+{
+	char err[8], k[40];
+	struct jwalk w = {
+		.start = (const unsigned char *)s, .p = (const unsigned char *)s,
+		.end = (const unsigned char *)s + len, .err = err, .errlen = sizeof(err),
+	};
+
+	jw_ws(&w);
+	if (w.p >= w.end || *w.p != '{')
+		return false;
+	w.p++;
+	for (;;) {
+		const unsigned char *v;
+
+		jw_ws(&w);
+		if (w.p >= w.end || *w.p != '"' || jw_string(&w, k, sizeof(k)) == -1)
+			return false;
+		jw_ws(&w);
+		if (w.p >= w.end || *w.p++ != ':')
+			return false;
+		jw_ws(&w);
+		v = w.p;
+		if (jw_value(&w, NULL) == -1)
+			return false;
+		if (strcmp(k, key) == 0) {
+			char digits[24];
+			size_t n = (size_t)(w.p - v);
+
+			if (n >= sizeof(digits))
+				return false;
+			memcpy(digits, v, n);
+			digits[n] = '\0';
+			return parse_int(digits, INT64_MIN, INT64_MAX, out) == 0;
+		}
+		jw_ws(&w);
+		if (w.p >= w.end || *w.p++ != ',')
+			return false;
+	}
 }

@@ -142,6 +142,19 @@ hub_json_init(void)
 	cJSON_InitHooks(&hooks);
 }
 
+/* An agent's batch is named by its id, so the log line says which. */
+static void
+hub_json_error(const char *s, size_t len, const char *msg, char *err,
+    size_t errlen)
+{
+	int64_t id;
+
+	if (json_top_int(s, len, "batch_id", &id))
+		snprintf(err, errlen, "batch %lld: %s", (long long)id, msg);
+	else
+		snprintf(err, errlen, "%s", msg);
+}
+
 int
 hub_json_parse(const char *s, size_t len, cJSON **out, char *err, size_t errlen)
 {
@@ -167,9 +180,10 @@ hub_json_parse(const char *s, size_t len, cJSON **out, char *err, size_t errlen)
 			return HUB_IN_TOO_BIG;
 		}
 		/* The strict walk names the problem better, when it sees one. */
-		if (json_exact(s, len, NULL, err, errlen) == 0)
-			snprintf(err, errlen, "invalid JSON at byte %zu",
+		if (json_exact(s, len, NULL, msg, sizeof(msg)) == 0)
+			snprintf(msg, sizeof(msg), "invalid JSON at byte %zu",
 			    end != NULL && end >= s ? (size_t)(end - s) : (size_t)0);
+		hub_json_error(s, len, msg, err, errlen);
 		return HUB_IN_BAD;
 	}
 	/* Only blanks may follow the value. */
@@ -185,14 +199,7 @@ hub_json_parse(const char *s, size_t len, cJSON **out, char *err, size_t errlen)
 	/* Strict UTF-8 and grammar (what we store we serve, and it must be
 	 * valid JSON), and long integers kept exact. */
 	if (json_exact(s, len, *out, msg, sizeof(msg)) == -1) {
-		int64_t id;
-
-		/* An agent's batch is named by its id, so the log says which. */
-		if (json_int_exact(cJSON_GetObjectItemCaseSensitive(*out,
-		    "batch_id"), 1, INT64_MAX, &id))
-			snprintf(err, errlen, "batch %lld: %s", (long long)id, msg);
-		else
-			snprintf(err, errlen, "%s", msg);
+		hub_json_error(s, len, msg, err, errlen);
 		cJSON_Delete(*out);
 		*out = NULL;
 		return HUB_IN_BAD;

@@ -276,7 +276,9 @@ def test_hub_refuses_invalid_utf8_and_echoes_batch_ids_exactly(site, device):
     bad = b'{"batch_id": 9007199254740989, "results": [{"error": "\\ud800"}]}'
     status, _, data = hub.request("POST", "/v1/agent/results", gzip.compress(bad), token,
                                   {"Content-Encoding": "gzip"})
-    assert status == 400 and "surrogate" in strict_json(data)["error"], data
+    err = strict_json(data)["error"]
+    assert status == 400 and "surrogate" in err, data
+    assert err.startswith("batch 9007199254740989: ") and "results[0].error" in err, err
     assert all(d["address"] != "10.9.9.9"
                for d in hub_get(hub, "/v1/agents/site-1/devices"))
     # The largest batch id the protocol allows comes back digit for digit.

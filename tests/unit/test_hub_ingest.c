@@ -154,9 +154,10 @@ json_parse_refuses_invalid_utf8_naming_batch_and_place(void **st)
 		{ "{\"batch_id\":45,\"results\":[{\"error\":\"\xc0\xaf\"}]}",
 		  "batch 45: invalid UTF-8" },
 		{ "{\"batch_id\":46,\"results\":[{\"error\":\"\\ud800\"}]}",
-		  "unpaired high surrogate" },
+		  "batch 46: invalid UTF-16 escape (unpaired high surrogate) at byte 36 "
+		  "(in results[0].error)" },
 		{ "{\"batch_id\":47,\"results\":[{\"error\":\"\\udfff\"}]}",
-		  "unpaired low surrogate" },
+		  "batch 47: invalid UTF-16 escape (unpaired low surrogate)" },
 		{ "{\"batch_id\":48,\"x\":\"a\x01\"}", "batch 48: control character" },
 	};
 	const char *doc;
