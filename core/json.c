@@ -22,21 +22,60 @@
 #define JSON_EXACT_DIGITS 15
 #define JSON_WALK_DEPTH   CJSON_NESTING_LIMIT
 
+#define JSON_PATH_SEGS    24   /* deeper levels are left out of messages */
+
+/* One level of where the walk is: a member name (its raw text) or an
+ * array index. Kept as pointers so the path costs nothing until an
+ * error message needs it. */
+struct jseg {
+	const unsigned char *key;    /* NULL: array element */
+	size_t               len;    /* key bytes, or the index */
+};
+
 struct jwalk {
 	const unsigned char *start, *p, *end;
-	char   path[160];     /* where we are: samples[3].rows.1[2] */
-	size_t plen;
+	struct jseg seg[JSON_PATH_SEGS];
 	int    depth;
 	char  *err;
 	size_t errlen;
 };
 
+/* The path as text: samples[3].rows.1[2]. Names show printable ASCII,
+ * anything else as '?'. */
+static void
+jw_path(const struct jwalk *w, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < w->depth && i < JSON_PATH_SEGS && o + 1 < len; i++) {
+		const struct jseg *g = &w->seg[i];
+		int n;
+
+		if (g->key == NULL) {
+			n = snprintf(buf + o, len - o, "[%zu]", g->len);
+			o = n < 0 || (size_t)n >= len - o ? len - 1 : o + (size_t)n;
+			continue;
+		}
+		if (o > 0)
+			buf[o++] = '.';
+		for (size_t k = 0; k < g->len && k < 32 && o + 1 < len; k++) {
+			unsigned char c = g->key[k];
+			buf[o++] = c >= 0x20 && c < 0x7f && c != '\\' ? (char)c : '?';
+		}
+		buf[o] = '\0';
+	}
+}
+
 static int
 jw_fail(struct jwalk *w, const char *what)
 {
+	char path[160];
+
+	jw_path(w, path, sizeof(path));
 	snprintf(w->err, w->errlen, "%s at byte %zu%s%s%s", what,
-	    (size_t)(w->p - w->start), w->plen ? " (in " : "", w->path,
-	    w->plen ? ")" : "");
+	    (size_t)(w->p - w->start), path[0] ? " (in " : "", path,
+	    path[0] ? ")" : "");
 	return -1;
 }
 
@@ -53,27 +92,6 @@ jw_ws(struct jwalk *w)
 	while (w->p < w->end && (*w->p == ' ' || *w->p == '\t' ||
 	    *w->p == '\n' || *w->p == '\r'))
 		w->p++;
-}
-
-/* Appends seg to the path (cut when long); returns the length to restore. */
-static size_t
-jw_push(struct jwalk *w, const char *seg)
-{
-	size_t old = w->plen, n = strlen(seg);
-
-	if (n > sizeof(w->path) - 1 - old)
-		n = sizeof(w->path) - 1 - old;
-	memcpy(w->path + old, seg, n);
-	w->plen = old + n;
-	w->path[w->plen] = '\0';
-	return old;
-}
-
-static void
-jw_pop(struct jwalk *w, size_t old)
-{
-	w->plen = old;
-	w->path[old] = '\0';
 }
 
 static int
@@ -131,12 +149,11 @@ jw_escape(struct jwalk *w)
 	return 0;
 }
 
-/* A string at w->p (on its quote). A key's printable ASCII goes to key
- * for the path, anything else as '?'. */
+/* A string at w->p (on its quote). */
 static int
-jw_string(struct jwalk *w, char *key, size_t keylen)
+jw_string(struct jwalk *w)
 {
-	size_t kn = 0, k;
+	size_t k;
 
 	w->p++;
 	for (;;) {
@@ -147,8 +164,6 @@ jw_string(struct jwalk *w, char *key, size_t keylen)
 		c = *w->p;
 		if (c == '"')
 			break;
-		if (key != NULL && kn + 1 < keylen)
-			key[kn++] = c >= 0x20 && c < 0x7f && c != '\\' ? (char)c : '?';
 		if (c < 0x20)
 			return jw_fail(w, "control character in a string");
 		if (c == '\\') {
@@ -163,8 +178,6 @@ jw_string(struct jwalk *w, char *key, size_t keylen)
 		}
 	}
 	w->p++;
-	if (key != NULL)
-		key[kn] = '\0';
 	return 0;
 }
 
@@ -227,41 +240,40 @@ jw_container(struct jwalk *w, cJSON *node, bool object)
 {
 	unsigned char close = object ? '}' : ']';
 	cJSON *child = node != NULL ? node->child : NULL;
-	size_t i = 0;
+	struct jseg *g = w->depth < JSON_PATH_SEGS ? &w->seg[w->depth] : NULL;
 
-	if (++w->depth > JSON_WALK_DEPTH)
+	if (w->depth >= JSON_WALK_DEPTH)
 		return jw_fail(w, "JSON nested too deep");
 	w->p++;
 	jw_ws(w);
 	if (w->p < w->end && *w->p == close) {
 		w->p++;
-		w->depth--;
 		return 0;
 	}
-	for (;; i++) {
-		char key[40], seg[48];
-		size_t old;
-
+	for (size_t i = 0;; i++) {
 		if (child == NULL && node != NULL)
 			return jw_fail(w, "JSON text and tree differ");
 		jw_ws(w);
 		if (object) {
+			const unsigned char *k = w->p + 1;
+
 			if (w->p >= w->end || *w->p != '"')
 				return jw_fail(w, "expected a member name");
-			if (jw_string(w, key, sizeof(key)) == -1)
+			if (jw_string(w) == -1)
 				return -1;
+			if (g != NULL)
+				*g = (struct jseg){ k, (size_t)(w->p - 1 - k) };
 			jw_ws(w);
 			if (w->p >= w->end || *w->p != ':')
 				return jw_fail(w, "expected ':'");
 			w->p++;
-			snprintf(seg, sizeof(seg), "%s%s", w->plen ? "." : "", key);
-		} else {
-			snprintf(seg, sizeof(seg), "[%zu]", i);
+		} else if (g != NULL) {
+			*g = (struct jseg){ NULL, i };
 		}
-		old = jw_push(w, seg);
+		w->depth++;
 		if (jw_value(w, child) == -1)
 			return -1;
-		jw_pop(w, old);
+		w->depth--;
 		child = child != NULL ? child->next : NULL;
 		jw_ws(w);
 		if (w->p < w->end && *w->p == ',') {
@@ -273,7 +285,6 @@ jw_container(struct jwalk *w, cJSON *node, bool object)
 		return jw_fail(w, object ? "expected ',' or '}'" : "expected ',' or ']'");
 	}
 	w->p++;
-	w->depth--;
 	return child == NULL ? 0 : jw_fail(w, "JSON text and tree differ");
 }
 
@@ -307,7 +318,7 @@ jw_value(struct jwalk *w, cJSON *node)
 	case '"':
 		if (node != NULL && !cJSON_IsString(node))
 			break;
-		return jw_string(w, NULL, 0);
+		return jw_string(w);
 	case 't':
 		return jw_literal(w, "true");
 	case 'f':
@@ -386,22 +397,26 @@ json_int_exact(const struct cJSON *j, int64_t min, int64_t max, int64_t *out)
 bool
 json_top_int(const char *s, size_t len, const char *key, int64_t *out)
 {
-	char err[8], k[40];
+	char err[8];
 	struct jwalk w = {
 		.start = (const unsigned char *)s, .p = (const unsigned char *)s,
 		.end = (const unsigned char *)s + len, .err = err, .errlen = sizeof(err),
 	};
+	size_t klen = strlen(key);
 
 	jw_ws(&w);
 	if (w.p >= w.end || *w.p != '{')
 		return false;
 	w.p++;
 	for (;;) {
-		const unsigned char *v;
+		const unsigned char *k, *v;
+		bool match;
 
 		jw_ws(&w);
-		if (w.p >= w.end || *w.p != '"' || jw_string(&w, k, sizeof(k)) == -1)
+		k = w.p + 1;
+		if (w.p >= w.end || *w.p != '"' || jw_string(&w) == -1)
 			return false;
+		match = (size_t)(w.p - 1 - k) == klen && memcmp(k, key, klen) == 0;
 		jw_ws(&w);
 		if (w.p >= w.end || *w.p++ != ':')
 			return false;
@@ -409,7 +424,7 @@ json_top_int(const char *s, size_t len, const char *key, int64_t *out)
 		v = w.p;
 		if (jw_value(&w, NULL) == -1)
 			return false;
-		if (strcmp(k, key) == 0) {
+		if (match) {
 			char digits[24];
 			size_t n = (size_t)(w.p - v);
 
