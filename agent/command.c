@@ -89,9 +89,15 @@ cmd_report(struct cmd *c, const char *status, const char *error, cJSON *data)
 	r = cJSON_CreateObject();
 	cJSON_AddStringToObject(r, "command_id", c->id);
 	cJSON_AddStringToObject(r, "status", status);
-	if (error)
-		cJSON_AddStringToObject(r, "error", error);
-	else
+	if (error) {
+		/* It may quote the command's text cut mid-character (%.64s);
+		 * the hub refuses a batch that is not UTF-8. */
+		size_t n, fixed;
+		char *e = utf8_fixed_copy(error, strlen(error), &n, &fixed);
+
+		cJSON_AddStringToObject(r, "error", e ? e : "(out of memory)");
+		free(e);
+	} else
 		cJSON_AddNullToObject(r, "error");
 	cJSON_AddNumberToObject(r, "started_ms", (double)c->started_ms);
 	cJSON_AddNumberToObject(r, "duration_ms",
@@ -303,19 +309,7 @@ cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 static cJSON *
 vb_json(const netsnmp_variable_list *vb)
 {
-	char oidbuf[MAX_OID_LEN * 11];
-	char *val = malloc(65536 * 3 + 8);
-	cJSON *o = cJSON_CreateObject();
-
-	osnmp_oid_str(vb->name, vb->name_length, oidbuf, sizeof(oidbuf));
-	cJSON_AddStringToObject(o, "oid", oidbuf);
-	cJSON_AddStringToObject(o, "type", osnmp_vb_type(vb));
-	if (val != NULL && osnmp_vb_value(vb, val, 65536 * 3 + 8) >= 0)
-		cJSON_AddStringToObject(o, "value", val);
-	else
-		cJSON_AddNullToObject(o, "value");
-	free(val);
-	return o;
+	return osnmp_vb_json(vb, false);
 }
 
 static void

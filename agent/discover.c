@@ -65,8 +65,11 @@ discover_record(struct agent *a, const struct osnmp_scan_device *sd,
 		log_info("discovery: new device %s:%u %s (%s)", sd->address, sd->port,
 		    sd->sys_name, c->name);
 	}
-#define SET_STR(field, val) do { if (strcmp(d->field, (val)) != 0) { \
-	snprintf(d->field, sizeof(d->field), "%s", (val)); changed = true; } } while (0)
+	/* Device text goes into JSON: made valid UTF-8 (U+FFFD) first. */
+#define SET_STR(field, val) do { char t_[sizeof(d->field)]; \
+	snprintf(t_, sizeof(t_), "%s", (val)); utf8_repair(t_, sizeof(t_)); \
+	if (strcmp(d->field, t_) != 0) { \
+	memcpy(d->field, t_, sizeof(t_)); changed = true; } } while (0)
 	SET_STR(cred, c->name);
 	SET_STR(sys_name, sd->sys_name);
 	SET_STR(sys_descr, sd->sys_descr);

@@ -101,6 +101,8 @@ copy_str(const cJSON *o, const char *key, char *dst, size_t len)
 	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
 
 	snprintf(dst, len, "%s", v ? v : "");
+	/* A state file written before device text was checked. */
+	utf8_repair(dst, len);
 }
 
 static double

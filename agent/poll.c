@@ -191,18 +191,7 @@ static void poll_profile(struct poll_run *);
 static cJSON *
 vb_value_json(const netsnmp_variable_list *vb)
 {
-	char buf[65536 * 3 + 8];
-
-	if (osnmp_vb_is_exception(vb) || osnmp_vb_value(vb, buf, sizeof(buf)) < 0)
-		return cJSON_CreateNull();
-	switch (vb->type) {
-	case ASN_INTEGER: case ASN_COUNTER: case ASN_GAUGE:
-	case ASN_TIMETICKS: case ASN_COUNTER64:
-		/* Raw: a 64-bit counter does not survive a trip through double. */
-		return cJSON_CreateRaw(buf);
-	default:
-		return cJSON_CreateString(buf);
-	}
+	return osnmp_vb_json_cell(vb);
 }
 
 static cJSON *

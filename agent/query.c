@@ -40,20 +40,10 @@ static void
 print_vb(struct query *q, const netsnmp_variable_list *vb)
 {
 	if (q->cli.json) {
-		char oidbuf[MAX_OID_LEN * 11], name[MAX_OID_LEN * 11];
-		char *val = malloc(65536 * 3 + 8);
-		cJSON *o = cJSON_CreateObject();
+		cJSON *o = osnmp_vb_json(vb, true);
 
-		osnmp_oid_str(vb->name, vb->name_length, oidbuf, sizeof(oidbuf));
-		cJSON_AddStringToObject(o, "oid", oidbuf);
-		if (osnmp_oid_name(vb->name, vb->name_length, name, sizeof(name)))
-			cJSON_AddStringToObject(o, "name", name);
-		cJSON_AddStringToObject(o, "type", osnmp_vb_type(vb));
-		if (val != NULL && osnmp_vb_value(vb, val, 65536 * 3 + 8) >= 0)
-			cJSON_AddStringToObject(o, "value", val);
 		cli_json_print(o);
 		cJSON_Delete(o);
-		free(val);
 	} else {
 		const char *line = osnmp_vb_line(vb);
 		if (line != NULL)

@@ -42,10 +42,16 @@ static const char scan_usage[] =
 "Defaults here: -t 1s -r 1.\n\n";
 
 static cJSON *
-found_json(const struct scan *s, const struct osnmp_scan_device *f)
+found_json(const struct scan *s, const struct osnmp_scan_device *dev)
 {
-	const struct config_credential *c = &s->cli.creds[f->cred_index];
+	const struct config_credential *c = &s->cli.creds[dev->cred_index];
+	struct osnmp_scan_device t = *dev, *f = &t;
 	cJSON *o = cJSON_CreateObject();
+
+	/* Device text is display text: valid UTF-8 (U+FFFD) in JSON. */
+	utf8_repair(t.sys_name, sizeof(t.sys_name));
+	utf8_repair(t.sys_descr, sizeof(t.sys_descr));
+	utf8_repair(t.sys_object_id, sizeof(t.sys_object_id));
 
 	cJSON_AddStringToObject(o, "address", f->address);
 	cJSON_AddNumberToObject(o, "port", f->port);

@@ -159,4 +159,41 @@ char *xstrdup(const char *);
 /* Wipe then free a secret string. */
 void secret_free(char *);
 
+/* ---- strict UTF-8, RFC 3629 (utf8.c) ------------------------------ */
+
+/* Length (1-4) of the valid sequence at s, its code point in *cp (may be
+ * NULL); 0 if s starts an invalid one (overlong, surrogate, > U+10FFFF,
+ * truncated) or n is 0. */
+size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp);
+/* Whether n bytes are valid UTF-8; else the offset of the first bad byte. */
+bool   utf8_valid(const void *s, size_t n, size_t *bad);
+/* A malloc'd NUL-terminated copy of n bytes, each invalid byte replaced
+ * by U+FFFD; length in *outlen, replacements in *fixed; NULL: no memory. */
+char  *utf8_fixed_copy(const void *s, size_t n, size_t *outlen, size_t *fixed);
+/* Makes the C string in s (a buffer of size bytes) valid UTF-8: each
+ * invalid byte becomes U+FFFD, cut at a character boundary to fit.
+ * Returns how many bytes were replaced (0: s was valid, unchanged). */
+size_t utf8_repair(char *s, size_t size);
+
+/* ---- JSON read exactly (json.c) ------------------------------------ */
+
+struct cJSON;
+/* Checks JSON text that cJSON parsed into tree (NULL: check the text
+ * only, to say why cJSON refused it): RFC 8259 grammar, strict
+ * UTF-8, no unpaired surrogate escapes, no \u0000. Integer literals of
+ * more than 15 digits become cJSON_Raw nodes holding their digits, so the
+ * tree prints them back exactly (a double does not hold 2^64-1). 0, or
+ * -1 with a message naming the byte offset and the path (rows.1[2]). */
+int  json_exact(const char *s, size_t len, struct cJSON *tree, char *err,
+                size_t errlen);
+/* cJSON parse then json_exact(); NULL with a message. */
+struct cJSON *json_parse_exact(const char *s, size_t len, char *err,
+                               size_t errlen);
+/* The integer value of a top-level member of a JSON object, read from
+ * the text up to it (so also from a document that is invalid after it). */
+bool json_top_int(const char *s, size_t len, const char *key, int64_t *out);
+/* An integer in [min, max] held exactly by a number or a raw node. */
+bool json_int_exact(const struct cJSON *, int64_t min, int64_t max,
+                    int64_t *out);
+
 #endif

@@ -383,7 +383,7 @@ api_results(struct hub_req *r)
 		return;
 	}
 	if (!cJSON_IsObject(batch) ||
-	    !hub_json_int(cJSON_GetObjectItemCaseSensitive(batch, "batch_id"), 1,
+	    !json_int_exact(cJSON_GetObjectItemCaseSensitive(batch, "batch_id"), 1,
 	    (INT64_C(1) << 53) - 1, &batch_id)) {
 		cJSON_Delete(batch);
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
@@ -411,7 +411,11 @@ api_results(struct hub_req *r)
 	    stored ? "stored" : "was stored before");
 	cJSON_Delete(batch);
 	if ((o = cJSON_CreateObject()) != NULL) {
-		cJSON_AddNumberToObject(o, "batch_id", (double)batch_id);
+		char idtxt[24];
+
+		/* As an integer: a double would print 2^53-1 rounded. */
+		snprintf(idtxt, sizeof(idtxt), "%lld", (long long)batch_id);
+		cJSON_AddRawToObject(o, "batch_id", idtxt);
 		cJSON_AddBoolToObject(o, "stored", stored);
 	}
 	hub_respond_json(r, MHD_HTTP_OK, o);

@@ -101,7 +101,9 @@ int  hub_gunzip(const void *in, size_t inlen, size_t max, char **out,
 /* Whether the JSON text nests arrays/objects at most maxdepth deep
  * (strings are skipped, so brackets inside them do not count). */
 bool hub_json_depth_ok(const char *s, size_t len, int maxdepth);
-/* Parse with the depth limit and HUB_JSON_PARSE_BUDGET. */
+/* Parse with the depth limit and HUB_JSON_PARSE_BUDGET, then strictly
+ * (json_exact: UTF-8, grammar; long integers kept as raw digits, read
+ * them with json_int_exact). Invalid UTF-8 is HUB_IN_BAD (400). */
 int  hub_json_parse(const char *s, size_t len, cJSON **out, char *err,
                     size_t errlen);
 /* Installs cJSON's allocation hooks (once, at start-up). */
@@ -110,8 +112,6 @@ void hub_json_init(void);
 int  hub_command_validate(const cJSON *cmd, char *err, size_t errlen);
 /* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
 int  hub_device_normalize(const char *in, char *out, size_t outlen);
-/* An integer in [min, max] held exactly by a JSON number. */
-bool hub_json_int(const cJSON *, int64_t min, int64_t max, int64_t *out);
 
 /* ---- store.c ---- */
 
@@ -267,7 +267,7 @@ struct hub {
 	struct hub_agent        *agents[HUB_AGENT_BUCKETS];
 	uint64_t                 next_cleanup_ms;
 	struct complain          auth_complain, store_complain, limit_complain;
-	struct complain          shed_complain;
+	struct complain          shed_complain, utf8_complain;
 };
 
 /* server.c */

@@ -6,7 +6,6 @@
  */
 #include "hub/hub_int.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,10 +142,24 @@ hub_json_init(void)
 	cJSON_InitHooks(&hooks);
 }
 
+/* An agent's batch is named by its id, so the log line says which. */
+static void
+hub_json_error(const char *s, size_t len, const char *msg, char *err,
+    size_t errlen)
+{
+	int64_t id;
+
+	if (json_top_int(s, len, "batch_id", &id))
+		snprintf(err, errlen, "batch %lld: %s", (long long)id, msg);
+	else
+		snprintf(err, errlen, "%s", msg);
+}
+
 int
 hub_json_parse(const char *s, size_t len, cJSON **out, char *err, size_t errlen)
 {
 	const char *end = NULL;
+	char msg[240];
 	bool over;
 
 	*out = NULL;
@@ -166,8 +179,11 @@ hub_json_parse(const char *s, size_t len, cJSON **out, char *err, size_t errlen)
 			    "of values)", HUB_JSON_PARSE_BUDGET >> 20);
 			return HUB_IN_TOO_BIG;
 		}
-		snprintf(err, errlen, "invalid JSON at byte %zu",
-		    end != NULL && end >= s ? (size_t)(end - s) : (size_t)0);
+		/* The strict walk names the problem better, when it sees one. */
+		if (json_exact(s, len, NULL, msg, sizeof(msg)) == 0)
+			snprintf(msg, sizeof(msg), "invalid JSON at byte %zu",
+			    end != NULL && end >= s ? (size_t)(end - s) : (size_t)0);
+		hub_json_error(s, len, msg, err, errlen);
 		return HUB_IN_BAD;
 	}
 	/* Only blanks may follow the value. */
@@ -180,25 +196,15 @@ hub_json_parse(const char *s, size_t len, cJSON **out, char *err, size_t errlen)
 			return HUB_IN_BAD;
 		}
 	}
+	/* Strict UTF-8 and grammar (what we store we serve, and it must be
+	 * valid JSON), and long integers kept exact. */
+	if (json_exact(s, len, *out, msg, sizeof(msg)) == -1) {
+		hub_json_error(s, len, msg, err, errlen);
+		cJSON_Delete(*out);
+		*out = NULL;
+		return HUB_IN_BAD;
+	}
 	return HUB_IN_OK;
-}
-
-bool
-hub_json_int(const cJSON *j, int64_t min, int64_t max, int64_t *out)
-{
-	double d;
-
-	if (!cJSON_IsNumber(j))
-		return false;
-	d = j->valuedouble;
-	/* 2^53: every integer below is exact in a double. */
-	if (!(d >= -9007199254740992.0 && d <= 9007199254740992.0) ||
-	    d != floor(d))
-		return false;
-	if ((int64_t)d < min || (int64_t)d > max)
-		return false;
-	*out = (int64_t)d;
-	return true;
 }
 
 int
@@ -298,7 +304,7 @@ hub_command_validate(const cJSON *cmd, char *err, size_t errlen)
 		return -1;
 	}
 	j = cJSON_GetObjectItemCaseSensitive(cmd, "timeout_ms");
-	if (j != NULL && !hub_json_int(j, 1, 86400000, &v)) {
+	if (j != NULL && !json_int_exact(j, 1, 86400000, &v)) {
 		snprintf(err, errlen, "\"timeout_ms\" must be an integer, 1-86400000");
 		return -1;
 	}
@@ -321,7 +327,7 @@ hub_command_validate(const cJSON *cmd, char *err, size_t errlen)
 			return -1;
 		}
 		j = cJSON_GetObjectItemCaseSensitive(args, "max_varbinds");
-		if (j != NULL && !hub_json_int(j, 1, 10000000, &v)) {
+		if (j != NULL && !json_int_exact(j, 1, 10000000, &v)) {
 			snprintf(err, errlen, "\"max_varbinds\" must be a positive integer");
 			return -1;
 		}
@@ -366,7 +372,7 @@ hub_command_validate(const cJSON *cmd, char *err, size_t errlen)
 			return -1;
 		}
 		j = cJSON_GetObjectItemCaseSensitive(args, "port");
-		if (j != NULL && !hub_json_int(j, 1, 65535, &v)) {
+		if (j != NULL && !json_int_exact(j, 1, 65535, &v)) {
 			snprintf(err, errlen, "\"port\" must be 1-65535");
 			return -1;
 		}

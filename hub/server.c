@@ -176,6 +176,20 @@ hub_respond(struct hub_req *r, unsigned status, const char *ctype, char *body,
 		return;
 	}
 	r->answered = true;
+	/* Nothing we serve is invalid UTF-8: ingest refuses it, and rows
+	 * stored before it did are repaired here (U+FFFD). */
+	if (body != NULL && !utf8_valid(body, len, NULL)) {
+		/* Outside strings JSON is ASCII: only string bytes change. */
+		size_t n = 0;
+		char *fixed = utf8_fixed_copy(body, len, &len, &n);
+
+		free(body);
+		if ((body = fixed) == NULL)
+			len = 0;
+		log_complain(&r->hub->utf8_complain, loop_now_ms(r->hub->loop),
+		    LOG_LVL_WARN, "a response held %zu bytes of invalid UTF-8 "
+		    "(stored before ingest checked it): sent as U+FFFD", n);
+	}
 	if (body != NULL)
 		resp = MHD_create_response_from_buffer(len, body,
 		    MHD_RESPMEM_MUST_FREE);

@@ -522,9 +522,9 @@ hub_store_command_get(struct hub_store *s, const char *id, cJSON **out,
 	store_add_time(o, "updated", sqlite3_column_int64(st, 5));
 	res = (const char *)sqlite3_column_text(st, 6);
 	if (res != NULL) {
-		cJSON *r = cJSON_Parse(res);
-
-		cJSON_AddItemToObject(o, "result", r ? r : cJSON_CreateNull());
+		/* Served as stored (JSON we printed at ingest): a re-parse
+		 * would round long integers through a double. */
+		cJSON_AddRawToObject(o, "result", res);
 	} else {
 		cJSON_AddNullToObject(o, "result");
 	}
@@ -697,7 +697,7 @@ store_inventory(struct hub_store *s, int64_t agent_id, const cJSON *arr,
 
 		if (!cJSON_IsString(addr) || addr->valuestring[0] == '\0' ||
 		    strlen(addr->valuestring) > 255 ||
-		    (port != NULL && !hub_json_int(port, 1, 65535, &p)))
+		    (port != NULL && !json_int_exact(port, 1, 65535, &p)))
 			continue;
 		st = store_stmt(s, S_INVENTORY);
 		sqlite3_bind_int64(st, 1, agent_id);
@@ -727,7 +727,7 @@ store_samples(struct hub_store *s, int64_t agent_id, const cJSON *arr,
 
 		if (!cJSON_IsString(dev) ||
 		    hub_device_normalize(dev->valuestring, device, sizeof(device)) == -1 ||
-		    (ts != NULL && !hub_json_int(ts, 0, INT64_C(1) << 53, &t)))
+		    (ts != NULL && !json_int_exact(ts, 0, INT64_C(1) << 53, &t)))
 			continue;
 		st = store_stmt(s, S_SAMPLE);
 		sqlite3_bind_int64(st, 1, agent_id);
@@ -764,10 +764,10 @@ hub_store_batch(struct hub_store *s, int64_t agent_id, const cJSON *batch,
 	if (cJSON_IsString(ver) && strlen(ver->valuestring) < 64)
 		sqlite3_bind_text(st, 4, ver->valuestring, -1, SQLITE_STATIC);
 	j = cJSON_GetObjectItemCaseSensitive(batch, "created_ms");
-	if (hub_json_int(j, 0, INT64_C(1) << 53, &v))
+	if (json_int_exact(j, 0, INT64_C(1) << 53, &v))
 		sqlite3_bind_int64(st, 5, v);
 	j = cJSON_GetObjectItemCaseSensitive(batch, "dropped_samples");
-	if (hub_json_int(j, 0, INT64_C(1) << 53, &v))
+	if (json_int_exact(j, 0, INT64_C(1) << 53, &v))
 		sqlite3_bind_int64(st, 6, v);
 	j = cJSON_GetObjectItemCaseSensitive(batch, "counters");
 	if (cJSON_IsObject(j) && store_bind_json(st, 7, j) == -1)

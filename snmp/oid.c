@@ -223,6 +223,7 @@ osnmp_vb_type(const netsnmp_variable_list *vb)
 	case ASN_COUNTER:         return "Counter32";
 	case ASN_GAUGE:           return "Gauge32";
 	case ASN_TIMETICKS:       return "Timeticks";
+	case ASN_UINTEGER:        return "UInteger32";
 	case ASN_OPAQUE:          return "Opaque";
 	case ASN_COUNTER64:       return "Counter64";
 	case ASN_NULL:            return "NULL";
@@ -233,22 +234,22 @@ osnmp_vb_type(const netsnmp_variable_list *vb)
 	}
 }
 
+/* Control characters (but TAB, LF, CR) make octets binary for display. */
 static bool
-octets_printable(const u_char *p, size_t n)
+octets_binary(const u_char *p, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\0' && i == n - 1)
-			continue;   /* some agents NUL-terminate */
-		if (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
-			return false;
-		if (p[i] == 0x7f)
-			return false;
-	}
-	return true;
+	for (size_t i = 0; i < n; i++)
+		if ((p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') ||
+		    p[i] == 0x7f)
+			return true;
+	return false;
 }
 
-/* A machine-friendly value: numbers in decimal, OIDs dotted, strings as
- * text when printable else as hex "0a 1b ...". */
+/* A display value (scan's sysName, sysDescr): numbers in decimal, OIDs
+ * dotted, strings as text, one trailing NUL (some agents add it) dropped
+ * and bytes that are not UTF-8 shown as U+FFFD; binary strings (control
+ * characters) as hex "0A 1B ...". Always valid UTF-8, cut to buflen on
+ * a character boundary. docs/protocol.md, "Values". */
 int
 osnmp_vb_value(const netsnmp_variable_list *vb, char *buf, size_t buflen)
 {
@@ -277,15 +278,22 @@ osnmp_vb_value(const netsnmp_variable_list *vb, char *buf, size_t buflen)
 		osnmp_oid_str(vb->val.objid, vb->val_len / sizeof(oid), buf, buflen);
 		return (int)strlen(buf);
 	case ASN_OCTET_STR:
-	case ASN_OPAQUE:
-		if (octets_printable(vb->val.string, vb->val_len)) {
-			n = vb->val_len < buflen ? vb->val_len : buflen - 1;
+		n = vb->val_len;
+		if (n > 0 && vb->val.string[n - 1] == '\0')
+			n--;
+		if (octets_binary(vb->val.string, n))
+			break;
+		{
+			size_t len = n;
+			n = len < buflen ? len : buflen - 1;
+			while (n > 0 && n < len && (vb->val.string[n] & 0xc0) == 0x80)
+				n--;
 			memcpy(buf, vb->val.string, n);
 			buf[n] = '\0';
-			if (n > 0 && buf[n - 1] == '\0')
-				n--;
-			return (int)n;
+			utf8_repair(buf, buflen);   /* Latin-1 and such: U+FFFD */
+			return (int)strlen(buf);
 		}
+	case ASN_OPAQUE:
 		break;
 	default:
 		return snprintf(buf, buflen, "%s", "");
@@ -293,7 +301,7 @@ osnmp_vb_value(const netsnmp_variable_list *vb, char *buf, size_t buflen)
 	n = 0;
 	buf[0] = '\0';
 	for (size_t i = 0; i < vb->val_len && n + 4 < buflen; i++)
-		n += (size_t)snprintf(buf + n, buflen - n, i ? " %02x" : "%02x",
+		n += (size_t)snprintf(buf + n, buflen - n, i ? " %02X" : "%02X",
 		    vb->val.string[i]);
 	return (int)n;
 }

@@ -11,6 +11,7 @@
 #include <net-snmp/net-snmp-config.h>
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
+#include <cjson/cJSON.h>
 
 #include "core/core.h"
 #include "config/config.h"
@@ -179,5 +180,21 @@ int  osnmp_vb_value(const netsnmp_variable_list *, char *buf, size_t buflen);
 /* A short type name ("STRING", "Counter64", ...) for JSON output. */
 const char *osnmp_vb_type(const netsnmp_variable_list *);
 bool osnmp_vb_is_exception(const netsnmp_variable_list *);
+
+/* ---- values as JSON (value.c; docs/protocol.md "Values") ---- */
+
+/* Strict UTF-8 with no control characters but TAB, LF and CR: an OCTET
+ * STRING that is "STRING" text in JSON (else "Hex-STRING"). */
+bool osnmp_octets_are_text(const u_char *, size_t);
+/* The value for JSON and its type name in *type ("INTEGER", "STRING",
+ * "Hex-STRING", "Counter64", ...): integers as exact JSON numbers, text
+ * as a string, other octets as upper-case hex "48 5B 39", NULL and the
+ * exceptions as null. NULL only when out of memory. */
+cJSON *osnmp_vb_json_value(const netsnmp_variable_list *, const char **type);
+/* {"oid", ["name",] "type", "value"}: get/walk --json, command results. */
+cJSON *osnmp_vb_json(const netsnmp_variable_list *, bool with_name);
+/* One cell of a poll sample: the bare value, or {"type", "value"} for
+ * Hex-STRING and Opaque so bytes are never mistaken for text. */
+cJSON *osnmp_vb_json_cell(const netsnmp_variable_list *);
 
 #endif

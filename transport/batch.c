@@ -79,17 +79,31 @@ int
 tp_batch_append(struct batch *b, int kind, const char *json, size_t len)
 {
 	struct tp_buf *p = &b->parts[kind];
-	size_t old = p->len;
+	size_t old = p->len, fixed = 0;
+	char *repaired = NULL;
+	int rc = 0;
 
+	/* Last line of defence: the hub refuses a batch that is not UTF-8
+	 * (and the agent then quarantines all of it). Outside strings JSON
+	 * is ASCII, so U+FFFD for bad bytes keeps the item valid JSON. */
+	if (!utf8_valid(json, len, NULL)) {
+		if ((repaired = utf8_fixed_copy(json, len, &len, &fixed)) == NULL)
+			return -1;
+		json = repaired;
+		log_warn("batch: a %s item held %zu bytes of invalid UTF-8: "
+		    "sent as U+FFFD", tp_batch_kind_names[kind], fixed);
+	}
 	if (p->max == 0)
 		p->max = TP_UPLOAD_MAX_JSON;
 	if ((b->nitems[kind] > 0 && tp_buf_add(p, ",", 1) == -1) ||
 	    tp_buf_add(p, json, len) == -1) {
 		p->len = old;
-		return -1;
+		rc = -1;
+	} else {
+		b->nitems[kind]++;
 	}
-	b->nitems[kind]++;
-	return 0;
+	free(repaired);
+	return rc;
 }
 
 void
@@ -108,14 +122,15 @@ tp_batch_serialize(const struct batch *b, uint64_t batch_id,
 {
 	cJSON *head = cJSON_CreateObject();
 	struct tp_buf out = { .max = TP_UPLOAD_MAX_JSON };
-	char *h = NULL;
+	char *h = NULL, idtxt[24];
 	size_t hlen;
 	int ok = 1;
 
 	if (head == NULL)
 		return NULL;
-	/* Integers up to 2^53 are exact in a double. */
-	cJSON_AddNumberToObject(head, "batch_id", (double)batch_id);
+	/* Raw digits: cJSON prints 16-digit doubles rounded. */
+	snprintf(idtxt, sizeof(idtxt), "%" PRIu64, batch_id);
+	cJSON_AddRawToObject(head, "batch_id", idtxt);
 	cJSON_AddStringToObject(head, "agent_version", agent_version);
 	cJSON_AddNumberToObject(head, "created_ms", (double)created_ms);
 	cJSON_AddNumberToObject(head, "dropped_samples", (double)dropped_samples);
@@ -248,7 +263,7 @@ tp_batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
     size_t to, size_t *len, uint32_t *nsamples)
 {
 	cJSON *dst = cJSON_CreateObject(), *it;
-	char *s = NULL;
+	char *s = NULL, idtxt[24];
 
 	if (dst == NULL)
 		return NULL;
@@ -264,7 +279,8 @@ tp_batch_split_half(const cJSON *src, uint64_t id, bool first, size_t from,
 			continue;
 		cJSON_AddItemToObject(dst, it->string, cJSON_Duplicate(it, true));
 	}
-	cJSON_AddNumberToObject(dst, "batch_id", (double)id);
+	snprintf(idtxt, sizeof(idtxt), "%" PRIu64, id);
+	cJSON_AddRawToObject(dst, "batch_id", idtxt);
 	it = cJSON_GetObjectItemCaseSensitive(src, "dropped_samples");
 	cJSON_AddNumberToObject(dst, "dropped_samples",
 	    first && cJSON_IsNumber(it) ? it->valuedouble : 0);
@@ -281,7 +297,9 @@ tp_batch_split(const char *json, size_t len, uint64_t id_a, uint64_t id_b,
     char **a, size_t *alen, uint32_t *a_samples,
     char **b, size_t *blen, uint32_t *b_samples)
 {
-	cJSON *root = cJSON_ParseWithLength(json, len);
+	char err[200];
+	/* Exact: a sample's Counter64 must not pass through a double. */
+	cJSON *root = json_parse_exact(json, len, err, sizeof(err));
 	size_t total = 0;
 	int rc = -1;
 

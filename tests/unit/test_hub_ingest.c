@@ -139,6 +139,78 @@ json_parse_refuses_trailing_data_and_depth(void **st)
 	assert_non_null(strstr(err, "deeper"));
 }
 
+/* What the hub stores it serves: no batch with invalid UTF-8 gets in,
+ * and the refusal says which batch and where. */
+static void
+json_parse_refuses_invalid_utf8_naming_batch_and_place(void **st)
+{
+	static const struct { const char *doc, *where; } bad[] = {
+		{ "{\"batch_id\":42,\"samples\":[{\"rows\":{\"1\":[5,\"\xb5Torrent\"]}}]}",
+		  "batch 42: invalid UTF-8 at byte 43 (in samples[0].rows.1[1])" },
+		{ "{\"batch_id\":43,\"inventory\":[{\"sys_descr\":\"H[9:\xbbh\"}]}",
+		  "batch 43: invalid UTF-8 at byte 46 (in inventory[0].sys_descr)" },
+		{ "{\"batch_id\":44,\"results\":[{\"error\":\"\xed\xa0\x80\"}]}",
+		  "batch 44: invalid UTF-8" },
+		{ "{\"batch_id\":45,\"results\":[{\"error\":\"\xc0\xaf\"}]}",
+		  "batch 45: invalid UTF-8" },
+		{ "{\"batch_id\":46,\"results\":[{\"error\":\"\\ud800\"}]}",
+		  "batch 46: invalid UTF-16 escape (unpaired high surrogate) at byte 36 "
+		  "(in results[0].error)" },
+		{ "{\"batch_id\":47,\"results\":[{\"error\":\"\\udfff\"}]}",
+		  "batch 47: invalid UTF-16 escape (unpaired low surrogate)" },
+		{ "{\"batch_id\":48,\"x\":\"a\x01\"}", "batch 48: control character" },
+	};
+	const char *doc;
+	char err[256];
+	cJSON *j = (cJSON *)1;
+
+	hub_json_init();
+	for (size_t i = 0; i < countof(bad); i++) {
+		assert_int_equal(hub_json_parse(bad[i].doc, strlen(bad[i].doc), &j,
+		    err, sizeof(err)), HUB_IN_BAD);
+		assert_null(j);
+		if (strstr(err, bad[i].where) == NULL)
+			fail_msg("%s: got '%s'", bad[i].where, err);
+	}
+	/* Operators' commands too: the hub hands them to agents. */
+	doc = "{\"type\":\"scan\",\"x\":\"\xff\"}";
+	assert_int_equal(hub_json_parse(doc, strlen(doc), &j, err, sizeof(err)),
+	    HUB_IN_BAD);
+	assert_non_null(strstr(err, "invalid UTF-8"));
+	/* Valid UTF-8 in any plane is fine. */
+	doc = "[\"caf\xc3\xa9 \xf0\x9f\x98\x80\\ud83d\\ude00\"]";
+	assert_int_equal(hub_json_parse(doc, strlen(doc), &j, err, sizeof(err)),
+	    HUB_IN_OK);
+	cJSON_Delete(j);
+}
+
+static void
+json_integers_are_exact_to_2_64(void **st)
+{
+	const char *doc = "{\"batch_id\":9007199254740991,\"rows\":[0,4294967295,"
+	    "9007199254740993,9223372036854775808,18446744073709551615]}";
+	char err[128], *txt;
+	int64_t id;
+	cJSON *j;
+
+	hub_json_init();
+	assert_int_equal(hub_json_parse(doc, strlen(doc), &j, err, sizeof(err)),
+	    HUB_IN_OK);
+	assert_true(json_int_exact(cJSON_GetObjectItem(j, "batch_id"), 1,
+	    (INT64_C(1) << 53) - 1, &id));
+	assert_true(id == (INT64_C(1) << 53) - 1);
+	txt = cJSON_PrintUnformatted(j);
+	assert_string_equal(txt, doc);
+	cJSON_free(txt);
+	cJSON_Delete(j);
+	/* Past the protocol's 2^53-1: refused, not rounded into range. */
+	assert_int_equal(hub_json_parse("{\"batch_id\":9007199254740993}", 29, &j,
+	    err, sizeof(err)), HUB_IN_OK);
+	assert_false(json_int_exact(cJSON_GetObjectItem(j, "batch_id"), 1,
+	    (INT64_C(1) << 53) - 1, &id));
+	cJSON_Delete(j);
+}
+
 static void
 check_command(const char *json, bool ok)
 {
@@ -286,6 +358,8 @@ main(void)
 		cmocka_unit_test(corrupt_or_truncated_gzip_is_bad_request),
 		cmocka_unit_test(json_depth_counts_only_structure),
 		cmocka_unit_test(json_parse_refuses_trailing_data_and_depth),
+		cmocka_unit_test(json_parse_refuses_invalid_utf8_naming_batch_and_place),
+		cmocka_unit_test(json_integers_are_exact_to_2_64),
 		cmocka_unit_test(commands_are_validated_by_type),
 		cmocka_unit_test(tokens_are_random_base64url_and_hashed_with_sha256),
 		cmocka_unit_test(names_and_ids_follow_the_protocol),

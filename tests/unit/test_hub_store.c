@@ -258,6 +258,44 @@ batches_are_idempotent_and_finish_commands(void **st)
 	cJSON_Delete(b);
 }
 
+/* Stored as received and served so: Counter64 values and the rest of a
+ * batch's integers survive the store digit for digit. */
+static void
+batch_integers_are_served_exactly(void **st)
+{
+	struct fx *f = *st;
+	const char *doc = "{\"batch_id\":9007199254740991,"
+	    "\"results\":[{\"command_id\":\"big\",\"status\":\"ok\","
+	    "\"error\":null,\"data\":{\"varbinds\":[{\"oid\":\".1.3.6.1\","
+	    "\"type\":\"Counter64\",\"value\":18446744073709551615}]}}],"
+	    "\"samples\":[{\"device\":\"10.0.0.9\",\"ts\":1764324000000,"
+	    "\"rows\":{\"1\":[0,4294967295,9007199254740993,9223372036854775808,"
+	    "18446744073709551615]}}]}";
+	char err[128], *txt;
+	struct hub_buf out;
+	cJSON *b, *o;
+	bool stored, final;
+
+	hub_json_init();
+	assert_int_equal(hub_json_parse(doc, strlen(doc), &b, err, sizeof(err)),
+	    HUB_IN_OK);
+	queue(f, "big", T0, 600000);
+	assert_int_equal(hub_store_batch(f->s, f->agent, b, (INT64_C(1) << 53) - 1,
+	    T0, &stored, count_cb, NULL), 0);
+	assert_true(stored);
+	cJSON_Delete(b);
+	assert_int_equal(hub_store_samples(f->s, f->agent, "10.0.0.9:161", 100,
+	    &out), 0);
+	assert_non_null(strstr(out.data, "\"rows\":{\"1\":[0,4294967295,"
+	    "9007199254740993,9223372036854775808,18446744073709551615]}"));
+	hub_buf_free(&out);
+	assert_int_equal(hub_store_command_get(f->s, "big", &o, &final), 0);
+	txt = cJSON_PrintUnformatted(o);
+	assert_non_null(strstr(txt, "\"value\":18446744073709551615}"));
+	cJSON_free(txt);
+	cJSON_Delete(o);
+}
+
 static void
 queued_commands_expire(void **st)
 {
@@ -293,6 +331,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(batches_are_idempotent_and_finish_commands,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(queued_commands_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(batch_integers_are_served_exactly,
+		    setup, teardown),
 	};
 
 	log_init("test_hub_store", LOG_LVL_ERROR, false);

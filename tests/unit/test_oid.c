@@ -90,7 +90,7 @@ values_format_like_net_snmp_tools(void **st)
 		u_char bin[] = { 0x00, 0x1b, 0xff };
 		snmp_varlist_add_variable(&vl, name, countof(name), ASN_OCTET_STR, bin, 3);
 		osnmp_vb_value(vl, buf, sizeof(buf));
-		assert_string_equal(buf, "00 1b ff");
+		assert_string_equal(buf, "00 1B FF");
 		snmp_free_varbind(vl);
 		vl = NULL;
 	}

@@ -315,6 +315,46 @@ a_batch_serializes_gzips_and_splits_back(void **st)
 	cJSON_Delete(counters);
 }
 
+/* A 413 split re-reads the batch: integers past 2^53 keep every digit. */
+static void
+batch_split_keeps_integers_exact(void **st)
+{
+	const char *json = "{\"batch_id\":5,\"samples\":["
+	    "{\"rows\":{\"1\":[18446744073709551615]}},"
+	    "{\"rows\":{\"1\":[9007199254740993]}}]}";
+	char *a, *b;
+	size_t alen, blen;
+	uint32_t as, bs;
+
+	assert_int_equal(tp_batch_split(json, strlen(json), 9007199254740990u,
+	    9007199254740991u, &a, &alen, &as, &b, &blen, &bs), 0);
+	assert_non_null(strstr(a, "\"batch_id\":9007199254740990"));
+	assert_non_null(strstr(a, "[18446744073709551615]"));
+	assert_non_null(strstr(b, "\"batch_id\":9007199254740991"));
+	assert_non_null(strstr(b, "[9007199254740993]"));
+	cJSON_free(a);
+	cJSON_free(b);
+}
+
+/* An item with bytes that are not UTF-8 goes out repaired, so the hub
+ * does not refuse the whole batch. */
+static void
+batch_items_go_out_as_valid_utf8(void **st)
+{
+	struct batch b = { 0 };
+	const char *item = "{\"sys_descr\":\"\xb5Torrent\"}";
+	char *json;
+	size_t len;
+
+	assert_int_equal(tp_batch_append(&b, BATCH_INVENTORY, item, strlen(item)), 0);
+	json = tp_batch_serialize(&b, 1, "0.1.0", 1, 0, NULL, &len);
+	assert_non_null(json);
+	assert_true(utf8_valid(json, len, NULL));
+	assert_non_null(strstr(json, "{\"sys_descr\":\"\xef\xbf\xbdTorrent\"}"));
+	free(json);
+	tp_batch_reset(&b);
+}
+
 /* ---- the transport object, no network ---- */
 
 static void
@@ -561,6 +601,8 @@ main(void)
 		cmocka_unit_test(deep_nesting_many_commands_and_huge_commands_are_refused),
 		cmocka_unit_test(ids_cursors_and_tokens_have_their_charsets),
 		cmocka_unit_test(a_batch_serializes_gzips_and_splits_back),
+		cmocka_unit_test(batch_split_keeps_integers_exact),
+		cmocka_unit_test(batch_items_go_out_as_valid_utf8),
 		cmocka_unit_test_setup_teardown(plain_http_is_refused_unless_loopback_or_allowed, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches_close_at_their_size_and_age_and_reach_the_spool_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(nothing_added_is_lost_at_shutdown, setup, teardown),
