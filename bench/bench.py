@@ -13,6 +13,9 @@ when a tool does not run. Devices are real snmpd instances on loopback.
   (c) one poll cycle of 200 devices: bench/poll_bench.py.
   (d) bytes on the wire per poll sample, from outpost run's own uploads,
       against one message per value: bench/transport_bench.py.
+  (f) the device farm (build/outpost-farm): one poll cycle of 10,000
+      simulated devices against prometheus-snmp-exporter, and a
+      16,000-row table against snmpbulkwalk: bench/farm_bench.py.
   (e) outpost-hub (OUTPOST_HUB): held polls, delivery latency, ingest:
       bench/hub_bench.py. No peer: peer and ratio are "-".
 """
@@ -30,6 +33,7 @@ from snmpd_fixture import SnmpdFarm, client_env  # noqa: E402
 import poll_bench  # noqa: E402  (bench/: poll cycle vs snmp-exporter, snmpbulkwalk)
 import transport_bench  # noqa: E402  (bench/: bytes per sample vs one message each)
 import hub_bench  # noqa: E402  (bench/: outpost-hub figures, no peer)
+import farm_bench  # noqa: E402  (bench/: 10,000 farm devices, a 16,000-row table)
 
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(HERE, "..", "build", "outpost")
 HUB = os.environ.get("OUTPOST_HUB") or os.path.join(HERE, "..", "build", "outpost-hub")
@@ -136,6 +140,8 @@ def main():
             row(*r)
         for r in transport_bench.run(farm, env, OUTPOST):
             row(*r)
+    for r in farm_bench.run(env, OUTPOST):
+        row(*r)
     for name, value, unit in hub_bench.run(os.path.abspath(HUB)):
         name = name[4:] if name.startswith("hub ") else name
         rows.append((f"hub: {name}", str(value), "-", "-", unit, "-"))
