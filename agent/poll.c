@@ -185,14 +185,21 @@ vb_value_json(const netsnmp_variable_list *vb)
 	}
 }
 
-/* A stored value back into a varbind, so that it is encoded by the same
- * code as any other (vb_value_json). */
+/* A stored value back into the varbind it came in (column OID, instance,
+ * type, bytes), so that it is encoded by the same code as any other. */
 static cJSON *
-stored_value_json(unsigned char type, const void *val, size_t len)
+stored_value_json(const struct prof_item *it, const uint32_t *arcs, size_t ninst,
+    unsigned char type, const void *val, size_t len)
 {
 	netsnmp_variable_list vb;
+	oid name[MAX_OID_LEN];
 
 	memset(&vb, 0, sizeof(vb));
+	memcpy(name, it->o, it->len * sizeof(oid));
+	for (size_t i = 0; i < ninst && it->len + i < MAX_OID_LEN; i++)
+		name[it->len + i] = arcs[i];
+	vb.name = name;
+	vb.name_length = it->len + ninst < MAX_OID_LEN ? it->len + ninst : MAX_OID_LEN;
 	vb.type = type;
 	vb.val.string = (u_char *)(uintptr_t)val;   /* read only */
 	vb.val_len = len;
@@ -311,7 +318,8 @@ table_json(struct poll_run *r, size_t t, const bool *keep)
 			if (!keep[c] || p->items[r->cols[c]].table != (int)t)
 				continue;
 			if (rows_value(rs, i, (size_t)r->col_pos[c], &type, &val, &vlen)) {
-				cJSON_AddItemToArray(row, stored_value_json(type, val, vlen));
+				cJSON_AddItemToArray(row, stored_value_json(
+				    &p->items[r->cols[c]], arcs, len, type, val, vlen));
 				values++;
 			} else {
 				cJSON_AddItemToArray(row, cJSON_CreateNull());

@@ -1,13 +1,15 @@
 #!/usr/bin/python3
-"""An snmpd pass_persist handler serving one table of ROWS rows (argv[1];
-0: endless) under BASE, for tests and timings of big tables:
+"""An snmpd pass_persist handler serving one table of ROWS rows (0:
+endless) for tests and timings of big tables:
 
-    pass_persist .1.3.6.1.4.1.99999.1 /usr/bin/python3 bigtable_persist.py 16000
+    pass_persist .1.3.6.1.4.1.99999.1 /usr/bin/python3 bigtable_persist.py ROWS [BASE COLS]
 
-Columns (instance i = 1..ROWS, one arc):
-    BASE.2.i  STRING    "row-i"
-    BASE.3.i  Counter64 2^64-1-i
-    BASE.4.i  INTEGER   i % 7
+BASE (default .1.3.6.1.4.1.99999.1.1.1) is the table's entry OID and COLS
+its column numbers, comma-separated (default 2,3,4); instance i = 1..ROWS,
+one arc. A column's type follows its number:
+    col % 3 == 2  STRING    "row-i"
+    col % 3 == 0  Counter64 2^64-1-i
+    col % 3 == 1  INTEGER   i % 7
 Protocol (snmpd.conf(5), pass_persist): PING -> PONG; "get"/"getnext"
 then an OID -> OID, TYPE, VALUE lines, or NONE.
 """
@@ -20,9 +22,9 @@ ENDLESS = 2 ** 31 - 1
 
 
 def value(col, i):
-    if col == 2:
+    if col % 3 == 2:
         return "string", f"row-{i}"
-    if col == 3:
+    if col % 3 == 0:
         return "counter64", str(2 ** 64 - 1 - i)
     return "integer", str(i % 7)
 
@@ -55,8 +57,12 @@ def getnext(oid, rows):
 
 
 def main():
+    global BASE, COLS
     rows = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     rows = rows or ENDLESS
+    if len(sys.argv) > 3:
+        BASE = parse(sys.argv[2])
+        COLS = tuple(sorted(int(c) for c in sys.argv[3].split(",")))
     out = sys.stdout
     for line in sys.stdin:
         cmd = line.strip()

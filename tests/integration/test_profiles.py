@@ -242,3 +242,43 @@ def test_check_config_refuses_unknown_and_shadowing_profiles(outpost, tmp_path):
         r = outpost_run(outpost, "check-config", "-c", str(path))
         assert r.returncode == 1, r
         assert f"{path}:4: [profile {name}] '{name}' is a built-in profile" in r.stderr, r
+
+
+# ---------------------------------------------------------------------------
+# the service: the cap is in the sample and logged once per device
+
+
+def test_agent_reports_the_cap_in_samples_and_logs_it_once(outpost, lab, tmp_path):
+    from agent_fixture import AgentProcess
+    from hub_fixture import HubProcess, hub_binary
+    from test_service import run_ok, wait_for, wait_polling
+
+    dev = lab.endless
+    hub = HubProcess(hub_binary(), str(tmp_path / "hub"), max_poll_wait="5s").start()
+    agent = AgentProcess(outpost, str(tmp_path / "agent"), f"http://127.0.0.1:{hub.port}",
+                         hub.add_agent("caps"), allow=None, poll_wait="5s",
+                         credentials={"lab": {"version": "2c", "community": "public"}},
+                         extra={"scan": {"networks": dev.addr, "port": str(dev.port),
+                                         "interval": "1h", "timeout": "300ms"},
+                                "poll": {"interval": "1d", "profiles": "system big",
+                                         "max_rows": "100"},
+                                "profile big": {"columns": " ".join(BIG_COLS)}})
+    try:
+        agent.start()
+        wait_polling(hub, "caps")
+        wait_for("the device in the inventory",
+                 lambda: hub.json("GET", "/v1/agents/caps/devices"), 15)
+        for _ in range(2):
+            data = run_ok(hub, "caps", {"type": "poll.now",
+                                        "args": {"device": dev.target, "profile": "big"}})
+            (s,) = data["samples"]
+            t = s["tables"]["big"]
+            assert t["truncated"] is True and t["rows_max"] == 100, s["profile"]
+            assert len(t["rows"]) == 100
+        lines = [ln for ln in agent.log(True).splitlines() if "max_rows" in ln]
+        assert len(lines) == 1, agent.log(True)
+        assert dev.target in lines[0] and "table big has more than 100 rows" in lines[0]
+        assert agent.stop() == 0, agent.log()
+    finally:
+        agent.stop()
+        hub.stop()
