@@ -40,6 +40,12 @@ struct profset {
 	struct profile p[];
 };
 
+/* Memory of every table being polled at once (rows.c; shared by the
+ * row stores of all polls in flight). */
+struct rows_budget {
+	size_t used, max;
+};
+
 /* A discovered device (inventory.c) and its polling state (poll.c). */
 struct inv_dev {
 	struct agent     *agent;
@@ -80,6 +86,7 @@ struct agent {
 	struct discover_scan *cmd_scans;       /* scans run for commands */
 	struct complain      inv_full;
 	struct profset      *ps;              /* current profiles */
+	struct rows_budget   rows_budget;     /* tables of the polls in flight */
 	uint64_t             polls, poll_errors, samples;
 	bool                 oneshot;          /* outpost poll: no schedule */
 	const struct config_credential *cli_cred;   /* outpost poll's flags */
@@ -141,7 +148,8 @@ int  poll_now(struct inv_dev *, const char *profile, poll_done_cb, void *arg);
  * is built. At most max_rows rows and about max_bytes of memory. */
 struct rows;
 enum { ROWS_OK, ROWS_FULL };
-struct rows *rows_new(size_t ncols, size_t max_rows, size_t max_bytes);
+struct rows *rows_new(size_t ncols, size_t max_rows, size_t max_bytes,
+                      struct rows_budget *shared);
 void   rows_free(struct rows *);
 /* col's value (a varbind's type and val bytes) for instance inst.
  * ROWS_FULL: a new row past max_rows or the memory limit; nothing is
@@ -157,8 +165,11 @@ size_t rows_inst(const struct rows *, size_t i, const uint32_t **arcs);
 /* ...and col's value, false if the row has none. val is 8-byte aligned. */
 bool   rows_value(const struct rows *, size_t i, size_t col, unsigned char *type,
                   const void **val, size_t *len);
-/* Memory for one table's rows: a runaway device stops here even under
- * the row cap (values of up to 64 KiB each). */
-#define ROWS_MAX_BYTES ((size_t)32 << 20)
+/* Memory for one table's rows, and for all tables polled at once: a
+ * runaway device (values of up to 64 KiB each) or many big tables at a
+ * time stop here even under the row cap, as a truncated table. A
+ * 10,000-row interfaces table takes about 4 MiB. */
+#define ROWS_MAX_BYTES    ((size_t)32 << 20)
+#define ROWS_BUDGET_BYTES ((size_t)64 << 20)
 
 #endif

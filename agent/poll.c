@@ -134,6 +134,7 @@ poll_compile(struct agent *a, const struct config *cfg, char *err, size_t errlen
 	}
 	set->n = n;
 	set->refs = 1;
+	a->rows_budget.max = ROWS_BUDGET_BYTES;
 	poll_release(a->ps);
 	a->ps = set;
 	return 0;
@@ -361,11 +362,18 @@ profile_done(struct poll_run *r, const bool *keep)
 		if (!rows_truncated(r->rows[t]))
 			continue;
 		r->capped = true;
-		if (!d->agent->oneshot)   /* outpost poll says it itself */
+		if (d->agent->oneshot)   /* outpost poll says it itself */
+			continue;
+		if (rows_count(r->rows[t]) >= (size_t)d->agent->cfg->poll.max_rows)
 			log_complain(&d->capped, mono_ms(), LOG_LVL_WARN, "poll %s:%u: "
 			    "profile %s: table %s has more than %d rows; the sample "
-			    "holds the first %zu ([poll] max_rows)", d->address, d->port,
-			    p->name, p->tables[t], d->agent->cfg->poll.max_rows,
+			    "holds the first ones ([poll] max_rows)", d->address, d->port,
+			    p->name, p->tables[t], d->agent->cfg->poll.max_rows);
+		else
+			log_complain(&d->capped, mono_ms(), LOG_LVL_WARN, "poll %s:%u: "
+			    "profile %s: table %s cut at %zu rows: out of memory for "
+			    "tables (values too large, or too many big tables at once)",
+			    d->address, d->port, p->name, p->tables[t],
 			    rows_count(r->rows[t]));
 	}
 	snprintf(dev, sizeof(dev), "%s:%u", d->address, d->port);
@@ -443,7 +451,7 @@ poll_columns(struct poll_run *r)
 	for (size_t t = 0; t < p->ntables; t++)
 		if (per_table[t] > 0)
 			r->rows[t] = rows_new(per_table[t], (size_t)cp->max_rows,
-			    ROWS_MAX_BYTES);
+			    ROWS_MAX_BYTES, &r->d->agent->rows_budget);
 	if (osnmp_table_walk(r->d->agent->eng, &r->target, cols, r->ncols,
 	    (unsigned)cp->repetitions, table_row_cb, table_done_cb, r, err,
 	    sizeof(err)) == -1)

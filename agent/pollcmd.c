@@ -62,18 +62,23 @@ static void
 warn_truncated(const struct inv_dev *d, const cJSON *samples)
 {
 	const cJSON *s, *t, *max;
+	int rows;
 
 	cJSON_ArrayForEach(s, samples)
 		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(s, "tables")) {
 			if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "truncated")))
 				continue;
 			max = cJSON_GetObjectItemCaseSensitive(t, "rows_max");
-			fprintf(stderr, "outpost poll: warning: %s:%u: profile %s: table %s "
-			    "has more than %.0f rows; printed the first %d (--max-rows)\n",
+			rows = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "rows"));
+			fprintf(stderr, "outpost poll: warning: %s:%u: profile %s: table %s ",
 			    d->address, d->port, cJSON_GetStringValue(
-			    cJSON_GetObjectItemCaseSensitive(s, "profile")), t->string,
-			    cJSON_IsNumber(max) ? max->valuedouble : 0.0,
-			    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "rows")));
+			    cJSON_GetObjectItemCaseSensitive(s, "profile")), t->string);
+			if (cJSON_IsNumber(max) && rows >= max->valueint)
+				fprintf(stderr, "has more than %d rows; printed the first "
+				    "ones (--max-rows)\n", max->valueint);
+			else
+				fprintf(stderr, "cut at %d rows: out of memory for tables\n",
+				    rows);
 		}
 }
 

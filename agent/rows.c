@@ -34,6 +34,8 @@ struct rows_order {
 
 struct rows {
 	size_t         ncols, max_rows, max_bytes;
+	size_t         charged;    /* bytes allocated, against max_bytes */
+	struct rows_budget *shared;   /* every table of the agent; may be NULL */
 	struct row    *row;
 	uint32_t      *val;        /* nrows x ncols: arena offset + 1; 0 absent */
 	size_t         nrows, cap;
@@ -46,7 +48,7 @@ struct rows {
 };
 
 struct rows *
-rows_new(size_t ncols, size_t max_rows, size_t max_bytes)
+rows_new(size_t ncols, size_t max_rows, size_t max_bytes, struct rows_budget *shared)
 {
 	struct rows *rs = xcalloc(1, sizeof(*rs));
 
@@ -54,6 +56,7 @@ rows_new(size_t ncols, size_t max_rows, size_t max_bytes)
 	rs->max_rows = max_rows;
 	/* Offsets are 32-bit. */
 	rs->max_bytes = max_bytes < UINT32_MAX / 2 ? max_bytes : UINT32_MAX / 2;
+	rs->shared = shared;
 	return rs;
 }
 
@@ -62,12 +65,58 @@ rows_free(struct rows *rs)
 {
 	if (rs == NULL)
 		return;
+	if (rs->shared != NULL)
+		rs->shared->used -= rs->charged;
 	free(rs->row);
 	free(rs->val);
 	free(rs->hash);
 	free(rs->arena);
 	free(rs->order);
 	free(rs);
+}
+
+/* n more bytes, within this table's limit and the agent's. */
+static bool
+rows_charge(struct rows *rs, size_t n)
+{
+	if (n > rs->max_bytes - rs->charged ||
+	    (rs->shared != NULL && n > rs->shared->max - rs->shared->used))
+		return false;
+	rs->charged += n;
+	if (rs->shared != NULL)
+		rs->shared->used += n;
+	return true;
+}
+
+static void
+rows_uncharge(struct rows *rs, size_t n)
+{
+	rs->charged -= n;
+	if (rs->shared != NULL)
+		rs->shared->used -= n;
+}
+
+/* *p grown from old to at least need bytes (doubling while it may): the
+ * new size, or 0 (nothing changed) when it does not fit. */
+static size_t
+rows_grow(struct rows *rs, void **p, size_t old, size_t need)
+{
+	size_t cap = old ? old : 1024;
+	void *q;
+
+	while (cap < need)
+		cap *= 2;
+	if (!rows_charge(rs, cap - old)) {
+		cap = need;   /* the last bytes below a limit */
+		if (!rows_charge(rs, cap - old))
+			return 0;
+	}
+	if ((q = realloc(*p, cap)) == NULL) {
+		rows_uncharge(rs, cap - old);
+		return 0;
+	}
+	*p = q;
+	return cap;
 }
 
 static uint32_t
@@ -91,24 +140,16 @@ rows_inst_eq(const struct rows *rs, const struct row *r, const uint32_t *arcs,
 	    len * sizeof(*arcs)) == 0;
 }
 
-/* Room for n more arena bytes; false past max_bytes. */
+/* Room for n more arena bytes; false past a limit. */
 static bool
 rows_arena_room(struct rows *rs, size_t n)
 {
-	size_t need = rs->alen + n, cap;
-	unsigned char *p;
+	size_t cap;
 
-	if (need + rs->cap * (sizeof(struct row) + rs->ncols * sizeof(uint32_t)) >
-	    rs->max_bytes)
-		return false;
-	if (need <= rs->acap)
+	if (rs->alen + n <= rs->acap)
 		return true;
-	cap = rs->acap ? rs->acap : 4096;
-	while (cap < need)
-		cap *= 2;
-	if ((p = realloc(rs->arena, cap)) == NULL)
+	if ((cap = rows_grow(rs, (void **)&rs->arena, rs->acap, rs->alen + n)) == 0)
 		return false;
-	rs->arena = p;
 	rs->acap = cap;
 	return true;
 }
@@ -116,10 +157,14 @@ rows_arena_room(struct rows *rs, size_t n)
 static bool
 rows_rehash(struct rows *rs, size_t hcap)
 {
-	uint32_t *h = calloc(hcap, sizeof(*h));
+	uint32_t *h;
 
-	if (h == NULL)
+	if (!rows_charge(rs, hcap * sizeof(*h)))
 		return false;
+	if ((h = calloc(hcap, sizeof(*h))) == NULL) {
+		rows_uncharge(rs, hcap * sizeof(*h));
+		return false;
+	}
 	for (size_t i = 0; i < rs->nrows; i++) {
 		const struct row *r = &rs->row[i];
 		size_t k = rows_hash((const uint32_t *)(rs->arena + r->inst_off),
@@ -130,6 +175,7 @@ rows_rehash(struct rows *rs, size_t hcap)
 		h[k] = (uint32_t)i + 1;
 	}
 	free(rs->hash);
+	rows_uncharge(rs, rs->hcap * sizeof(*h));
 	rs->hash = h;
 	rs->hcap = hcap;
 	return true;
@@ -142,20 +188,22 @@ rows_add(struct rows *rs, const uint32_t *arcs, size_t len, size_t slot)
 	size_t isz = ROWS_ALIGN(len * sizeof(uint32_t));
 
 	if (rs->nrows == rs->cap) {
+		/* Rows and their value slots grow together, by whole rows. */
+		size_t per = sizeof(struct row) + rs->ncols * sizeof(uint32_t);
 		size_t cap = rs->cap ? rs->cap * 2 : 16;
-		struct row *r;
-		uint32_t *v;
 
 		if (cap > rs->max_rows)
 			cap = rs->max_rows;
-		if (rs->alen + cap * (sizeof(*r) + rs->ncols * sizeof(*v)) >
-		    rs->max_bytes)
+		if (!rows_charge(rs, (cap - rs->cap) * per))
 			return -1;
-		if ((r = realloc(rs->row, cap * sizeof(*r))) == NULL)
+		void *r = realloc(rs->row, cap * sizeof(struct row));
+		if (r != NULL)
+			rs->row = r;
+		void *v = r ? realloc(rs->val, cap * rs->ncols * sizeof(uint32_t)) : NULL;
+		if (v == NULL) {
+			rows_uncharge(rs, (cap - rs->cap) * per);
 			return -1;
-		rs->row = r;
-		if ((v = realloc(rs->val, cap * rs->ncols * sizeof(*v))) == NULL)
-			return -1;
+		}
 		rs->val = v;
 		rs->cap = cap;
 	}
@@ -170,37 +218,59 @@ rows_add(struct rows *rs, const uint32_t *arcs, size_t len, size_t slot)
 	return (long)rs->nrows++;
 }
 
+/* The row of an instance, or -1 with *slot the free hash slot for it. */
+static long
+rows_find(const struct rows *rs, const uint32_t *arcs, size_t len, size_t *slot)
+{
+	size_t k;
+
+	*slot = 0;
+	if (rs->hcap == 0)
+		return -1;
+	for (k = rows_hash(arcs, len) & (rs->hcap - 1); rs->hash[k] != 0;
+	    k = (k + 1) & (rs->hcap - 1))
+		if (rows_inst_eq(rs, &rs->row[rs->hash[k] - 1], arcs, len))
+			return (long)rs->hash[k] - 1;
+	*slot = k;
+	return -1;
+}
+
+/* A new row for an instance; -1 when it does not fit. */
+static long
+rows_new_row(struct rows *rs, const uint32_t *arcs, size_t len, size_t slot,
+    size_t vneed)
+{
+	/* Once a table is cut, its set of rows stays as it is: no holes. */
+	if (rs->truncated || rs->nrows >= rs->max_rows)
+		return -1;
+	/* At most half full: probes stay short. */
+	if ((rs->nrows + 1) * 2 > rs->hcap) {
+		if (!rows_rehash(rs, rs->hcap ? rs->hcap * 2 : 64))
+			return -1;
+		(void)rows_find(rs, arcs, len, &slot);
+	}
+	if (!rows_arena_room(rs, ROWS_ALIGN(len * sizeof(uint32_t)) + vneed))
+		return -1;
+	return rows_add(rs, arcs, len, slot);
+}
+
 int
 rows_put(struct rows *rs, size_t col, const oid *inst, size_t len,
     unsigned char type, const void *val, size_t vlen)
 {
 	uint32_t arcs[MAX_OID_LEN];   /* SNMP arcs are 32-bit (X.690 8.19) */
-	size_t k, need;
-	long r = -1;
+	size_t slot, need = VALUE_HEAD + ROWS_ALIGN(vlen);
 	struct value_head *h;
+	long r;
 
 	if (col >= rs->ncols || len > MAX_OID_LEN || vlen > UINT32_MAX ||
 	    rs->order != NULL)
 		return ROWS_FULL;
 	for (size_t i = 0; i < len; i++)
 		arcs[i] = (uint32_t)inst[i];
-	/* At most half full: probes stay short. */
-	if ((rs->nrows + 1) * 2 > rs->hcap &&
-	    !rows_rehash(rs, rs->hcap ? rs->hcap * 2 : 64)) {
-		rs->truncated = true;
-		return ROWS_FULL;
-	}
-	for (k = rows_hash(arcs, len) & (rs->hcap - 1); rs->hash[k] != 0;
-	    k = (k + 1) & (rs->hcap - 1))
-		if (rows_inst_eq(rs, &rs->row[rs->hash[k] - 1], arcs, len)) {
-			r = (long)rs->hash[k] - 1;
-			break;
-		}
-	need = VALUE_HEAD + ROWS_ALIGN(vlen);
-	if (r < 0 ? rs->nrows >= rs->max_rows ||
-	    !rows_arena_room(rs, ROWS_ALIGN(len * sizeof(uint32_t)) + need) ||
-	    (r = rows_add(rs, arcs, len, k)) < 0 :
-	    !rows_arena_room(rs, need)) {
+	if ((r = rows_find(rs, arcs, len, &slot)) < 0)
+		r = rows_new_row(rs, arcs, len, slot, need);
+	if (r < 0 || !rows_arena_room(rs, need)) {
 		rs->truncated = true;
 		return ROWS_FULL;
 	}

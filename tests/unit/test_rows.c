@@ -45,7 +45,7 @@ get_long(const struct rows *rs, size_t i, size_t col)
 static void
 a_hundred_thousand_rows_come_out_whole_and_in_order(void **state)
 {
-	struct rows *rs = rows_new(3, BIG, ROWS_MAX_BYTES);
+	struct rows *rs = rows_new(3, BIG, ROWS_MAX_BYTES, NULL);
 
 	(void)state;
 	for (size_t i = 1; i <= BIG; i++) {
@@ -85,7 +85,7 @@ a_hundred_thousand_rows_come_out_whole_and_in_order(void **state)
 static void
 rows_first_seen_late_are_sorted_in(void **state)
 {
-	struct rows *rs = rows_new(2, 2 * BIG, ROWS_MAX_BYTES);
+	struct rows *rs = rows_new(2, 2 * BIG, ROWS_MAX_BYTES, NULL);
 	const uint32_t *arcs;
 
 	(void)state;
@@ -106,7 +106,7 @@ rows_first_seen_late_are_sorted_in(void **state)
 static void
 the_row_cap_stops_new_rows_and_says_so(void **state)
 {
-	struct rows *rs = rows_new(2, 100, ROWS_MAX_BYTES);
+	struct rows *rs = rows_new(2, 100, ROWS_MAX_BYTES, NULL);
 
 	(void)state;
 	for (oid i = 1; i <= 100; i++)
@@ -130,7 +130,7 @@ static void
 the_memory_limit_stops_a_table_of_huge_values(void **state)
 {
 	static unsigned char big[65535];
-	struct rows *rs = rows_new(1, BIG, (size_t)1 << 20);
+	struct rows *rs = rows_new(1, BIG, (size_t)1 << 20, NULL);
 	size_t ok = 0;
 
 	(void)state;
@@ -146,11 +146,40 @@ the_memory_limit_stops_a_table_of_huge_values(void **state)
 	rows_free(rs);
 }
 
+/* Tables polled at once share the agent's budget, and give it back. */
+static void
+tables_share_one_budget_and_return_it(void **state)
+{
+	static unsigned char big[60000];
+	struct rows_budget b = { 0, (size_t)1 << 20 };
+	struct rows *one = rows_new(1, BIG, ROWS_MAX_BYTES, &b);
+	struct rows *two = rows_new(1, BIG, ROWS_MAX_BYTES, &b);
+	oid i;
+
+	(void)state;
+	for (i = 1; rows_put(one, 0, &i, 1, ASN_OCTET_STR, big, sizeof(big)) == ROWS_OK; i++)
+		;
+	assert_true(rows_truncated(one) && b.used <= b.max);
+	assert_true(rows_count(one) >= 8);
+	i = 1;
+	assert_int_equal(rows_put(two, 0, &i, 1, ASN_OCTET_STR, big, sizeof(big)), ROWS_FULL);
+	rows_free(one);
+	assert_int_equal(rows_put(two, 0, &i, 1, ASN_OCTET_STR, big, sizeof(big)), ROWS_FULL);
+	/* two is truncated for good; a new table gets the memory back. */
+	rows_free(two);
+	assert_int_equal(b.used, 0);
+	two = rows_new(1, BIG, ROWS_MAX_BYTES, &b);
+	assert_int_equal(rows_put(two, 0, &i, 1, ASN_OCTET_STR, big, sizeof(big)), ROWS_OK);
+	assert_true(b.used > 0);
+	rows_free(two);
+	assert_int_equal(b.used, 0);
+}
+
 /* Values keep their type and bytes exactly (Counter64, strings, empty). */
 static void
 values_keep_type_and_bytes(void **state)
 {
-	struct rows *rs = rows_new(3, 10, ROWS_MAX_BYTES);
+	struct rows *rs = rows_new(3, 10, ROWS_MAX_BYTES, NULL);
 	struct counter64 c = { .high = 0xffffffffu, .low = 0xfffffffeu };
 	static const char text[] = "eth0\xb5";
 	oid inst[3] = { 10, 1, 4294967295u };
@@ -213,6 +242,7 @@ main(void)
 		cmocka_unit_test(rows_first_seen_late_are_sorted_in),
 		cmocka_unit_test(the_row_cap_stops_new_rows_and_says_so),
 		cmocka_unit_test(the_memory_limit_stops_a_table_of_huge_values),
+		cmocka_unit_test(tables_share_one_budget_and_return_it),
 		cmocka_unit_test(values_keep_type_and_bytes),
 		cmocka_unit_test(builtin_profiles_are_well_formed),
 	};
