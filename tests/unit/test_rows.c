@@ -232,6 +232,12 @@ builtin_profiles_are_well_formed(void **state)
 	}
 	assert_true(n >= 3);
 	assert_null(config_builtin_profile_find("no-such-profile"));
+	/* The default [poll] profiles are built-in ones. */
+	struct config *cfg = config_new_defaults();
+	assert_true(cfg->poll.profiles.count > 0);
+	for (size_t i = 0; i < cfg->poll.profiles.count; i++)
+		assert_non_null(config_builtin_profile_find(cfg->poll.profiles.items[i]));
+	config_free(cfg);
 }
 
 int
