@@ -61,6 +61,7 @@ struct inv_dev {
 	bool              polling;
 	uint64_t          poll_started, polling_mono, last_labels_ms, duration_ms;
 	uint64_t          polls, poll_errors;
+	size_t            last_values;       /* values in the last poll's samples */
 	struct complain   complain, slow, capped;   /* capped: [poll] max_rows */
 	bool              hc_ok;             /* 64-bit columns answer: skip fallbacks */
 	struct poll_run  *run;               /* the poll in progress */

@@ -153,6 +153,7 @@ struct poll_run {
 	size_t                   prof, prof_end;     /* profiles to go */
 	bool                     labels;
 	bool                     capped;     /* a table of this poll hit max_rows */
+	size_t                   values;     /* in the samples so far */
 	/* the current profile */
 	cJSON                   *scalars;    /* OID -> value */
 	bool                     scalar_gone[PROFILE_MAX_ITEMS];   /* v1 noSuchName */
@@ -227,14 +228,16 @@ poll_finish(struct poll_run *r)
 	cJSON *s;
 
 	d->run = NULL;
+	d->last_values = r->values;
 	d->duration_ms = now - d->polling_mono;
 	d->polls++;
 	a->polls++;
 	if (r->error[0]) {
 		d->poll_errors++;
 		a->poll_errors++;
-		log_complain(&d->complain, now, LOG_LVL_WARN, "poll %s:%u: %s",
-		    d->address, d->port, r->error);
+		if (!a->oneshot)   /* outpost poll prints it, once */
+			log_complain(&d->complain, now, LOG_LVL_WARN, "poll %s:%u: %s",
+			    d->address, d->port, r->error);
 	} else {
 		log_release(&d->complain, "poll %s:%u: answers again", d->address, d->port);
 		if (!r->capped)
@@ -285,6 +288,99 @@ table_row_cb(int col, const netsnmp_variable_list *vb, void *arg)
 	return true;
 }
 
+/* JSON text of a table's rows, built once: a cJSON node per value would
+ * take several times the memory of the text (a 10,000-row table). */
+#define ROWS_TEXT_MAX ((size_t)256 << 20)
+struct rows_text {
+	char  *s;
+	size_t len, cap;
+	bool   full;
+};
+
+static void
+rows_text_add(struct rows_text *b, const char *s, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	if (b->full)
+		return;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	if (cap > b->cap) {
+		if (cap > ROWS_TEXT_MAX || (p = realloc(b->s, cap)) == NULL) {
+			b->full = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* One value as JSON text, through the same encoder as any varbind. */
+static void
+rows_text_value(struct rows_text *b, char *scratch, size_t scratchlen, cJSON *v)
+{
+	char *heap = NULL;
+
+	if (v != NULL && cJSON_PrintPreallocated(v, scratch, (int)scratchlen, false))
+		rows_text_add(b, scratch, strlen(scratch));
+	else if (v != NULL && (heap = cJSON_PrintUnformatted(v)) != NULL)
+		rows_text_add(b, heap, strlen(heap));
+	else
+		rows_text_add(b, "null", 4);
+	cJSON_free(heap);
+	cJSON_Delete(v);
+}
+
+/* Row i of table t as "INSTANCE":[values] (after a comma unless first):
+ * how many values; nothing is added if none is in the columns kept. */
+static size_t
+rows_text_row(struct poll_run *r, size_t t, const bool *keep, size_t i,
+    struct rows_text *b, bool first, char *scratch, size_t scratchlen)
+{
+	const struct profile *p = &r->ps->p[r->prof];
+	const struct rows *rs = r->rows[t];
+	char inst[MAX_OID_LEN * 11 + 8], *o = inst;
+	const uint32_t *arcs;
+	size_t len = rows_inst(rs, i, &arcs), start = b->len, values = 0;
+	bool sep = false;
+
+	o += sprintf(o, "%s\"", first ? "" : ",");
+	for (size_t k = 0; k < len; k++)
+		o += sprintf(o, k ? ".%" PRIu32 : "%" PRIu32, arcs[k]);
+	o += sprintf(o, "\":[");
+	rows_text_add(b, inst, (size_t)(o - inst));
+	for (size_t c = 0; c < r->ncols; c++) {
+		const struct prof_item *it = &p->items[r->cols[c]];
+		unsigned char type;
+		const void *val;
+		size_t vlen;
+
+		if (!keep[c] || it->table != (int)t)
+			continue;
+		if (sep)
+			rows_text_add(b, ",", 1);
+		sep = true;
+		if (rows_value(rs, i, (size_t)r->col_pos[c], &type, &val, &vlen)) {
+			rows_text_value(b, scratch, scratchlen,
+			    stored_value_json(it, arcs, len, type, val, vlen));
+			values++;
+		} else {
+			rows_text_add(b, "null", 4);
+		}
+	}
+	rows_text_add(b, "]", 1);
+	if (values == 0 && !b->full) {   /* only in a column left out */
+		b->len = start;
+		b->s[b->len] = '\0';
+	}
+	return values;
+}
+
 /* One table of the sample: {"columns", "rows", "truncated"[, "rows_max"]},
  * or NULL if no row has a value in the columns kept. */
 static cJSON *
@@ -292,54 +388,44 @@ table_json(struct poll_run *r, size_t t, const bool *keep)
 {
 	const struct profile *p = &r->ps->p[r->prof];
 	struct rows *rs = r->rows[t];
-	cJSON *tj, *cols, *rows;
-	size_t n = 0;
+	struct rows_text b = { 0 };
+	size_t n = 0, scratchlen = 65536 * 8;
+	char *scratch;
+	bool capped;
+	cJSON *tj, *cols;
 
 	if (rs == NULL)
 		return NULL;
 	tj = cJSON_CreateObject();
 	cols = cJSON_AddArrayToObject(tj, "columns");
-	rows = cJSON_AddObjectToObject(tj, "rows");
 	for (size_t c = 0; c < r->ncols; c++)
 		if (keep[c] && p->items[r->cols[c]].table == (int)t)
 			cJSON_AddItemToArray(cols,
 			    cJSON_CreateString(p->items[r->cols[c]].dotted));
 	rows_sort(rs);
-	for (size_t i = 0; i < rows_count(rs); i++) {
-		char inst[MAX_OID_LEN * 11], *o = inst;
-		const uint32_t *arcs;
-		size_t len = rows_inst(rs, i, &arcs), values = 0;
-		cJSON *row = cJSON_CreateArray();
-
-		for (size_t c = 0; c < r->ncols; c++) {
-			unsigned char type;
-			const void *val;
-			size_t vlen;
-
-			if (!keep[c] || p->items[r->cols[c]].table != (int)t)
-				continue;
-			if (rows_value(rs, i, (size_t)r->col_pos[c], &type, &val, &vlen)) {
-				cJSON_AddItemToArray(row, stored_value_json(
-				    &p->items[r->cols[c]], arcs, len, type, val, vlen));
-				values++;
-			} else {
-				cJSON_AddItemToArray(row, cJSON_CreateNull());
-			}
-		}
-		if (values == 0) {   /* only in a column left out */
-			cJSON_Delete(row);
-			continue;
-		}
-		for (size_t k = 0; k < len; k++)
-			o += sprintf(o, k ? ".%" PRIu32 : "%" PRIu32, arcs[k]);
-		cJSON_AddItemToObject(rows, inst, row);
-		n++;
+	scratch = xcalloc(1, scratchlen);
+	rows_text_add(&b, "{", 1);
+	for (size_t i = 0; i < rows_count(rs) && !b.full; i++) {
+		size_t v = rows_text_row(r, t, keep, i, &b, n == 0, scratch, scratchlen);
+		n += v > 0;
+		r->values += v;
 	}
-	cJSON_AddBoolToObject(tj, "truncated", rows_truncated(rs));
-	if (rows_truncated(rs))
+	rows_text_add(&b, "}", 1);
+	free(scratch);
+	if (b.full) {   /* no room for the text: an empty, cut table */
+		n = 0;
+		cJSON_AddItemToObject(tj, "rows", cJSON_CreateObject());
+	} else {
+		cJSON_AddItemToObject(tj, "rows", cJSON_CreateRaw(b.s));
+	}
+	free(b.s);
+	capped = rows_truncated(rs) &&
+	    rows_count(rs) >= (size_t)r->d->agent->cfg->poll.max_rows;
+	cJSON_AddBoolToObject(tj, "truncated", rows_truncated(rs) || b.full);
+	if (capped)   /* else memory cut it: no rows_max */
 		cJSON_AddNumberToObject(tj, "rows_max",
 		    (double)r->d->agent->cfg->poll.max_rows);
-	if (n == 0 && !rows_truncated(rs)) {
+	if (n == 0 && !rows_truncated(rs) && !b.full) {
 		cJSON_Delete(tj);
 		return NULL;
 	}
@@ -382,6 +468,7 @@ profile_done(struct poll_run *r, const bool *keep)
 	cJSON_AddStringToObject(s, "profile", p->name);
 	cJSON_AddBoolToObject(s, "no_data", cJSON_GetArraySize(r->scalars) == 0 &&
 	    cJSON_GetArraySize(tables) == 0);
+	r->values += (size_t)cJSON_GetArraySize(r->scalars);
 	cJSON_AddItemToObject(s, "scalars", r->scalars);
 	r->scalars = NULL;
 	cJSON_AddItemToObject(s, "tables", tables);

@@ -42,43 +42,25 @@ struct pollcmd {
 	bool     quiet;
 };
 
-static void
-count_values(struct pollcmd *p, const cJSON *samples)
-{
-	const cJSON *s, *t, *row, *v;
-
-	cJSON_ArrayForEach(s, samples) {
-		p->values += (size_t)cJSON_GetArraySize(
-		    cJSON_GetObjectItemCaseSensitive(s, "scalars"));
-		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(s, "tables"))
-			cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(t, "rows"))
-				cJSON_ArrayForEach(v, row)
-					p->values += !cJSON_IsNull(v);
-	}
-}
-
 /* The row cap is reported, never silently applied. */
 static void
 warn_truncated(const struct inv_dev *d, const cJSON *samples)
 {
 	const cJSON *s, *t, *max;
-	int rows;
 
 	cJSON_ArrayForEach(s, samples)
 		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(s, "tables")) {
 			if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "truncated")))
 				continue;
 			max = cJSON_GetObjectItemCaseSensitive(t, "rows_max");
-			rows = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(t, "rows"));
 			fprintf(stderr, "outpost poll: warning: %s:%u: profile %s: table %s ",
 			    d->address, d->port, cJSON_GetStringValue(
 			    cJSON_GetObjectItemCaseSensitive(s, "profile")), t->string);
-			if (cJSON_IsNumber(max) && rows >= max->valueint)
+			if (cJSON_IsNumber(max))
 				fprintf(stderr, "has more than %d rows; printed the first "
 				    "ones (--max-rows)\n", max->valueint);
 			else
-				fprintf(stderr, "cut at %d rows: out of memory for tables\n",
-				    rows);
+				fprintf(stderr, "was cut short: out of memory for tables\n");
 		}
 }
 
@@ -92,7 +74,7 @@ poll_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
 		fprintf(stderr, "outpost poll: %s:%u: %s\n", d->address, d->port, err);
 		p->failed++;
 	}
-	count_values(p, samples);
+	p->values += d->last_values;
 	warn_truncated(d, samples);
 	if (!p->quiet)
 		cJSON_ArrayForEach(s, samples)
