@@ -171,7 +171,7 @@ cfg_man_builtin_profiles(FILE *f)
 		cfg_man_text(f, p->name, strlen(p->name));
 		fputs("\\fR\n", f);
 		cfg_man_line(f, p->description);
-		fputs("Objects: ", f);
+		fputs(".br\nObjects: ", f);
 		for (const struct config_builtin_item *it = p->items; it->oid; it++) {
 			cfg_man_text(f, it->name, strlen(it->name));
 			fputs(it[1].oid ? ", " : ".\n", f);
