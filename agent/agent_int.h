@@ -11,19 +11,25 @@
 #define PROFILE_MAX_ITEMS OSNMP_TABLE_MAX_COLS
 
 /* A compiled profile: what one poll of one device reads. Scalar and
- * column OIDs are short; 32 parts keeps a profile small. */
-#define PROF_OID_MAX 32
+ * column OIDs are short; 32 parts keeps a profile small. Its columns
+ * belong to tables (a built-in profile names them; a [profile NAME]'s
+ * columns are one table named after it). */
+#define PROF_OID_MAX    32
+#define PROF_MAX_TABLES 8
 struct prof_item {
 	oid      o[PROF_OID_MAX];
 	size_t   len;
 	char     dotted[PROF_OID_MAX * 11];
-	enum { PI_SCALAR, PI_COLUMN, PI_LABEL } kind;
+	enum config_item_kind kind;
+	int      table;          /* columns and labels: index into tables */
 	int      fallback_for;   /* a 32-bit column used only if that HC one is empty */
 };
 struct profile {
 	char             name[64];
 	struct prof_item items[PROFILE_MAX_ITEMS];
 	size_t           n;
+	char             tables[PROF_MAX_TABLES][64];
+	size_t           ntables;
 };
 
 /* The compiled [poll] profiles. Polls in flight hold a reference (their
@@ -32,6 +38,12 @@ struct profset {
 	unsigned       refs;
 	size_t         n;
 	struct profile p[];
+};
+
+/* Memory of every table being polled at once (rows.c; shared by the
+ * row stores of all polls in flight). */
+struct rows_budget {
+	size_t used, max;
 };
 
 /* A discovered device (inventory.c) and its polling state (poll.c). */
@@ -49,7 +61,8 @@ struct inv_dev {
 	bool              polling;
 	uint64_t          poll_started, polling_mono, last_labels_ms, duration_ms;
 	uint64_t          polls, poll_errors;
-	struct complain   complain, slow;
+	size_t            last_values;       /* values in the last poll's samples */
+	struct complain   complain, slow, capped;   /* capped: [poll] max_rows */
 	bool              hc_ok;             /* 64-bit columns answer: skip fallbacks */
 	struct poll_run  *run;               /* the poll in progress */
 	struct inv_dev   *next, *hnext;
@@ -74,6 +87,7 @@ struct agent {
 	struct discover_scan *cmd_scans;       /* scans run for commands */
 	struct complain      inv_full;
 	struct profset      *ps;              /* current profiles */
+	struct rows_budget   rows_budget;     /* tables of the polls in flight */
 	uint64_t             polls, poll_errors, samples;
 	uint64_t             reloads;          /* SIGHUPs applied (status.json) */
 	bool                 oneshot;          /* outpost poll: no schedule */
@@ -130,8 +144,38 @@ void poll_device_added(struct inv_dev *);
 void poll_device_removed(struct inv_dev *);
 void poll_reschedule_all(struct agent *);
 void poll_release(struct profset *);
-/* Poll d now; done (if not NULL) gets the samples array (ownership). */
+/* Poll d now; done (if not NULL) gets the samples array (ownership):
+ * one sample per profile polled without error, docs/protocol.md. */
 typedef void (*poll_done_cb)(struct inv_dev *, cJSON *samples, const char *err, void *arg);
 int  poll_now(struct inv_dev *, const char *profile, poll_done_cb, void *arg);
+
+/* rows.c: the rows of one table while a poll walks it, keyed by
+ * instance (O(1) per value), values kept as raw bytes until the sample
+ * is built. At most max_rows rows and about max_bytes of memory. */
+struct rows;
+enum { ROWS_OK, ROWS_FULL };
+struct rows *rows_new(size_t ncols, size_t max_rows, size_t max_bytes,
+                      struct rows_budget *shared);
+void   rows_free(struct rows *);
+/* col's value (a varbind's type and val bytes) for instance inst.
+ * ROWS_FULL: a new row past max_rows or the memory limit; nothing is
+ * stored and the table counts as truncated from then on. */
+int    rows_put(struct rows *, size_t col, const oid *inst, size_t inst_len,
+                unsigned char type, const void *val, size_t len);
+size_t rows_count(const struct rows *);
+bool   rows_truncated(const struct rows *);
+/* Order rows by instance; after it, no more puts. */
+void   rows_sort(struct rows *);
+/* Row i: its instance arcs (return value: how many)... */
+size_t rows_inst(const struct rows *, size_t i, const uint32_t **arcs);
+/* ...and col's value, false if the row has none. val is 8-byte aligned. */
+bool   rows_value(const struct rows *, size_t i, size_t col, unsigned char *type,
+                  const void **val, size_t *len);
+/* Memory for one table's rows, and for all tables polled at once: a
+ * runaway device (values of up to 64 KiB each) or many big tables at a
+ * time stop here even under the row cap, as a truncated table. A
+ * 10,000-row interfaces table takes about 4 MiB. */
+#define ROWS_MAX_BYTES    ((size_t)32 << 20)
+#define ROWS_BUDGET_BYTES ((size_t)64 << 20)
 
 #endif

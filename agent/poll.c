@@ -1,79 +1,43 @@
 /*
- * Polling. A profile is a set of scalars and table columns. Each device
- * is polled once per [poll] interval at its own offset in the interval
- * (a hash of its address), so no burst lines up; label columns are read
- * every label_interval only. Counters come as 64-bit columns where the
- * device has them, else from their 32-bit fallback. One sample per device,
- * profile and poll goes into the transport's open batch.
+ * Polling. A profile is a set of scalars and table columns (the built-in
+ * ones are rows of config/profiles.c). Each device is polled once per
+ * [poll] interval at its own offset in the interval (a hash of its
+ * address), so no burst lines up; label columns are read every
+ * label_interval only. Counters come as 64-bit columns where the device
+ * has them, else from their 32-bit fallback. Each profile polled gives
+ * exactly one sample (docs/protocol.md): its scalars, its tables (rows
+ * kept in rows.c until then, at most [poll] max_rows each), or
+ * "no_data": true; the samples go into the transport's open batch.
  */
 #include "agent/agent_int.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct builtin_item {
-	const char *oid;
-	int         kind;
-	const char *fallback_for;   /* this column stands in for that one */
-};
-
-static const struct builtin_item prof_system[] = {
-	{ "1.3.6.1.2.1.1.1.0", PI_SCALAR, NULL },   /* sysDescr */
-	{ "1.3.6.1.2.1.1.2.0", PI_SCALAR, NULL },   /* sysObjectID */
-	{ "1.3.6.1.2.1.1.3.0", PI_SCALAR, NULL },   /* sysUpTime */
-	{ "1.3.6.1.2.1.1.4.0", PI_SCALAR, NULL },   /* sysContact */
-	{ "1.3.6.1.2.1.1.5.0", PI_SCALAR, NULL },   /* sysName */
-	{ "1.3.6.1.2.1.1.6.0", PI_SCALAR, NULL },   /* sysLocation */
-	{ NULL, 0, NULL },
-};
-
-static const struct builtin_item prof_interfaces[] = {
-	{ "1.3.6.1.2.1.2.2.1.2", PI_LABEL, NULL },        /* ifDescr */
-	{ "1.3.6.1.2.1.31.1.1.1.1", PI_LABEL, NULL },     /* ifName */
-	{ "1.3.6.1.2.1.31.1.1.1.18", PI_LABEL, NULL },    /* ifAlias */
-	{ "1.3.6.1.2.1.2.2.1.3", PI_COLUMN, NULL },       /* ifType */
-	{ "1.3.6.1.2.1.2.2.1.5", PI_COLUMN, NULL },       /* ifSpeed */
-	{ "1.3.6.1.2.1.31.1.1.1.15", PI_COLUMN, NULL },   /* ifHighSpeed */
-	{ "1.3.6.1.2.1.2.2.1.7", PI_COLUMN, NULL },       /* ifAdminStatus */
-	{ "1.3.6.1.2.1.2.2.1.8", PI_COLUMN, NULL },       /* ifOperStatus */
-	{ "1.3.6.1.2.1.31.1.1.1.6", PI_COLUMN, NULL },    /* ifHCInOctets */
-	{ "1.3.6.1.2.1.2.2.1.10", PI_COLUMN, "1.3.6.1.2.1.31.1.1.1.6" },
-	{ "1.3.6.1.2.1.31.1.1.1.10", PI_COLUMN, NULL },   /* ifHCOutOctets */
-	{ "1.3.6.1.2.1.2.2.1.16", PI_COLUMN, "1.3.6.1.2.1.31.1.1.1.10" },
-	{ "1.3.6.1.2.1.31.1.1.1.7", PI_COLUMN, NULL },    /* ifHCInUcastPkts */
-	{ "1.3.6.1.2.1.2.2.1.11", PI_COLUMN, "1.3.6.1.2.1.31.1.1.1.7" },
-	{ "1.3.6.1.2.1.31.1.1.1.11", PI_COLUMN, NULL },   /* ifHCOutUcastPkts */
-	{ "1.3.6.1.2.1.2.2.1.17", PI_COLUMN, "1.3.6.1.2.1.31.1.1.1.11" },
-	{ "1.3.6.1.2.1.2.2.1.13", PI_COLUMN, NULL },      /* ifInDiscards */
-	{ "1.3.6.1.2.1.2.2.1.14", PI_COLUMN, NULL },      /* ifInErrors */
-	{ "1.3.6.1.2.1.2.2.1.19", PI_COLUMN, NULL },      /* ifOutDiscards */
-	{ "1.3.6.1.2.1.2.2.1.20", PI_COLUMN, NULL },      /* ifOutErrors */
-	{ NULL, 0, NULL },
-};
-
-static const struct builtin_item prof_host[] = {
-	{ "1.3.6.1.2.1.25.1.1.0", PI_SCALAR, NULL },      /* hrSystemUptime */
-	{ "1.3.6.1.2.1.25.3.3.1.2", PI_COLUMN, NULL },    /* hrProcessorLoad */
-	{ "1.3.6.1.2.1.25.2.3.1.3", PI_LABEL, NULL },     /* hrStorageDescr */
-	{ "1.3.6.1.2.1.25.2.3.1.4", PI_COLUMN, NULL },    /* hrStorageAllocationUnits */
-	{ "1.3.6.1.2.1.25.2.3.1.5", PI_COLUMN, NULL },    /* hrStorageSize */
-	{ "1.3.6.1.2.1.25.2.3.1.6", PI_COLUMN, NULL },    /* hrStorageUsed */
-	{ NULL, 0, NULL },
-};
-
-static const struct {
-	const char                *name;
-	const struct builtin_item *items;
-} builtins[] = {
-	{ "system", prof_system },
-	{ "interfaces", prof_interfaces },
-	{ "host", prof_host },
-};
+/* The table named name in p, added if new; -1 if p has too many. */
+static int
+prof_table(struct profile *p, const char *name, char *err, size_t errlen)
+{
+	for (size_t t = 0; t < p->ntables; t++)
+		if (strcmp(p->tables[t], name) == 0)
+			return (int)t;
+	if (p->ntables == PROF_MAX_TABLES) {
+		snprintf(err, errlen, "profile %s: more than %d tables", p->name,
+		    PROF_MAX_TABLES);
+		return -1;
+	}
+	snprintf(p->tables[p->ntables], sizeof(p->tables[0]), "%s", name);
+	return (int)p->ntables++;
+}
 
 static int
-prof_add(struct profile *p, const char *oidstr, int kind, char *err, size_t errlen)
+prof_add(struct profile *p, const char *oidstr, enum config_item_kind kind,
+    const char *table, char *err, size_t errlen)
 {
 	struct prof_item *it;
+	oid o[MAX_OID_LEN];
+	size_t len;
 	char e[256];
 
 	if (p->n == PROFILE_MAX_ITEMS) {
@@ -81,9 +45,6 @@ prof_add(struct profile *p, const char *oidstr, int kind, char *err, size_t errl
 		    PROFILE_MAX_ITEMS);
 		return -1;
 	}
-	oid o[MAX_OID_LEN];
-	size_t len;
-
 	it = &p->items[p->n];
 	memset(it, 0, sizeof(*it));
 	if (osnmp_oid_parse(oidstr, o, &len, e, sizeof(e)) == -1) {
@@ -99,8 +60,26 @@ prof_add(struct profile *p, const char *oidstr, int kind, char *err, size_t errl
 	it->len = len;
 	osnmp_oid_str(it->o, it->len, it->dotted, sizeof(it->dotted));
 	it->kind = kind;
+	it->table = -1;
+	if (kind != CFG_ITEM_SCALAR &&
+	    (it->table = prof_table(p, table, err, errlen)) == -1)
+		return -1;
 	it->fallback_for = -1;
 	p->n++;
+	return 0;
+}
+
+static int
+prof_add_builtin(struct profile *p, const struct config_builtin_profile *bp,
+    char *err, size_t errlen)
+{
+	for (const struct config_builtin_item *it = bp->items; it->oid; it++) {
+		if (prof_add(p, it->oid, it->kind, it->table, err, errlen) == -1)
+			return -1;
+		for (size_t k = 0; it->fallback_for && k + 1 < p->n; k++)
+			if (strcmp(p->items[k].dotted + 1, it->fallback_for) == 0)
+				p->items[p->n - 1].fallback_for = (int)k;
+	}
 	return 0;
 }
 
@@ -123,6 +102,7 @@ poll_compile(struct agent *a, const struct config *cfg, char *err, size_t errlen
 	for (size_t i = 0; i < cfg->poll.profiles.count; i++) {
 		const char *name = cfg->poll.profiles.items[i];
 		const struct config_profile *up = config_profile_find(cfg, name);
+		const struct config_builtin_profile *bp;
 		struct profile *p = &ps[n];
 
 		if (n == PROFILE_MAX) {
@@ -130,34 +110,31 @@ poll_compile(struct agent *a, const struct config *cfg, char *err, size_t errlen
 			goto fail;
 		}
 		snprintf(p->name, sizeof(p->name), "%s", name);
-		for (size_t b = 0; b < countof(builtins) && up == NULL; b++) {
-			if (strcmp(builtins[b].name, name) != 0)
-				continue;
-			for (const struct builtin_item *it = builtins[b].items; it->oid; it++) {
-				if (prof_add(p, it->oid, it->kind, err, errlen) == -1)
-					goto fail;
-				if (it->fallback_for == NULL)
-					continue;
-				for (size_t k = 0; k + 1 < p->n; k++)
-					if (strcmp(p->items[k].dotted + 1, it->fallback_for) == 0)
-						p->items[p->n - 1].fallback_for = (int)k;
-			}
-		}
 		if (up != NULL) {
 			for (size_t k = 0; k < up->scalars.count; k++)
-				if (prof_add(p, up->scalars.items[k], PI_SCALAR, err, errlen) == -1)
+				if (prof_add(p, up->scalars.items[k], CFG_ITEM_SCALAR, NULL,
+				    err, errlen) == -1)
 					goto fail;
 			for (size_t k = 0; k < up->columns.count; k++)
-				if (prof_add(p, up->columns.items[k], PI_COLUMN, err, errlen) == -1)
+				if (prof_add(p, up->columns.items[k], CFG_ITEM_COLUMN, name,
+				    err, errlen) == -1)
 					goto fail;
 			for (size_t k = 0; k < up->labels.count; k++)
-				if (prof_add(p, up->labels.items[k], PI_LABEL, err, errlen) == -1)
+				if (prof_add(p, up->labels.items[k], CFG_ITEM_LABEL, name,
+				    err, errlen) == -1)
 					goto fail;
+		} else if ((bp = config_builtin_profile_find(name)) != NULL) {
+			if (prof_add_builtin(p, bp, err, errlen) == -1)
+				goto fail;
+		} else {
+			snprintf(err, errlen, "unknown profile '%s'", name);
+			goto fail;
 		}
 		n++;
 	}
 	set->n = n;
 	set->refs = 1;
+	a->rows_budget.max = ROWS_BUDGET_BYTES;
 	poll_release(a->ps);
 	a->ps = set;
 	return 0;
@@ -175,11 +152,16 @@ struct poll_run {
 	struct osnmp_target      target;
 	size_t                   prof, prof_end;     /* profiles to go */
 	bool                     labels;
-	/* the table of the current profile */
+	bool                     capped;     /* a table of this poll hit max_rows */
+	size_t                   values;     /* in the samples so far */
+	/* the current profile */
+	cJSON                   *scalars;    /* OID -> value */
+	bool                     scalar_gone[PROFILE_MAX_ITEMS];   /* v1 noSuchName */
 	int                      cols[PROFILE_MAX_ITEMS];   /* item index per walk column */
-	size_t                   ncols;
-	cJSON                   *rows;       /* instance -> [values per item] */
+	int                      col_pos[PROFILE_MAX_ITEMS];   /* its column in its rows */
 	bool                     col_seen[PROFILE_MAX_ITEMS];
+	size_t                   ncols;
+	struct rows             *rows[PROF_MAX_TABLES];
 	cJSON                   *samples;
 	char                     error[200];
 	poll_done_cb             done;
@@ -194,18 +176,36 @@ vb_value_json(const netsnmp_variable_list *vb)
 	return osnmp_vb_json_cell(vb);
 }
 
+/* A stored value back into the varbind it came in (column OID, instance,
+ * type, bytes), so that it is encoded by the same code as any other. */
 static cJSON *
-sample_new(struct poll_run *r, const struct profile *p)
+stored_value_json(const struct prof_item *it, const uint32_t *arcs, size_t ninst,
+    unsigned char type, const void *val, size_t len)
 {
-	struct inv_dev *d = r->d;
-	char dev[80];
-	cJSON *s = cJSON_CreateObject();
+	netsnmp_variable_list vb;
+	oid name[MAX_OID_LEN];
 
-	snprintf(dev, sizeof(dev), "%s:%u", d->address, d->port);
-	cJSON_AddStringToObject(s, "device", dev);
-	cJSON_AddNumberToObject(s, "ts", (double)d->poll_started);
-	cJSON_AddStringToObject(s, "profile", p->name);
-	return s;
+	memset(&vb, 0, sizeof(vb));
+	memcpy(name, it->o, it->len * sizeof(oid));
+	for (size_t i = 0; i < ninst && it->len + i < MAX_OID_LEN; i++)
+		name[it->len + i] = arcs[i];
+	vb.name = name;
+	vb.name_length = it->len + ninst < MAX_OID_LEN ? it->len + ninst : MAX_OID_LEN;
+	vb.type = type;
+	vb.val.string = (u_char *)(uintptr_t)val;   /* read only */
+	vb.val_len = len;
+	return vb_value_json(&vb);
+}
+
+static void
+rows_clear(struct poll_run *r)
+{
+	for (size_t t = 0; t < PROF_MAX_TABLES; t++) {
+		rows_free(r->rows[t]);
+		r->rows[t] = NULL;
+	}
+	cJSON_Delete(r->scalars);
+	r->scalars = NULL;
 }
 
 static void
@@ -217,16 +217,21 @@ poll_finish(struct poll_run *r)
 	cJSON *s;
 
 	d->run = NULL;
+	d->last_values = r->values;
 	d->duration_ms = now - d->polling_mono;
 	d->polls++;
 	a->polls++;
 	if (r->error[0]) {
 		d->poll_errors++;
 		a->poll_errors++;
-		log_complain(&d->complain, now, LOG_LVL_WARN, "poll %s:%u: %s",
-		    d->address, d->port, r->error);
+		if (!a->oneshot)   /* outpost poll prints it, once */
+			log_complain(&d->complain, now, LOG_LVL_WARN, "poll %s:%u: %s",
+			    d->address, d->port, r->error);
 	} else {
 		log_release(&d->complain, "poll %s:%u: answers again", d->address, d->port);
+		if (!r->capped)
+			log_release(&d->capped, "poll %s:%u: every table fits [poll] "
+			    "max_rows again", d->address, d->port);
 	}
 	if (d->duration_ms > a->cfg->poll.interval)
 		log_complain(&d->slow, now, LOG_LVL_WARN, "poll %s:%u (%s) took %llu ms, "
@@ -243,29 +248,223 @@ poll_finish(struct poll_run *r)
 		}
 		cJSON_Delete(r->samples);
 	}
-	cJSON_Delete(r->rows);
+	rows_clear(r);
 	config_credential_clear(&r->cred);
 	poll_release(r->ps);
 	free(r);
 }
 
 static void
+poll_fail(struct poll_run *r, const char *what)
+{
+	snprintf(r->error, sizeof(r->error), "%s: %.160s", r->ps->p[r->prof].name,
+	    what ? what : "failed");
+	poll_finish(r);
+}
+
+static bool
 table_row_cb(int col, const netsnmp_variable_list *vb, void *arg)
 {
 	struct poll_run *r = arg;
 	const struct prof_item *it = &r->ps->p[r->prof].items[r->cols[col]];
-	char inst[MAX_OID_LEN * 11];
-	cJSON *row;
 
-	osnmp_oid_str(vb->name + it->len, vb->name_length - it->len, inst, sizeof(inst));
-	if ((row = cJSON_GetObjectItemCaseSensitive(r->rows, inst + 1)) == NULL) {
-		row = cJSON_CreateArray();
-		for (size_t i = 0; i < r->ncols; i++)
-			cJSON_AddItemToArray(row, cJSON_CreateNull());
-		cJSON_AddItemToObject(r->rows, inst + 1, row);
-	}
-	cJSON_ReplaceItemInArray(row, col, vb_value_json(vb));
+	/* Full: this column ends; the walk goes on with the others, which
+	 * still fill the rows already there. */
+	if (rows_put(r->rows[it->table], (size_t)r->col_pos[col], vb->name + it->len,
+	    vb->name_length - it->len, vb->type, vb->val.string, vb->val_len) != ROWS_OK)
+		return false;
 	r->col_seen[col] = true;
+	return true;
+}
+
+/* JSON text of a table's rows, built once: a cJSON node per value would
+ * take several times the memory of the text (a 10,000-row table). */
+#define ROWS_TEXT_MAX ((size_t)256 << 20)
+struct rows_text {
+	char  *s;
+	size_t len, cap;
+	bool   full;
+};
+
+static void
+rows_text_add(struct rows_text *b, const char *s, size_t n)
+{
+	size_t cap = b->cap ? b->cap : 4096;
+	char *p;
+
+	if (b->full)
+		return;
+	while (cap < b->len + n + 1)
+		cap *= 2;
+	if (cap > b->cap) {
+		if (cap > ROWS_TEXT_MAX || (p = realloc(b->s, cap)) == NULL) {
+			b->full = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* One value as JSON text, through the same encoder as any varbind. */
+static void
+rows_text_value(struct rows_text *b, char *scratch, size_t scratchlen, cJSON *v)
+{
+	char *heap = NULL;
+
+	if (v != NULL && cJSON_PrintPreallocated(v, scratch, (int)scratchlen, false))
+		rows_text_add(b, scratch, strlen(scratch));
+	else if (v != NULL && (heap = cJSON_PrintUnformatted(v)) != NULL)
+		rows_text_add(b, heap, strlen(heap));
+	else
+		rows_text_add(b, "null", 4);
+	cJSON_free(heap);
+	cJSON_Delete(v);
+}
+
+/* Row i of table t as "INSTANCE":[values] (after a comma unless first):
+ * how many values; nothing is added if none is in the columns kept. */
+static size_t
+rows_text_row(struct poll_run *r, size_t t, const bool *keep, size_t i,
+    struct rows_text *b, bool first, char *scratch, size_t scratchlen)
+{
+	const struct profile *p = &r->ps->p[r->prof];
+	const struct rows *rs = r->rows[t];
+	char inst[MAX_OID_LEN * 11 + 8], *o = inst;
+	const uint32_t *arcs;
+	size_t len = rows_inst(rs, i, &arcs), start = b->len, values = 0;
+	bool sep = false;
+
+	o += sprintf(o, "%s\"", first ? "" : ",");
+	for (size_t k = 0; k < len; k++)
+		o += sprintf(o, k ? ".%" PRIu32 : "%" PRIu32, arcs[k]);
+	o += sprintf(o, "\":[");
+	rows_text_add(b, inst, (size_t)(o - inst));
+	for (size_t c = 0; c < r->ncols; c++) {
+		const struct prof_item *it = &p->items[r->cols[c]];
+		unsigned char type;
+		const void *val;
+		size_t vlen;
+
+		if (!keep[c] || it->table != (int)t)
+			continue;
+		if (sep)
+			rows_text_add(b, ",", 1);
+		sep = true;
+		if (rows_value(rs, i, (size_t)r->col_pos[c], &type, &val, &vlen)) {
+			rows_text_value(b, scratch, scratchlen,
+			    stored_value_json(it, arcs, len, type, val, vlen));
+			values++;
+		} else {
+			rows_text_add(b, "null", 4);
+		}
+	}
+	rows_text_add(b, "]", 1);
+	if (values == 0 && !b->full) {   /* only in a column left out */
+		b->len = start;
+		b->s[b->len] = '\0';
+	}
+	return values;
+}
+
+/* One table of the sample: {"columns", "rows", "truncated"[, "rows_max"]},
+ * or NULL if no row has a value in the columns kept. */
+static cJSON *
+table_json(struct poll_run *r, size_t t, const bool *keep)
+{
+	const struct profile *p = &r->ps->p[r->prof];
+	struct rows *rs = r->rows[t];
+	struct rows_text b = { 0 };
+	size_t n = 0, scratchlen = 65536 * 8;
+	char *scratch;
+	bool capped;
+	cJSON *tj, *cols;
+
+	if (rs == NULL)
+		return NULL;
+	tj = cJSON_CreateObject();
+	cols = cJSON_AddArrayToObject(tj, "columns");
+	for (size_t c = 0; c < r->ncols; c++)
+		if (keep[c] && p->items[r->cols[c]].table == (int)t)
+			cJSON_AddItemToArray(cols,
+			    cJSON_CreateString(p->items[r->cols[c]].dotted));
+	rows_sort(rs);
+	scratch = xcalloc(1, scratchlen);
+	rows_text_add(&b, "{", 1);
+	for (size_t i = 0; i < rows_count(rs) && !b.full; i++) {
+		size_t v = rows_text_row(r, t, keep, i, &b, n == 0, scratch, scratchlen);
+		n += v > 0;
+		r->values += v;
+	}
+	rows_text_add(&b, "}", 1);
+	free(scratch);
+	if (b.full) {   /* no room for the text: an empty, cut table */
+		n = 0;
+		cJSON_AddItemToObject(tj, "rows", cJSON_CreateObject());
+	} else {
+		cJSON_AddItemToObject(tj, "rows", cJSON_CreateRaw(b.s));
+	}
+	free(b.s);
+	capped = rows_truncated(rs) &&
+	    rows_count(rs) >= (size_t)r->d->agent->cfg->poll.max_rows;
+	cJSON_AddBoolToObject(tj, "truncated", rows_truncated(rs) || b.full);
+	if (capped)   /* else memory cut it: no rows_max */
+		cJSON_AddNumberToObject(tj, "rows_max",
+		    (double)r->d->agent->cfg->poll.max_rows);
+	if (n == 0 && !rows_truncated(rs) && !b.full) {
+		cJSON_Delete(tj);
+		return NULL;
+	}
+	return tj;
+}
+
+/* The profile's one sample: scalars and tables, or "no_data": true. */
+static void
+profile_done(struct poll_run *r, const bool *keep)
+{
+	const struct profile *p = &r->ps->p[r->prof];
+	struct inv_dev *d = r->d;
+	cJSON *s = cJSON_CreateObject(), *tables = cJSON_CreateObject(), *tj;
+	char dev[80];
+
+	for (size_t t = 0; t < p->ntables; t++) {
+		if ((tj = table_json(r, t, keep)) == NULL)
+			continue;
+		cJSON_AddItemToObject(tables, p->tables[t], tj);
+		if (!rows_truncated(r->rows[t]))
+			continue;
+		r->capped = true;
+		if (d->agent->oneshot)   /* outpost poll says it itself */
+			continue;
+		if (rows_count(r->rows[t]) >= (size_t)d->agent->cfg->poll.max_rows)
+			log_complain(&d->capped, mono_ms(), LOG_LVL_WARN, "poll %s:%u: "
+			    "profile %s: table %s has more than %d rows; the sample "
+			    "holds the first ones ([poll] max_rows)", d->address, d->port,
+			    p->name, p->tables[t], d->agent->cfg->poll.max_rows);
+		else
+			log_complain(&d->capped, mono_ms(), LOG_LVL_WARN, "poll %s:%u: "
+			    "profile %s: table %s cut at %zu rows: out of memory for "
+			    "tables (values too large, or too many big tables at once)",
+			    d->address, d->port, p->name, p->tables[t],
+			    rows_count(r->rows[t]));
+	}
+	snprintf(dev, sizeof(dev), "%s:%u", d->address, d->port);
+	cJSON_AddStringToObject(s, "device", dev);
+	cJSON_AddNumberToObject(s, "ts", (double)d->poll_started);
+	cJSON_AddStringToObject(s, "profile", p->name);
+	cJSON_AddBoolToObject(s, "no_data", cJSON_GetArraySize(r->scalars) == 0 &&
+	    cJSON_GetArraySize(tables) == 0);
+	r->values += (size_t)cJSON_GetArraySize(r->scalars);
+	cJSON_AddItemToObject(s, "scalars", r->scalars);
+	r->scalars = NULL;
+	cJSON_AddItemToObject(s, "tables", tables);
+	cJSON_AddItemToArray(r->samples, s);
+	rows_clear(r);
+	r->prof++;
+	poll_profile(r);
 }
 
 static void
@@ -274,11 +473,9 @@ table_done_cb(enum osnmp_status st, const char *msg, void *arg)
 	struct poll_run *r = arg;
 	const struct profile *p = &r->ps->p[r->prof];
 	bool keep[PROFILE_MAX_ITEMS];
-	cJSON *s, *cols, *row;
 
 	if (st != OSNMP_ST_OK) {
-		snprintf(r->error, sizeof(r->error), "%s: %s", p->name, msg ? msg : "failed");
-		poll_finish(r);
+		poll_fail(r, msg);
 		return;
 	}
 	/* A 32-bit fallback column stays only where its 64-bit one is empty;
@@ -299,23 +496,7 @@ table_done_cb(enum osnmp_status st, const char *msg, void *arg)
 	}
 	if (any_fallback)
 		r->d->hc_ok = hc_all;
-	s = sample_new(r, p);
-	cols = cJSON_AddArrayToObject(s, "columns");
-	for (size_t c = 0; c < r->ncols; c++)
-		if (keep[c])
-			cJSON_AddItemToArray(cols, cJSON_CreateString(p->items[r->cols[c]].dotted));
-	cJSON_ArrayForEach(row, r->rows)
-		for (size_t c = r->ncols; c-- > 0;)
-			if (!keep[c])
-				cJSON_DeleteItemFromArray(row, (int)c);
-	cJSON_AddItemToObject(s, "rows", r->rows);
-	r->rows = NULL;
-	if (cJSON_GetArraySize(cols) > 0)
-		cJSON_AddItemToArray(r->samples, s);
-	else
-		cJSON_Delete(s);
-	r->prof++;
-	poll_profile(r);
+	profile_done(r, keep);
 }
 
 static void
@@ -323,76 +504,88 @@ poll_columns(struct poll_run *r)
 {
 	const struct profile *p = &r->ps->p[r->prof];
 	struct osnmp_table_col cols[PROFILE_MAX_ITEMS];
+	size_t per_table[PROF_MAX_TABLES] = { 0 };
+	const struct config_poll *cp = &r->d->agent->cfg->poll;
 	char err[256];
 
 	r->ncols = 0;
 	memset(r->col_seen, 0, sizeof(r->col_seen));
 	for (size_t i = 0; i < p->n; i++) {
-		if (p->items[i].kind == PI_SCALAR ||
-		    (p->items[i].kind == PI_LABEL && !r->labels) ||
-		    (p->items[i].fallback_for >= 0 && r->d->hc_ok))
+		const struct prof_item *it = &p->items[i];
+		if (it->kind == CFG_ITEM_SCALAR ||
+		    (it->kind == CFG_ITEM_LABEL && !r->labels) ||
+		    (it->fallback_for >= 0 && r->d->hc_ok))
 			continue;
-		cols[r->ncols] = (struct osnmp_table_col){ p->items[i].o, p->items[i].len };
+		cols[r->ncols] = (struct osnmp_table_col){ it->o, it->len };
+		r->col_pos[r->ncols] = (int)per_table[it->table]++;
 		r->cols[r->ncols++] = (int)i;
 	}
 	if (r->ncols == 0) {
-		r->prof++;
-		poll_profile(r);
+		profile_done(r, NULL);
 		return;
 	}
-	r->rows = cJSON_CreateObject();
+	for (size_t t = 0; t < p->ntables; t++)
+		if (per_table[t] > 0)
+			r->rows[t] = rows_new(per_table[t], (size_t)cp->max_rows,
+			    ROWS_MAX_BYTES, &r->d->agent->rows_budget);
 	if (osnmp_table_walk(r->d->agent->eng, &r->target, cols, r->ncols,
-	    (unsigned)r->d->agent->cfg->poll.repetitions, table_row_cb,
-	    table_done_cb, r, err, sizeof(err)) == -1) {
-		snprintf(r->error, sizeof(r->error), "%s: %.120s", p->name, err);
-		poll_finish(r);
-	}
+	    (unsigned)cp->repetitions, table_row_cb, table_done_cb, r, err,
+	    sizeof(err)) == -1)
+		poll_fail(r, err);
 }
+
+static void poll_scalars(struct poll_run *);
 
 static void
 scalars_reply(const struct osnmp_reply *rep, void *arg)
 {
 	struct poll_run *r = arg;
 	const struct profile *p = &r->ps->p[r->prof];
-	cJSON *s, *cols, *rows, *vals;
+	long ix;
 
-	if (rep->status != OSNMP_ST_OK || rep->pdu->errstat != SNMP_ERR_NOERROR) {
-		snprintf(r->error, sizeof(r->error), "%s: %s", p->name,
-		    rep->status != OSNMP_ST_OK ? (rep->errmsg ? rep->errmsg : "failed") :
-		    snmp_errstring((int)rep->pdu->errstat));
-		poll_finish(r);
+	if (rep->status != OSNMP_ST_OK) {
+		poll_fail(r, rep->errmsg);
 		return;
 	}
-	s = sample_new(r, p);
-	cols = cJSON_AddArrayToObject(s, "columns");
-	rows = cJSON_AddObjectToObject(s, "rows");
-	vals = cJSON_AddArrayToObject(rows, "0");
+	/* v1 has no noSuchObject: the whole GET fails on the first missing
+	 * OID (RFC 1157 4.1.2). Ask again without it, as snmpget -v1 does. */
+	ix = rep->pdu->errindex;
+	if (rep->pdu->errstat == SNMP_ERR_NOSUCHNAME && ix >= 1) {
+		for (size_t i = 0; i < p->n; i++) {
+			if (p->items[i].kind != CFG_ITEM_SCALAR || r->scalar_gone[i])
+				continue;
+			if (--ix == 0) {
+				r->scalar_gone[i] = true;
+				poll_scalars(r);
+				return;
+			}
+		}
+	}
+	if (rep->pdu->errstat != SNMP_ERR_NOERROR) {
+		poll_fail(r, snmp_errstring((int)rep->pdu->errstat));
+		return;
+	}
 	for (const netsnmp_variable_list *vb = rep->pdu->variables; vb;
 	    vb = vb->next_variable) {
 		char dotted[MAX_OID_LEN * 11];
+		if (osnmp_vb_is_exception(vb))   /* absent: left out */
+			continue;
 		osnmp_oid_str(vb->name, vb->name_length, dotted, sizeof(dotted));
-		cJSON_AddItemToArray(cols, cJSON_CreateString(dotted));
-		cJSON_AddItemToArray(vals, vb_value_json(vb));
+		cJSON_AddItemToObject(r->scalars, dotted, vb_value_json(vb));
 	}
-	cJSON_AddItemToArray(r->samples, s);
 	poll_columns(r);
 }
 
-/* The current profile: scalars first (one GET), then its columns. */
+/* One GET of the profile's scalars (those a v1 device has not refused). */
 static void
-poll_profile(struct poll_run *r)
+poll_scalars(struct poll_run *r)
 {
-	const struct profile *p;
+	const struct profile *p = &r->ps->p[r->prof];
 	netsnmp_pdu *pdu = NULL;
 	char err[256];
 
-	if (r->prof >= r->prof_end) {
-		poll_finish(r);
-		return;
-	}
-	p = &r->ps->p[r->prof];
 	for (size_t i = 0; i < p->n; i++) {
-		if (p->items[i].kind != PI_SCALAR)
+		if (p->items[i].kind != CFG_ITEM_SCALAR || r->scalar_gone[i])
 			continue;
 		if (pdu == NULL)
 			pdu = snmp_pdu_create(SNMP_MSG_GET);
@@ -403,10 +596,22 @@ poll_profile(struct poll_run *r)
 		return;
 	}
 	if (osnmp_send(r->d->agent->eng, &r->target, pdu, scalars_reply, r, err,
-	    sizeof(err)) == -1) {
-		snprintf(r->error, sizeof(r->error), "%s: %.120s", p->name, err);
+	    sizeof(err)) == -1)
+		poll_fail(r, err);
+}
+
+/* The current profile: scalars first (one GET), then its columns (one
+ * table walk of all of them), then its sample. */
+static void
+poll_profile(struct poll_run *r)
+{
+	if (r->prof >= r->prof_end) {
 		poll_finish(r);
+		return;
 	}
+	r->scalars = cJSON_CreateObject();
+	memset(r->scalar_gone, 0, sizeof(r->scalar_gone));
+	poll_scalars(r);
 }
 
 int

@@ -15,11 +15,25 @@ static const char poll_usage[] =
 "usage: outpost poll [options] HOST[:PORT]...\n"
 "Poll devices once and print one JSON sample per device and profile.\n\n"
 "  --profile NAME     a profile to poll (repeatable; default: [poll] profiles\n"
-"                     of --config, else system and interfaces). Built in:\n"
-"                     system, interfaces, host; others from [profile NAME].\n"
+"                     of --config, or its default): a built-in one (below)\n"
+"                     or a [profile NAME] of --config\n"
+"  --max-rows N       rows per table at most (default: [poll] max_rows)\n"
 "  --concurrency N    requests in flight at most (default 256)\n"
 "  --quiet            print only the summary line\n"
 "Defaults here: -t 2s -r 1.\n\n";
+
+/* Past the shared OPT_ ids of agent.h. */
+enum { OPT_MAX_ROWS = 1100 };
+
+static void
+poll_usage_profiles(void)
+{
+	printf("Built-in profiles:\n");
+	for (const struct config_builtin_profile *bp = config_builtin_profiles;
+	    bp->name; bp++)
+		printf("  %-18s %s\n", bp->name, bp->description);
+	printf("\n");
+}
 
 struct pollcmd {
 	struct agent a;
@@ -28,15 +42,26 @@ struct pollcmd {
 	bool     quiet;
 };
 
+/* The row cap is reported, never silently applied. */
 static void
-count_values(struct pollcmd *p, const cJSON *samples)
+warn_truncated(const struct inv_dev *d, const cJSON *samples)
 {
-	const cJSON *s, *row, *v;
+	const cJSON *s, *t, *max;
 
 	cJSON_ArrayForEach(s, samples)
-		cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(s, "rows"))
-			cJSON_ArrayForEach(v, row)
-				p->values += !cJSON_IsNull(v);
+		cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(s, "tables")) {
+			if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(t, "truncated")))
+				continue;
+			max = cJSON_GetObjectItemCaseSensitive(t, "rows_max");
+			fprintf(stderr, "outpost poll: warning: %s:%u: profile %s: table %s ",
+			    d->address, d->port, cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(s, "profile")), t->string);
+			if (cJSON_IsNumber(max))
+				fprintf(stderr, "has more than %d rows; printed the first "
+				    "ones (--max-rows)\n", max->valueint);
+			else
+				fprintf(stderr, "was cut short: out of memory for tables\n");
+		}
 }
 
 static void
@@ -49,7 +74,8 @@ poll_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
 		fprintf(stderr, "outpost poll: %s:%u: %s\n", d->address, d->port, err);
 		p->failed++;
 	}
-	count_values(p, samples);
+	p->values += d->last_values;
+	warn_truncated(d, samples);
 	if (!p->quiet)
 		cJSON_ArrayForEach(s, samples)
 			cli_json_print((void *)s);
@@ -65,6 +91,7 @@ cmd_poll(int argc, char **argv)
 		{ "profile", required_argument, NULL, OPT_PROFILE },
 		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "max-rows", required_argument, NULL, OPT_MAX_ROWS },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct pollcmd *p = xcalloc(1, sizeof(*p));
@@ -72,7 +99,8 @@ cmd_poll(int argc, char **argv)
 	struct osnmp_engine_opts eo = { .max_inflight = 256, .max_per_target = 2 };
 	const char *profiles[PROFILE_MAX];
 	size_t nprofiles = 0;
-	char err[256];
+	const char *max_rows = NULL;
+	char err[256], names[128];
 	uint64_t t0;
 	int opt, rc = 0;
 
@@ -81,7 +109,9 @@ cmd_poll(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":" CLI_SNMP_SHORTOPTS, opts, NULL)) != -1) {
 		if (opt == 'h') {
-			printf("%s%s", poll_usage, cli_snmp_help);
+			printf("%s", poll_usage);
+			poll_usage_profiles();
+			printf("%s", cli_snmp_help);
 			goto out;
 		}
 		if (opt == '?' || opt == ':') {
@@ -100,6 +130,8 @@ cmd_poll(int argc, char **argv)
 			profiles[nprofiles++] = optarg;
 		} else if (opt == OPT_QUIET) {
 			p->quiet = true;
+		} else if (opt == OPT_MAX_ROWS) {
+			max_rows = optarg;   /* checked by [poll] max_rows's rules */
 		} else if (opt == OPT_CONCURRENCY) {
 			if (cli_parse_uint("poll", "--concurrency", optarg, 1, 50000,
 			    &eo.max_inflight) == -1) {
@@ -129,17 +161,23 @@ cmd_poll(int argc, char **argv)
 		free(a->cfg->poll.profiles.items);
 		a->cfg->poll.profiles.items = xcalloc(nprofiles, sizeof(char *));
 		for (size_t i = 0; i < nprofiles; i++) {
-			bool ok = config_profile_find(a->cfg, profiles[i]) != NULL;
-			for (size_t j = 0; config_builtin_profiles[j]; j++)
-				ok |= strcmp(profiles[i], config_builtin_profiles[j]) == 0;
-			if (!ok) {
+			if (config_profile_find(a->cfg, profiles[i]) == NULL &&
+			    config_builtin_profile_find(profiles[i]) == NULL) {
 				a->cfg->poll.profiles.count = i;
-				rc = cli_usage_error("poll", "unknown profile '%s'", profiles[i]);
+				config_builtin_profile_names(names, sizeof(names));
+				rc = cli_usage_error("poll", "unknown profile '%s' (built in: "
+				    "%s; others need a [profile NAME] in --config)",
+				    profiles[i], names);
 				goto out;
 			}
 			a->cfg->poll.profiles.items[i] = xstrdup(profiles[i]);
 			a->cfg->poll.profiles.count = i + 1;
 		}
+	}
+	if (max_rows != NULL && config_set(a->cfg, "poll", "max_rows", max_rows,
+	    err, sizeof(err)) == -1) {
+		rc = cli_usage_error("poll", "--max-rows: %s", err);
+		goto out;
 	}
 	a->cfg->poll.timeout = p->cli.timeout_ms;
 	a->cfg->poll.retries = (int)p->cli.retries;

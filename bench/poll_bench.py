@@ -132,8 +132,10 @@ def count_json_values(out):
     n = 0
     for line in out.splitlines():
         s = json.loads(line)
-        for row in s["rows"].values():
-            n += sum(v is not None for v in row)
+        n += len(s["scalars"])
+        for t in s["tables"].values():
+            for row in t["rows"].values():
+                n += sum(v is not None for v in row)
     return n
 
 

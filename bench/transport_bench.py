@@ -632,8 +632,10 @@ def figures(uploads):
                 continue
             f["samples"] += 1
             f["polls"][s["device"]] = f["polls"].get(s["device"], 0) + 1
-            for inst, vals in s["rows"].items():
-                for oid, v in zip(s["columns"], vals):
+            rows = [(inst, t["columns"], vals) for t in s["tables"].values()
+                    for inst, vals in t["rows"].items()]
+            for inst, cols, vals in rows:
+                for oid, v in zip(cols, vals):
                     if v is None:
                         continue
                     f["values"] += 1

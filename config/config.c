@@ -114,29 +114,30 @@ cfg_root_free(const struct cfg_schema *schema, void *root)
 	}
 }
 
-/* References between sections: names must exist. */
+/* References between sections: names must exist. The sections may
+ * come in any order, so this runs after the whole file. */
 static void
 cfg_check_refs(const char *path, const struct config *cfg, struct config_errors *errs)
 {
-	char msg[512];
+	char msg[512], names[128];
 
 	for (size_t i = 0; i < cfg->scan.credentials.count; i++) {
 		const char *n = cfg->scan.credentials.items[i];
 		if (config_credential_find(cfg, n) == NULL) {
-			snprintf(msg, sizeof(msg), "%s: [scan] credentials names '%.64s', "
-			    "but there is no [credential %.64s] section", path, n, n);
+			snprintf(msg, sizeof(msg), "%s:%d: [scan] credentials names "
+			    "'%.64s', but there is no [credential %.64s] section", path,
+			    cfg->scan.credentials.line, n, n);
 			cfg_errors_add(errs, msg);
 		}
 	}
+	config_builtin_profile_names(names, sizeof(names));
 	for (size_t i = 0; i < cfg->poll.profiles.count; i++) {
 		const char *n = cfg->poll.profiles.items[i];
-		bool builtin = false;
-		for (size_t j = 0; config_builtin_profiles[j]; j++)
-			builtin |= strcmp(n, config_builtin_profiles[j]) == 0;
-		if (!builtin && config_profile_find(cfg, n) == NULL) {
-			snprintf(msg, sizeof(msg), "%s: [poll] profiles names '%.64s', "
-			    "which is neither built in (system, interfaces, host) nor a "
-			    "[profile] section", path, n);
+		if (config_builtin_profile_find(n) == NULL &&
+		    config_profile_find(cfg, n) == NULL) {
+			snprintf(msg, sizeof(msg), "%s:%d: [poll] profiles names "
+			    "'%.64s', which is neither built in (%s) nor a [profile] "
+			    "section", path, cfg->poll.profiles.line, n, names);
 			cfg_errors_add(errs, msg);
 		}
 	}

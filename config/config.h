@@ -36,6 +36,7 @@ struct config_addrs {
 struct config_strings {
 	char  **items;
 	size_t  count;
+	int     line;     /* the file's line that set it; 0: a default */
 };
 
 /* [credential NAME] */
@@ -101,6 +102,7 @@ struct config_poll {
 	struct config_strings profiles;
 	int                   retries;
 	int                   repetitions;
+	int                   max_rows;      /* per table of a profile */
 };
 
 /* [profile NAME]: a user profile: scalars and table columns to poll */
@@ -160,8 +162,38 @@ bool config_section_changed(const struct config *, const struct config *,
  * the count. */
 size_t config_restart_changes(const struct config *old, const struct config *new,
                               char *buf, size_t len);
-/* Profiles every agent knows without a [profile] section. */
-extern const char *const config_builtin_profiles[];   /* NULL-terminated */
+
+/*
+ * Built-in profiles (config/profiles.c), one row each: polling, the
+ * check of [poll] profiles and [profile NAME], `outpost poll --profile`
+ * and the docs all read these rows.
+ */
+enum config_item_kind {
+	CFG_ITEM_SCALAR,   /* one GET per poll */
+	CFG_ITEM_COLUMN,   /* a table column, walked every poll */
+	CFG_ITEM_LABEL,    /* a table column, walked every label_interval */
+};
+struct config_builtin_item {
+	const char *oid;            /* numeric, no leading dot */
+	const char *name;           /* for the docs: "ifDescr" */
+	enum config_item_kind kind;
+	const char *table;          /* columns and labels: its table in a sample */
+	const char *fallback_for;   /* a 32-bit column read only where this
+	                               64-bit one is empty */
+};
+struct config_builtin_profile {
+	const char *name;
+	const char *description;    /* one sentence */
+	const struct config_builtin_item *items;   /* ends with a NULL oid */
+};
+extern const struct config_builtin_profile config_builtin_profiles[];   /* NULL name ends */
+const struct config_builtin_profile *config_builtin_profile_find(const char *name);
+/* "system, interfaces, host" for messages. */
+void config_builtin_profile_names(char *buf, size_t len);
+/* One key of an unnamed section from a command-line flag: the same
+ * parsing and limits as in the file. 0, or -1 with a message. */
+int  config_set(struct config *, const char *section, const char *key,
+                const char *value, char *err, size_t errlen);
 /* [policy] allow_networks, or the [scan] networks when it is empty. */
 const struct config_addrs *config_allowed_networks(const struct config *);
 

@@ -88,6 +88,7 @@ struct cfg_section {
 	void                (*check)(const void *obj, struct cfg_report *);
 	const char           *doc;
 	const char           *example;    /* named: sample sections, as INI */
+	bool                  builtin_profiles;  /* docs list them after it */
 };
 
 #define CFG_SECTION(R, sname, T, member, k) \

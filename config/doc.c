@@ -55,6 +55,29 @@ cfg_md_key(FILE *f, const struct cfg_key *k)
 	    " *Needs a restart* (SIGHUP keeps the running value)." : "");
 }
 
+/* From the table the agent polls with (config/profiles.c). */
+static void
+cfg_md_builtin_profiles(FILE *f)
+{
+	static const char *const kinds[] = { "scalar", "column", "label" };
+
+	fputs("## Built-in profiles\n\nNames [poll] profiles and `outpost poll "
+	    "--profile` take without a [profile NAME] section. Label columns are "
+	    "read every `label_interval`; a column marked *fallback* only where "
+	    "the device lacks the 64-bit column named.\n\n", f);
+	for (const struct config_builtin_profile *p = config_builtin_profiles;
+	    p->name; p++) {
+		fprintf(f, "### %s\n\n%s\n\n| Object | OID | Kind | Table |\n"
+		    "|--------|-----|------|-------|\n", p->name, p->description);
+		for (const struct config_builtin_item *it = p->items; it->oid; it++)
+			fprintf(f, "| %s | `%s` | %s%s%s | %s |\n", it->name, it->oid,
+			    kinds[it->kind], it->fallback_for ? ", fallback for " : "",
+			    it->fallback_for ? it->fallback_for : "",
+			    it->table ? it->table : "");
+		fputc('\n', f);
+	}
+}
+
 static void
 cfg_md_section(FILE *f, const struct cfg_section *sec)
 {
@@ -71,6 +94,8 @@ cfg_md_section(FILE *f, const struct cfg_section *sec)
 	if (sec->example)
 		fprintf(f, "\nExamples:\n\n```ini\n%s```\n", sec->example);
 	fputc('\n', f);
+	if (sec->builtin_profiles)
+		cfg_md_builtin_profiles(f);
 }
 
 static void
@@ -176,6 +201,13 @@ cfg_write_sample_ini(FILE *f, const struct cfg_schema *schema)
 		if (sec->example) {
 			fputs("# Examples:\n#\n", f);
 			cfg_ini_commented(f, sec->example);
+			fputc('\n', f);
+		}
+		if (sec->builtin_profiles) {
+			fputs("# Built-in profiles (no section needed):\n", f);
+			for (const struct config_builtin_profile *p =
+			    config_builtin_profiles; p->name; p++)
+				fprintf(f, "#   %s\n", p->name);
 			fputc('\n', f);
 		}
 	}

@@ -402,6 +402,8 @@ cfg_on_key(void *arg, const char *section, const char *key, const char *value)
 		ld->has_secret = true;
 	if (cfg_value_set(k, ld->obj, value, err, sizeof(err)) != 0)
 		cfg_err(ld, ld->lineno, "%s", err);
+	else if (k->type == CFG_T_STRINGS)   /* names checked after the file */
+		((struct config_strings *)((char *)ld->obj + k->off))->line = ld->lineno;
 	return 1;
 }
 

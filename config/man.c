@@ -162,6 +162,26 @@ cfg_man_example(FILE *f, const char *text)
 	fputs(".fi\n.RE\n", f);
 }
 
+/* From the table the agent polls with (config/profiles.c). */
+static void
+cfg_man_builtin_profiles(FILE *f)
+{
+	fputs(".SS Built-in profiles\n"
+	    "Names \\fB[poll] profiles\\fR takes without a section:\n", f);
+	for (const struct config_builtin_profile *p = config_builtin_profiles;
+	    p->name; p++) {
+		fputs(".TP\n\\fB", f);
+		cfg_man_text(f, p->name, strlen(p->name));
+		fputs("\\fR\n", f);
+		cfg_man_line(f, p->description);
+		fputs(".br\nObjects: ", f);
+		for (const struct config_builtin_item *it = p->items; it->oid; it++) {
+			cfg_man_text(f, it->name, strlen(it->name));
+			fputs(it[1].oid ? ", " : ".\n", f);
+		}
+	}
+}
+
 static void
 cfg_man_section(FILE *f, const struct cfg_section *sec)
 {
@@ -175,6 +195,8 @@ cfg_man_section(FILE *f, const struct cfg_section *sec)
 		cfg_man_key(f, &sec->keys[i]);
 	if (sec->example)
 		cfg_man_example(f, sec->example);
+	if (sec->builtin_profiles)
+		cfg_man_builtin_profiles(f);
 }
 
 /* The keys marked secret, named in one sentence. */

@@ -209,8 +209,8 @@ static const struct cfg_key poll_keys[] = {
 	  .max = 86400000,
 	  .doc = "Time between polls of a device; devices are spread across it." },
 	{ CFG_STRINGS(PO, profiles), .def = "system interfaces",
-	  .doc = "Profiles polled on every device: built in system, interfaces, "
-	         "host, or [profile NAME] sections." },
+	  .doc = "Profiles polled on every device: built-in ones (listed "
+	         "below) or [profile NAME] sections." },
 	{ CFG_DURATION(PO, label_interval), .def = "1h", .min = 10000,
 	  .max = INT64_C(7) * 86400000,
 	  .doc = "Label columns (ifDescr, ifName, ifAlias, ...) are read this often." },
@@ -220,6 +220,9 @@ static const struct cfg_key poll_keys[] = {
 	  .doc = "Retries of a poll request." },
 	{ CFG_INT(PO, repetitions), .def = "25", .min = 1, .max = 200,
 	  .doc = "GETBULK max-repetitions for table columns." },
+	{ CFG_INT(PO, max_rows), .def = "10000", .min = 1, .max = 100000,
+	  .doc = "Rows read per table of a profile and device; the walk stops "
+	         "there and the sample says \"truncated\": true." },
 };
 #undef PO
 
@@ -243,13 +246,10 @@ cfg_profile_check(const void *obj, struct cfg_report *r)
 
 	if (p->scalars.count + p->columns.count + p->labels.count == 0)
 		cfg_reportf(r, NULL, "a profile needs scalars, columns or labels");
-	for (size_t i = 0; config_builtin_profiles[i]; i++)
-		if (p->name && strcmp(p->name, config_builtin_profiles[i]) == 0)
-			cfg_reportf(r, NULL, "'%s' is a built-in profile; pick another name",
-			    p->name);
+	if (p->name && config_builtin_profile_find(p->name) != NULL)
+		cfg_reportf(r, NULL, "'%s' is a built-in profile; pick another name",
+		    p->name);
 }
-
-const char *const config_builtin_profiles[] = { "system", "interfaces", "host", NULL };
 
 static void
 cfg_upload_check(const void *obj, struct cfg_report *r)
@@ -379,8 +379,10 @@ static const struct cfg_section cfg_sections[] = {
 	  .doc = "Scheduled polling of every discovered device." },
 	{ CFG_NAMED_SECTION(R, "profile", struct config_profile, profiles,
 	      nprofiles, profile_keys),
-	  .check = cfg_profile_check,
-	  .doc = "A user profile for [poll] profiles: scalars and table columns.",
+	  .check = cfg_profile_check, .builtin_profiles = true,
+	  .doc = "A user profile for [poll] profiles: scalars and table columns. "
+	         "Its columns form one table in a sample, named after the profile; "
+	         "the name must not be a built-in profile's.",
 	  .example =
 	    "[profile ups]\n"
 	    "scalars = 1.3.6.1.2.1.33.1.2.4.0 1.3.6.1.2.1.33.1.2.3.0\n"
@@ -503,3 +505,21 @@ const char *config_version_name(int v)  { return cfg_enum_name(cfg_versions, v);
 const char *config_level_name(int v)    { return cfg_enum_name(cfg_levels, v); }
 const char *config_auth_name(int v)     { return cfg_enum_name(cfg_auths, v); }
 const char *config_priv_name(int v)     { return cfg_enum_name(cfg_privs, v); }
+
+int
+config_set(struct config *cfg, const char *section, const char *key,
+    const char *value, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < countof(cfg_sections); i++) {
+		const struct cfg_section *sec = &cfg_sections[i];
+
+		if (sec->named || strcmp(sec->name, section) != 0)
+			continue;
+		for (size_t k = 0; k < sec->nkeys; k++)
+			if (strcmp(sec->keys[k].name, key) == 0)
+				return cfg_value_set(&sec->keys[k],
+				    (char *)cfg + sec->obj_off, value, err, errlen);
+	}
+	snprintf(err, errlen, "no key '%s' in [%s]", key, section);
+	return -1;
+}

@@ -125,13 +125,14 @@ def main():
                 s for s in hub.json("GET", f"/v1/agents/site-1/samples?device={dev.target}")
                 if s.get("profile") == "interfaces"])
             s = samples[0]
-            cols = s["columns"]
+            table = s["tables"].get("interfaces", {"columns": [], "rows": {}})
+            cols = table["columns"]
             print(f"  profile {s['profile']}, taken {when(s['ts'])}, "
                   f"columns: {len(cols)}")
             want = {".1.3.6.1.2.1.31.1.1.1.6": "ifHCInOctets",
                     ".1.3.6.1.2.1.31.1.1.1.10": "ifHCOutOctets",
                     ".1.3.6.1.2.1.2.2.1.8": "ifOperStatus"}
-            for idx, row in sorted(s["rows"].items(), key=lambda kv: int(kv[0])):
+            for idx, row in sorted(table["rows"].items(), key=lambda kv: int(kv[0])):
                 vals = {name: row[cols.index(o)] for o, name in want.items() if o in cols}
                 print(f"  ifIndex {idx}: {vals}")
 

@@ -114,8 +114,10 @@ struct osnmp_table_col {
 	const oid *oid;     /* borrowed until the done callback */
 	size_t     len;
 };
-/* col: index into the columns given; vb is borrowed for the call. */
-typedef void (*osnmp_table_cb)(int col, const netsnmp_variable_list *vb, void *arg);
+/* col: index into the columns given; vb is borrowed for the call.
+ * Return false to end that column (the caller's row cap): the walk goes
+ * on with the others and ends when every column has. */
+typedef bool (*osnmp_table_cb)(int col, const netsnmp_variable_list *vb, void *arg);
 typedef void (*osnmp_table_done_cb)(enum osnmp_status, const char *errmsg, void *arg);
 
 int osnmp_table_walk(struct osnmp_engine *, const struct osnmp_target *,

@@ -1,15 +1,20 @@
 /*
  * Table walks: several columns in one GETBULK (GETNEXT for v1), each
  * varbind carrying one column's last OID, so a table of R rows costs
- * about R / max-repetitions requests rather than that for every column. A column ends when its varbind leaves the column, on an
- * exception, or on a non-increasing OID; the walk ends when all have.
+ * about R / max-repetitions requests rather than that for every column.
+ * A column ends when its varbind leaves the column, on an exception, on a
+ * non-increasing OID or when the callback says so; the walk ends when
+ * all have. Each varbind costs O(1) here: the walk keeps only the last
+ * OID of each column, never the rows.
  */
 #include "snmp/snmp_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define TABLE_MAX_ROWS 100000   /* per column: a runaway agent stops here */
+/* Per column, whatever the caller does: a runaway agent stops here. A
+ * poll's own cap ([poll] max_rows, at most this) ends columns first. */
+#define TABLE_MAX_ROWS 100000
 
 struct table {
 	struct osnmp_engine *eng;
@@ -107,8 +112,9 @@ table_vb(struct table *t, int c, const netsnmp_variable_list *vb)
 		return false;
 	}
 	col->rows++;
-	t->cb(c, vb, t->arg);
-	return true;
+	if (!t->cb(c, vb, t->arg))
+		col->done = true;
+	return !col->done;
 }
 
 static void

@@ -270,7 +270,9 @@ def test_batch_is_stored_once_and_finishes_its_command(hub, agent):
            "sys_name": "sw-01", "sys_descr": "x", "sys_object_id": ".1.3.6.1.4.1.9.1.1",
            "sys_uptime": 1, "first_seen_ms": 1, "last_seen_ms": 2}
     samples = [{"device": "10.1.0.5:161", "ts": 1764324000000 + i, "profile": "interfaces",
-                "columns": [".1.3.6.1.2.1.31.1.1.1.6"], "rows": {"1": [i]}}
+                "no_data": False, "scalars": {},
+                "tables": {"interfaces": {"columns": [".1.3.6.1.2.1.31.1.1.1.6"],
+                                          "rows": {"1": [i]}, "truncated": False}}}
                for i in range(3)]
     b = result_batch(42, cid, inventory=[inv], samples=samples)
     assert hub.post_batch(agent, b) == {"batch_id": 42, "stored": True}
@@ -283,6 +285,7 @@ def test_batch_is_stored_once_and_finishes_its_command(hub, agent):
     assert hub.json("GET", "/v1/agents/site-1/devices") == [inv]
     got = hub.json("GET", "/v1/agents/site-1/samples?device=10.1.0.5")
     assert [s["ts"] for s in got] == [1764324000002, 1764324000001, 1764324000000]
+    assert got[-1] == samples[0]   # stored and served as sent
     assert hub.json("GET", "/v1/agents/site-1/samples?device=10.9.9.9:161") == []
     # The duplicate stored nothing twice.
     assert len(hub.json("GET", "/v1/agents/site-1/samples?device=10.1.0.5:161")) == 3

@@ -140,11 +140,26 @@ def reload(agent, timeout=10):
     return agent.log(True)[mark:]
 
 
-def sample_map(sample):
-    """{instance: {column OID without the leading dot: value}}."""
-    cols = [c.lstrip(".") for c in sample["columns"]]
+def sample_shape(sample):
+    """Every sample has the same keys (docs/protocol.md)."""
+    assert set(sample) == {"device", "ts", "profile", "no_data", "scalars", "tables"}, sample
+    for t in sample["tables"].values():
+        assert {"columns", "rows", "truncated"} <= set(t), sample
+    return sample
+
+
+def scalar_map(sample):
+    """{scalar OID without the leading dot: value}."""
+    return {k.lstrip("."): v for k, v in sample_shape(sample)["scalars"].items()}
+
+
+def sample_map(sample, table=None):
+    """{instance: {column OID without the leading dot: value}} of one
+    table of the sample (the profile's name by default)."""
+    t = sample_shape(sample)["tables"][table or sample["profile"]]
+    cols = [c.lstrip(".") for c in t["columns"]]
     out = {}
-    for inst, vals in sample["rows"].items():
+    for inst, vals in t["rows"].items():
         assert len(vals) == len(cols), sample
         out[inst] = dict(zip(cols, vals))
     return out
@@ -408,7 +423,7 @@ def test_inventory_survives_a_restart(svc, scanned):
                                    "args": {"device": lab.v3only.target, "profile": "system"}})
     (sample,) = data["samples"]
     assert sample["device"] == lab.v3only.target and sample["profile"] == "system"
-    row = sample_map(sample)["0"]
+    row = scalar_map(sample)
     assert row[SYS_NAME] == lab.v3only.sys_name and row[SYS_DESCR] == lab.v3only.sys_descr
     assert "discovery: new device" not in agent.log(True)
 
@@ -432,9 +447,8 @@ def test_poll_now_samples_equal_what_snmpget_reads(svc, scanned):
     for s in got.values():
         assert s["device"] == dev.target and t0 <= s["ts"] <= t1, s
 
-    system = sample_map(got["system"])
-    assert list(system) == ["0"], got["system"]
-    row = system["0"]
+    assert got["system"]["tables"] == {} and not got["system"]["no_data"], got["system"]
+    row = scalar_map(got["system"])
     assert row[SYS_NAME] == snmpget(dev, SYS_NAME) == dev.sys_name
     assert row[SYS_DESCR] == snmpget(dev, SYS_DESCR) == dev.sys_descr
     assert row[SYS_CONTACT] == snmpget(dev, SYS_CONTACT)
@@ -443,7 +457,7 @@ def test_poll_now_samples_equal_what_snmpget_reads(svc, scanned):
     assert up0 <= row[SYS_UPTIME] <= up1
 
     ifs = sample_map(got["interfaces"])
-    cols = [c.lstrip(".") for c in got["interfaces"]["columns"]]
+    cols = [c.lstrip(".") for c in got["interfaces"]["tables"]["interfaces"]["columns"]]
     # The first poll of a device reads the label columns too; a 32-bit
     # counter is left out where its 64-bit column answered.
     for col in (IF_DESCR, IF_TYPE, IF_SPEED, IF_OPER_STATUS, IF_HC_IN_OCTETS):
@@ -486,7 +500,7 @@ def test_polled_samples_stream_to_the_hub(svc, scanned, restore_config):
             lambda s: s if {x["profile"] for x in s} == {"system", "interfaces"} else None)(
             hub_samples(hub, dev, t0)), 10)
         system = [s for s in samples if s["profile"] == "system"][0]
-        assert sample_map(system)["0"][SYS_NAME] == dev.sys_name, system
+        assert scalar_map(system)[SYS_NAME] == dev.sys_name, system
         assert system["device"] == dev.target
 
     # Scheduled polling every 10 s (set by SIGHUP): new samples for every
@@ -499,7 +513,7 @@ def test_polled_samples_stream_to_the_hub(svc, scanned, restore_config):
             lambda s: s if {x["profile"] for x in s} == {"system", "interfaces"} else None)(
             hub_samples(hub, dev, t1)), 25)
         system = [s for s in samples if s["profile"] == "system"][0]
-        assert sample_map(system)["0"][SYS_NAME] == dev.sys_name, system
+        assert scalar_map(system)[SYS_NAME] == dev.sys_name, system
 
 
 # --------------------------------------------------------------------------
