@@ -7,8 +7,9 @@
  * that blocks the loop for timeout x retries. We set the flag again and
  * probe ourselves: an empty noAuthNoPriv GET with an empty user name,
  * answered by a usmStatsUnknownEngineIDs REPORT that carries the engine
- * ID (and boots/time, which net-snmp caches). The USM user is then
- * localised for that engine with create_user_from_session().
+ * ID (and boots/time, which net-snmp caches). The session's keys are
+ * then localised for that engine (v3keys.c, cached); net-snmp never
+ * derives a key itself (SNMP_FLAGS_USER_CREATED).
  */
 #include "snmp/snmp_int.h"
 
@@ -78,8 +79,8 @@ osnmp_lib_init(const char *appname)
 	init_snmp(appname);
 }
 
-static const oid *
-auth_oid(int proto, size_t *len)
+const oid *
+v3_auth_oid(int proto, size_t *len)
 {
 	switch (proto) {
 	case CFG_AUTH_MD5:    *len = OID_LENGTH(usmHMACMD5AuthProtocol); return usmHMACMD5AuthProtocol;
@@ -91,8 +92,8 @@ auth_oid(int proto, size_t *len)
 	}
 }
 
-static const oid *
-priv_oid(int proto, size_t *len)
+const oid *
+v3_priv_oid(int proto, size_t *len)
 {
 	switch (proto) {
 	case CFG_PRIV_DES:    *len = OID_LENGTH(usmDESPrivProtocol); return usmDESPrivProtocol;
@@ -136,9 +137,22 @@ v3_cache_put(struct osnmp_engine *e, const char *key, const u_char *id, size_t l
 	c->len = len;
 }
 
+/* The engine ID answered "unknown": discover it again next time. */
+void
+v3_cache_forget(struct osnmp_engine *e, const char *peername)
+{
+	struct v3_cache_entry *c = (struct v3_cache_entry *)v3_cache_get(e, peername);
+
+	if (c != NULL) {
+		*c = e->v3_cache[e->v3_cache_len - 1];
+		e->v3_cache_len--;
+	}
+}
+
 void
 engine_v3_cache_free(struct osnmp_engine *e)
 {
+	v3_keys_cache_free(e);
 	free(e->v3_cache);
 	e->v3_cache = NULL;
 	e->v3_cache_len = 0;
@@ -171,44 +185,35 @@ sess_netsnmp_open(struct osnmp_sess *s, char *err, size_t errlen)
 		    c->level == CFG_AUTH_NOPRIV ? SNMP_SEC_LEVEL_AUTHNOPRIV :
 		    SNMP_SEC_LEVEL_NOAUTH;
 		if (c->level != CFG_NOAUTH_NOPRIV) {
-			in.securityAuthProto = (oid *)auth_oid(c->auth_protocol, &len);
+			in.securityAuthProto = (oid *)v3_auth_oid(c->auth_protocol, &len);
 			in.securityAuthProtoLen = len;
-			in.securityAuthKeyLen = USM_AUTH_KU_LEN;
-			if (generate_Ku(in.securityAuthProto, (u_int)len,
-			    (const u_char *)c->auth_password, strlen(c->auth_password),
-			    in.securityAuthKey, &in.securityAuthKeyLen) != SNMPERR_SUCCESS) {
-				snprintf(err, errlen, "cannot derive the auth key");
-				return -1;
-			}
 		}
 		if (c->level == CFG_AUTH_PRIV) {
-			in.securityPrivProto = (oid *)priv_oid(c->priv_protocol, &len);
+			in.securityPrivProto = (oid *)v3_priv_oid(c->priv_protocol, &len);
 			in.securityPrivProtoLen = len;
-			in.securityPrivKeyLen = USM_PRIV_KU_LEN;
-			/* The privacy Ku is derived with the auth hash. */
-			if (generate_Ku(in.securityAuthProto, (u_int)in.securityAuthProtoLen,
-			    (const u_char *)c->priv_password, strlen(c->priv_password),
-			    in.securityPrivKey, &in.securityPrivKeyLen) != SNMPERR_SUCCESS) {
-				snprintf(err, errlen, "cannot derive the privacy key");
-				return -1;
-			}
 		}
+		/* Keys are ours (v3keys.c): net-snmp must not build a USM
+		 * user from the session, nor derive anything. */
+		in.flags |= SNMP_FLAGS_USER_CREATED;
 		known = v3_cache_get(s->eng, s->peername);
 		if (known) {
+			if (v3_keys_get(s->eng, c, known->id, known->len, &s->keys,
+			    err, errlen) == -1)
+				return -1;
 			in.securityEngineID = (u_char *)known->id;
 			in.securityEngineIDLen = known->len;
 		}
 	}
 	s->sessp = snmp_sess_open(&in);
-	explicit_bzero(in.securityAuthKey, sizeof(in.securityAuthKey));
-	explicit_bzero(in.securityPrivKey, sizeof(in.securityPrivKey));
 	if (s->sessp == NULL) {
 		snprintf(err, errlen, "%s: cannot open SNMP session: %s", s->host,
 		    snmp_api_errstring(snmp_errno));
 		return -1;
 	}
+	s->eng->stats.sessions_opened++;
 	if (c->version == CFG_SNMP_V3) {
-		snmp_sess_session(s->sessp)->flags |= SNMP_FLAGS_DONT_PROBE;
+		snmp_sess_session(s->sessp)->flags |= SNMP_FLAGS_DONT_PROBE |
+		    SNMP_FLAGS_USER_CREATED;
 		s->v3_state = known ? V3_READY : V3_NONE;
 	} else {
 		s->v3_state = V3_READY;
@@ -254,13 +259,17 @@ sess_start(struct osnmp_sess *s)
 
 	if (s->v3_state == V3_GOT_ENGINE) {
 		const struct v3_cache_entry *c = v3_cache_get(s->eng, s->peername);
+		char err[160];
 		ns = snmp_sess_session(s->sessp);
 		if (c && ns->securityEngineIDLen == 0) {
 			ns->securityEngineID = netsnmp_memdup(c->id, c->len);
 			ns->securityEngineIDLen = c->len;
 		}
-		if (create_user_from_session(ns) != SNMPERR_SUCCESS) {
-			sess_fail_all(s, OSNMP_ST_ERROR, "cannot create the USM user");
+		if (ns->securityEngineIDLen == 0 ||
+		    v3_keys_get(s->eng, s->cred, ns->securityEngineID,
+		    ns->securityEngineIDLen, &s->keys, err, sizeof(err)) == -1) {
+			sess_fail_all(s, OSNMP_ST_ERROR, ns->securityEngineIDLen ? err :
+			    "SNMPv3 engine discovery failed");
 			return;
 		}
 		s->v3_state = V3_READY;
