@@ -455,7 +455,6 @@ sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	    pdu->command == SNMP_MSG_REPORT && !r->resynced &&
 	    snmpv3_get_report_type(pdu) == SNMPERR_NOT_IN_TIME_WINDOW) {
 		r->resynced = true;
-		s->eng->stats.time_resyncs++;
 		return 1;
 	}
 	s->wire[r->slot] = NULL;

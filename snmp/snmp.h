@@ -44,7 +44,6 @@ struct osnmp_engine_stats {
 	uint64_t sessions_opened;
 	uint64_t ku_derived;       /* password -> Ku (the expensive step) */
 	uint64_t kul_derived;      /* credential localised to an engine ID */
-	uint64_t time_resyncs;     /* v3 notInTimeWindow reports answered */
 	size_t   sessions, idle;   /* now */
 };
 
