@@ -116,8 +116,8 @@ int  v3_keys_get(struct osnmp_engine *, const struct config_credential *,
                  const u_char *engid, size_t engid_len, struct v3_keys *out,
                  char *err, size_t errlen);
 int  v3_keys_bind(struct osnmp_sess *);   /* before each net-snmp call */
-int  v3_ku_derive(const oid *hash, size_t hashlen, const char *password,
-                  u_char *ku, size_t *kulen);   /* as generate_Ku() */
+int  v3_ku_derive(int auth_proto, const char *password, u_char *ku,
+                  size_t *kulen);   /* as generate_Ku() */
 void v3_keys_cache_free(struct osnmp_engine *);
 void v3_keys_unbind_all(void);
 

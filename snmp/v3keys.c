@@ -15,6 +15,7 @@
  */
 #include "snmp/snmp_int.h"
 
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -171,40 +172,66 @@ v3_keys_cache_free(struct osnmp_engine *e)
 }
 
 /* RFC 3414 A.2.1: Ku is the hash of the password repeated to 2^20
- * octets. net-snmp's generate_Ku() builds that stream 64 octets at a
- * time, one byte per step; building it once with memcpy and hashing it in
- * one call gives the same digest for a quarter less work. */
+ * octets. net-snmp's generate_Ku() builds that stream one byte at a time
+ * and hashes it 64 octets per call: a quarter of its cost. The stream
+ * repeats with the password's length, so one chunk of whole repetitions,
+ * hashed again and again, gives the same digest. */
 #define KU_STREAM_LEN 1048576
+#define KU_CHUNK_MAX  8192
+
+static const EVP_MD *
+ku_md(int proto)
+{
+	switch (proto) {
+	case CFG_AUTH_MD5:    return EVP_md5();
+	case CFG_AUTH_SHA224: return EVP_sha224();
+	case CFG_AUTH_SHA256: return EVP_sha256();
+	case CFG_AUTH_SHA384: return EVP_sha384();
+	case CFG_AUTH_SHA512: return EVP_sha512();
+	default:              return EVP_sha1();
+	}
+}
 
 int
-v3_ku_derive(const oid *hash, size_t hashlen, const char *password,
-    u_char *ku, size_t *kulen)
+v3_ku_derive(int proto, const char *password, u_char *ku, size_t *kulen)
 {
-	size_t n = strlen(password), have;
-	u_char *buf;
-	int rc;
+	const EVP_MD *md = ku_md(proto);
+	size_t n = strlen(password), chunk, left, step;
+	u_char buf[KU_CHUNK_MAX];
+	unsigned int outlen = 0;
+	EVP_MD_CTX *ctx;
+	int ok;
 
-	if (n < USM_LENGTH_P_MIN || *kulen < USM_AUTH_KU_LEN)
+	if (n < USM_LENGTH_P_MIN || md == NULL || *kulen < (size_t)EVP_MD_size(md))
 		return -1;
-	buf = xcalloc(1, KU_STREAM_LEN);
-	have = n < KU_STREAM_LEN ? n : KU_STREAM_LEN;
-	memcpy(buf, password, have);
-	/* Doubling keeps the period: have stays a multiple of n. */
-	while (have < KU_STREAM_LEN) {
-		size_t chunk = have < KU_STREAM_LEN - have ? have : KU_STREAM_LEN - have;
-		memcpy(buf + have, buf, chunk);
-		have += chunk;
+	if (n > KU_CHUNK_MAX) {   /* no chunk of whole repetitions fits */
+		size_t hlen;
+		const oid *h = v3_auth_oid(proto, &hlen);
+		return generate_Ku((oid *)h, (u_int)hlen, (const u_char *)password, n,
+		    ku, kulen) == SNMPERR_SUCCESS ? 0 : -1;
 	}
-	rc = sc_hash(hash, hashlen, buf, KU_STREAM_LEN, ku, kulen);
-	explicit_bzero(buf, KU_STREAM_LEN);
-	free(buf);
-	return rc == SNMPERR_SUCCESS ? 0 : -1;
+	chunk = (KU_CHUNK_MAX / n) * n;
+	for (size_t i = 0; i < chunk; i += n)
+		memcpy(buf + i, password, n);
+	ctx = EVP_MD_CTX_new();
+	ok = ctx != NULL && EVP_DigestInit_ex(ctx, md, NULL) == 1;
+	for (left = KU_STREAM_LEN; ok && left > 0; left -= step) {
+		step = left < chunk ? left : chunk;
+		ok = EVP_DigestUpdate(ctx, buf, step) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(ctx, ku, &outlen) == 1;
+	EVP_MD_CTX_free(ctx);
+	explicit_bzero(buf, chunk);
+	if (!ok)
+		return -1;
+	*kulen = outlen;
+	return 0;
 }
 
 /* Ku of a password for the auth hash (the privacy Ku uses it too). */
 static int
-ku_get(struct osnmp_engine *e, const oid *hash, size_t hashlen, int proto,
-    const char *password, u_char *out, size_t *outlen)
+ku_get(struct osnmp_engine *e, int proto, const char *password, u_char *out,
+    size_t *outlen)
 {
 	struct v3key_cache *c = cache_of(e);
 	struct keybuf kb = { .len = 0 };
@@ -224,7 +251,7 @@ ku_get(struct osnmp_engine *e, const oid *hash, size_t hashlen, int proto,
 		return 0;
 	}
 	v.auth_len = sizeof(v.auth);
-	rc = v3_ku_derive(hash, hashlen, password, v.auth, &v.auth_len);
+	rc = v3_ku_derive(proto, password, v.auth, &v.auth_len);
 	e->stats.ku_derived++;
 	if (rc == 0) {
 		memcpy(out, v.auth, v.auth_len);
@@ -279,8 +306,7 @@ localise(struct osnmp_engine *e, const struct config_credential *cr,
 	const oid *hash = v3_auth_oid(cr->auth_protocol, &hlen);
 	int rc = 0;
 
-	if (ku_get(e, hash, hlen, cr->auth_protocol, cr->auth_password, ku,
-	    &kulen) == -1) {
+	if (ku_get(e, cr->auth_protocol, cr->auth_password, ku, &kulen) == -1) {
 		snprintf(err, errlen, "cannot derive the auth key");
 		return -1;
 	}
@@ -291,8 +317,7 @@ localise(struct osnmp_engine *e, const struct config_credential *cr,
 		rc = -1;
 	} else if (cr->level == CFG_AUTH_PRIV) {
 		kulen = sizeof(ku);
-		if (ku_get(e, hash, hlen, cr->auth_protocol, cr->priv_password, ku,
-		    &kulen) == -1 ||
+		if (ku_get(e, cr->auth_protocol, cr->priv_password, ku, &kulen) == -1 ||
 		    localise_priv(cr, engid, engid_len, ku, kulen, out) == -1) {
 			snprintf(err, errlen, "cannot derive the privacy key");
 			rc = -1;
