@@ -208,7 +208,7 @@ sess_find(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp)
 		if (s->hash == h && s->cred == t->cred && s->cred_fp == fp &&
 		    s->port == t->port && s->timeout_ms == t->timeout_ms &&
 		    s->retries == t->retries && strcmp(s->host, t->host) == 0 &&
-		    !s->dead)
+		    !s->dead && !s->stale)
 			return s;
 	return NULL;
 }
@@ -396,7 +396,7 @@ sess_idle(struct osnmp_sess *s)
 {
 	struct osnmp_engine *e = s->eng;
 
-	if (s->dead || e->closing || s->fd < 0) {
+	if (s->dead || s->stale || e->closing || s->fd < 0) {
 		sess_close(s);
 		return;
 	}
@@ -434,6 +434,18 @@ sess_fail_all(struct osnmp_sess *s, enum osnmp_status st, const char *msg)
 	}
 }
 
+/* v3: forget the cached engine ID; the next request for the target
+ * opens a new session that discovers it again (this one finishes what it
+ * has and closes). A live device costs one more round trip. */
+static void
+sess_rediscover(struct osnmp_sess *s)
+{
+	if (snmp_sess_session(s->sessp)->version != SNMP_VERSION_3)
+		return;
+	v3_engid_forget(s->eng, s->peername);
+	s->stale = true;
+}
+
 /* net-snmp's per-request callback (from snmp_sess_read2/_timeout). */
 int
 sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magic)
@@ -466,15 +478,15 @@ sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	if ((op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE ||
 	    op == NETSNMP_CALLBACK_OP_SEC_ERROR) && pdu != NULL &&
 	    pdu->command == SNMP_MSG_REPORT) {
-		/* A cached engine ID the device no longer has: rediscover. */
-		if (snmpv3_get_report_type(pdu) == SNMPERR_UNKNOWN_ENG_ID) {
-			v3_cache_forget(s->eng, s->peername);
-			s->dead = true;
-		}
+		if (snmpv3_get_report_type(pdu) == SNMPERR_UNKNOWN_ENG_ID)
+			sess_rediscover(s);
 		req_finish(r, OSNMP_ST_AUTH, NULL, sess_report_reason(pdu));
 	} else if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu != NULL) {
 		req_finish(r, OSNMP_ST_OK, snmp_clone_pdu(pdu), NULL);
 	} else if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+		/* A device whose engine ID changed answers with a REPORT net-snmp
+		 * drops (wrong engine ID): it only looks silent. */
+		sess_rediscover(s);
 		req_finish(r, OSNMP_ST_TIMEOUT, NULL, "timeout: no response");
 	} else {
 		req_finish(r, OSNMP_ST_ERROR, NULL,

@@ -54,6 +54,7 @@ struct osnmp_sess {
 	unsigned                inflight;
 	bool                    in_ready, busy, closing, dead;
 	bool                    idle;       /* lingering in the engine's idle list */
+	bool                    stale;      /* v3 engine ID in doubt: no new work */
 	uint64_t                idle_since_ms;
 	struct v3_keys          keys;       /* v3: this credential's, wiped at close */
 	bool                    sending;    /* inside snmp_sess_async_send */
@@ -66,7 +67,6 @@ struct osnmp_sess {
 };
 TAILQ_HEAD(osnmp_sess_list, osnmp_sess);
 
-struct v3_cache_entry;
 struct v3key_cache;
 
 #define SESS_HASH_SIZE 4096   /* chains stay short at any sane concurrency */
@@ -83,9 +83,8 @@ struct osnmp_engine {
 	struct osnmp_req_list    done;
 	struct loop_timer       done_timer;
 	netsnmp_large_fd_set    fdset;
-	struct v3_cache_entry  *v3_cache;
-	size_t                  v3_cache_len;
-	struct v3key_cache     *v3_keys;
+	struct v3key_cache     *v3_keys;     /* Ku, Kul (v3keys.c) */
+	struct v3key_cache     *v3_engids;   /* engine ID per peer */
 	struct osnmp_engine_stats stats;
 };
 
@@ -107,7 +106,6 @@ void sess_start(struct osnmp_sess *);        /* begins v3 discovery if needed */
 bool sess_usable(const struct osnmp_sess *); /* false while discovering */
 const char *sess_report_reason(const netsnmp_pdu *);
 void engine_v3_cache_free(struct osnmp_engine *);
-void v3_cache_forget(struct osnmp_engine *, const char *peername);
 const oid *v3_auth_oid(int proto, size_t *len);
 const oid *v3_priv_oid(int proto, size_t *len);
 
@@ -119,6 +117,9 @@ int  v3_keys_bind(struct osnmp_sess *);   /* before each net-snmp call */
 int  v3_ku_derive(int auth_proto, const char *password, u_char *ku,
                   size_t *kulen);   /* as generate_Ku() */
 void v3_keys_cache_free(struct osnmp_engine *);
+int  v3_engid_get(struct osnmp_engine *, const char *peer, u_char *id, size_t *len);
+void v3_engid_put(struct osnmp_engine *, const char *peer, const u_char *id, size_t len);
+void v3_engid_forget(struct osnmp_engine *, const char *peer);
 void v3_keys_unbind_all(void);
 
 #endif

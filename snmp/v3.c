@@ -21,13 +21,6 @@
 
 enum { V3_NONE, V3_DISCOVERING, V3_GOT_ENGINE, V3_READY };
 
-#define V3_CACHE_MAX 4096
-
-struct v3_cache_entry {
-	char   key[300];   /* peername */
-	u_char id[SNMP_MAX_ENG_SIZE];
-	size_t len;
-};
 
 static void
 lib_persistent_dir(void)
@@ -105,66 +98,20 @@ v3_priv_oid(int proto, size_t *len)
 	}
 }
 
-static const struct v3_cache_entry *
-v3_cache_get(struct osnmp_engine *e, const char *key)
-{
-	for (size_t i = 0; i < e->v3_cache_len; i++)
-		if (strcmp(e->v3_cache[i].key, key) == 0)
-			return &e->v3_cache[i];
-	return NULL;
-}
-
-static void
-v3_cache_put(struct osnmp_engine *e, const char *key, const u_char *id, size_t len)
-{
-	struct v3_cache_entry *c = (struct v3_cache_entry *)v3_cache_get(e, key);
-
-	if (len > SNMP_MAX_ENG_SIZE)
-		return;
-	if (c == NULL) {
-		if (e->v3_cache == NULL)
-			e->v3_cache = xcalloc(V3_CACHE_MAX, sizeof(*e->v3_cache));
-		if (e->v3_cache_len == V3_CACHE_MAX) {
-			/* Full: forget the oldest half; rediscovery is cheap. */
-			memmove(e->v3_cache, e->v3_cache + V3_CACHE_MAX / 2,
-			    (V3_CACHE_MAX / 2) * sizeof(*e->v3_cache));
-			e->v3_cache_len = V3_CACHE_MAX / 2;
-		}
-		c = &e->v3_cache[e->v3_cache_len++];
-		snprintf(c->key, sizeof(c->key), "%s", key);
-	}
-	memcpy(c->id, id, len);
-	c->len = len;
-}
-
-/* The engine ID answered "unknown": discover it again next time. */
-void
-v3_cache_forget(struct osnmp_engine *e, const char *peername)
-{
-	struct v3_cache_entry *c = (struct v3_cache_entry *)v3_cache_get(e, peername);
-
-	if (c != NULL) {
-		*c = e->v3_cache[e->v3_cache_len - 1];
-		e->v3_cache_len--;
-	}
-}
-
 void
 engine_v3_cache_free(struct osnmp_engine *e)
 {
 	v3_keys_cache_free(e);
-	free(e->v3_cache);
-	e->v3_cache = NULL;
-	e->v3_cache_len = 0;
 }
 
 int
 sess_netsnmp_open(struct osnmp_sess *s, char *err, size_t errlen)
 {
 	const struct config_credential *c = s->cred;
-	const struct v3_cache_entry *known = NULL;
+	u_char id[SNMP_MAX_ENG_SIZE];
+	size_t len, idlen = 0;
+	bool known = false;
 	netsnmp_session in;
-	size_t len;
 
 	snmp_sess_init(&in);
 	in.peername = s->peername;
@@ -195,13 +142,12 @@ sess_netsnmp_open(struct osnmp_sess *s, char *err, size_t errlen)
 		/* Keys are ours (v3keys.c): net-snmp must not build a USM
 		 * user from the session, nor derive anything. */
 		in.flags |= SNMP_FLAGS_USER_CREATED;
-		known = v3_cache_get(s->eng, s->peername);
+		known = v3_engid_get(s->eng, s->peername, id, &idlen) == 0;
 		if (known) {
-			if (v3_keys_get(s->eng, c, known->id, known->len, &s->keys,
-			    err, errlen) == -1)
+			if (v3_keys_get(s->eng, c, id, idlen, &s->keys, err, errlen) == -1)
 				return -1;
-			in.securityEngineID = (u_char *)known->id;
-			in.securityEngineIDLen = known->len;
+			in.securityEngineID = id;
+			in.securityEngineIDLen = idlen;
 		}
 	}
 	s->sessp = snmp_sess_open(&in);
@@ -239,7 +185,7 @@ v3_probe_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	    op == NETSNMP_CALLBACK_OP_SEC_ERROR) && pdu != NULL &&
 	    pdu->securityEngineIDLen > 0 &&
 	    pdu->securityEngineIDLen <= SNMP_MAX_ENG_SIZE) {
-		v3_cache_put(s->eng, s->peername, pdu->securityEngineID,
+		v3_engid_put(s->eng, s->peername, pdu->securityEngineID,
 		    pdu->securityEngineIDLen);
 		s->v3_state = V3_GOT_ENGINE;   /* finished in sess_start() */
 		return 1;
@@ -258,12 +204,14 @@ sess_start(struct osnmp_sess *s)
 	netsnmp_pdu *pdu;
 
 	if (s->v3_state == V3_GOT_ENGINE) {
-		const struct v3_cache_entry *c = v3_cache_get(s->eng, s->peername);
+		u_char id[SNMP_MAX_ENG_SIZE];
+		size_t idlen;
 		char err[160];
 		ns = snmp_sess_session(s->sessp);
-		if (c && ns->securityEngineIDLen == 0) {
-			ns->securityEngineID = netsnmp_memdup(c->id, c->len);
-			ns->securityEngineIDLen = c->len;
+		if (ns->securityEngineIDLen == 0 &&
+		    v3_engid_get(s->eng, s->peername, id, &idlen) == 0) {
+			ns->securityEngineID = netsnmp_memdup(id, idlen);
+			ns->securityEngineIDLen = idlen;
 		}
 		if (ns->securityEngineIDLen == 0 ||
 		    v3_keys_get(s->eng, s->cred, ns->securityEngineID,
@@ -317,13 +265,14 @@ osnmp_engine_id_hex(struct osnmp_engine *e, const char *addr, unsigned port,
     char *buf, size_t len)
 {
 	char key[300];
-	const struct v3_cache_entry *c;
+	u_char id[SNMP_MAX_ENG_SIZE];
+	size_t idlen;
 
 	snprintf(key, sizeof(key), strchr(addr, ':') ? "udp6:[%s]:%u" : "udp:%s:%u",
 	    addr, port);
-	if ((c = v3_cache_get(e, key)) == NULL || len < c->len * 2 + 1)
+	if (v3_engid_get(e, key, id, &idlen) == -1 || len < idlen * 2 + 1)
 		return -1;
-	for (size_t i = 0; i < c->len; i++)
-		snprintf(buf + 2 * i, 3, "%02x", c->id[i]);
+	for (size_t i = 0; i < idlen; i++)
+		snprintf(buf + 2 * i, 3, "%02x", id[i]);
 	return 0;
 }

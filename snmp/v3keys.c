@@ -2,8 +2,9 @@
  * SNMPv3 keys, derived once (RFC 3414 A.2): a password's Ku costs a
  * megabyte of hashing, so it is cached per (hash, password); the key
  * localised to an engine (Kul) is cached per (engine ID, credential).
- * Both live in one bounded LRU owned by the engine; every secret in it
- * (passwords in the keys, Ku, Kul) is wiped when an entry goes.
+ * Both live in a bounded LRU owned by the engine; every secret in it
+ * (passwords in the keys, Ku, Kul) is wiped when an entry goes. A second
+ * LRU of the same kind holds the engine ID discovered per peer.
  *
  * A session carries its own localised keys. net-snmp looks keys up in
  * its global USM user table by (engine ID, user name) only, so two
@@ -19,16 +20,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define V3KEY_MAX     4096   /* entries: Ku and Kul together */
-#define V3KEY_BUCKETS 1024
+/* Entries per cache: 10,000 v3 devices keep their engine IDs and keys. */
+#define V3KEY_MAX     16384
+#define V3KEY_BUCKETS 4096
 
-enum { KIND_KU = 1, KIND_KUL = 2 };
+enum { KIND_KU = 1, KIND_KUL = 2, KIND_ENGINE = 3 };
 
 struct v3key {
 	uint32_t     hash;
 	size_t       klen;
 	u_char      *key;          /* kind, fields; holds passwords: wiped */
-	struct v3_keys val;        /* KU: auth = Ku; KUL: both localised */
+	struct v3_keys val;        /* KU: auth = Ku; KUL: both localised;
+	                              ENGINE: auth = the engine ID */
 	struct v3key *hnext;
 	TAILQ_ENTRY(v3key) lru;
 };
@@ -146,29 +149,101 @@ cache_put(struct v3key_cache *c, const struct keybuf *kb, uint32_t h,
 }
 
 static struct v3key_cache *
+cache_new(struct v3key_cache **cp)
+{
+	if (*cp == NULL) {
+		*cp = xcalloc(1, sizeof(**cp));
+		TAILQ_INIT(&(*cp)->lru);
+	}
+	return *cp;
+}
+
+static struct v3key_cache *
 cache_of(struct osnmp_engine *e)
 {
-	if (e->v3_keys == NULL) {
-		e->v3_keys = xcalloc(1, sizeof(*e->v3_keys));
-		TAILQ_INIT(&e->v3_keys->lru);
+	return cache_new(&e->v3_keys);
+}
+
+static void
+cache_free(struct v3key_cache **cp)
+{
+	struct v3key *k;
+
+	if (*cp == NULL)
+		return;
+	while ((k = TAILQ_FIRST(&(*cp)->lru)) != NULL) {
+		entry_unlink(*cp, k);
+		entry_free(k);
 	}
-	return e->v3_keys;
+	free(*cp);
+	*cp = NULL;
 }
 
 void
 v3_keys_cache_free(struct osnmp_engine *e)
 {
-	struct v3key_cache *c = e->v3_keys;
+	cache_free(&e->v3_keys);
+	cache_free(&e->v3_engids);
+}
+
+/* ---- engine IDs by peer ("udp:ADDR:PORT") ---- */
+
+static uint32_t
+engid_key(struct keybuf *kb, const char *peer)
+{
+	kb->len = 0;
+	kb->overflow = false;
+	kb_int(kb, KIND_ENGINE);
+	kb_str(kb, peer);
+	return kb_hash(kb);
+}
+
+/* The cached engine ID of peer into id (SNMP_MAX_ENG_SIZE); 0 or -1. */
+int
+v3_engid_get(struct osnmp_engine *e, const char *peer, u_char *id, size_t *len)
+{
+	struct keybuf kb;
+	uint32_t h = engid_key(&kb, peer);
 	struct v3key *k;
 
-	if (c == NULL)
+	if (e->v3_engids == NULL || kb.overflow ||
+	    (k = cache_get(e->v3_engids, &kb, h)) == NULL)
+		return -1;
+	memcpy(id, k->val.auth, k->val.auth_len);
+	*len = k->val.auth_len;
+	return 0;
+}
+
+void
+v3_engid_put(struct osnmp_engine *e, const char *peer, const u_char *id, size_t len)
+{
+	struct v3key_cache *c = cache_new(&e->v3_engids);
+	struct v3_keys v = { .auth_len = len };
+	struct keybuf kb;
+	uint32_t h = engid_key(&kb, peer);
+	struct v3key *k;
+
+	if (len == 0 || len > SNMP_MAX_ENG_SIZE || kb.overflow)
 		return;
-	while ((k = TAILQ_FIRST(&c->lru)) != NULL) {
-		entry_unlink(c, k);
+	memcpy(v.auth, id, len);
+	if ((k = cache_get(c, &kb, h)) != NULL)
+		k->val = v;
+	else
+		cache_put(c, &kb, h, &v);
+}
+
+void
+v3_engid_forget(struct osnmp_engine *e, const char *peer)
+{
+	struct keybuf kb;
+	uint32_t h = engid_key(&kb, peer);
+	struct v3key *k;
+
+	if (e->v3_engids != NULL && !kb.overflow &&
+	    (k = cache_get(e->v3_engids, &kb, h)) != NULL) {
+		entry_unlink(e->v3_engids, k);
 		entry_free(k);
 	}
-	free(c);
-	e->v3_keys = NULL;
 }
 
 /* RFC 3414 A.2.1: Ku is the hash of the password repeated to 2^20
