@@ -7,11 +7,13 @@
  * session with queued work and a free per-target slot waits in the
  * engine's ready list for a global slot.
  *
- * An idle session lingers (its socket out of the loop, so a CLI command
- * still ends when its work does) until it is reused, idle_ms passes, or
- * the idle or socket caps evict it, oldest first. Expiry is checked when
- * the engine is next used: a lingering session costs one descriptor and
- * no timer, and the caps bound how many there are.
+ * An idle session lingers until it is reused, idle_ms passes, or the
+ * idle or socket caps evict it, oldest first. Its socket leaves the loop
+ * (so a CLI command still ends when its work does) on the next loop turn,
+ * not at once: a walk's next GETBULK, sent from the reply's callback,
+ * finds it still registered and costs no epoll_ctl. Expiry is checked
+ * when the engine is next used: a lingering session costs one descriptor
+ * and no timer, and the caps bound how many there are.
  */
 #include "snmp/snmp_int.h"
 
@@ -26,6 +28,7 @@ static void sess_io_cb(struct loop *, int, int, void *);
 static void sess_timer_cb(struct loop *, struct loop_timer *, void *);
 static void engine_pump(struct osnmp_engine *);
 static void sess_idle(struct osnmp_sess *);
+static void engine_unwatch_cb(struct loop *, struct loop_timer *, void *);
 
 /* net-snmp's USM table is process-wide: the last engine wipes it. */
 static unsigned engines_live;
@@ -54,6 +57,7 @@ osnmp_engine_new(struct loop *loop, const struct osnmp_engine_opts *o)
 	TAILQ_INIT(&e->idle);
 	TAILQ_INIT(&e->done);
 	loop_timer_init(&e->done_timer, engine_done_cb, e);
+	loop_timer_init(&e->unwatch_timer, engine_unwatch_cb, e);
 	netsnmp_large_fd_set_init(&e->fdset, FD_SETSIZE);
 	engines_live++;
 	return e;
@@ -74,6 +78,7 @@ osnmp_engine_free(struct osnmp_engine *e)
 	}
 	engine_run_done(e);
 	loop_timer_disarm(e->loop, &e->done_timer);
+	loop_timer_disarm(e->loop, &e->unwatch_timer);
 	netsnmp_large_fd_set_cleanup(&e->fdset);
 	engine_v3_cache_free(e);
 	free(e);
@@ -225,7 +230,36 @@ engine_expire_idle(struct osnmp_engine *e)
 		sess_close(s);
 }
 
-/* Back from the idle list: the socket rejoins the loop. */
+static void
+sess_unidle(struct osnmp_sess *s)
+{
+	struct osnmp_engine *e = s->eng;
+
+	TAILQ_REMOVE(&e->idle, s, ilink);
+	e->nidle--;
+	s->idle = false;
+	if (s->watched && --e->idle_watched == 0)
+		loop_timer_disarm(e->loop, &e->unwatch_timer);
+}
+
+/* Idle sessions leave the loop: the newest ones, at the tail, are the
+ * only ones still watched. */
+static void
+engine_unwatch_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct osnmp_engine *e = arg;
+	struct osnmp_sess *s;
+
+	TAILQ_FOREACH_REVERSE(s, &e->idle, osnmp_sess_list, ilink) {
+		if (!s->watched)
+			break;
+		loop_io_del(e->loop, s->fd);
+		s->watched = false;
+	}
+	e->idle_watched = 0;
+}
+
+/* Back from the idle list: the socket rejoins the loop if it had left. */
 static int
 sess_wake(struct osnmp_sess *s, const struct osnmp_target *t)
 {
@@ -233,10 +267,10 @@ sess_wake(struct osnmp_sess *s, const struct osnmp_target *t)
 	int soerr = 0;
 	socklen_t len = sizeof(soerr);
 
-	TAILQ_REMOVE(&e->idle, s, ilink);
-	e->nidle--;
-	s->idle = false;
+	sess_unidle(s);
 	s->cred = t->cred;
+	if (s->watched)
+		return 0;
 	/* Reading SO_ERROR clears an ICMP error that a late datagram of the
 	 * last request drew: it says nothing about the next one. */
 	(void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
@@ -244,6 +278,7 @@ sess_wake(struct osnmp_sess *s, const struct osnmp_target *t)
 		sess_close(s);
 		return -1;
 	}
+	s->watched = true;
 	return 0;
 }
 
@@ -354,6 +389,7 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
 		snmp_sess_close(s->sessp);
 		goto fail;
 	}
+	s->watched = true;
 	TAILQ_INSERT_TAIL(&e->sessions, s, elink);
 	e->nsessions++;
 	s->hash = sess_hash(t, fp);
@@ -374,10 +410,8 @@ sess_close(struct osnmp_sess *s)
 	s->closing = true;
 	if (s->in_ready)
 		TAILQ_REMOVE(&e->ready, s, rlink);
-	if (s->idle) {
-		TAILQ_REMOVE(&e->idle, s, ilink);
-		e->nidle--;
-	}
+	if (s->idle)
+		sess_unidle(s);
 	loop_timer_disarm(e->loop, &s->timer);
 	if (s->fd >= 0)
 		loop_io_del(e->loop, s->fd);
@@ -403,11 +437,12 @@ sess_idle(struct osnmp_sess *s)
 	if (s->idle)
 		return;
 	loop_timer_disarm(e->loop, &s->timer);
-	loop_io_del(e->loop, s->fd);
 	s->idle = true;
 	s->idle_since_ms = mono_ms();
 	TAILQ_INSERT_TAIL(&e->idle, s, ilink);
 	e->nidle++;
+	if (s->watched && e->idle_watched++ == 0)
+		loop_timer_arm(e->loop, &e->unwatch_timer, 0);
 	while (e->nidle > e->opts.max_idle)
 		sess_close(TAILQ_FIRST(&e->idle));
 }

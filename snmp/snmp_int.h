@@ -54,6 +54,7 @@ struct osnmp_sess {
 	unsigned                inflight;
 	bool                    in_ready, busy, closing, dead;
 	bool                    idle;       /* lingering in the engine's idle list */
+	bool                    watched;    /* fd registered with the loop */
 	bool                    stale;      /* v3 engine ID in doubt: no new work */
 	uint64_t                idle_since_ms;
 	struct v3_keys          keys;       /* v3: this credential's, wiped at close */
@@ -78,6 +79,8 @@ struct osnmp_engine {
 	size_t                  queued;
 	bool                    closing;    /* in osnmp_engine_free */
 	size_t                  nsessions, nidle;
+	size_t                  idle_watched;   /* idle, fd still in the loop */
+	struct loop_timer       unwatch_timer;  /* takes them out, next turn */
 	struct osnmp_sess_list   ready, sessions, idle;
 	struct osnmp_sess       *hash[SESS_HASH_SIZE];
 	struct osnmp_req_list    done;
