@@ -22,7 +22,7 @@
 
 /* Entries per cache: 10,000 v3 devices keep their engine IDs and keys. */
 #define V3KEY_MAX     16384
-#define V3KEY_BUCKETS 4096
+#define V3KEY_BUCKETS 1024   /* 8 KiB per cache; chains of 16 when full */
 
 enum { KIND_KU = 1, KIND_KUL = 2, KIND_ENGINE = 3 };
 
