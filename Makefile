@@ -4,7 +4,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
 BUILD   ?= build
-PKGS     = netsnmp libcurl libcjson zlib inih
+PKGS     = netsnmp libcurl libcjson zlib inih libcrypto
 HUB_PKGS = libmicrohttpd sqlite3 libcjson zlib inih libcrypto
 OPT     ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \

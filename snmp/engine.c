@@ -5,7 +5,15 @@
  * timer armed from snmp_sess_select_info2() for net-snmp's own retry and
  * timeout handling. Requests over a cap wait in the session's queue; a
  * session with queued work and a free per-target slot waits in the
- * engine's ready list for a global slot. Sessions close once idle.
+ * engine's ready list for a global slot.
+ *
+ * An idle session lingers until it is reused, idle_ms passes, or the
+ * idle or socket caps evict it, oldest first. Its socket leaves the loop
+ * (so a CLI command still ends when its work does) on the next loop turn,
+ * not at once: a walk's next GETBULK, sent from the reply's callback,
+ * finds it still registered and costs no epoll_ctl. Expiry is checked
+ * when the engine is next used: a lingering session costs one descriptor
+ * and no timer, and the caps bound how many there are.
  */
 #include "snmp/snmp_int.h"
 
@@ -19,7 +27,11 @@
 static void sess_io_cb(struct loop *, int, int, void *);
 static void sess_timer_cb(struct loop *, struct loop_timer *, void *);
 static void engine_pump(struct osnmp_engine *);
-static void sess_maybe_close(struct osnmp_sess *);
+static void sess_idle(struct osnmp_sess *);
+static void engine_unwatch_cb(struct loop *, struct loop_timer *, void *);
+
+/* net-snmp's USM table is process-wide: the last engine wipes it. */
+static unsigned engines_live;
 
 struct osnmp_engine *
 osnmp_engine_new(struct loop *loop, const struct osnmp_engine_opts *o)
@@ -34,11 +46,20 @@ osnmp_engine_new(struct loop *loop, const struct osnmp_engine_opts *o)
 		e->opts.max_per_target = 4;
 	if (e->opts.max_queued == 0)
 		e->opts.max_queued = 100000;
+	if (e->opts.max_idle == 0)
+		e->opts.max_idle = 256;
+	if (e->opts.max_sessions == 0)
+		e->opts.max_sessions = 1024;
+	if (e->opts.idle_ms == 0)
+		e->opts.idle_ms = 5000;
 	TAILQ_INIT(&e->ready);
 	TAILQ_INIT(&e->sessions);
+	TAILQ_INIT(&e->idle);
 	TAILQ_INIT(&e->done);
 	loop_timer_init(&e->done_timer, engine_done_cb, e);
+	loop_timer_init(&e->unwatch_timer, engine_unwatch_cb, e);
 	netsnmp_large_fd_set_init(&e->fdset, FD_SETSIZE);
+	engines_live++;
 	return e;
 }
 
@@ -57,9 +78,20 @@ osnmp_engine_free(struct osnmp_engine *e)
 	}
 	engine_run_done(e);
 	loop_timer_disarm(e->loop, &e->done_timer);
+	loop_timer_disarm(e->loop, &e->unwatch_timer);
 	netsnmp_large_fd_set_cleanup(&e->fdset);
 	engine_v3_cache_free(e);
 	free(e);
+	if (--engines_live == 0)
+		v3_keys_unbind_all();
+}
+
+void
+osnmp_engine_stats(const struct osnmp_engine *e, struct osnmp_engine_stats *st)
+{
+	*st = e->stats;
+	st->sessions = e->nsessions;
+	st->idle = e->nidle;
 }
 
 unsigned
@@ -123,9 +155,42 @@ req_finish(struct osnmp_req *r, enum osnmp_status st, netsnmp_pdu *resp,
 
 /* ---- sessions ---- */
 
+static uint64_t
+fnv64_str(uint64_t h, const char *p)
+{
+	for (; p != NULL && *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211u;
+	return (h ^ 0xff) * 1099511628211u;   /* ends the field */
+}
+
+static uint64_t
+fnv64_int(uint64_t h, int v)
+{
+	return (h ^ (uint32_t)v) * 1099511628211u;
+}
+
+/* What a session's keys and community depend on. Sessions are looked up
+ * by credential pointer too; this tells a credential from a different
+ * one later allocated at the same address (a lingering session outlives
+ * the poll that borrowed its credential). */
+static uint64_t
+cred_digest(const struct config_credential *c)
+{
+	uint64_t h = 14695981039346656037u;
+
+	h = fnv64_int(h, c->version);
+	h = fnv64_str(h, c->community);
+	h = fnv64_str(h, c->user);
+	h = fnv64_int(h, c->level);
+	h = fnv64_int(h, c->auth_protocol);
+	h = fnv64_str(h, c->auth_password);
+	h = fnv64_int(h, c->priv_protocol);
+	return fnv64_str(h, c->priv_password);
+}
+
 /* FNV-1a over what makes a session: a scan opens thousands at once. */
 static uint32_t
-sess_hash(const struct osnmp_target *t)
+sess_hash(const struct osnmp_target *t, uint64_t fp)
 {
 	uint32_t h = 2166136261u;
 	const uintptr_t cred = (uintptr_t)t->cred;
@@ -134,21 +199,87 @@ sess_hash(const struct osnmp_target *t)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	h = (h ^ t->port) * 16777619u;
 	h = (h ^ (uint32_t)(cred >> 4)) * 16777619u;
+	h = (h ^ (uint32_t)fp) * 16777619u;
 	return h;
 }
 
 static struct osnmp_sess *
-sess_find(struct osnmp_engine *e, const struct osnmp_target *t)
+sess_find(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp)
 {
-	uint32_t h = sess_hash(t);
+	uint32_t h = sess_hash(t, fp);
 	struct osnmp_sess *s;
 
 	for (s = e->hash[h % SESS_HASH_SIZE]; s != NULL; s = s->hnext)
-		if (s->hash == h && s->cred == t->cred && s->port == t->port &&
-		    s->timeout_ms == t->timeout_ms && s->retries == t->retries &&
-		    strcmp(s->host, t->host) == 0 && !s->dead)
+		if (s->hash == h && s->cred == t->cred && s->cred_fp == fp &&
+		    s->port == t->port && s->timeout_ms == t->timeout_ms &&
+		    s->retries == t->retries && strcmp(s->host, t->host) == 0 &&
+		    !s->dead && !s->stale)
 			return s;
 	return NULL;
+}
+
+/* Close idle sessions past idle_ms, oldest first. */
+static void
+engine_expire_idle(struct osnmp_engine *e)
+{
+	struct osnmp_sess *s;
+	uint64_t now = mono_ms();
+
+	while ((s = TAILQ_FIRST(&e->idle)) != NULL &&
+	    now - s->idle_since_ms >= e->opts.idle_ms)
+		sess_close(s);
+}
+
+static void
+sess_unidle(struct osnmp_sess *s)
+{
+	struct osnmp_engine *e = s->eng;
+
+	TAILQ_REMOVE(&e->idle, s, ilink);
+	e->nidle--;
+	s->idle = false;
+	if (s->watched && --e->idle_watched == 0)
+		loop_timer_disarm(e->loop, &e->unwatch_timer);
+}
+
+/* Idle sessions leave the loop: the newest ones, at the tail, are the
+ * only ones still watched. */
+static void
+engine_unwatch_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct osnmp_engine *e = arg;
+	struct osnmp_sess *s;
+
+	TAILQ_FOREACH_REVERSE(s, &e->idle, osnmp_sess_list, ilink) {
+		if (!s->watched)
+			break;
+		loop_io_del(e->loop, s->fd);
+		s->watched = false;
+	}
+	e->idle_watched = 0;
+}
+
+/* Back from the idle list: the socket rejoins the loop if it had left. */
+static int
+sess_wake(struct osnmp_sess *s, const struct osnmp_target *t)
+{
+	struct osnmp_engine *e = s->eng;
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	sess_unidle(s);
+	s->cred = t->cred;
+	if (s->watched)
+		return 0;
+	/* Reading SO_ERROR clears an ICMP error that a late datagram of the
+	 * last request drew: it says nothing about the next one. */
+	(void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+	if (loop_io_set(e->loop, s->fd, LOOP_READ, sess_io_cb, s) == -1) {
+		sess_close(s);
+		return -1;
+	}
+	s->watched = true;
+	return 0;
 }
 
 static void
@@ -207,14 +338,19 @@ sess_arm(struct osnmp_sess *s)
 }
 
 static struct osnmp_sess *
-sess_open(struct osnmp_engine *e, const struct osnmp_target *t, char *err,
-    size_t errlen)
+sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
+    char *err, size_t errlen)
 {
-	struct osnmp_sess *s = xcalloc(1, sizeof(*s));
+	struct osnmp_sess *s;
 	netsnmp_transport *tr;
 	char addr[INET6_ADDRSTRLEN];
 
+	/* The socket cap: make room from the idle sessions, oldest first. */
+	while (e->nsessions >= e->opts.max_sessions && !TAILQ_EMPTY(&e->idle))
+		sess_close(TAILQ_FIRST(&e->idle));
+	s = xcalloc(1, sizeof(*s));
 	s->eng = e;
+	s->cred_fp = fp;
 	snprintf(s->host, sizeof(s->host), "%s", t->host);
 	s->port = t->port;
 	s->cred = t->cred;
@@ -233,8 +369,15 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, char *err,
 		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
 		snprintf(s->peername, sizeof(s->peername), "udp:%s:%u", addr, t->port);
 	}
-	if (sess_netsnmp_open(s, err, errlen) == -1)
-		goto fail;
+	if (sess_netsnmp_open(s, err, errlen) == -1) {
+		/* Out of descriptors, perhaps: lingering sessions give way. */
+		if (TAILQ_EMPTY(&e->idle))
+			goto fail;
+		while (!TAILQ_EMPTY(&e->idle))
+			sess_close(TAILQ_FIRST(&e->idle));
+		if (sess_netsnmp_open(s, err, errlen) == -1)
+			goto fail;
+	}
 	tr = snmp_sess_transport(s->sessp);
 	s->fd = tr ? tr->sock : -1;
 	/* A connected UDP socket: the kernel accepts replies only from the
@@ -246,13 +389,15 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, char *err,
 		snmp_sess_close(s->sessp);
 		goto fail;
 	}
+	s->watched = true;
 	TAILQ_INSERT_TAIL(&e->sessions, s, elink);
 	e->nsessions++;
-	s->hash = sess_hash(t);
+	s->hash = sess_hash(t, fp);
 	s->hnext = e->hash[s->hash % SESS_HASH_SIZE];
 	e->hash[s->hash % SESS_HASH_SIZE] = s;
 	return s;
 fail:
+	explicit_bzero(&s->keys, sizeof(s->keys));
 	free(s);
 	return NULL;
 }
@@ -265,6 +410,8 @@ sess_close(struct osnmp_sess *s)
 	s->closing = true;
 	if (s->in_ready)
 		TAILQ_REMOVE(&e->ready, s, rlink);
+	if (s->idle)
+		sess_unidle(s);
 	loop_timer_disarm(e->loop, &s->timer);
 	if (s->fd >= 0)
 		loop_io_del(e->loop, s->fd);
@@ -273,14 +420,31 @@ sess_close(struct osnmp_sess *s)
 	TAILQ_REMOVE(&e->sessions, s, elink);
 	sess_unhash(s);
 	e->nsessions--;
+	explicit_bzero(&s->keys, sizeof(s->keys));
 	free(s);
 }
 
+/* Nothing queued or on the wire: linger for reuse, or close. */
 static void
-sess_maybe_close(struct osnmp_sess *s)
+sess_idle(struct osnmp_sess *s)
 {
-	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending) && !s->busy)
+	struct osnmp_engine *e = s->eng;
+
+	if (s->dead || s->stale || e->closing || s->fd < 0) {
 		sess_close(s);
+		return;
+	}
+	if (s->idle)
+		return;
+	loop_timer_disarm(e->loop, &s->timer);
+	s->idle = true;
+	s->idle_since_ms = mono_ms();
+	TAILQ_INSERT_TAIL(&e->idle, s, ilink);
+	e->nidle++;
+	if (s->watched && e->idle_watched++ == 0)
+		loop_timer_arm(e->loop, &e->unwatch_timer, 0);
+	while (e->nidle > e->opts.max_idle)
+		sess_close(TAILQ_FIRST(&e->idle));
 }
 
 /* Fail everything queued or on the wire (socket error, shutdown). */
@@ -305,6 +469,18 @@ sess_fail_all(struct osnmp_sess *s, enum osnmp_status st, const char *msg)
 	}
 }
 
+/* v3: forget the cached engine ID; the next request for the target
+ * opens a new session that discovers it again (this one finishes what it
+ * has and closes). A live device costs one more round trip. */
+static void
+sess_rediscover(struct osnmp_sess *s)
+{
+	if (snmp_sess_session(s->sessp)->version != SNMP_VERSION_3)
+		return;
+	v3_engid_forget(s->eng, s->peername);
+	s->stale = true;
+}
+
 /* net-snmp's per-request callback (from snmp_sess_read2/_timeout). */
 int
 sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magic)
@@ -318,6 +494,16 @@ sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	    r == NULL || r->slot < 0 ||
 	    (op == NETSNMP_CALLBACK_OP_SEND_FAILED && s->sending))
 		return 1;
+	/* notInTimeWindow (the device rebooted, or our cached boots/time are
+	 * stale): net-snmp learnt the device's time from this authenticated
+	 * REPORT and resends at once, or reports SEC_ERROR when out of
+	 * retries. Wait for either, once per request (RFC 3414 4). */
+	if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu != NULL &&
+	    pdu->command == SNMP_MSG_REPORT && !r->resynced &&
+	    snmpv3_get_report_type(pdu) == SNMPERR_NOT_IN_TIME_WINDOW) {
+		r->resynced = true;
+		return 1;
+	}
 	s->wire[r->slot] = NULL;
 	r->slot = -1;
 	s->inflight--;
@@ -327,10 +513,15 @@ sess_pdu_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	if ((op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE ||
 	    op == NETSNMP_CALLBACK_OP_SEC_ERROR) && pdu != NULL &&
 	    pdu->command == SNMP_MSG_REPORT) {
+		if (snmpv3_get_report_type(pdu) == SNMPERR_UNKNOWN_ENG_ID)
+			sess_rediscover(s);
 		req_finish(r, OSNMP_ST_AUTH, NULL, sess_report_reason(pdu));
 	} else if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu != NULL) {
 		req_finish(r, OSNMP_ST_OK, snmp_clone_pdu(pdu), NULL);
 	} else if (op == NETSNMP_CALLBACK_OP_TIMED_OUT) {
+		/* A device whose engine ID changed answers with a REPORT net-snmp
+		 * drops (wrong engine ID): it only looks silent. */
+		sess_rediscover(s);
 		req_finish(r, OSNMP_ST_TIMEOUT, NULL, "timeout: no response");
 	} else {
 		req_finish(r, OSNMP_ST_ERROR, NULL,
@@ -364,7 +555,8 @@ sess_send_one(struct osnmp_sess *s)
 	netsnmp_pdu *pdu = r->pdu;
 	r->pdu = NULL;
 	s->sending = true;
-	int reqid = snmp_sess_async_send(s->sessp, pdu, sess_pdu_cb, r);
+	int reqid = v3_keys_bind(s) == -1 ? 0 :
+	    snmp_sess_async_send(s->sessp, pdu, sess_pdu_cb, r);
 	s->sending = false;
 	if (reqid == 0) {
 		int err = 0, serr = 0;
@@ -433,7 +625,7 @@ sess_after(struct osnmp_sess *s)
 	sess_schedule(s);
 	s->busy = false;
 	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending))
-		sess_close(s);
+		sess_idle(s);
 	else
 		sess_arm(s);
 	engine_pump(e);
@@ -464,6 +656,7 @@ sess_io_cb(struct loop *l, int fd, int events, void *arg)
 	NETSNMP_LARGE_FD_ZERO(&e->fdset);
 	NETSNMP_LARGE_FD_SET(fd, &e->fdset);
 	s->busy = true;
+	(void)v3_keys_bind(s);
 	snmp_sess_read2(s->sessp, &e->fdset);
 	s->busy = false;
 	sess_after(s);
@@ -479,6 +672,7 @@ sess_timer_cb(struct loop *l, struct loop_timer *t, void *arg)
 	struct osnmp_engine *e = s->eng;
 
 	s->busy = true;
+	(void)v3_keys_bind(s);
 	snmp_sess_timeout(s->sessp);
 	s->busy = false;
 	sess_after(s);
@@ -491,6 +685,7 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 {
 	struct osnmp_sess *s;
 	struct osnmp_req *r;
+	uint64_t fp;
 
 	if (e->closing) {
 		snprintf(err, errlen, "SNMP engine shutting down");
@@ -502,8 +697,11 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 		snmp_free_pdu(pdu);
 		return -1;
 	}
-	if ((s = sess_find(e, t)) == NULL &&
-	    (s = sess_open(e, t, err, errlen)) == NULL) {
+	engine_expire_idle(e);
+	fp = cred_digest(t->cred);
+	if ((s = sess_find(e, t, fp)) != NULL && s->idle && sess_wake(s, t) == -1)
+		s = NULL;
+	if (s == NULL && (s = sess_open(e, t, fp, err, errlen)) == NULL) {
 		snmp_free_pdu(pdu);
 		return -1;
 	}
@@ -524,6 +722,6 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 	sess_start(s);
 	sess_schedule(s);
 	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending) && !s->busy)
-		sess_maybe_close(s);
+		sess_idle(s);
 	return 0;
 }

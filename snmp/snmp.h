@@ -3,7 +3,10 @@
  * API, driven by the core event loop. One net-snmp session per
  * (address, port, credential); its UDP socket is connect()ed, so the
  * kernel drops replies from any other source and reports ICMP
- * port-unreachable; net-snmp matches the request id.
+ * port-unreachable; net-snmp matches the request id. An idle session
+ * lingers a few seconds (bounded in number) so that a walk's GETBULKs
+ * and a poll's requests share it; SNMPv3 keys are derived once per
+ * password and localised once per engine.
  */
 #ifndef OUTPOST_SNMP_H
 #define OUTPOST_SNMP_H
@@ -32,6 +35,17 @@ struct osnmp_engine_opts {
 	unsigned max_inflight;     /* requests on the wire, all targets */
 	unsigned max_per_target;   /* requests on the wire, one session */
 	size_t   max_queued;       /* requests waiting for a slot */
+	unsigned max_idle;         /* idle sessions kept (0 = 256) */
+	unsigned max_sessions;     /* sockets before idle ones are evicted (0 = 1024) */
+	unsigned idle_ms;          /* an idle session closes after (0 = 5000) */
+};
+
+/* Counters, for tests and diagnostics. */
+struct osnmp_engine_stats {
+	uint64_t sessions_opened;
+	uint64_t ku_derived;       /* password -> Ku (the expensive step) */
+	uint64_t kul_derived;      /* credential localised to an engine ID */
+	size_t   sessions, idle;   /* now */
 };
 
 enum osnmp_status {
@@ -56,6 +70,7 @@ struct osnmp_engine *osnmp_engine_new(struct loop *, const struct osnmp_engine_o
 void osnmp_engine_free(struct osnmp_engine *);
 unsigned osnmp_engine_inflight(const struct osnmp_engine *);
 bool     osnmp_engine_closing(const struct osnmp_engine *);
+void     osnmp_engine_stats(const struct osnmp_engine *, struct osnmp_engine_stats *);
 /* The SNMPv3 engine ID discovered for a numeric address, as hex; 0 or -1. */
 int osnmp_engine_id_hex(struct osnmp_engine *, const char *addr, unsigned port,
                         char *buf, size_t len);

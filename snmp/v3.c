@@ -7,8 +7,9 @@
  * that blocks the loop for timeout x retries. We set the flag again and
  * probe ourselves: an empty noAuthNoPriv GET with an empty user name,
  * answered by a usmStatsUnknownEngineIDs REPORT that carries the engine
- * ID (and boots/time, which net-snmp caches). The USM user is then
- * localised for that engine with create_user_from_session().
+ * ID (and boots/time, which net-snmp caches). The session's keys are
+ * then localised for that engine (v3keys.c, cached); net-snmp never
+ * derives a key itself (SNMP_FLAGS_USER_CREATED).
  */
 #include "snmp/snmp_int.h"
 
@@ -20,13 +21,6 @@
 
 enum { V3_NONE, V3_DISCOVERING, V3_GOT_ENGINE, V3_READY };
 
-#define V3_CACHE_MAX 4096
-
-struct v3_cache_entry {
-	char   key[300];   /* peername */
-	u_char id[SNMP_MAX_ENG_SIZE];
-	size_t len;
-};
 
 static void
 lib_persistent_dir(void)
@@ -78,8 +72,8 @@ osnmp_lib_init(const char *appname)
 	init_snmp(appname);
 }
 
-static const oid *
-auth_oid(int proto, size_t *len)
+const oid *
+v3_auth_oid(int proto, size_t *len)
 {
 	switch (proto) {
 	case CFG_AUTH_MD5:    *len = OID_LENGTH(usmHMACMD5AuthProtocol); return usmHMACMD5AuthProtocol;
@@ -91,8 +85,8 @@ auth_oid(int proto, size_t *len)
 	}
 }
 
-static const oid *
-priv_oid(int proto, size_t *len)
+const oid *
+v3_priv_oid(int proto, size_t *len)
 {
 	switch (proto) {
 	case CFG_PRIV_DES:    *len = OID_LENGTH(usmDESPrivProtocol); return usmDESPrivProtocol;
@@ -104,53 +98,20 @@ priv_oid(int proto, size_t *len)
 	}
 }
 
-static const struct v3_cache_entry *
-v3_cache_get(struct osnmp_engine *e, const char *key)
-{
-	for (size_t i = 0; i < e->v3_cache_len; i++)
-		if (strcmp(e->v3_cache[i].key, key) == 0)
-			return &e->v3_cache[i];
-	return NULL;
-}
-
-static void
-v3_cache_put(struct osnmp_engine *e, const char *key, const u_char *id, size_t len)
-{
-	struct v3_cache_entry *c = (struct v3_cache_entry *)v3_cache_get(e, key);
-
-	if (len > SNMP_MAX_ENG_SIZE)
-		return;
-	if (c == NULL) {
-		if (e->v3_cache == NULL)
-			e->v3_cache = xcalloc(V3_CACHE_MAX, sizeof(*e->v3_cache));
-		if (e->v3_cache_len == V3_CACHE_MAX) {
-			/* Full: forget the oldest half; rediscovery is cheap. */
-			memmove(e->v3_cache, e->v3_cache + V3_CACHE_MAX / 2,
-			    (V3_CACHE_MAX / 2) * sizeof(*e->v3_cache));
-			e->v3_cache_len = V3_CACHE_MAX / 2;
-		}
-		c = &e->v3_cache[e->v3_cache_len++];
-		snprintf(c->key, sizeof(c->key), "%s", key);
-	}
-	memcpy(c->id, id, len);
-	c->len = len;
-}
-
 void
 engine_v3_cache_free(struct osnmp_engine *e)
 {
-	free(e->v3_cache);
-	e->v3_cache = NULL;
-	e->v3_cache_len = 0;
+	v3_keys_cache_free(e);
 }
 
 int
 sess_netsnmp_open(struct osnmp_sess *s, char *err, size_t errlen)
 {
 	const struct config_credential *c = s->cred;
-	const struct v3_cache_entry *known = NULL;
+	u_char id[SNMP_MAX_ENG_SIZE];
+	size_t len, idlen = 0;
+	bool known = false;
 	netsnmp_session in;
-	size_t len;
 
 	snmp_sess_init(&in);
 	in.peername = s->peername;
@@ -171,44 +132,34 @@ sess_netsnmp_open(struct osnmp_sess *s, char *err, size_t errlen)
 		    c->level == CFG_AUTH_NOPRIV ? SNMP_SEC_LEVEL_AUTHNOPRIV :
 		    SNMP_SEC_LEVEL_NOAUTH;
 		if (c->level != CFG_NOAUTH_NOPRIV) {
-			in.securityAuthProto = (oid *)auth_oid(c->auth_protocol, &len);
+			in.securityAuthProto = (oid *)v3_auth_oid(c->auth_protocol, &len);
 			in.securityAuthProtoLen = len;
-			in.securityAuthKeyLen = USM_AUTH_KU_LEN;
-			if (generate_Ku(in.securityAuthProto, (u_int)len,
-			    (const u_char *)c->auth_password, strlen(c->auth_password),
-			    in.securityAuthKey, &in.securityAuthKeyLen) != SNMPERR_SUCCESS) {
-				snprintf(err, errlen, "cannot derive the auth key");
-				return -1;
-			}
 		}
 		if (c->level == CFG_AUTH_PRIV) {
-			in.securityPrivProto = (oid *)priv_oid(c->priv_protocol, &len);
+			in.securityPrivProto = (oid *)v3_priv_oid(c->priv_protocol, &len);
 			in.securityPrivProtoLen = len;
-			in.securityPrivKeyLen = USM_PRIV_KU_LEN;
-			/* The privacy Ku is derived with the auth hash. */
-			if (generate_Ku(in.securityAuthProto, (u_int)in.securityAuthProtoLen,
-			    (const u_char *)c->priv_password, strlen(c->priv_password),
-			    in.securityPrivKey, &in.securityPrivKeyLen) != SNMPERR_SUCCESS) {
-				snprintf(err, errlen, "cannot derive the privacy key");
-				return -1;
-			}
 		}
-		known = v3_cache_get(s->eng, s->peername);
+		/* Keys are ours (v3keys.c): net-snmp must not build a USM
+		 * user from the session, nor derive anything. */
+		in.flags |= SNMP_FLAGS_USER_CREATED;
+		known = v3_engid_get(s->eng, s->peername, id, &idlen) == 0;
 		if (known) {
-			in.securityEngineID = (u_char *)known->id;
-			in.securityEngineIDLen = known->len;
+			if (v3_keys_get(s->eng, c, id, idlen, &s->keys, err, errlen) == -1)
+				return -1;
+			in.securityEngineID = id;
+			in.securityEngineIDLen = idlen;
 		}
 	}
 	s->sessp = snmp_sess_open(&in);
-	explicit_bzero(in.securityAuthKey, sizeof(in.securityAuthKey));
-	explicit_bzero(in.securityPrivKey, sizeof(in.securityPrivKey));
 	if (s->sessp == NULL) {
 		snprintf(err, errlen, "%s: cannot open SNMP session: %s", s->host,
 		    snmp_api_errstring(snmp_errno));
 		return -1;
 	}
+	s->eng->stats.sessions_opened++;
 	if (c->version == CFG_SNMP_V3) {
-		snmp_sess_session(s->sessp)->flags |= SNMP_FLAGS_DONT_PROBE;
+		snmp_sess_session(s->sessp)->flags |= SNMP_FLAGS_DONT_PROBE |
+		    SNMP_FLAGS_USER_CREATED;
 		s->v3_state = known ? V3_READY : V3_NONE;
 	} else {
 		s->v3_state = V3_READY;
@@ -234,7 +185,7 @@ v3_probe_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	    op == NETSNMP_CALLBACK_OP_SEC_ERROR) && pdu != NULL &&
 	    pdu->securityEngineIDLen > 0 &&
 	    pdu->securityEngineIDLen <= SNMP_MAX_ENG_SIZE) {
-		v3_cache_put(s->eng, s->peername, pdu->securityEngineID,
+		v3_engid_put(s->eng, s->peername, pdu->securityEngineID,
 		    pdu->securityEngineIDLen);
 		s->v3_state = V3_GOT_ENGINE;   /* finished in sess_start() */
 		return 1;
@@ -253,14 +204,20 @@ sess_start(struct osnmp_sess *s)
 	netsnmp_pdu *pdu;
 
 	if (s->v3_state == V3_GOT_ENGINE) {
-		const struct v3_cache_entry *c = v3_cache_get(s->eng, s->peername);
+		u_char id[SNMP_MAX_ENG_SIZE];
+		size_t idlen;
+		char err[160];
 		ns = snmp_sess_session(s->sessp);
-		if (c && ns->securityEngineIDLen == 0) {
-			ns->securityEngineID = netsnmp_memdup(c->id, c->len);
-			ns->securityEngineIDLen = c->len;
+		if (ns->securityEngineIDLen == 0 &&
+		    v3_engid_get(s->eng, s->peername, id, &idlen) == 0) {
+			ns->securityEngineID = netsnmp_memdup(id, idlen);
+			ns->securityEngineIDLen = idlen;
 		}
-		if (create_user_from_session(ns) != SNMPERR_SUCCESS) {
-			sess_fail_all(s, OSNMP_ST_ERROR, "cannot create the USM user");
+		if (ns->securityEngineIDLen == 0 ||
+		    v3_keys_get(s->eng, s->cred, ns->securityEngineID,
+		    ns->securityEngineIDLen, &s->keys, err, sizeof(err)) == -1) {
+			sess_fail_all(s, OSNMP_ST_ERROR, ns->securityEngineIDLen ? err :
+			    "SNMPv3 engine discovery failed");
 			return;
 		}
 		s->v3_state = V3_READY;
@@ -308,13 +265,14 @@ osnmp_engine_id_hex(struct osnmp_engine *e, const char *addr, unsigned port,
     char *buf, size_t len)
 {
 	char key[300];
-	const struct v3_cache_entry *c;
+	u_char id[SNMP_MAX_ENG_SIZE];
+	size_t idlen;
 
 	snprintf(key, sizeof(key), strchr(addr, ':') ? "udp6:[%s]:%u" : "udp:%s:%u",
 	    addr, port);
-	if ((c = v3_cache_get(e, key)) == NULL || len < c->len * 2 + 1)
+	if (v3_engid_get(e, key, id, &idlen) == -1 || len < idlen * 2 + 1)
 		return -1;
-	for (size_t i = 0; i < c->len; i++)
-		snprintf(buf + 2 * i, 3, "%02x", c->id[i]);
+	for (size_t i = 0; i < idlen; i++)
+		snprintf(buf + 2 * i, 3, "%02x", id[i]);
 	return 0;
 }

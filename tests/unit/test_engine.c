@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "snmp/snmp.h"
+#include "snmp/snmp_int.h"
 
 struct tally {
 	int calls, ok, refused, error, other;
@@ -120,6 +120,36 @@ a_full_queue_is_refused_at_once(void **st)
 	loop_free(l);
 }
 
+/* Our Ku derivation (snmp/v3keys.c) must give net-snmp's bytes for every
+ * hash and for passwords whose length does or does not divide 64. */
+static void
+ku_derivation_matches_net_snmp_for_every_hash(void **st)
+{
+	static const int protos[] = { CFG_AUTH_MD5, CFG_AUTH_SHA, CFG_AUTH_SHA224,
+	    CFG_AUTH_SHA256, CFG_AUTH_SHA384, CFG_AUTH_SHA512 };
+	static const char *pws[] = { "8chars!!", "thirteen-char", "a password of "
+	    "exactly sixty-four characters, to fill one block of hashing!!",
+	    "\xc3\xa9t\xc3\xa9 2026 \xe2\x82\xac" };
+	u_char ours[USM_AUTH_KU_LEN], theirs[USM_AUTH_KU_LEN];
+	size_t olen, tlen, hlen;
+
+	for (size_t i = 0; i < countof(protos); i++) {
+		const oid *h = v3_auth_oid(protos[i], &hlen);
+		for (size_t j = 0; j < countof(pws); j++) {
+			olen = tlen = USM_AUTH_KU_LEN;
+			assert_int_equal(v3_ku_derive(protos[i], pws[j], ours, &olen), 0);
+			assert_int_equal(generate_Ku((oid *)h, (u_int)hlen,
+			    (const u_char *)pws[j], strlen(pws[j]), theirs, &tlen),
+			    SNMPERR_SUCCESS);
+			assert_int_equal(olen, tlen);
+			assert_memory_equal(ours, theirs, tlen);
+		}
+	}
+	olen = USM_AUTH_KU_LEN;
+	assert_int_equal(v3_ku_derive(CFG_AUTH_SHA, "short", ours, &olen), -1);
+	/* RFC 3414 11.2: 8 characters at least */
+}
+
 int
 main(void)
 {
@@ -127,6 +157,7 @@ main(void)
 		cmocka_unit_test(a_pdu_net_snmp_cannot_encode_is_reported_once),
 		cmocka_unit_test(requests_beyond_the_global_cap_wait_and_all_complete),
 		cmocka_unit_test(a_full_queue_is_refused_at_once),
+		cmocka_unit_test(ku_derivation_matches_net_snmp_for_every_hash),
 	};
 
 	setenv("SNMP_PERSISTENT_DIR", "/tmp", 0);
