@@ -158,9 +158,11 @@ def test_walk_json_is_strict_utf8_and_exact(outpost, device):
 
 
 def check_cells(sample):
-    """A poll sample's cells: bare numbers and text, typed objects for bytes."""
-    assert sample["columns"] == ["." + BASE]
-    rows = sample["rows"]
+    """A poll sample's cells: bare numbers and text, typed objects for bytes.
+    A [profile NAME]'s columns are one table called NAME."""
+    table = sample["tables"]["fidelity"]
+    assert table["columns"] == ["." + BASE]
+    rows = table["rows"]
     assert sorted(rows, key=int) == [str(i + 1) for i in range(len(CASES))]
     for inst, (cell,) in rows.items():
         i = int(inst) - 1
@@ -183,7 +185,7 @@ def test_poll_samples_are_strict_utf8_and_exact(outpost, device, tmp_path):
     samples = {s["profile"]: s for s in strict_lines(out)}
     check_cells(samples["fidelity"])
     # sysDescr is Latin-1 bytes: a Hex-STRING cell, recoverable.
-    sysdescr = samples["system"]["rows"]["0"][0]
+    sysdescr = samples["system"]["scalars"]["." + SYSDESCR]
     assert sysdescr == {"type": "Hex-STRING", "value": served(SYSDESCR_BYTES)}
 
 
