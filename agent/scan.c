@@ -14,7 +14,7 @@
 
 #define SCAN_MAX_TARGETS 256
 #define SCAN_PROGRESS_MS 250       /* redraw on a terminal */
-#define SCAN_PROGRESS_LOG_MS 5000  /* a line at a time elsewhere */
+#define SCAN_PROGRESS_LOG_MS 1000  /* whole lines elsewhere */
 #define SCAN_DEFAULT_RATE 1000     /* a /16 with one retry in about 2 min */
 #define OPT_PROGRESS 2000          /* scan's own long option */
 
