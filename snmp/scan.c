@@ -33,28 +33,6 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#define SCAN_BATCH        64        /* probes per sendmmsg */
-#define SCAN_RECV_BATCH   32        /* datagrams per recvmmsg */
-#define SCAN_RECV_MAX     4096      /* a longer reply is not ours to parse */
-#define SCAN_TURN_MAX     4096      /* probes per loop turn: others get a go */
-#define SCAN_DRAIN_MAX    64        /* recvmmsg calls per drain */
-#define SCAN_RCVBUF       (8 << 20)
-#define SCAN_SNDBUF       (1 << 20)
-/* Kernel memory a queued reply takes (skb truesize): measured ~1.3 KB
- * for a 100-byte reply on loopback; larger on real NICs. */
-#define SCAN_REPLY_COST   2048
-#define SCAN_WINDOW_MIN   64
-#define SCAN_GRACE_MIN_US 20000
-#define SCAN_RATE_MIN     100       /* the floor of backing off */
-#define SCAN_BACKOFF_MAX_MS 50
-
-enum {
-	SCAN_F_V3_OK  = 1,   /* answered a v3 discovery probe */
-	SCAN_F_BONUS  = 2,   /* one more try: a reply may have been dropped */
-	SCAN_F_ENGINE = 4,   /* an authenticated GET is with the engine */
-	SCAN_F_INWIN  = 8,   /* counted in the reply window */
-};
-
 static const oid scan_oids[SCAN_NVB][9] = {
 	{ 1, 3, 6, 1, 2, 1, 1, 1, 0 },   /* sysDescr.0 */
 	{ 1, 3, 6, 1, 2, 1, 1, 2, 0 },   /* sysObjectID.0 */
@@ -62,78 +40,14 @@ static const oid scan_oids[SCAN_NVB][9] = {
 	{ 1, 3, 6, 1, 2, 1, 1, 5, 0 },   /* sysName.0 */
 };
 
-struct scan_range {
-	struct net_range r;
-	unsigned         port;
-	uint64_t         count;
-};
-
-struct scan_sock {
-	int      fd;
-	uint32_t drops;        /* SO_RXQ_OVFL counter last seen */
-};
-
-struct scan_eng_req {
-	struct osnmp_scan *scan;
-	int32_t            slot;
-};
-
-struct osnmp_scan {
-	struct osnmp_engine   *eng;
-	struct loop           *loop;
-	struct osnmp_scan_opts opts;
-	struct scan_range     *ranges;
-	size_t                 nranges, range_idx;
-	uint64_t               range_off, total, done;
-	size_t                 found;
-	struct scan_table      tab;
-	struct scan_tpl        tpl[OSNMP_SCAN_MAX_CREDS];
-	struct scan_sock       sock4, sock6;
-	struct ratelimit       rl;
-	double                 rate;            /* current; 0 = unlimited */
-	struct loop_timer      timer;
-	uint64_t               t0_us;
-	/* the reply window */
-	uint32_t               win_cap, win_used;
-	int32_t                win_oldest;      /* oldest slot in it, or -1 */
-	double                 srtt_us, rttvar_us;
-	uint64_t               backoff_us, backoff_until;
-	struct osnmp_scan_stats stats;
-	unsigned               engine_reqs;
-	struct scan_eng_req   *eng_req;         /* one per slot */
-	bool                   cancelled, finished;
-	bool                   busy;            /* inside pump or a callback */
-	bool                   lost;            /* replies dropped: act after the drain */
-	uint64_t               last_slowdown;
-	osnmp_scan_found_cb    found_cb;
-	osnmp_scan_done_cb     done_cb;
-	void                  *arg;
-	/* I/O buffers, allocated once */
-	uint8_t              (*out)[SCAN_TPL_MAX];
-	struct sockaddr_storage *out_addr;
-	struct mmsghdr        *out_msg;
-	struct iovec          *out_iov;
-	int32_t               *out_slot;
-	uint8_t              (*in)[SCAN_RECV_MAX];
-	struct sockaddr_storage *in_addr;
-	struct mmsghdr        *in_msg;
-	struct iovec          *in_iov;
-	uint8_t              (*in_ctl)[64];
-};
-
 static void scan_pump(struct osnmp_scan *);
 static void scan_arm_ms(struct osnmp_scan *, uint64_t when_us);
 
-static uint64_t
-scan_now(const struct osnmp_scan *s)
-{
-	return mono_us() - s->t0_us;
-}
 
 /* ---- addresses --------------------------------------------------------- */
 
-static const struct scan_range *
-slot_range(const struct osnmp_scan *s, const struct scan_slot *sl)
+const struct scan_range *
+scan_slot_range(const struct osnmp_scan *s, const struct scan_slot *sl)
 {
 	return &s->ranges[sl->range];
 }
@@ -142,7 +56,7 @@ static void
 slot_addr_str(const struct osnmp_scan *s, const struct scan_slot *sl,
     char *buf, size_t len)
 {
-	const struct scan_range *r = slot_range(s, sl);
+	const struct scan_range *r = scan_slot_range(s, sl);
 
 	if (r->r.family == AF_INET6)
 		inet_ntop(AF_INET6, &r->r.addr6, buf, (socklen_t)len);
@@ -154,7 +68,7 @@ static socklen_t
 slot_sockaddr(const struct osnmp_scan *s, const struct scan_slot *sl,
     struct sockaddr_storage *ss)
 {
-	const struct scan_range *r = slot_range(s, sl);
+	const struct scan_range *r = scan_slot_range(s, sl);
 
 	memset(ss, 0, sizeof(struct sockaddr_in6));
 	if (r->r.family == AF_INET6) {
@@ -173,11 +87,11 @@ slot_sockaddr(const struct osnmp_scan *s, const struct scan_slot *sl,
 
 /* Is ss (a reply's source, or an ICMP error's original destination) the
  * slot's address and port? */
-static bool
-slot_is_peer(const struct osnmp_scan *s, const struct scan_slot *sl,
+bool
+scan_slot_is_peer(const struct osnmp_scan *s, const struct scan_slot *sl,
     const struct sockaddr_storage *ss)
 {
-	const struct scan_range *r = slot_range(s, sl);
+	const struct scan_range *r = scan_slot_range(s, sl);
 
 	if (r->r.family == AF_INET6) {
 		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
@@ -189,8 +103,8 @@ slot_is_peer(const struct osnmp_scan *s, const struct scan_slot *sl,
 	    ntohl(a->sin_addr.s_addr) == r->r.first + sl->off;
 }
 
-static unsigned
-slot_cred(const struct osnmp_scan *s, const struct scan_slot *sl)
+unsigned
+scan_slot_cred(const struct osnmp_scan *s, const struct scan_slot *sl)
 {
 	/* The credential that worked last time first, then the rest in order. */
 	if (sl->first == 0xff)
@@ -208,106 +122,10 @@ cred_is_v3(const struct osnmp_scan *s, unsigned c)
 
 /* ---- the reply window ------------------------------------------------- */
 
-static uint64_t
-scan_grace(const struct osnmp_scan *s)
-{
-	double g = s->srtt_us + 4 * s->rttvar_us;
-	uint64_t t = (uint64_t)s->opts.timeout_ms * 1000;
-
-	if (g < SCAN_GRACE_MIN_US)
-		g = SCAN_GRACE_MIN_US;
-	return g > (double)t ? t : (uint64_t)g;
-}
-
-static void
-win_leave(struct osnmp_scan *s, int32_t i)
-{
-	struct scan_slot *sl = &s->tab.slot[i];
-
-	if (!(sl->flags & SCAN_F_INWIN))
-		return;
-	sl->flags &= (uint8_t)~SCAN_F_INWIN;
-	s->win_used--;
-	if (s->win_oldest == i) {
-		/* The next slot on the wire is the next oldest; it may have
-		 * left already (answered slots are off the wire). */
-		int32_t n = sl->next;
-		while (n >= 0 && !(s->tab.slot[n].flags & SCAN_F_INWIN))
-			n = s->tab.slot[n].next;
-		s->win_oldest = n;
-	}
-}
-
-/* Probes sent more than the grace time ago leave the window. */
-static void
-win_expire(struct osnmp_scan *s, uint64_t now)
-{
-	uint64_t grace = scan_grace(s);
-
-	while (s->win_oldest >= 0 &&
-	    s->tab.slot[s->win_oldest].sent_us + grace <= now)
-		win_leave(s, s->win_oldest);
-}
-
-static void
-wire_remove(struct osnmp_scan *s, int32_t i)
-{
-	win_leave(s, i);
-	scan_list_remove(&s->tab, i);
-}
-
-static void
-rtt_sample(struct osnmp_scan *s, uint64_t rtt)
-{
-	double r = (double)rtt;
-
-	if (s->srtt_us == 0) {
-		s->srtt_us = r;
-		s->rttvar_us = r / 2;
-		return;
-	}
-	s->rttvar_us = 0.75 * s->rttvar_us + 0.25 * (r > s->srtt_us ?
-	    r - s->srtt_us : s->srtt_us - r);
-	s->srtt_us = 0.875 * s->srtt_us + 0.125 * r;
-}
-
-/* The kernel dropped replies or refused sends: halve the rate (once per
- * grace time, so one burst of drops counts once). */
-static void
-scan_slow_down(struct osnmp_scan *s, const char *why)
-{
-	uint64_t now = scan_now(s);
-	double r = s->rate;
-
-	if (s->last_slowdown != 0 && now - s->last_slowdown < scan_grace(s))
-		return;
-	s->last_slowdown = now;
-	if (r == 0)   /* unlimited so far: start from what the window allows */
-		r = (double)s->win_cap * 1e6 / (double)scan_grace(s);
-	r /= 2;
-	if (r < SCAN_RATE_MIN)
-		r = SCAN_RATE_MIN;
-	s->rate = r;
-	ratelimit_init(&s->rl, r, r / 100 > 1 ? r / 100 : 1, mono_us());
-	log_debug("scan: %s; slowing to %.0f probes/s", why, r);
-}
-
-/* Replies were dropped: one of the probes in flight lost its answer, so
- * each gets one more try, whatever the retries. */
-static void
-scan_lost_replies(struct osnmp_scan *s)
-{
-	s->lost = false;
-	for (int32_t i = scan_list_first(&s->tab, SCAN_L_WIRE); i >= 0;
-	    i = s->tab.slot[i].next)
-		s->tab.slot[i].flags |= SCAN_F_BONUS;
-	scan_slow_down(s, "the receive buffer dropped replies");
-}
-
 /* ---- finishing addresses ---------------------------------------------- */
 
-static void
-slot_done(struct osnmp_scan *s, int32_t i)
+void
+scan_slot_done(struct osnmp_scan *s, int32_t i)
 {
 	scan_table_put(&s->tab, i);
 	s->done++;
@@ -326,13 +144,13 @@ static void
 device_init(struct osnmp_scan *s, int32_t i, struct osnmp_scan_device *d)
 {
 	struct scan_slot *sl = &s->tab.slot[i];
-	const struct scan_range *r = slot_range(s, sl);
+	const struct scan_range *r = scan_slot_range(s, sl);
 
 	memset(d, 0, sizeof(*d));
 	slot_addr_str(s, sl, d->address, sizeof(d->address));
 	d->port = r->port;
 	d->sort_key = r->r.family == AF_INET6 ? UINT32_MAX : r->r.first + sl->off;
-	d->cred_index = slot_cred(s, sl);
+	d->cred_index = scan_slot_cred(s, sl);
 	d->rtt_ms = (double)(scan_now(s) - sl->sent_us) / 1000.0;
 }
 
@@ -340,14 +158,14 @@ static void
 device_report(struct osnmp_scan *s, int32_t i, struct osnmp_scan_device *d)
 {
 	s->found++;
-	slot_done(s, i);
+	scan_slot_done(s, i);
 	if (!s->cancelled)
 		s->found_cb(d, s->arg);
 }
 
 /* A v1/v2c answer, from our own parser. */
-static void
-found_direct(struct osnmp_scan *s, int32_t i, const struct scan_reply *rep)
+void
+scan_found_direct(struct osnmp_scan *s, int32_t i, const struct scan_reply *rep)
 {
 	struct osnmp_scan_device d;
 	netsnmp_variable_list vb;
@@ -405,7 +223,7 @@ engine_reply(const struct osnmp_reply *rep, void *arg)
 	sl->flags &= (uint8_t)~SCAN_F_ENGINE;
 	s->busy = true;
 	if (s->cancelled || osnmp_engine_closing(s->eng)) {
-		slot_done(s, i);
+		scan_slot_done(s, i);
 	} else if (rep->status == OSNMP_ST_OK) {
 		struct osnmp_scan_device d;
 		const netsnmp_variable_list *vb = rep->pdu->variables;
@@ -422,7 +240,7 @@ engine_reply(const struct osnmp_reply *rep, void *arg)
 			d.sys_uptime = (uint64_t)(*v[SCAN_VB_UPTIME]->val.integer & 0xffffffffu);
 		device_report(s, i, &d);
 	} else if (rep->status == OSNMP_ST_REFUSED) {
-		slot_done(s, i);
+		scan_slot_done(s, i);
 	} else {
 		/* A wrong user or password, or no answer: the next one. */
 		slot_next_cred(s, i);
@@ -433,8 +251,8 @@ engine_reply(const struct osnmp_reply *rep, void *arg)
 }
 
 /* The authenticated GET for an address that answered v3 discovery. */
-static void
-slot_engine_get(struct osnmp_scan *s, int32_t i)
+void
+scan_engine_get(struct osnmp_scan *s, int32_t i)
 {
 	struct scan_slot *sl = &s->tab.slot[i];
 	struct scan_eng_req *er = &s->eng_req[i];
@@ -444,8 +262,8 @@ slot_engine_get(struct osnmp_scan *s, int32_t i)
 
 	memset(&t, 0, sizeof(t));
 	slot_addr_str(s, sl, t.host, sizeof(t.host));
-	t.port = slot_range(s, sl)->port;
-	t.cred = s->opts.creds[slot_cred(s, sl)];
+	t.port = scan_slot_range(s, sl)->port;
+	t.cred = s->opts.creds[scan_slot_cred(s, sl)];
 	t.timeout_ms = s->opts.timeout_ms;
 	t.retries = s->opts.retries;
 	for (size_t k = 0; k < SCAN_NVB; k++)
@@ -469,167 +287,23 @@ slot_next_cred(struct osnmp_scan *s, int32_t i)
 
 	for (;;) {
 		if ((size_t)sl->step + 1 >= s->opts.ncreds || s->cancelled) {
-			slot_done(s, i);
+			scan_slot_done(s, i);
 			return;
 		}
 		sl->step++;
 		sl->tries = 0;
 		sl->flags &= (uint8_t)~SCAN_F_BONUS;
 		scan_table_renew(&s->tab, i);
-		if (!cred_is_v3(s, slot_cred(s, sl)) || !(sl->flags & SCAN_F_V3_OK))
+		if (!cred_is_v3(s, scan_slot_cred(s, sl)) || !(sl->flags & SCAN_F_V3_OK))
 			break;
 		/* Known to speak v3: straight to the authenticated GET. */
-		slot_engine_get(s, i);
+		scan_engine_get(s, i);
 		return;
 	}
 	scan_list_push(&s->tab, SCAN_L_QUEUE, i);
 }
 
 /* ---- receiving -------------------------------------------------------- */
-
-static void
-scan_match(struct osnmp_scan *s, const uint8_t *buf, size_t len,
-    const struct sockaddr_storage *from)
-{
-	struct scan_reply rep;
-	struct scan_slot *sl;
-	const struct config_credential *c;
-	int32_t i;
-
-	if (scan_reply_parse(buf, len, &rep) == -1 ||
-	    (i = scan_table_find(&s->tab, rep.version == 3 ? rep.msgid :
-	    rep.reqid)) < 0) {
-		s->stats.ignored++;
-		return;
-	}
-	sl = &s->tab.slot[i];
-	c = s->opts.creds[slot_cred(s, sl)];
-	/* A late answer to a probe queued for its retry still counts. */
-	if ((sl->list != SCAN_L_WIRE && sl->list != SCAN_L_QUEUE) ||
-	    !slot_is_peer(s, sl, from)) {
-		s->stats.ignored++;
-		return;
-	}
-	if (c->version == CFG_SNMP_V3) {
-		/* Any answer to discovery (a REPORT carrying the engine ID). */
-		if (rep.version != 3) {
-			s->stats.ignored++;
-			return;
-		}
-	} else if (rep.version != (c->version == CFG_SNMP_V1 ? 0 : 1) ||
-	    rep.pdu_type != 0xa2 || rep.community_len != strlen(c->community) ||
-	    memcmp(rep.community, c->community, rep.community_len) != 0) {
-		s->stats.ignored++;
-		return;
-	}
-	s->stats.replies++;
-	if (sl->list == SCAN_L_WIRE)
-		rtt_sample(s, scan_now(s) - sl->sent_us);
-	wire_remove(s, i);
-	if (c->version == CFG_SNMP_V3) {
-		sl->flags |= SCAN_F_V3_OK;
-		slot_engine_get(s, i);
-	} else {
-		found_direct(s, i, &rep);
-	}
-}
-
-static void
-sock_drops(struct osnmp_scan *s, struct scan_sock *k, const struct msghdr *m)
-{
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
-		uint32_t n;
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
-		    c->cmsg_len < CMSG_LEN(sizeof(n)))
-			continue;
-		memcpy(&n, CMSG_DATA(c), sizeof(n));
-		if (n != k->drops) {
-			s->stats.kernel_drops += (uint32_t)(n - k->drops);
-			k->drops = n;
-			s->lost = true;
-		}
-	}
-}
-
-/* ICMP errors: port unreachable ends an address (nothing listens). */
-static void
-scan_errqueue(struct osnmp_scan *s, struct scan_sock *k)
-{
-	for (int n = 0; n < SCAN_DRAIN_MAX; n++) {
-		struct sockaddr_storage to;
-		uint8_t buf[SCAN_TPL_MAX], ctl[512];
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr m = { .msg_name = &to, .msg_namelen = sizeof(to),
-		    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-		    .msg_controllen = sizeof(ctl) };
-		ssize_t len = recvmsg(k->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
-
-		if (len < 0)
-			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			struct sock_extended_err ee;
-			int32_t i;
-
-			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
-			    (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) ||
-			    c->cmsg_len < CMSG_LEN(sizeof(ee)))
-				continue;
-			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-			if (!((ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == 3 &&
-			    ee.ee_code == 3) || (ee.ee_origin == SO_EE_ORIGIN_ICMP6 &&
-			    ee.ee_type == 1 && ee.ee_code == 4)))
-				continue;
-			i = scan_table_find(&s->tab, scan_probe_reqid(buf, (size_t)len));
-			if (i >= 0 && s->tab.slot[i].list == SCAN_L_WIRE &&
-			    slot_is_peer(s, &s->tab.slot[i], &to)) {
-				wire_remove(s, i);
-				slot_done(s, i);
-			}
-		}
-	}
-}
-
-static void
-scan_drain_sock(struct osnmp_scan *s, struct scan_sock *k)
-{
-	if (k->fd < 0)
-		return;
-	scan_errqueue(s, k);
-	for (int n = 0; n < SCAN_DRAIN_MAX; n++) {
-		int got;
-
-		for (int j = 0; j < SCAN_RECV_BATCH; j++) {
-			s->in_iov[j] = (struct iovec){ s->in[j], SCAN_RECV_MAX };
-			s->in_msg[j].msg_hdr = (struct msghdr){ .msg_name = &s->in_addr[j],
-			    .msg_namelen = sizeof(s->in_addr[j]), .msg_iov = &s->in_iov[j],
-			    .msg_iovlen = 1, .msg_control = s->in_ctl[j],
-			    .msg_controllen = sizeof(s->in_ctl[j]) };
-		}
-		got = recvmmsg(k->fd, s->in_msg, SCAN_RECV_BATCH, MSG_DONTWAIT, NULL);
-		if (got <= 0)
-			return;
-		for (int j = 0; j < got; j++) {
-			struct msghdr *m = &s->in_msg[j].msg_hdr;
-			sock_drops(s, k, m);
-			if (m->msg_flags & MSG_TRUNC) {
-				s->stats.ignored++;
-				continue;
-			}
-			scan_match(s, s->in[j], s->in_msg[j].msg_len, &s->in_addr[j]);
-		}
-		if (got < SCAN_RECV_BATCH)
-			return;
-	}
-}
-
-static void
-scan_drain(struct osnmp_scan *s)
-{
-	scan_drain_sock(s, &s->sock4);
-	scan_drain_sock(s, &s->sock6);
-	if (s->lost)
-		scan_lost_replies(s);
-}
 
 /* ---- timeouts --------------------------------------------------------- */
 
@@ -639,12 +313,12 @@ scan_expire(struct osnmp_scan *s, uint64_t now)
 	uint64_t timeout = (uint64_t)s->opts.timeout_ms * 1000;
 	int32_t i;
 
-	win_expire(s, now);
+	scan_win_expire(s, now);
 	while ((i = scan_list_first(&s->tab, SCAN_L_WIRE)) >= 0 &&
 	    s->tab.slot[i].sent_us + timeout <= now) {
 		struct scan_slot *sl = &s->tab.slot[i];
 
-		wire_remove(s, i);
+		scan_wire_remove(s, i);
 		if (sl->tries <= s->opts.retries || (sl->flags & SCAN_F_BONUS)) {
 			/* Same request id: a late answer still counts. */
 			if (sl->tries > s->opts.retries)
@@ -709,105 +383,6 @@ scan_take(struct osnmp_scan *s)
 			sl->first = (uint8_t)f;
 	}
 	return i;
-}
-
-static bool
-send_error_transient(int e)
-{
-	return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ENOMEM ||
-	    e == EINTR;
-}
-
-/* Send n prepared probes of one family; the ones not sent go back to the
- * front of the queue. false if the kernel pushed back. */
-static bool
-scan_flush(struct osnmp_scan *s, int fd, int n)
-{
-	int sent = 0;
-	bool ok = true;
-
-	while (sent < n) {
-		int r = sendmmsg(fd, s->out_msg + sent, (unsigned)(n - sent), 0);
-		if (r > 0) {
-			uint64_t now = scan_now(s);
-			for (int j = sent; j < sent + r; j++) {
-				int32_t i = s->out_slot[j];
-				struct scan_slot *sl = &s->tab.slot[i];
-				sl->tries++;
-				sl->sent_us = now;
-				sl->flags |= SCAN_F_INWIN;
-				scan_list_push(&s->tab, SCAN_L_WIRE, i);
-				if (s->win_oldest < 0)
-					s->win_oldest = i;
-				s->win_used++;
-			}
-			s->stats.sent += (uint64_t)r;
-			sent += r;
-			continue;
-		}
-		if (r < 0 && send_error_transient(errno)) {
-			ok = false;
-			break;
-		}
-		/* This address cannot be sent to (no route, a broadcast
-		 * address, ...): it is done, the rest go on. */
-		log_debug("scan: send: %s", strerror(errno));
-		slot_done(s, s->out_slot[sent]);
-		sent++;
-	}
-	for (int j = n - 1; j >= sent; j--)
-		scan_list_push_front(&s->tab, SCAN_L_QUEUE, s->out_slot[j]);
-	if (!ok) {
-		s->backoff_us = s->backoff_us ? s->backoff_us * 2 : 1000;
-		if (s->backoff_us > SCAN_BACKOFF_MAX_MS * 1000)
-			s->backoff_us = SCAN_BACKOFF_MAX_MS * 1000;
-		s->backoff_until = scan_now(s) + s->backoff_us;
-		if (errno == ENOBUFS || errno == ENOMEM)
-			scan_slow_down(s, "the kernel is out of send buffers");
-	} else {
-		s->backoff_us = 0;
-	}
-	return ok;
-}
-
-static int
-scan_sock_open(struct osnmp_scan *s, int family, char *err, size_t errlen)
-{
-	struct scan_sock *k = family == AF_INET6 ? &s->sock6 : &s->sock4;
-	struct sockaddr_storage any;
-	int one = 1, want = SCAN_RCVBUF, snd = SCAN_SNDBUF, got = 0;
-	socklen_t gl = sizeof(got);
-
-	memset(&any, 0, sizeof(any));
-	any.ss_family = (sa_family_t)family;
-	k->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (k->fd == -1 || bind(k->fd, (struct sockaddr *)&any, family == AF_INET6 ?
-	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) == -1) {
-		snprintf(err, errlen, "cannot open a UDP socket (%s): %s",
-		    family == AF_INET6 ? "IPv6" : "IPv4", strerror(errno));
-		return -1;
-	}
-	/* As much as we may (root may go past net.core.rmem_max). */
-	if (setsockopt(k->fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) == -1)
-		(void)setsockopt(k->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
-	(void)setsockopt(k->fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
-	(void)setsockopt(k->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	if (family == AF_INET6)
-		(void)setsockopt(k->fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
-	else
-		(void)setsockopt(k->fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
-	/* The window is what the kernel granted, not what we asked for:
-	 * half of it, for ICMP errors and late replies. */
-	if (getsockopt(k->fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) == -1 || got <= 0)
-		got = 0;
-	uint32_t cap = (uint32_t)got / SCAN_REPLY_COST / 2;
-	if (cap < SCAN_WINDOW_MIN)
-		cap = SCAN_WINDOW_MIN;
-	if (s->win_cap == 0 || cap < s->win_cap)
-		s->win_cap = cap;
-	log_debug("scan: %s socket: receive buffer %d bytes, %u replies in flight",
-	    family == AF_INET6 ? "IPv6" : "IPv4", got, s->win_cap);
-	return 0;
 }
 
 static bool
@@ -895,7 +470,7 @@ scan_send(struct osnmp_scan *s, uint64_t *token_wait)
 			return BLOCK_TOKENS;
 		}
 		struct scan_slot *sl = &s->tab.slot[i];
-		int f = slot_range(s, sl)->r.family;
+		int f = scan_slot_range(s, sl)->r.family;
 		if (n > 0 && (f != fam || n == SCAN_BATCH)) {
 			bool ok = scan_flush(s, fam == AF_INET6 ? s->sock6.fd : s->sock4.fd, n);
 			n = 0;
@@ -908,7 +483,7 @@ scan_send(struct osnmp_scan *s, uint64_t *token_wait)
 			}
 		}
 		fam = f;
-		const struct scan_tpl *t = &s->tpl[slot_cred(s, sl)];
+		const struct scan_tpl *t = &s->tpl[scan_slot_cred(s, sl)];
 		scan_tpl_write(t, sl->reqid, s->out[n]);
 		s->out_iov[n] = (struct iovec){ s->out[n], t->len };
 		s->out_msg[n].msg_hdr = (struct msghdr){ .msg_name = &s->out_addr[n],

@@ -1,7 +1,7 @@
 /*
- * Internal to the scanner (scan.c, scan_ber.c, scan_table.c) and its
- * unit tests: the probe messages, a bounded BER reader for the replies,
- * and the table of probes in flight.
+ * Internal to the scanner (scan*.c) and its unit tests: the probe
+ * messages, a bounded BER reader for the replies, the table of probes in
+ * flight, and the scan itself.
  */
 #ifndef OUTPOST_SCAN_INT_H
 #define OUTPOST_SCAN_INT_H
@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "snmp/snmp_int.h"
 
 /* ---- probes (scan_ber.c) ---------------------------------------------- */
 
@@ -135,5 +137,118 @@ static inline uint32_t scan_list_count(const struct scan_table *t, enum scan_lis
 {
 	return t->lists[l].count;
 }
+
+/* ---- the scan (scan.c, scan_io.c) ------------------------------------- */
+
+#define SCAN_BATCH        64        /* probes per sendmmsg */
+#define SCAN_RECV_BATCH   32        /* datagrams per recvmmsg */
+#define SCAN_RECV_MAX     4096      /* a longer reply is not ours to parse */
+#define SCAN_TURN_MAX     4096      /* probes per loop turn: others get a go */
+#define SCAN_DRAIN_MAX    64        /* recvmmsg calls per drain */
+#define SCAN_RCVBUF       (8 << 20)
+#define SCAN_SNDBUF       (1 << 20)
+/* Kernel memory a queued reply takes (skb truesize): measured ~1.3 KB
+ * for a 100-byte reply on loopback; larger on real NICs. */
+#define SCAN_REPLY_COST   2048
+#define SCAN_WINDOW_MIN   64
+#define SCAN_GRACE_MIN_US 20000
+#define SCAN_RATE_MIN     100       /* the floor of backing off */
+#define SCAN_BACKOFF_MAX_MS 50
+
+enum {
+	SCAN_F_V3_OK  = 1,   /* answered a v3 discovery probe */
+	SCAN_F_BONUS  = 2,   /* one more try: a reply may have been dropped */
+	SCAN_F_ENGINE = 4,   /* an authenticated GET is with the engine */
+	SCAN_F_INWIN  = 8,   /* counted in the reply window */
+};
+
+
+struct scan_range {
+	struct net_range r;
+	unsigned         port;
+	uint64_t         count;
+};
+
+struct scan_sock {
+	int      fd;
+	uint32_t drops;        /* SO_RXQ_OVFL counter last seen */
+};
+
+struct scan_eng_req {
+	struct osnmp_scan *scan;
+	int32_t            slot;
+};
+
+struct osnmp_scan {
+	struct osnmp_engine   *eng;
+	struct loop           *loop;
+	struct osnmp_scan_opts opts;
+	struct scan_range     *ranges;
+	size_t                 nranges, range_idx;
+	uint64_t               range_off, total, done;
+	size_t                 found;
+	struct scan_table      tab;
+	struct scan_tpl        tpl[OSNMP_SCAN_MAX_CREDS];
+	struct scan_sock       sock4, sock6;
+	struct ratelimit       rl;
+	double                 rate;            /* current; 0 = unlimited */
+	struct loop_timer      timer;
+	uint64_t               t0_us;
+	/* the reply window */
+	uint32_t               win_cap, win_used;
+	int32_t                win_oldest;      /* oldest slot in it, or -1 */
+	double                 srtt_us, rttvar_us;
+	uint64_t               backoff_us, backoff_until;
+	struct osnmp_scan_stats stats;
+	unsigned               engine_reqs;
+	struct scan_eng_req   *eng_req;         /* one per slot */
+	bool                   cancelled, finished;
+	bool                   busy;            /* inside pump or a callback */
+	bool                   lost;            /* replies dropped: act after the drain */
+	uint64_t               last_slowdown;
+	osnmp_scan_found_cb    found_cb;
+	osnmp_scan_done_cb     done_cb;
+	void                  *arg;
+	/* I/O buffers, allocated once */
+	uint8_t              (*out)[SCAN_TPL_MAX];
+	struct sockaddr_storage *out_addr;
+	struct mmsghdr        *out_msg;
+	struct iovec          *out_iov;
+	int32_t               *out_slot;
+	uint8_t              (*in)[SCAN_RECV_MAX];
+	struct sockaddr_storage *in_addr;
+	struct mmsghdr        *in_msg;
+	struct iovec          *in_iov;
+	uint8_t              (*in_ctl)[64];
+};
+
+static inline uint64_t
+scan_now(const struct osnmp_scan *s)
+{
+	return mono_us() - s->t0_us;
+}
+
+/* scan.c */
+const struct scan_range *scan_slot_range(const struct osnmp_scan *,
+                                         const struct scan_slot *);
+bool     scan_slot_is_peer(const struct osnmp_scan *, const struct scan_slot *,
+                           const struct sockaddr_storage *);
+unsigned scan_slot_cred(const struct osnmp_scan *, const struct scan_slot *);
+void     scan_slot_done(struct osnmp_scan *, int32_t);
+void     scan_found_direct(struct osnmp_scan *, int32_t, const struct scan_reply *);
+void     scan_engine_get(struct osnmp_scan *, int32_t);
+
+/* scan_io.c */
+int      scan_sock_open(struct osnmp_scan *, int family, char *err, size_t errlen);
+uint64_t scan_grace(const struct osnmp_scan *);
+void     scan_win_expire(struct osnmp_scan *, uint64_t now);
+void     scan_wire_remove(struct osnmp_scan *, int32_t);
+void     scan_slow_down(struct osnmp_scan *, const char *why);
+void     scan_match(struct osnmp_scan *, const uint8_t *, size_t,
+                    const struct sockaddr_storage *from);
+/* Read every reply and ICMP error waiting. */
+void     scan_drain(struct osnmp_scan *);
+/* Send n prepared probes; false if the kernel pushed back. */
+bool     scan_flush(struct osnmp_scan *, int fd, int n);
 
 #endif
