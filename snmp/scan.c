@@ -540,20 +540,22 @@ scan_pump(struct osnmp_scan *s)
 		scan_finish(s);
 		return;
 	}
+	/* Timeouts and tokens wait at least a tick: a paced scan wakes up
+	 * 100 times a second and sends a burst, not once per probe. */
 	now = scan_now(s);
 	loop_timer_disarm(s->loop, &s->timer);
 	{
 		int32_t head = scan_list_first(&s->tab, SCAN_L_WIRE);
 		if (head >= 0)
-			scan_arm_ms(s, s->tab.slot[head].sent_us +
-			    (uint64_t)s->opts.timeout_ms * 1000);
+			scan_arm_ms(s, scan_max(s->tab.slot[head].sent_us +
+			    (uint64_t)s->opts.timeout_ms * 1000, now + SCAN_TICK_US));
 	}
 	switch (why) {
 	case BLOCK_TURN:
 		scan_arm_ms(s, now);
 		break;
 	case BLOCK_TOKENS:
-		scan_arm_ms(s, now + wait);
+		scan_arm_ms(s, now + scan_max(wait, SCAN_TICK_US));
 		break;
 	case BLOCK_BACKOFF:
 		scan_arm_ms(s, s->backoff_until);
@@ -716,10 +718,7 @@ osnmp_scan_start(struct osnmp_engine *e, struct loop *loop,
 		return NULL;
 	}
 	scan_set_io(s);
-	s->rate = o->rate;
-	/* A burst of a hundredth of a second's worth keeps pacing smooth. */
-	ratelimit_init(&s->rl, o->rate, o->rate / 100.0 > 1 ? o->rate / 100.0 : 1,
-	    mono_us());
+	scan_set_rate(s, o->rate);
 	/* Start from the loop, so callbacks never run inside this call. */
 	loop_timer_arm(loop, &s->timer, 0);
 	return s;

@@ -154,6 +154,7 @@ static inline uint32_t scan_list_count(const struct scan_table *t, enum scan_lis
 #define SCAN_GRACE_MIN_US 20000
 #define SCAN_RATE_MIN     100       /* the floor of backing off */
 #define SCAN_BACKOFF_MAX_MS 50
+#define SCAN_TICK_US      10000     /* the shortest wait for tokens or timeouts */
 
 enum {
 	SCAN_F_V3_OK  = 1,   /* answered a v3 discovery probe */
@@ -223,6 +224,12 @@ struct osnmp_scan {
 };
 
 static inline uint64_t
+scan_max(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+static inline uint64_t
 scan_now(const struct osnmp_scan *s)
 {
 	return mono_us() - s->t0_us;
@@ -243,6 +250,7 @@ int      scan_sock_open(struct osnmp_scan *, int family, char *err, size_t errle
 uint64_t scan_grace(const struct osnmp_scan *);
 void     scan_win_expire(struct osnmp_scan *, uint64_t now);
 void     scan_wire_remove(struct osnmp_scan *, int32_t);
+void     scan_set_rate(struct osnmp_scan *, double rate);   /* 0 = unlimited */
 void     scan_slow_down(struct osnmp_scan *, const char *why);
 void     scan_match(struct osnmp_scan *, const uint8_t *, size_t,
                     const struct sockaddr_storage *from);

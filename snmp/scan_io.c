@@ -74,6 +74,16 @@ rtt_sample(struct osnmp_scan *s, uint64_t rtt)
 	s->srtt_us = 0.875 * s->srtt_us + 0.125 * r;
 }
 
+void
+scan_set_rate(struct osnmp_scan *s, double rate)
+{
+	/* A tick's worth of tokens: what accumulates between two wake-ups. */
+	double burst = rate * SCAN_TICK_US / 1e6;
+
+	s->rate = rate;
+	ratelimit_init(&s->rl, rate, burst > 1 ? burst : 1, mono_us());
+}
+
 /* The kernel dropped replies or refused sends: halve the rate (once per
  * grace time, so one burst of drops counts once). */
 void
@@ -90,8 +100,7 @@ scan_slow_down(struct osnmp_scan *s, const char *why)
 	r /= 2;
 	if (r < SCAN_RATE_MIN)
 		r = SCAN_RATE_MIN;
-	s->rate = r;
-	ratelimit_init(&s->rl, r, r / 100 > 1 ? r / 100 : 1, mono_us());
+	scan_set_rate(s, r);
 	log_debug("scan: %s; slowing to %.0f probes/s", why, r);
 }
 
