@@ -358,6 +358,8 @@ scan_take(struct osnmp_scan *s)
 	int32_t i = scan_list_first(&s->tab, SCAN_L_QUEUE);
 	uint32_t range, off;
 
+	if (s->cancelled)   /* from a found callback, inside the pump */
+		return -1;
 	if (i >= 0) {
 		scan_list_remove(&s->tab, i);
 		return i;
@@ -452,13 +454,13 @@ scan_send(struct osnmp_scan *s, uint64_t *token_wait)
 
 		if (now < s->backoff_until) {
 			if (n > 0)
-				scan_flush(s, fam == AF_INET6 ? s->sock6.fd : s->sock4.fd, n);
+				scan_flush(s, fam, n);
 			return BLOCK_BACKOFF;
 		}
 		if (sent_turn >= SCAN_TURN_MAX || s->win_used + (uint32_t)n >= s->win_cap ||
 		    (i = scan_take(s)) < 0) {
 			if (n > 0)
-				scan_flush(s, fam == AF_INET6 ? s->sock6.fd : s->sock4.fd, n);
+				scan_flush(s, fam, n);
 			if (sent_turn >= SCAN_TURN_MAX)
 				return BLOCK_TURN;
 			return s->win_used >= s->win_cap ? BLOCK_WINDOW : BLOCK_NONE;
@@ -466,13 +468,13 @@ scan_send(struct osnmp_scan *s, uint64_t *token_wait)
 		if ((*token_wait = ratelimit_take(&s->rl, mono_us())) > 0) {
 			scan_list_push_front(&s->tab, SCAN_L_QUEUE, i);
 			if (n > 0)
-				scan_flush(s, fam == AF_INET6 ? s->sock6.fd : s->sock4.fd, n);
+				scan_flush(s, fam, n);
 			return BLOCK_TOKENS;
 		}
 		struct scan_slot *sl = &s->tab.slot[i];
 		int f = scan_slot_range(s, sl)->r.family;
 		if (n > 0 && (f != fam || n == SCAN_BATCH)) {
-			bool ok = scan_flush(s, fam == AF_INET6 ? s->sock6.fd : s->sock4.fd, n);
+			bool ok = scan_flush(s, fam, n);
 			n = 0;
 			/* Read what came back before sending more. */
 			scan_drain(s);
@@ -613,6 +615,12 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
 	for (size_t i = 0; i < o->nranges; i++) {
 		nr[i] = o->ranges[i];
 		np[i] = o->range_ports && o->range_ports[i] ? o->range_ports[i] : o->port;
+		if (np[i] == 0 || np[i] > 65535) {
+			snprintf(err, errlen, "port %u is not 1-65535", np[i]);
+			free(nr);
+			free(np);
+			return -1;
+		}
 	}
 	s->nranges = osnmp_scan_merge(nr, np, o->nranges);
 	for (size_t i = 0; i < s->nranges; i++) {
@@ -624,12 +632,6 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
 			v6 = true;
 		else
 			v4 = true;
-		if (np[i] == 0 || np[i] > 65535) {
-			free(nr);
-			free(np);
-			snprintf(err, errlen, "port %u is not 1-65535", np[i]);
-			return -1;
-		}
 	}
 	free(nr);
 	free(np);

@@ -147,8 +147,9 @@ static inline uint32_t scan_list_count(const struct scan_table *t, enum scan_lis
 #define SCAN_DRAIN_MAX    64        /* recvmmsg calls per drain */
 #define SCAN_RCVBUF       (8 << 20)
 #define SCAN_SNDBUF       (1 << 20)
-/* Kernel memory a queued reply takes (skb truesize): measured ~1.3 KB
- * for a 100-byte reply on loopback; larger on real NICs. */
+/* Kernel memory a queued reply is charged (skb truesize): on loopback
+ * 832 bytes for a 100-byte datagram, 2304 for 1400 bytes; NIC drivers
+ * often charge a 2-4 KB buffer whatever the size. */
 #define SCAN_REPLY_COST   2048
 #define SCAN_WINDOW_MIN   64
 #define SCAN_GRACE_MIN_US 20000
@@ -257,6 +258,6 @@ void     scan_match(struct osnmp_scan *, const uint8_t *, size_t,
 /* Read every reply and ICMP error waiting. */
 void     scan_drain(struct osnmp_scan *);
 /* Send n prepared probes; false if the kernel pushed back. */
-bool     scan_flush(struct osnmp_scan *, int fd, int n);
+bool     scan_flush(struct osnmp_scan *, int family, int n);
 
 #endif

@@ -77,8 +77,9 @@ rtt_sample(struct osnmp_scan *s, uint64_t rtt)
 void
 scan_set_rate(struct osnmp_scan *s, double rate)
 {
-	/* A tick's worth of tokens: what accumulates between two wake-ups. */
-	double burst = rate * SCAN_TICK_US / 1e6;
+	/* Two ticks' worth of tokens: what accumulates between two wake-ups,
+	 * and room for a late one, so oversleeping does not lose tokens. */
+	double burst = 2 * rate * SCAN_TICK_US / 1e6;
 
 	s->rate = rate;
 	ratelimit_init(&s->rl, rate, burst > 1 ? burst : 1, mono_us());
@@ -270,8 +271,9 @@ send_error_transient(int e)
 /* Send n prepared probes of one family; the ones not sent go back to the
  * front of the queue. false if the kernel pushed back. */
 bool
-scan_flush(struct osnmp_scan *s, int fd, int n)
+scan_flush(struct osnmp_scan *s, int family, int n)
 {
+	int fd = family == AF_INET6 ? s->sock6.fd : s->sock4.fd;
 	int sent = 0;
 	bool ok = true;
 
