@@ -599,7 +599,7 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
     size_t errlen)
 {
 	uint32_t salt = 0;
-	bool v4 = false, v6 = false;
+	bool v4 = false, v6 = false, has_v3 = false;
 	uint64_t nslots;
 
 	s->nranges = o->nranges;
@@ -643,6 +643,7 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
 	for (size_t c = 0; c < o->ncreds; c++) {
 		const struct config_credential *cr = o->creds[c];
 		if (cr->version == CFG_SNMP_V3) {
+			has_v3 = true;
 			scan_tpl_v3_discovery(&s->tpl[c]);
 		} else if (scan_tpl_community(&s->tpl[c], cr->version == CFG_SNMP_V1 ? 0 : 1,
 		    cr->community ? cr->community : "",
@@ -663,7 +664,7 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
 	if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
 		salt = (uint32_t)mono_us();   /* ids stay correct, only guessable */
 	if (scan_table_init(&s->tab, (uint32_t)nslots, salt) == -1 ||
-	    (s->eng_req = calloc(nslots, sizeof(*s->eng_req))) == NULL ||
+	    (has_v3 && (s->eng_req = calloc(nslots, sizeof(*s->eng_req))) == NULL) ||
 	    (s->out = calloc(SCAN_BATCH, sizeof(*s->out))) == NULL ||
 	    (s->out_addr = calloc(SCAN_BATCH, sizeof(*s->out_addr))) == NULL ||
 	    (s->out_msg = calloc(SCAN_BATCH, sizeof(*s->out_msg))) == NULL ||

@@ -94,11 +94,10 @@ int  scan_uint32_decode(const uint8_t *val, size_t len, uint32_t *out);
  */
 enum scan_list { SCAN_L_NONE, SCAN_L_FREE, SCAN_L_QUEUE, SCAN_L_WIRE };
 
-struct scan_slot {
+struct scan_slot {          /* 40 bytes */
+	uint64_t sent_us;        /* last send, scan clock */
 	uint32_t reqid;          /* 0 while free */
 	uint32_t range, off;     /* which address: ranges[range].first + off */
-	uint64_t sent_us;        /* last send, scan clock */
-	uint32_t window;         /* reply-window bucket of the last send */
 	int32_t  prev, next;
 	uint8_t  list;           /* enum scan_list */
 	uint8_t  step;           /* index into the credential order */
@@ -203,7 +202,7 @@ struct osnmp_scan {
 	uint64_t               backoff_us, backoff_until;
 	struct osnmp_scan_stats stats;
 	unsigned               engine_reqs;
-	struct scan_eng_req   *eng_req;         /* one per slot */
+	struct scan_eng_req   *eng_req;         /* one per slot; v3 scans only */
 	bool                   cancelled, finished;
 	bool                   busy;            /* inside pump or a callback */
 	bool                   lost;            /* replies dropped: act after the drain */

@@ -9,6 +9,9 @@
 
 #define SCAN_TABLE_MAX (1u << 20)
 
+/* Memory is one slot per probe in flight: keep it small. */
+_Static_assert(sizeof(struct scan_slot) <= 40, "scan_slot grew");
+
 int
 scan_table_init(struct scan_table *t, uint32_t nslots, uint32_t salt)
 {

@@ -55,7 +55,7 @@ class Netns:
         kw.setdefault("capture_output", True)
         return subprocess.run(self.cmd(argv), **kw)
 
-    def responder(self, addrs, port=161, community="public", timeout=30):
+    def responder(self, addrs, port=161, community="public", timeout=30, pad=0):
         """Start scan_responder.py answering for addrs ("ADDR" or
         "ADDR=MODE"); returns once every socket is bound."""
         n = len(self.procs)
@@ -65,7 +65,7 @@ class Netns:
             f.write("".join(a + "\n" for a in addrs))
         p = subprocess.Popen(self.cmd(["/usr/bin/python3", RESPONDER, "--port", str(port),
                                        "--community", community, "--addrs", path,
-                                       "--ready", ready]),
+                                       "--ready", ready, "--pad", str(pad)]),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.procs.append(p)
         deadline = time.monotonic() + timeout

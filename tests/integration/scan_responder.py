@@ -19,6 +19,7 @@ checks (MODE after '=' in the address file):
   notresponse  a GetRequest (tag 0xa0) sent back instead of a Response
 
 Usage: scan_responder.py --port N --community C --addrs FILE [--ready FILE]
+                         [--pad BYTES]
 FILE: one "ADDRESS[=MODE]" a line. --ready is written once every socket is
 bound. Runs until SIGTERM. Standard library only.
 """
@@ -130,9 +131,12 @@ def parse_get(buf):
     return version, community, reqid, oids
 
 
+PAD = 0
+
+
 def value(kind, addr):
     if kind == "descr":
-        return tlv(0x04, f"Scan responder {addr}".encode())
+        return tlv(0x04, f"Scan responder {addr}".encode() + b"." * PAD)
     if kind == "objid":
         return enc_oid(OBJECT_ID)
     if kind == "uptime":
@@ -202,7 +206,11 @@ def main():
     ap.add_argument("--community", default="public")
     ap.add_argument("--addrs", required=True)
     ap.add_argument("--ready")
+    ap.add_argument("--pad", type=int, default=0,
+                    help="bytes added to sysDescr (large replies)")
     a = ap.parse_args()
+    global PAD
+    PAD = a.pad
     entries = []
     with open(a.addrs) as f:
         for line in f:
