@@ -151,11 +151,10 @@ done_cb(uint64_t probed, size_t found, void *arg)
 	} else {
 		a->scan = NULL;
 		a->scan_ds = NULL;
-		log_info("discovery: %llu address%s probed in %llu s, %zu device%s "
-		    "answered, %zu in the inventory", (unsigned long long)probed,
-		    probed == 1 ? "" : "es",
-		    (unsigned long long)((mono_ms() - ds->started_ms) / 1000), found,
-		    found == 1 ? "" : "s", a->ndevs);
+		log_info("discovery: %llu address%s probed, %zu device%s answered, "
+		    "%zu in the inventory (%llu s)", (unsigned long long)probed,
+		    probed == 1 ? "" : "es", found, found == 1 ? "" : "s", a->ndevs,
+		    (unsigned long long)((mono_ms() - ds->started_ms) / 1000));
 	}
 	ds_free(ds);
 }
