@@ -34,6 +34,7 @@ struct scan {
 	struct osnmp_scan_device *found;
 	size_t                    nfound, capfound;
 	uint64_t                  probed;
+	struct osnmp_scan_stats   stats;
 };
 
 static const char scan_usage[] =
@@ -111,6 +112,7 @@ scan_done(uint64_t probed, size_t found, void *arg)
 	struct scan *s = arg;
 
 	s->probed = probed;
+	osnmp_scan_stats(s->scan, &s->stats);   /* still valid in this call */
 	s->scan = NULL;
 	loop_timer_disarm(s->loop, &s->progress);
 }
@@ -287,8 +289,6 @@ cmd_scan(int argc, char **argv)
 		free(s);
 		return rc == -2 ? 0 : rc;
 	}
-	if (getenv("OUTPOST_SCAN_DEBUG"))
-		log_set_level(LOG_LVL_DEBUG);
 	cli_raise_nofile();   /* v3 devices that answer get engine sessions */
 	osnmp_lib_init("outpost");
 	s->loop = loop_new();
@@ -322,6 +322,11 @@ cmd_scan(int argc, char **argv)
 		fprintf(stderr, "outpost scan: %llu address%s probed, %zu device%s found\n",
 		    (unsigned long long)s->probed, s->probed == 1 ? "" : "es",
 		    s->nfound, s->nfound == 1 ? "" : "s");
+		if (s->stats.kernel_drops > 0)
+			fprintf(stderr, "outpost scan: the receive buffer overflowed (%llu "
+			    "replies dropped): slowed to %.0f probes/s and probed again "
+			    "what was in flight\n",
+			    (unsigned long long)s->stats.kernel_drops, s->stats.rate);
 	}
 	free(s->found);
 	osnmp_engine_free(s->eng);

@@ -144,7 +144,9 @@ static inline uint32_t scan_list_count(const struct scan_table *t, enum scan_lis
 #define SCAN_RECV_MAX     4096      /* a longer reply is not ours to parse */
 #define SCAN_TURN_MAX     4096      /* probes per loop turn: others get a go */
 #define SCAN_DRAIN_MAX    64        /* recvmmsg calls per drain */
+#ifndef SCAN_RCVBUF                 /* -DSCAN_RCVBUF=32768 to see losses */
 #define SCAN_RCVBUF       (8 << 20)
+#endif
 #define SCAN_SNDBUF       (1 << 20)
 /* Kernel memory a queued reply is charged (skb truesize): on loopback
  * 832 bytes for a 100-byte datagram, 2304 for 1400 bytes; NIC drivers
