@@ -13,9 +13,9 @@
  * answer at once, so there are never more of them than the buffer holds
  * replies. The receive queue is drained before every send batch. If the
  * kernel still drops replies (SO_RXQ_OVFL) or refuses sends (ENOBUFS),
- * the scan halves its rate, and every probe that was in flight gets one
- * extra try: one of them lost its reply, and retries must not be the
- * only thing that keeps recall at 100%.
+ * the scan halves its rate, and every probe that was in flight then gets
+ * another try at its timeout: one of them lost its reply, and retries
+ * must not be the only thing that keeps recall at 100%.
  *
  * v3 credentials: the probe is an engine-discovery message (as v3.c
  * sends); an address that answers it gets the authenticated GET through
@@ -25,9 +25,6 @@
 #include "snmp/scan_int.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <linux/errqueue.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -42,7 +39,6 @@ static const oid scan_oids[SCAN_NVB][9] = {
 
 static void scan_pump(struct osnmp_scan *);
 static void scan_arm_ms(struct osnmp_scan *, uint64_t when_us);
-
 
 /* ---- addresses --------------------------------------------------------- */
 
@@ -119,8 +115,6 @@ cred_is_v3(const struct osnmp_scan *s, unsigned c)
 {
 	return s->opts.creds[c]->version == CFG_SNMP_V3;
 }
-
-/* ---- the reply window ------------------------------------------------- */
 
 /* ---- finishing addresses ---------------------------------------------- */
 
@@ -292,7 +286,6 @@ slot_next_cred(struct osnmp_scan *s, int32_t i)
 		}
 		sl->step++;
 		sl->tries = 0;
-		sl->flags &= (uint8_t)~SCAN_F_BONUS;
 		scan_table_renew(&s->tab, i);
 		if (!cred_is_v3(s, scan_slot_cred(s, sl)) || !(sl->flags & SCAN_F_V3_OK))
 			break;
@@ -302,8 +295,6 @@ slot_next_cred(struct osnmp_scan *s, int32_t i)
 	}
 	scan_list_push(&s->tab, SCAN_L_QUEUE, i);
 }
-
-/* ---- receiving -------------------------------------------------------- */
 
 /* ---- timeouts --------------------------------------------------------- */
 
@@ -319,10 +310,11 @@ scan_expire(struct osnmp_scan *s, uint64_t now)
 		struct scan_slot *sl = &s->tab.slot[i];
 
 		scan_wire_remove(s, i);
-		if (sl->tries <= s->opts.retries || (sl->flags & SCAN_F_BONUS)) {
+		/* A probe in flight when the kernel last dropped replies may
+		 * have lost its own: it gets another try, retries or not. */
+		if (sl->tries <= s->opts.retries || (sl->sent_us <= s->last_loss &&
+		    s->last_loss != 0 && sl->tries <= s->opts.retries + SCAN_LOSS_TRIES)) {
 			/* Same request id: a late answer still counts. */
-			if (sl->tries > s->opts.retries)
-				sl->flags &= (uint8_t)~SCAN_F_BONUS;
 			scan_list_push(&s->tab, SCAN_L_QUEUE, i);
 		} else {
 			slot_next_cred(s, i);
@@ -440,7 +432,7 @@ scan_finish(struct osnmp_scan *s)
 	scan_free(s);
 }
 
-/* Why sending stopped, for scan_arm: 0 = nothing to send. */
+/* Why sending stopped, for scan_pump to know when to wake up. */
 enum { BLOCK_NONE, BLOCK_TOKENS, BLOCK_WINDOW, BLOCK_TURN, BLOCK_BACKOFF };
 
 static int

@@ -157,10 +157,10 @@ static inline uint32_t scan_list_count(const struct scan_table *t, enum scan_lis
 #define SCAN_RATE_MIN     100       /* the floor of backing off */
 #define SCAN_BACKOFF_MAX_MS 50
 #define SCAN_TICK_US      10000     /* the shortest wait for tokens or timeouts */
+#define SCAN_LOSS_TRIES   2         /* extra tries for replies the kernel dropped */
 
 enum {
 	SCAN_F_V3_OK  = 1,   /* answered a v3 discovery probe */
-	SCAN_F_BONUS  = 2,   /* one more try: a reply may have been dropped */
 	SCAN_F_ENGINE = 4,   /* an authenticated GET is with the engine */
 	SCAN_F_INWIN  = 8,   /* counted in the reply window */
 };
@@ -209,6 +209,7 @@ struct osnmp_scan {
 	bool                   busy;            /* inside pump or a callback */
 	bool                   lost;            /* replies dropped: act after the drain */
 	uint64_t               last_slowdown;
+	uint64_t               last_loss;       /* when drops were last seen */
 	osnmp_scan_found_cb    found_cb;
 	osnmp_scan_done_cb     done_cb;
 	void                  *arg;

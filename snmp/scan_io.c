@@ -105,15 +105,14 @@ scan_slow_down(struct osnmp_scan *s, const char *why)
 	log_debug("scan: %s; slowing to %.0f probes/s", why, r);
 }
 
-/* Replies were dropped: one of the probes in flight lost its answer, so
- * each gets one more try, whatever the retries. */
+/* Replies were dropped: some probe in flight now lost its answer, so
+ * each gets another try at its timeout (scan_expire), whatever the
+ * retries. */
 static void
 scan_lost_replies(struct osnmp_scan *s)
 {
 	s->lost = false;
-	for (int32_t i = scan_list_first(&s->tab, SCAN_L_WIRE); i >= 0;
-	    i = s->tab.slot[i].next)
-		s->tab.slot[i].flags |= SCAN_F_BONUS;
+	s->last_loss = scan_now(s);
 	scan_slow_down(s, "the receive buffer dropped replies");
 }
 
