@@ -122,19 +122,24 @@ scan_progress_cb(struct loop *l, struct loop_timer *t, void *arg)
 {
 	struct scan *s = arg;
 	struct osnmp_scan_stats st;
-	uint64_t done, total, secs;
+	uint64_t done, total, secs, ms;
 	size_t found;
+	char eta[48] = "";
 
 	if (s->scan == NULL)
 		return;
 	osnmp_scan_progress(s->scan, &done, &total, &found);
 	osnmp_scan_stats(s->scan, &st);
-	secs = (mono_ms() - s->start_ms) / 1000;
+	ms = mono_ms() - s->start_ms;
+	secs = ms / 1000;
+	if (done > 0 && done < total && secs >= 2)   /* at the pace so far */
+		snprintf(eta, sizeof(eta), ", about %llus left",
+		    (unsigned long long)(((total - done) * ms / done + 999) / 1000));
 	fprintf(stderr, "%sscanned %llu/%llu addresses (%llu%%), %zu found, "
-	    "%llu probes sent, %llus%s", s->tty ? "\r\033[K" : "",
+	    "%llu probes sent, %llus%s%s", s->tty ? "\r\033[K" : "",
 	    (unsigned long long)done, (unsigned long long)total,
 	    (unsigned long long)(total ? done * 100 / total : 100), found,
-	    (unsigned long long)st.sent, (unsigned long long)secs,
+	    (unsigned long long)st.sent, (unsigned long long)secs, eta,
 	    s->tty ? "" : "\n");
 	loop_timer_arm(l, t, s->tty ? SCAN_PROGRESS_MS : SCAN_PROGRESS_LOG_MS);
 }
