@@ -10,6 +10,8 @@ probes (hostile or broken) ignored without a crash. Needs root.
 
 import ipaddress
 import json
+import os
+import shutil
 
 import pytest
 
@@ -102,11 +104,31 @@ def test_host_port_targets(ns, outpost, responders):
     assert r.returncode == 0 and r.stdout == "", r
 
 
-def test_ipv6_target_with_port(ns, outpost):
-    r = scan(ns, outpost, "--json", "-c", "public", "-t", "0.3", "-r", "0",
+@pytest.fixture(scope="module")
+def snmpd6(ns):
+    """net-snmp's snmpd on [::1]:1161 inside the namespace."""
+    d = os.path.join(ns.tmp, "snmpd6")
+    os.makedirs(os.path.join(d, "state"))
+    conf, log = os.path.join(d, "snmpd.conf"), os.path.join(d, "log")
+    with open(conf, "w") as f:
+        f.write(f"[snmp] persistentDir {d}/state\n[snmp] mibs :\n"
+                "agentaddress udp6:[::1]:1161\nsysName v6-device\n"
+                "rocommunity6 public ::1/128\ndontLogTCPWrappersConnects yes\n")
+    shutil.chown(d, "nobody", "nogroup")
+    shutil.chown(os.path.join(d, "state"), "nobody", "nogroup")
+    ns.start(["snmpd", "-f", "-Lf", log, "-C", "-c", conf, "-I", "-smux",
+              "-u", "nobody", "-g", "nogroup"],
+             ready_check=lambda: os.path.exists(log) and "NET-SNMP" in open(log).read())
+
+
+def test_ipv6_target_with_port(ns, outpost, snmpd6):
+    """[v6]:PORT and a bare IPv6 address (port 161: nothing there)."""
+    r = scan(ns, outpost, "--json", "-c", "public", "-t", "0.5", "-r", "2",
              "[::1]:1161", "::1")
     assert r.returncode == 0, r
-    assert "2 addresses probed, 0 devices found" in r.stderr, r
+    (o,) = found(r)
+    assert (o["address"], o["port"], o["sys_name"]) == ("::1", 1161, "v6-device"), r
+    assert "2 addresses probed, 1 device found" in r.stderr, r
 
 
 def test_duplicates_and_overlaps_probed_once(ns, outpost, responders):
