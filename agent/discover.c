@@ -11,6 +11,7 @@
 #include <sys/random.h>
 
 #define DISCOVER_FIRST_DELAY_MS 5000
+#define DISCOVER_PROGRESS_MS    60000   /* a progress line while a scan runs */
 
 struct discover_scan {
 	struct agent             *agent;
@@ -23,13 +24,17 @@ struct discover_scan {
 	void                    (*done)(struct discover_scan *, uint64_t probed, void *);
 	void                     *arg;
 	cJSON                    *devices;
-	struct osnmp_scan        *scan;       /* command scans: to cancel at stop */
+	struct osnmp_scan        *scan;       /* to cancel at stop, and progress */
+	struct loop_timer         progress;
+	uint64_t                  started_ms;
 	struct discover_scan     *next;
 };
 
 static void
 ds_free(struct discover_scan *ds)
 {
+	if (ds->agent != NULL)
+		loop_timer_disarm(ds->agent->loop, &ds->progress);
 	for (size_t i = 0; i < ds->ncreds; i++)
 		config_credential_clear(&ds->creds[i]);
 	cJSON_Delete(ds->devices);
@@ -136,6 +141,7 @@ done_cb(uint64_t probed, size_t found, void *arg)
 	struct discover_scan *ds = arg;
 	struct agent *a = ds->agent;
 
+	ds->scan = NULL;
 	if (ds->changed)
 		discover_publish(a);
 	if (ds->done != NULL) {
@@ -148,10 +154,30 @@ done_cb(uint64_t probed, size_t found, void *arg)
 	} else {
 		a->scan = NULL;
 		a->scan_ds = NULL;
-		log_info("discovery: %llu addresses probed, %zu devices answered, "
-		    "%zu in the inventory", (unsigned long long)probed, found, a->ndevs);
+		log_info("discovery: %llu address%s probed, %zu device%s answered, "
+		    "%zu in the inventory (%llu s)", (unsigned long long)probed,
+		    probed == 1 ? "" : "es", found, found == 1 ? "" : "s", a->ndevs,
+		    (unsigned long long)((mono_ms() - ds->started_ms) / 1000));
 	}
 	ds_free(ds);
+}
+
+/* A long scan says how far it got, so a /16 is not a silent hour. */
+static void
+progress_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct discover_scan *ds = arg;
+	uint64_t done, total;
+	size_t found;
+
+	if (ds->scan == NULL)
+		return;
+	osnmp_scan_progress(ds->scan, &done, &total, &found);
+	log_info("discovery: %llu of %llu addresses probed (%llu%%), %zu device%s "
+	    "answered so far", (unsigned long long)done, (unsigned long long)total,
+	    (unsigned long long)(total ? done * 100 / total : 100), found,
+	    found == 1 ? "" : "s");
+	loop_timer_arm(l, t, DISCOVER_PROGRESS_MS);
 }
 
 /* Start a scan of ranges; creds: names, or NULL for [scan] credentials. */
@@ -164,6 +190,7 @@ discover_scan(struct agent *a, const struct net_range *ranges, size_t nranges,
 	struct osnmp_scan_opts so;
 
 	ds->agent = a;
+	loop_timer_init(&ds->progress, progress_cb, ds);
 	if (names == NULL || names->count == 0)
 		names = &cfg->scan.credentials;
 	if (names->count == 0) {
@@ -185,11 +212,17 @@ discover_scan(struct agent *a, const struct net_range *ranges, size_t nranges,
 	so = (struct osnmp_scan_opts){
 		.ranges = ranges, .nranges = nranges, .port = port,
 		.creds = ds->ptrs, .ncreds = ds->ncreds,
-		.rate = (unsigned)cfg->scan.rate, .concurrency = 256,
+		.rate = (unsigned)cfg->scan.rate,
+		.concurrency = 0,   /* enough for rate x timeout */
 		.timeout_ms = (unsigned)cfg->scan.timeout,
 		.retries = (unsigned)cfg->scan.retries, .first_cred = first_cred,
 	};
-	return osnmp_scan_start(a->eng, a->loop, &so, found_cb, done_cb, ds, err, errlen);
+	ds->started_ms = mono_ms();
+	ds->scan = osnmp_scan_start(a->eng, a->loop, &so, found_cb, done_cb, ds, err,
+	    errlen);
+	if (ds->scan != NULL)
+		loop_timer_arm(a->loop, &ds->progress, DISCOVER_PROGRESS_MS);
+	return ds->scan;
 }
 
 static void
@@ -291,8 +324,7 @@ discover_command(struct agent *a, const struct net_range *ranges, size_t nranges
 	ds->done = scan_cmd_done;
 	ds->arg = sc;
 	ds->devices = cJSON_CreateArray();
-	if ((ds->scan = discover_scan(a, ranges, nranges, port, names, ds, err,
-	    errlen)) == NULL) {
+	if (discover_scan(a, ranges, nranges, port, names, ds, err, errlen) == NULL) {
 		ds_free(ds);
 		free(sc);
 		return -1;

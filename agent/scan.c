@@ -13,10 +13,15 @@
 #include <unistd.h>
 
 #define SCAN_MAX_TARGETS 256
+#define SCAN_PROGRESS_MS 250       /* redraw on a terminal */
+#define SCAN_PROGRESS_LOG_MS 1000  /* whole lines elsewhere */
+#define SCAN_DEFAULT_RATE 1000     /* a /16 with one retry in about 2 min */
+#define OPT_PROGRESS 2000          /* scan's own long option */
 
 struct scan {
 	struct cli_snmp           cli;
 	struct net_range          ranges[SCAN_MAX_TARGETS];
+	unsigned                  ports[SCAN_MAX_TARGETS];   /* 0: --port */
 	size_t                    nranges;
 	uint64_t                  total;
 	unsigned                  port, rate, concurrency;
@@ -24,22 +29,30 @@ struct scan {
 	struct osnmp_engine      *eng;
 	struct osnmp_scan        *scan;
 	struct loop_timer         progress;
-	bool                      tty;
+	bool                      tty, show_progress;
+	uint64_t                  start_ms;
 	struct osnmp_scan_device *found;
 	size_t                    nfound, capfound;
 	uint64_t                  probed;
+	struct osnmp_scan_stats   stats;
 };
 
 static const char scan_usage[] =
 "usage: outpost scan [options] TARGET...\n"
 "Find SNMP devices. TARGET is an address (10.0.0.1, ::1), a CIDR block\n"
 "(10.0.0.0/24, every address in it is probed) or a range (10.0.0.1-20,\n"
-"10.0.0.1-10.0.1.255). -c may be given several times: credentials are\n"
-"tried in order until one answers.\n\n"
-"  --port N          UDP port (default 161)\n"
-"  --rate N          probes per second (default 500; 0 = unlimited)\n"
-"  --concurrency N   probes in flight at most (default 1000)\n"
-"Defaults here: -t 1s -r 1.\n\n";
+"10.0.0.1-10.0.1.255), optionally with a port (10.0.0.1:1161,\n"
+"10.0.0.0/24:1161, [::1]:1161). Targets that overlap are probed once.\n"
+"-c may be given several times: credentials are tried in order until\n"
+"one answers.\n\n"
+"  --port N          UDP port of targets without one (default 161)\n"
+"  --rate N          probes per second (default 1000; 0 = unlimited)\n"
+"  --concurrency N   probes in flight at most (default: rate x timeout)\n"
+"  --progress        a progress line on stderr (the default on a terminal)\n"
+"Defaults here: -t 1s -r 1. Retries go only to addresses that did not\n"
+"answer. Probes are also held back while replies could overflow the\n"
+"receive buffer, so raising --rate past what the host sustains slows\n"
+"the scan instead of losing devices.\n\n";
 
 static cJSON *
 found_json(const struct scan *s, const struct osnmp_scan_device *dev)
@@ -90,7 +103,7 @@ scan_found(const struct osnmp_scan_device *d, void *arg)
 		size_t n = s->capfound ? s->capfound * 2 : 64;
 		struct osnmp_scan_device *nf = realloc(s->found, n * sizeof(*nf));
 		if (nf == NULL) {
-			log_error("scan: out of memory recording results");
+			fprintf(stderr, "outpost scan: out of memory recording results\n");
 			return;
 		}
 		s->found = nf;
@@ -105,6 +118,7 @@ scan_done(uint64_t probed, size_t found, void *arg)
 	struct scan *s = arg;
 
 	s->probed = probed;
+	osnmp_scan_stats(s->scan, &s->stats);   /* still valid in this call */
 	s->scan = NULL;
 	loop_timer_disarm(s->loop, &s->progress);
 }
@@ -113,15 +127,27 @@ static void
 scan_progress_cb(struct loop *l, struct loop_timer *t, void *arg)
 {
 	struct scan *s = arg;
-	uint64_t done, total;
+	struct osnmp_scan_stats st;
+	uint64_t done, total, secs, ms;
 	size_t found;
+	char eta[48] = "";
 
 	if (s->scan == NULL)
 		return;
 	osnmp_scan_progress(s->scan, &done, &total, &found);
-	fprintf(stderr, "\r\033[Kscanned %llu/%llu, %zu found",
-	    (unsigned long long)done, (unsigned long long)total, found);
-	loop_timer_arm(l, t, 250);
+	osnmp_scan_stats(s->scan, &st);
+	ms = mono_ms() - s->start_ms;
+	secs = ms / 1000;
+	if (done > 0 && done < total && secs >= 2)   /* at the pace so far */
+		snprintf(eta, sizeof(eta), ", about %llus left",
+		    (unsigned long long)(((total - done) * ms / done + 999) / 1000));
+	fprintf(stderr, "%sscanned %llu/%llu addresses (%llu%%), %zu found, "
+	    "%llu probes sent, %llus%s%s", s->tty ? "\r\033[K" : "",
+	    (unsigned long long)done, (unsigned long long)total,
+	    (unsigned long long)(total ? done * 100 / total : 100), found,
+	    (unsigned long long)st.sent, (unsigned long long)secs, eta,
+	    s->tty ? "" : "\n");
+	loop_timer_arm(l, t, s->tty ? SCAN_PROGRESS_MS : SCAN_PROGRESS_LOG_MS);
 }
 
 static int
@@ -156,6 +182,42 @@ scan_print_table(struct scan *s)
 	}
 }
 
+/* TARGET[:PORT]: an address, CIDR block or range, IPv6 as [ADDR]:PORT
+ * or bare (a bare IPv6 address takes no port: "::1:161" is ambiguous). */
+static int
+scan_target_parse(const char *arg, struct net_range *r, unsigned *port,
+    char *err, size_t errlen)
+{
+	const char *colon = strchr(arg, ':');
+	char host[128];
+	int64_t v;
+
+	*port = 0;
+	if (arg[0] == '[') {
+		if (net_hostport_parse(arg, host, sizeof(host), port, err, errlen) == -1)
+			return -1;
+		return net_range_parse(host, r, err, errlen);
+	}
+	if (colon == NULL || strchr(colon + 1, ':') != NULL)
+		return net_range_parse(arg, r, err, errlen);
+	if ((size_t)(colon - arg) >= sizeof(host)) {
+		snprintf(err, errlen, "bad target '%.64s...': longer than any "
+		    "address or range", arg);
+		return -1;
+	}
+	memcpy(host, arg, (size_t)(colon - arg));
+	host[colon - arg] = '\0';
+	if (net_range_parse(host, r, err, errlen) == -1)
+		return -1;
+	if (parse_int(colon + 1, 1, 65535, &v) == -1) {
+		snprintf(err, errlen, "bad target '%.64s': port must be a number "
+		    "1-65535", arg);
+		return -1;
+	}
+	*port = (unsigned)v;
+	return 0;
+}
+
 static int
 scan_args(struct scan *s, int argc, char **argv)
 {
@@ -164,6 +226,7 @@ scan_args(struct scan *s, int argc, char **argv)
 		{ "port", required_argument, NULL, OPT_PORT },
 		{ "rate", required_argument, NULL, OPT_RATE },
 		{ "concurrency", required_argument, NULL, OPT_CONCURRENCY },
+		{ "progress", no_argument, NULL, OPT_PROGRESS },
 		{ NULL, 0, NULL, 0 },
 	};
 	char err[256];
@@ -178,6 +241,10 @@ scan_args(struct scan *s, int argc, char **argv)
 		}
 		if (opt == '?' || opt == ':')
 			return cli_getopt_error("scan", opt, argv[optind - 1], opts, NULL);
+		if (opt == OPT_PROGRESS) {
+			s->show_progress = true;
+			continue;
+		}
 		if ((rc = cli_snmp_opt(&s->cli, opt, optarg, err, sizeof(err))) == 1)
 			continue;
 		if (rc == -1)
@@ -187,7 +254,8 @@ scan_args(struct scan *s, int argc, char **argv)
 		    (opt == OPT_RATE &&
 		    cli_parse_uint("scan", "--rate", optarg, 0, 1000000, &s->rate) == -1) ||
 		    (opt == OPT_CONCURRENCY &&
-		    cli_parse_uint("scan", "--concurrency", optarg, 1, 50000, &s->concurrency) == -1))
+		    cli_parse_uint("scan", "--concurrency", optarg, 1,
+		    OSNMP_SCAN_MAX_CONCURRENCY, &s->concurrency) == -1))
 			return EXIT_USAGE;
 	}
 	if (optind >= argc)
@@ -195,10 +263,17 @@ scan_args(struct scan *s, int argc, char **argv)
 	for (int i = optind; i < argc; i++) {
 		if (s->nranges == SCAN_MAX_TARGETS)
 			return cli_usage_error("scan", "at most %d targets", SCAN_MAX_TARGETS);
-		if (net_range_parse(argv[i], &s->ranges[s->nranges], err, sizeof(err)) == -1)
+		if (scan_target_parse(argv[i], &s->ranges[s->nranges],
+		    &s->ports[s->nranges], err, sizeof(err)) == -1)
 			return cli_usage_error("scan", "%s", err);
-		s->total += net_range_count(&s->ranges[s->nranges++]);
+		if (s->ports[s->nranges] == 0)
+			s->ports[s->nranges] = s->port;
+		s->nranges++;
 	}
+	/* The same address:port twice, or ranges that overlap: once. */
+	s->nranges = osnmp_scan_merge(s->ranges, s->ports, s->nranges);
+	for (size_t i = 0; i < s->nranges; i++)
+		s->total += net_range_count(&s->ranges[i]);
 	if (s->total > NET_RANGE_MAX_ADDRS)
 		return cli_usage_error("scan", "%llu addresses in all; the limit is %u",
 		    (unsigned long long)s->total, NET_RANGE_MAX_ADDRS);
@@ -217,26 +292,28 @@ cmd_scan(int argc, char **argv)
 
 	cli_snmp_init(&s->cli, 1000, 1);
 	s->port = 161;
-	s->rate = 500;
-	s->concurrency = 1000;
+	s->rate = SCAN_DEFAULT_RATE;
+	s->concurrency = 0;   /* from rate and timeout, in snmp/scan.c */
 	if ((rc = scan_args(s, argc, argv)) != 0 ||
 	    (rc = cli_snmp_finish(&s->cli, true)) != 0) {
 		cli_snmp_free(&s->cli);
 		free(s);
 		return rc == -2 ? 0 : rc;
 	}
-	cli_raise_nofile();
+	cli_raise_nofile();   /* v3 devices that answer get engine sessions */
 	osnmp_lib_init("outpost");
 	s->loop = loop_new();
-	eo = (struct osnmp_engine_opts){ .max_inflight = s->concurrency,
-	    .max_per_target = 1, .max_queued = (size_t)s->concurrency * 2 };
+	/* The engine only carries the authenticated GETs of v3 devices. */
+	eo = (struct osnmp_engine_opts){ .max_inflight = 256, .max_per_target = 1,
+	    .max_queued = OSNMP_SCAN_MAX_CONCURRENCY };
 	s->eng = osnmp_engine_new(s->loop, &eo);
 	for (size_t i = 0; i < s->cli.ncreds; i++)
 		creds[i] = &s->cli.creds[i];
 	so = (struct osnmp_scan_opts){ .ranges = s->ranges, .nranges = s->nranges,
-	    .port = s->port, .creds = creds, .ncreds = s->cli.ncreds,
-	    .rate = s->rate, .concurrency = s->concurrency,
+	    .port = s->port, .range_ports = s->ports, .creds = creds,
+	    .ncreds = s->cli.ncreds, .rate = s->rate, .concurrency = s->concurrency,
 	    .timeout_ms = s->cli.timeout_ms, .retries = s->cli.retries };
+	s->start_ms = mono_ms();
 	s->scan = osnmp_scan_start(s->eng, s->loop, &so, scan_found, scan_done, s,
 	    err, sizeof(err));
 	if (s->scan == NULL) {
@@ -245,15 +322,22 @@ cmd_scan(int argc, char **argv)
 	} else {
 		loop_timer_init(&s->progress, scan_progress_cb, s);
 		s->tty = isatty(STDERR_FILENO);
-		if (s->tty)
-			loop_timer_arm(s->loop, &s->progress, 250);
+		if (s->tty || s->show_progress)
+			loop_timer_arm(s->loop, &s->progress, s->tty ? SCAN_PROGRESS_MS :
+			    SCAN_PROGRESS_LOG_MS);
 		loop_run(s->loop);
 		progress_clear(s);
 		if (!s->cli.json)
 			scan_print_table(s);
 		fflush(stdout);
-		fprintf(stderr, "outpost scan: %llu addresses probed, %zu devices found\n",
-		    (unsigned long long)s->probed, s->nfound);
+		fprintf(stderr, "outpost scan: %llu address%s probed, %zu device%s found\n",
+		    (unsigned long long)s->probed, s->probed == 1 ? "" : "es",
+		    s->nfound, s->nfound == 1 ? "" : "s");
+		if (s->stats.kernel_drops > 0)
+			fprintf(stderr, "outpost scan: the receive buffer overflowed (%llu "
+			    "replies dropped): slowed to %.0f probes/s and probed again "
+			    "what was in flight\n",
+			    (unsigned long long)s->stats.kernel_drops, s->stats.rate);
 	}
 	free(s->found);
 	osnmp_engine_free(s->eng);

@@ -140,9 +140,19 @@ int osnmp_table_walk(struct osnmp_engine *, const struct osnmp_target *,
                      unsigned max_repetitions, osnmp_table_cb, osnmp_table_done_cb,
                      void *arg, char *err, size_t errlen);
 
-/* ---- discovery scans (scan.c) ---- */
+/* ---- discovery scans (scan.c) ----
+ *
+ * A scan probes every address of its ranges from a few unconnected UDP
+ * sockets: v1/v2c credentials with one GET each (sysDescr, sysObjectID,
+ * sysUpTime, sysName), v3 ones with an engine-discovery probe first;
+ * only addresses that answer a v3 probe cost an authenticated GET
+ * through the engine. Probes are paced by a token bucket (rate) and by
+ * what the receive buffer can hold, so replies are not lost to a burst;
+ * addresses are generated lazily, and memory is one slot per probe in
+ * flight (concurrency) plus one result per device found. */
 
 #define OSNMP_SCAN_MAX_CREDS 32
+#define OSNMP_SCAN_MAX_CONCURRENCY 131072
 
 struct osnmp_scan_device {
 	char     address[48];
@@ -161,14 +171,17 @@ struct osnmp_scan_opts {
 	const struct config_credential *const *creds;   /* borrowed */
 	size_t   ncreds;
 	unsigned rate;            /* probes per second, 0 = unlimited */
-	unsigned concurrency;     /* probes in flight */
+	unsigned concurrency;     /* probes in flight; 0 = from rate and timeout */
 	unsigned timeout_ms, retries;
 	/* Optional: the credential index to try first for an address. */
 	int    (*first_cred)(const char *address, void *arg);
+	/* Optional, one per range: that range's port (0: port above). */
+	const unsigned *range_ports;
 };
 
 typedef void (*osnmp_scan_found_cb)(const struct osnmp_scan_device *, void *arg);
-/* The last call; the scan is freed after it returns. */
+/* The last call; the scan is freed after it returns. probed counts
+ * distinct addresses (and ports): overlapping ranges are probed once. */
 typedef void (*osnmp_scan_done_cb)(uint64_t probed, size_t found, void *arg);
 
 struct osnmp_scan;
@@ -180,6 +193,20 @@ struct osnmp_scan *osnmp_scan_start(struct osnmp_engine *, struct loop *,
 void osnmp_scan_cancel(struct osnmp_scan *);
 void osnmp_scan_progress(const struct osnmp_scan *, uint64_t *done,
                          uint64_t *total, size_t *found);
+
+struct osnmp_scan_stats {
+	uint64_t sent;            /* probes sent, retries included */
+	uint64_t replies;         /* replies that matched a probe */
+	uint64_t ignored;         /* datagrams that matched nothing */
+	uint64_t kernel_drops;    /* replies the receive buffer dropped */
+	double   rate;            /* probes per second now (0: unlimited) */
+};
+void osnmp_scan_stats(const struct osnmp_scan *, struct osnmp_scan_stats *);
+
+/* Sort targets and merge duplicates and overlaps, per port (ports may be
+ * NULL: all the same). Returns the new count; ranges (and ports) are
+ * rewritten in place. */
+size_t osnmp_scan_merge(struct net_range *, unsigned *ports, size_t n);
 
 /* ---- OIDs and values (oid.c) ---- */
 
