@@ -244,11 +244,11 @@ walk_vb(const netsnmp_variable_list *vb, void *arg)
 }
 
 static void
-walk_done(enum osnmp_status st, const char *msg, size_t count, void *arg)
+walk_done(const struct osnmp_walk_end *end, void *arg)
 {
 	struct walk_tally *w = arg;
 
-	w->status = st;
+	w->status = end->status;
 	w->done = true;
 }
 
