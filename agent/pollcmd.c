@@ -39,6 +39,8 @@ struct pollcmd {
 	struct agent a;
 	struct cli_snmp cli;
 	size_t   left, failed, values;
+	struct inv_dev *next;     /* the next device to start */
+	size_t   window;          /* device polls running at most */
 	bool     quiet;
 };
 
@@ -64,6 +66,23 @@ warn_truncated(const struct inv_dev *d, const cJSON *samples)
 		}
 }
 
+static void poll_done(struct inv_dev *, cJSON *, const char *, void *);
+
+/* Device polls start in a window, not all at once: each running poll
+ * holds its session and its tables, so 10,000 devices started together
+ * would hold 10,000 of each while the engine's cap lets 256 requests out. */
+static void
+poll_start_more(struct pollcmd *p)
+{
+	while (p->left < p->window && p->next != NULL) {
+		struct inv_dev *d = p->next;
+
+		p->next = d->next;
+		if (poll_now(d, NULL, poll_done, p) == 0)
+			p->left++;
+	}
+}
+
 static void
 poll_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
 {
@@ -81,6 +100,7 @@ poll_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
 			cli_json_print((void *)s);
 	cJSON_Delete(samples);
 	p->left--;
+	poll_start_more(p);
 }
 
 int
@@ -209,9 +229,9 @@ cmd_poll(int argc, char **argv)
 	 * (a warning) would say it a second time. */
 	log_set_level(LOG_LVL_ERROR);
 	t0 = mono_ms();
-	for (struct inv_dev *d = a->devs; d; d = d->next)
-		if (poll_now(d, NULL, poll_done, p) == 0)
-			p->left++;
+	p->next = a->devs;
+	p->window = eo.max_inflight;
+	poll_start_more(p);
 	loop_run(a->loop);
 	fflush(stdout);
 	fprintf(stderr, "outpost poll: %zu devices, %zu failed, %zu values in %.3f s\n",
