@@ -482,6 +482,9 @@ agent_command(struct agent *a, const cJSON *cmd)
 		cmd_refuse(c, "the agent is shutting down");
 	} else if ((t = proto_command_check(cmd, err, sizeof(err))) < 0) {
 		cmd_refuse(c, "%s", err);
+	} else if (rcmd_handlers[t] == NULL) {
+		/* A row added to protocol/ before its handler here. */
+		cmd_refuse(c, "command type '%s' is not supported by this agent", c->type);
 	} else {
 		if (json_int_exact(to, 1, PROTO_TIMEOUT_MAX_MS, &ms))
 			timeout = (uint64_t)ms;

@@ -2,7 +2,8 @@
  * hub internals shared by the files of hub/ and its unit tests:
  *
  *   util.c    bounded buffers, tokens and names, secret files, times
- *   ingest.c  gzip with caps, JSON depth and memory budgets, validation
+ *   ingest.c  JSON with memory budgets, strict parse (gzip, depth and
+ *             command checks: protocol/)
  *   store.c   the SQLite store (WAL), prepared statements only
  *   server.c  libmicrohttpd on the core loop, held requests, drain
  *   api.c     the endpoints of docs/protocol.md
