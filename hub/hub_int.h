@@ -1,7 +1,7 @@
 /*
  * hub internals shared by the files of hub/ and its unit tests:
  *
- *   util.c    bounded buffers, tokens and names, secret files, times
+ *   util.c    bounded buffers, token hashes, random ids, files, times
  *   ingest.c  JSON with memory budgets, strict parse (gzip, depth and
  *             command checks: protocol/)
  *   store.c   the SQLite store (WAL), prepared statements only

@@ -586,6 +586,9 @@ transport_get_stats(const struct transport *t, struct transport_stats *st)
 
 /* ---- the token file ---- */
 
+/* transport.h's public bound is the protocol's. */
+_Static_assert(TRANSPORT_TOKEN_MAX == PROTO_TOKEN_MAX, "token bound");
+
 int
 transport_read_token(const char *path, char *buf, size_t len, char *err,
     size_t errlen)
