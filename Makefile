@@ -20,14 +20,17 @@ CORE_SRC   = $(wildcard core/*.c)
 CONFIG_SRC = $(wildcard config/*.c)
 SNMP_SRC   = $(wildcard snmp/*.c)
 TRANSPORT_SRC = $(wildcard transport/*.c)
+# protocol/: what both sides of the wire share (limits, commands, gzip)
+PROTOCOL_SRC = $(wildcard protocol/*.c)
 AGENT_SRC  = $(filter-out agent/main.c,$(wildcard agent/*.c))
-LIB_SRC    = $(CORE_SRC) $(CONFIG_SRC) $(SNMP_SRC) $(TRANSPORT_SRC) $(AGENT_SRC)
+LIB_SRC    = $(CORE_SRC) $(CONFIG_SRC) $(PROTOCOL_SRC) $(SNMP_SRC) $(TRANSPORT_SRC) \
+             $(AGENT_SRC)
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
-# outpost-hub: hub/ on core/ and config/ (no SNMP, no libcurl)
+# outpost-hub: hub/ on core/, config/ and protocol/ (no SNMP, no libcurl)
 HUB_LIB_SRC = $(filter-out hub/main.c,$(wildcard hub/*.c))
 HUB_LIB_OBJ = $(HUB_LIB_SRC:%.c=$(BUILD)/%.o)
 HUB_OBJ    = $(BUILD)/hub/main.o $(HUB_LIB_OBJ) $(CORE_SRC:%.c=$(BUILD)/%.o) \
-             $(CONFIG_SRC:%.c=$(BUILD)/%.o)
+             $(CONFIG_SRC:%.c=$(BUILD)/%.o) $(PROTOCOL_SRC:%.c=$(BUILD)/%.o)
 HUB_LIBS   = $(shell pkg-config --libs $(HUB_PKGS)) -lm
 # outpost-farm: the device simulator the tests and benchmarks talk to
 # (tests/farm/README.md). Its own BER and USM on libcrypto and zlib only.

@@ -1,36 +1,17 @@
 /*
  * Commands from the hub (docs/protocol.md, "Commands"). Every command is
- * checked against the local [policy] before any packet is sent: the
- * cloud never reaches further into the customer's network than the
- * configuration allows. One audit line per command.
+ * checked first with protocol/'s proto_command_check() (the check the
+ * hub ran when it was queued), then against the local [policy] before
+ * any packet is sent: the cloud never reaches further into the
+ * customer's network than the configuration allows. Dispatch is by the
+ * row of protocol/'s command table. One audit line per command.
  */
-#include "agent/agent_int.h"
+#include "agent/command_int.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define CMD_DEFAULT_TIMEOUT_MS 30000
-#define CMD_WALK_DEFAULT_MAX   10000
-#define CMD_WALK_MAX           100000
-#define CMD_GET_MAX_OIDS       128
-
-struct cmd {
-	struct agent            *agent;
-	char                     id[65];
-	char                     type[24];
-	char                     target_str[300];
-	struct osnmp_target      target;
-	struct config_credential cred;       /* deep copy: survives a reload */
-	uint64_t                 started_ms, started_mono;
-	struct loop_timer        timer;
-	cJSON                   *varbinds;
-	cJSON                   *errors;     /* snmp.get: OIDs the agent refused */
-	netsnmp_pdu             *req;        /* snmp.get: a copy of the request */
-	bool                     reported, snmp_busy;
-	struct cmd              *prev, *next;   /* agent's running commands */
-};
 
 void
 agent_cred_copy(struct config_credential *dst, const struct config_credential *src)
@@ -44,16 +25,7 @@ agent_cred_copy(struct config_credential *dst, const struct config_credential *s
 	dst->context = src->context ? xstrdup(src->context) : NULL;
 }
 
-static bool
-cmd_id_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
-static void
+void
 cmd_free(struct cmd *c)
 {
 	if (c->reported && !c->snmp_busy) {
@@ -74,8 +46,7 @@ cmd_free(struct cmd *c)
 	}
 }
 
-/* Send the result (once) and write the audit line. */
-static void
+void
 cmd_report(struct cmd *c, const char *status, const char *error, cJSON *data)
 {
 	struct agent *a = c->agent;
@@ -124,10 +95,7 @@ cmd_report(struct cmd *c, const char *status, const char *error, cJSON *data)
 	}
 }
 
-static void
-cmd_refuse(struct cmd *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
+void
 cmd_refuse(struct cmd *c, const char *fmt, ...)
 {
 	char msg[512];
@@ -199,7 +167,7 @@ cmd_inline_cred(struct cmd *c, const cJSON *o)
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, strs[i]);
 		if (v == NULL)
 			continue;
-		if (!cJSON_IsString(v) || strlen(v->valuestring) > 255) {
+		if (!cJSON_IsString(v) || strlen(v->valuestring) > PROTO_SECRET_MAX) {
 			cmd_refuse(c, "inline credential: bad %s", strs[i]);
 			return false;
 		}
@@ -225,10 +193,6 @@ cmd_context(struct cmd *c, const cJSON *cmd)
 
 	if (ctx == NULL)
 		return true;
-	if (!cJSON_IsString(ctx)) {
-		cmd_refuse(c, "context must be a string");
-		return false;
-	}
 	free(c->cred.context);
 	c->cred.context = xstrdup(ctx->valuestring);
 	if (config_credential_check(&c->cred, err, sizeof(err)) == -1) {
@@ -238,8 +202,7 @@ cmd_context(struct cmd *c, const cJSON *cmd)
 	return true;
 }
 
-/* target + credential + policy; false after refusing. */
-static bool
+bool
 cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 {
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(cmd, "target");
@@ -250,10 +213,6 @@ cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	const struct config_credential *found;
 	char err[256];
 
-	if (!cJSON_IsString(t)) {
-		cmd_refuse(c, "missing target");
-		return false;
-	}
 	snprintf(c->target_str, sizeof(c->target_str), "%.255s", t->valuestring);
 	c->target.port = 161;
 	if (net_hostport_parse(t->valuestring, c->target.host, sizeof(c->target.host),
@@ -274,24 +233,15 @@ cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 		cmd_refuse(c, "target %s is outside [policy] allow_networks", c->target.host);
 		return false;
 	}
-	if (cJSON_GetObjectItemCaseSensitive(cmd, "community") ||
-	    cJSON_GetObjectItemCaseSensitive(cmd, "auth_password") ||
-	    cJSON_GetObjectItemCaseSensitive(cmd, "priv_password") ||
-	    cJSON_IsObject(cr)) {
+	/* Secrets at the top level never get here: protocol/ refuses them. */
+	if (cJSON_IsObject(cr)) {
 		if (!cfg->policy.allow_inline_credentials) {
 			cmd_refuse(c, "inline credentials are refused: name a [credential] "
 			    "section (or set [policy] allow_inline_credentials)");
 			return false;
 		}
-		if (!cJSON_IsObject(cr)) {
-			cmd_refuse(c, "an inline credential is an object in \"credential\"");
-			return false;
-		}
 		if (!cmd_inline_cred(c, cr))
 			return false;
-	} else if (!cJSON_IsString(cr)) {
-		cmd_refuse(c, "missing credential (the name of a [credential] section)");
-		return false;
 	} else if ((found = config_credential_find(cfg, cr->valuestring)) == NULL) {
 		cmd_refuse(c, "unknown credential '%.64s'", cr->valuestring);
 		return false;
@@ -304,292 +254,6 @@ cmd_setup_snmp(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	c->target.timeout_ms = 1000;
 	c->target.retries = 2;
 	return true;
-}
-
-static cJSON *
-vb_json(const netsnmp_variable_list *vb)
-{
-	return osnmp_vb_json(vb, false);
-}
-
-static void
-cmd_snmp_reply(const struct osnmp_reply *rep, void *arg)
-{
-	struct cmd *c = arg;
-	cJSON *data;
-
-	c->snmp_busy = false;
-	if (rep->status != OSNMP_ST_OK) {
-		cmd_report(c, "error", rep->errmsg ? rep->errmsg : "failed", NULL);
-	} else if (rep->pdu->errstat != SNMP_ERR_NOERROR) {
-		char msg[160];
-		snprintf(msg, sizeof(msg), "agent error: %s (index %ld)",
-		    snmp_errstring((int)rep->pdu->errstat), rep->pdu->errindex);
-		cmd_report(c, "error", msg, NULL);
-	} else {
-		data = cJSON_CreateObject();
-		cJSON *arr = cJSON_AddArrayToObject(data, "varbinds");
-		for (const netsnmp_variable_list *vb = rep->pdu->variables; vb;
-		    vb = vb->next_variable)
-			cJSON_AddItemToArray(arr, vb_json(vb));
-		cmd_report(c, "ok", NULL, data);
-	}
-	cmd_free(c);
-}
-
-static bool
-cmd_walk_vb(const netsnmp_variable_list *vb, void *arg)
-{
-	struct cmd *c = arg;
-
-	if (c->reported)
-		return false;   /* timed out: stop asking the device */
-	cJSON_AddItemToArray(c->varbinds, vb_json(vb));
-	return true;
-}
-
-static void
-cmd_walk_done(const struct osnmp_walk_end *e, void *arg)
-{
-	struct cmd *c = arg;
-	cJSON *data;
-
-	c->snmp_busy = false;
-	if (e->status != OSNMP_ST_OK && e->count == 0) {
-		cmd_report(c, "error", e->errmsg ? e->errmsg : "walk failed", NULL);
-	} else {
-		data = cJSON_CreateObject();
-		cJSON_AddItemToObject(data, "varbinds", c->varbinds);
-		c->varbinds = NULL;
-		if (e->errmsg)
-			cJSON_AddStringToObject(data, "note", e->errmsg);
-		cmd_report(c, e->status == OSNMP_ST_OK ? "ok" : "error",
-		    e->status == OSNMP_ST_OK ? NULL : e->errmsg, data);
-	}
-	cmd_free(c);
-}
-
-static void
-cmd_send(struct cmd *c, netsnmp_pdu *pdu, osnmp_reply_cb cb)
-{
-	char err[256];
-
-	if (osnmp_send(c->agent->eng, &c->target, pdu, cb, c, err, sizeof(err)) == -1) {
-		cmd_report(c, "error", err, NULL);
-		return;
-	}
-	c->snmp_busy = true;
-}
-
-static void cmd_get_reply(const struct osnmp_reply *, void *);
-
-static void
-cmd_get_send(struct cmd *c, netsnmp_pdu *pdu)
-{
-	snmp_free_pdu(c->req);
-	if ((c->req = snmp_clone_pdu(pdu)) == NULL) {
-		snmp_free_pdu(pdu);
-		cmd_report(c, "error", "out of memory", NULL);
-		return;
-	}
-	cmd_send(c, pdu, cmd_get_reply);
-}
-
-/* An agent error that names one varbind (a v1 agent refuses a whole GET
- * for one unknown OID): note it against that OID and GET the others
- * again, as snmpget does. False if there is nothing left to retry. */
-static bool
-cmd_get_retry(struct cmd *c, const netsnmp_pdu *resp)
-{
-	const netsnmp_variable_list *vb = c->req->variables;
-	netsnmp_pdu *pdu;
-	char oidbuf[MAX_OID_LEN * 11];
-	cJSON *e;
-
-	for (long i = 1; vb && i < resp->errindex; i++)
-		vb = vb->next_variable;
-	if (resp->errindex < 1 || vb == NULL)
-		return false;
-	osnmp_oid_str(vb->name, vb->name_length, oidbuf, sizeof(oidbuf));
-	e = cJSON_CreateObject();
-	cJSON_AddStringToObject(e, "oid", oidbuf);
-	cJSON_AddStringToObject(e, "error", snmp_errstring((int)resp->errstat));
-	if (c->errors == NULL)
-		c->errors = cJSON_CreateArray();
-	cJSON_AddItemToArray(c->errors, e);
-	if ((pdu = osnmp_get_without(c->req, resp->errindex)) == NULL)
-		return false;
-	cmd_get_send(c, pdu);
-	return true;
-}
-
-static void
-cmd_get_reply(const struct osnmp_reply *rep, void *arg)
-{
-	struct cmd *c = arg;
-	cJSON *data, *arr;
-	char msg[160];
-
-	c->snmp_busy = false;
-	if (c->reported) {
-		cmd_free(c);   /* timed out meanwhile */
-		return;
-	}
-	if (rep->status == OSNMP_ST_OK && rep->pdu->errstat != SNMP_ERR_NOERROR &&
-	    cmd_get_retry(c, rep->pdu)) {
-		cmd_free(c);   /* no-op while the retry runs */
-		return;
-	}
-	data = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(data, "varbinds");
-	if (c->errors) {
-		cJSON_AddItemToObject(data, "errors", c->errors);
-		c->errors = NULL;
-	}
-	if (rep->status != OSNMP_ST_OK) {
-		cmd_report(c, "error", rep->errmsg ? rep->errmsg : "failed", data);
-	} else if (rep->pdu->errstat != SNMP_ERR_NOERROR) {
-		snprintf(msg, sizeof(msg), "agent error: %s (index %ld)",
-		    snmp_errstring((int)rep->pdu->errstat), rep->pdu->errindex);
-		cmd_report(c, "error", msg, data);
-	} else {
-		for (const netsnmp_variable_list *vb = rep->pdu->variables; vb;
-		    vb = vb->next_variable)
-			cJSON_AddItemToArray(arr, vb_json(vb));
-		cmd_report(c, "ok", NULL, data);
-	}
-	cmd_free(c);
-}
-
-static void
-rcmd_get(struct cmd *c, const cJSON *cmd, const struct config *cfg)
-{
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(cmd, "args");
-	const cJSON *oids = cJSON_GetObjectItemCaseSensitive(args, "oids"), *o;
-	netsnmp_pdu *pdu;
-	char err[256];
-	int n = 0;
-
-	if (!cJSON_IsArray(oids) || cJSON_GetArraySize(oids) == 0 ||
-	    cJSON_GetArraySize(oids) > CMD_GET_MAX_OIDS) {
-		cmd_refuse(c, "args.oids must be an array of 1-%d OIDs", CMD_GET_MAX_OIDS);
-		return;
-	}
-	if (!cmd_setup_snmp(c, cmd, cfg))
-		return;
-	pdu = snmp_pdu_create(SNMP_MSG_GET);
-	cJSON_ArrayForEach(o, oids) {
-		oid name[MAX_OID_LEN];
-		size_t len;
-		if (!cJSON_IsString(o) ||
-		    osnmp_oid_parse(o->valuestring, name, &len, err, sizeof(err)) == -1) {
-			snmp_free_pdu(pdu);
-			cmd_refuse(c, "oid %d: %s", n, cJSON_IsString(o) ? err : "not a string");
-			return;
-		}
-		snmp_add_null_var(pdu, name, len);
-		n++;
-	}
-	cmd_get_send(c, pdu);
-}
-
-static void
-rcmd_walk(struct cmd *c, const cJSON *cmd, const struct config *cfg)
-{
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(cmd, "args");
-	const cJSON *o = cJSON_GetObjectItemCaseSensitive(args, "oid");
-	const cJSON *m = cJSON_GetObjectItemCaseSensitive(args, "max_varbinds");
-	struct osnmp_walk_opts wo = { .max_varbinds = CMD_WALK_DEFAULT_MAX };
-	oid root[MAX_OID_LEN];
-	size_t len;
-	char err[256];
-
-	if (!cJSON_IsString(o) ||
-	    osnmp_oid_parse(o->valuestring, root, &len, err, sizeof(err)) == -1) {
-		cmd_refuse(c, "args.oid: %s", cJSON_IsString(o) ? err : "missing");
-		return;
-	}
-	if (m != NULL) {
-		if (!cJSON_IsNumber(m) || m->valuedouble < 1 || m->valuedouble > CMD_WALK_MAX) {
-			cmd_refuse(c, "args.max_varbinds must be 1-%d", CMD_WALK_MAX);
-			return;
-		}
-		wo.max_varbinds = (size_t)m->valuedouble;
-	}
-	if (!cmd_setup_snmp(c, cmd, cfg))
-		return;
-	c->varbinds = cJSON_CreateArray();
-	if (osnmp_walk(c->agent->eng, &c->target, root, len, &wo, cmd_walk_vb,
-	    cmd_walk_done, c, err, sizeof(err)) == -1) {
-		cmd_report(c, "error", err, NULL);
-		return;
-	}
-	c->snmp_busy = true;
-}
-
-/* snmp.set: off unless [policy] allow_set, and only under set_oids. */
-static void
-rcmd_set(struct cmd *c, const cJSON *cmd, const struct config *cfg)
-{
-	const cJSON *args = cJSON_GetObjectItemCaseSensitive(cmd, "args");
-	const cJSON *vbs = cJSON_GetObjectItemCaseSensitive(args, "varbinds"), *vb;
-	netsnmp_pdu *pdu;
-	char err[256];
-
-	if (!cfg->policy.allow_set) {
-		cmd_refuse(c, "snmp.set is disabled ([policy] allow_set = false)");
-		return;
-	}
-	if (!cJSON_IsArray(vbs) || cJSON_GetArraySize(vbs) == 0 ||
-	    cJSON_GetArraySize(vbs) > CMD_GET_MAX_OIDS) {
-		cmd_refuse(c, "args.varbinds must be an array of 1-%d {oid, type, value}",
-		    CMD_GET_MAX_OIDS);
-		return;
-	}
-	pdu = snmp_pdu_create(SNMP_MSG_SET);
-	cJSON_ArrayForEach(vb, vbs) {
-		const cJSON *o = cJSON_GetObjectItemCaseSensitive(vb, "oid");
-		const cJSON *t = cJSON_GetObjectItemCaseSensitive(vb, "type");
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(vb, "value");
-		oid name[MAX_OID_LEN];
-		size_t len;
-		char dotted[MAX_OID_LEN * 11];
-		bool allowed = false;
-
-		if (!cJSON_IsString(o) || !cJSON_IsString(t) || !cJSON_IsString(v) ||
-		    strlen(t->valuestring) != 1 ||
-		    strchr("iucsxdnotab", t->valuestring[0]) == NULL ||
-		    osnmp_oid_parse(o->valuestring, name, &len, err, sizeof(err)) == -1) {
-			snmp_free_pdu(pdu);
-			cmd_refuse(c, "each varbind needs oid, type (one of i u c s x d n o t a b) "
-			    "and value as strings");
-			return;
-		}
-		osnmp_oid_str(name, len, dotted, sizeof(dotted));
-		for (size_t i = 0; i < cfg->policy.set_oids.count && !allowed; i++) {
-			const char *p = cfg->policy.set_oids.items[i];
-			size_t pl;
-			p += (*p == '.');
-			pl = strlen(p);
-			allowed = strncmp(dotted + 1, p, pl) == 0 &&
-			    (dotted[1 + pl] == '\0' || dotted[1 + pl] == '.');
-		}
-		if (!allowed) {
-			snmp_free_pdu(pdu);
-			cmd_refuse(c, "set of %s is outside [policy] set_oids", dotted);
-			return;
-		}
-		if (snmp_add_var(pdu, name, len, t->valuestring[0], v->valuestring) != 0) {
-			snmp_free_pdu(pdu);
-			cmd_refuse(c, "bad value for %s: %s", dotted, snmp_api_errstring(snmp_errno));
-			return;
-		}
-	}
-	if (!cmd_setup_snmp(c, cmd, cfg)) {
-		snmp_free_pdu(pdu);
-		return;
-	}
-	cmd_send(c, pdu, cmd_snmp_reply);
 }
 
 /* Every address of r inside one allowed range (IPv4), or r allowed (v6). */
@@ -611,7 +275,7 @@ policy_allows_range(const struct config *cfg, const struct net_range *r)
 }
 
 static void
-rcmd_async_reply(void *ctx, cJSON *data, const char *err)
+cmd_async_reply(void *ctx, cJSON *data, const char *err)
 {
 	struct cmd *c = ctx;
 
@@ -625,7 +289,8 @@ rcmd_async_reply(void *ctx, cJSON *data, const char *err)
 	cmd_free(c);
 }
 
-#define CMD_SCAN_MAX_RANGES 64
+_Static_assert(PROTO_SCAN_MAX_CREDENTIALS <= OSNMP_SCAN_MAX_CREDS,
+    "scan credentials: the protocol allows more than the scanner takes");
 
 static void
 rcmd_scan(struct cmd *c, const cJSON *cmd, const struct config *cfg)
@@ -634,23 +299,18 @@ rcmd_scan(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	const cJSON *nets = cJSON_GetObjectItemCaseSensitive(args, "networks");
 	const cJSON *creds = cJSON_GetObjectItemCaseSensitive(args, "credentials");
 	const cJSON *port = cJSON_GetObjectItemCaseSensitive(args, "port"), *n;
-	struct net_range ranges[CMD_SCAN_MAX_RANGES];
+	struct net_range ranges[PROTO_SCAN_MAX_NETWORKS];
 	struct config_strings names = { 0 };
 	char *items[OSNMP_SCAN_MAX_CREDS];
 	size_t nranges = 0;
 	uint64_t total = 0;
 	char err[256];
 
-	if (!cJSON_IsArray(nets) || cJSON_GetArraySize(nets) < 1 ||
-	    cJSON_GetArraySize(nets) > CMD_SCAN_MAX_RANGES) {
-		cmd_refuse(c, "args.networks must be an array of 1-%d targets",
-		    CMD_SCAN_MAX_RANGES);
-		return;
-	}
+	/* Shapes and counts: proto_command_check(). */
 	cJSON_ArrayForEach(n, nets) {
-		if (!cJSON_IsString(n) ||
+		if (nranges == countof(ranges) ||
 		    net_range_parse(n->valuestring, &ranges[nranges], err, sizeof(err)) == -1) {
-			cmd_refuse(c, "%s", cJSON_IsString(n) ? err : "networks: not a string");
+			cmd_refuse(c, "%s", nranges == countof(ranges) ? "too many networks" : err);
 			return;
 		}
 		if (!policy_allows_range(cfg, &ranges[nranges])) {
@@ -661,19 +321,10 @@ rcmd_scan(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	}
 	snprintf(c->target_str, sizeof(c->target_str), "%zu ranges, %llu addresses",
 	    nranges, (unsigned long long)total);
-	if (port != NULL && (!cJSON_IsNumber(port) || port->valuedouble < 1 ||
-	    port->valuedouble > 65535)) {
-		cmd_refuse(c, "args.port must be 1-65535");
-		return;
-	}
 	if (creds != NULL) {
-		if (!cJSON_IsArray(creds) || cJSON_GetArraySize(creds) > OSNMP_SCAN_MAX_CREDS) {
-			cmd_refuse(c, "args.credentials must be an array of names");
-			return;
-		}
 		cJSON_ArrayForEach(n, creds) {
-			if (!cJSON_IsString(n)) {
-				cmd_refuse(c, "args.credentials must be an array of names");
+			if (names.count == countof(items)) {
+				cmd_refuse(c, "args.credentials: too many names");
 				return;
 			}
 			items[names.count++] = n->valuestring;
@@ -682,7 +333,7 @@ rcmd_scan(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	}
 	if (discover_command(c->agent, ranges, nranges,
 	    port ? (unsigned)port->valuedouble : (unsigned)cfg->scan.port, &names,
-	    rcmd_async_reply, c, err, sizeof(err)) == -1) {
+	    cmd_async_reply, c, err, sizeof(err)) == -1) {
 		cmd_refuse(c, "%s", err);
 		return;
 	}
@@ -701,16 +352,16 @@ policy_allows_device(const struct config *cfg, const struct inv_dev *d)
 }
 
 static void
-rcmd_poll_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
+cmd_poll_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
 {
 	cJSON *data = cJSON_CreateObject();
 
 	cJSON_AddItemToObject(data, "samples", samples);
-	rcmd_async_reply(arg, data, err);
+	cmd_async_reply(arg, data, err);
 }
 
 static void
-rcmd_poll(struct cmd *c, const cJSON *cmd, const struct config *cfg)
+rcmd_poll_now(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 {
 	const cJSON *args = cJSON_GetObjectItemCaseSensitive(cmd, "args");
 	const cJSON *dev = cJSON_GetObjectItemCaseSensitive(args, "device");
@@ -720,10 +371,6 @@ rcmd_poll(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	unsigned port = (unsigned)cfg->scan.port, n = 0;
 	struct inv_dev *d;
 
-	if (prof != NULL && pname == NULL) {
-		cmd_refuse(c, "args.profile must be a string");
-		return;
-	}
 	if (dev == NULL) {
 		/* Every device, now; samples go out with the normal stream. */
 		unsigned skipped = 0;
@@ -739,9 +386,9 @@ rcmd_poll(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 		cmd_report(c, "ok", NULL, data);
 		return;
 	}
-	if (!cJSON_IsString(dev) || net_hostport_parse(dev->valuestring, host,
-	    sizeof(host), &port, err, sizeof(err)) == -1) {
-		cmd_refuse(c, "args.device: %s", cJSON_IsString(dev) ? err : "not a string");
+	if (net_hostport_parse(dev->valuestring, host, sizeof(host), &port, err,
+	    sizeof(err)) == -1) {
+		cmd_refuse(c, "args.device: %s", err);
 		return;
 	}
 	snprintf(c->target_str, sizeof(c->target_str), "%s:%u", host, port);
@@ -753,7 +400,7 @@ rcmd_poll(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 		cmd_refuse(c, "target %s is outside [policy] allow_networks", host);
 		return;
 	}
-	if (poll_now(d, pname, rcmd_poll_done, c) == -1) {
+	if (poll_now(d, pname, cmd_poll_done, c) == -1) {
 		cmd_refuse(c, "cannot poll %s:%u now (a poll is running, its credential "
 		    "is gone, or profile '%s' is not in [poll] profiles)", host, port,
 		    pname ? pname : "-");
@@ -763,7 +410,7 @@ rcmd_poll(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 }
 
 static void
-rcmd_info(struct cmd *c)
+rcmd_agent_info(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 {
 	struct agent *a = c->agent;
 	struct transport_stats st;
@@ -787,6 +434,17 @@ rcmd_info(struct cmd *c)
 	cmd_report(c, "ok", NULL, d);
 }
 
+/* protocol/'s command table, row by row: adding a type is a row there,
+ * its handler here (or in command_snmp.c), and its tests. */
+static rcmd_handler *const rcmd_handlers[PROTO_CMD_COUNT] = {
+	[PROTO_CMD_SNMP_GET]   = rcmd_snmp_get,
+	[PROTO_CMD_SNMP_WALK]  = rcmd_snmp_walk,
+	[PROTO_CMD_SNMP_SET]   = rcmd_snmp_set,
+	[PROTO_CMD_SCAN]       = rcmd_scan,
+	[PROTO_CMD_POLL_NOW]   = rcmd_poll_now,
+	[PROTO_CMD_AGENT_INFO] = rcmd_agent_info,
+};
+
 void
 agent_command(struct agent *a, const cJSON *cmd)
 {
@@ -796,9 +454,11 @@ agent_command(struct agent *a, const cJSON *cmd)
 	const cJSON *to = cJSON_GetObjectItemCaseSensitive(cmd, "timeout_ms");
 	struct cmd *c;
 	uint64_t timeout = CMD_DEFAULT_TIMEOUT_MS;
-	char *text;
+	char *text, err[512];
+	int64_t ms;
+	int t;
 
-	if (!cJSON_IsString(id) || !cmd_id_valid(id->valuestring)) {
+	if (!cJSON_IsString(id) || !proto_id_valid(id->valuestring, PROTO_ID_MAX)) {
 		log_warn("hub sent a command without a valid id; ignored");
 		return;
 	}
@@ -820,28 +480,18 @@ agent_command(struct agent *a, const cJSON *cmd)
 		cmd_refuse(c, "command larger than [policy] max_command_bytes");
 	} else if (a->stopping) {
 		cmd_refuse(c, "the agent is shutting down");
-	} else if (to != NULL && (!cJSON_IsNumber(to) || to->valuedouble < 1)) {
-		cmd_refuse(c, "timeout_ms must be a positive number");
+	} else if ((t = proto_command_check(cmd, err, sizeof(err))) < 0) {
+		cmd_refuse(c, "%s", err);
+	} else if (rcmd_handlers[t] == NULL) {
+		/* A row added to protocol/ before its handler here. */
+		cmd_refuse(c, "command type '%s' is not supported by this agent", c->type);
 	} else {
-		if (to != NULL)
-			timeout = to->valuedouble > 1e12 ? UINT64_MAX : (uint64_t)to->valuedouble;
+		if (json_int_exact(to, 1, PROTO_TIMEOUT_MAX_MS, &ms))
+			timeout = (uint64_t)ms;
 		if (timeout > cfg->policy.max_command_time)
 			timeout = cfg->policy.max_command_time;
 		loop_timer_arm(a->loop, &c->timer, timeout);
-		if (strcmp(c->type, "snmp.get") == 0)
-			rcmd_get(c, cmd, cfg);
-		else if (strcmp(c->type, "snmp.walk") == 0)
-			rcmd_walk(c, cmd, cfg);
-		else if (strcmp(c->type, "snmp.set") == 0)
-			rcmd_set(c, cmd, cfg);
-		else if (strcmp(c->type, "agent.info") == 0)
-			rcmd_info(c);
-		else if (strcmp(c->type, "scan") == 0)
-			rcmd_scan(c, cmd, cfg);
-		else if (strcmp(c->type, "poll.now") == 0)
-			rcmd_poll(c, cmd, cfg);
-		else
-			cmd_refuse(c, "unknown command type '%s'", c->type);
+		rcmd_handlers[t](c, cmd, cfg);
 	}
 	free(text);
 	cmd_free(c);

@@ -91,9 +91,9 @@ hub_api_body_max(enum hub_route r)
 {
 	switch (r) {
 	case HUB_R_RESULTS:
-		return HUB_BATCH_MAX_GZ;
+		return PROTO_UPLOAD_MAX_WIRE;
 	case HUB_R_CMD_POST:
-		return HUB_COMMAND_MAX;
+		return PROTO_COMMAND_MAX_BYTES;
 	default:
 		return 0;
 	}
@@ -172,7 +172,7 @@ hub_api_auth(struct hub_req *r)
 	}
 	for (tok = a + 7; *tok == ' '; tok++)
 		;
-	if (!hub_token_valid(tok, strlen(tok))) {
+	if (!proto_token_valid(tok, strlen(tok))) {
 		api_unauthorized(r, "malformed token");
 		return -1;
 	}
@@ -257,9 +257,9 @@ api_poll(struct hub_req *r)
 		}
 		if (ack != NULL && *ack == '\0')
 			ack = NULL;
-		if (ack != NULL && !hub_id_valid(ack, HUB_CURSOR_MAX)) {
+		if (ack != NULL && !hub_id_valid(ack, PROTO_CURSOR_MAX)) {
 			hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "ack must be at "
-			    "most %d characters of A-Za-z0-9_.-", HUB_CURSOR_MAX);
+			    "most %d characters of A-Za-z0-9_.-", PROTO_CURSOR_MAX);
 			return;
 		}
 		wait_ms = (uint64_t)wait * 1000;
@@ -338,14 +338,6 @@ api_ingest_status(int rc)
 	    MHD_HTTP_BAD_REQUEST;
 }
 
-static bool
-api_array_or_absent(const cJSON *batch, const char *key)
-{
-	const cJSON *j = cJSON_GetObjectItemCaseSensitive(batch, key);
-
-	return j == NULL || cJSON_IsNull(j) || cJSON_IsArray(j);
-}
-
 static void
 api_results(struct hub_req *r)
 {
@@ -367,7 +359,7 @@ api_results(struct hub_req *r)
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "empty body");
 		return;
 	}
-	rc = hub_gunzip(r->body.data, r->body.len, HUB_BATCH_MAX_JSON, &json,
+	rc = proto_gunzip(r->body.data, r->body.len, PROTO_UPLOAD_MAX_JSON, &json,
 	    &jlen, err, sizeof(err));
 	/* The compressed body is not needed any more. */
 	h->upload_bytes -= r->budget;
@@ -382,20 +374,9 @@ api_results(struct hub_req *r)
 		hub_respond_error(r, (unsigned)api_ingest_status(rc), "%s", err);
 		return;
 	}
-	if (!cJSON_IsObject(batch) ||
-	    !json_int_exact(cJSON_GetObjectItemCaseSensitive(batch, "batch_id"), 1,
-	    (INT64_C(1) << 53) - 1, &batch_id)) {
+	if (proto_batch_check(batch, &batch_id, err, sizeof(err)) != PROTO_OK) {
 		cJSON_Delete(batch);
-		hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
-		    "batch_id must be an integer, 1 to 2^53-1");
-		return;
-	}
-	if (!api_array_or_absent(batch, "results") ||
-	    !api_array_or_absent(batch, "inventory") ||
-	    !api_array_or_absent(batch, "samples")) {
-		cJSON_Delete(batch);
-		hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
-		    "results, inventory and samples must be arrays");
+		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
 		return;
 	}
 	if (hub_store_batch(h->store, r->agent->id, batch, batch_id, wall_ms(),
@@ -460,7 +441,8 @@ api_command_post(struct hub_req *r)
 		hub_respond_error(r, (unsigned)api_ingest_status(rc), "%s", err);
 		return;
 	}
-	if (hub_command_validate(cmd, err, sizeof(err)) == -1) {
+	/* The agent's own check (protocol/): what is queued, it will run. */
+	if (proto_command_check(cmd, err, sizeof(err)) == -1) {
 		cJSON_Delete(cmd);
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
 		return;
@@ -482,11 +464,11 @@ api_command_post(struct hub_req *r)
 	cJSON_AddStringToObject(cmd, "id", id);
 	cJSON_AddStringToObject(cmd, "created", created);
 	txt = cJSON_PrintUnformatted(cmd);
-	if (txt == NULL || strlen(txt) > HUB_COMMAND_MAX) {
+	if (txt == NULL || strlen(txt) > PROTO_COMMAND_MAX_BYTES) {
 		cJSON_free(txt);
 		cJSON_Delete(cmd);
 		hub_respond_error(r, MHD_HTTP_CONTENT_TOO_LARGE,
-		    "command larger than %u bytes", HUB_COMMAND_MAX);
+		    "command larger than %u bytes", PROTO_COMMAND_MAX_BYTES);
 		return;
 	}
 	rc = hub_store_command_add(h->store, agent_id, id,

@@ -1,8 +1,9 @@
 /*
  * hub internals shared by the files of hub/ and its unit tests:
  *
- *   util.c    bounded buffers, tokens and names, secret files, times
- *   ingest.c  gzip with caps, JSON depth and memory budgets, validation
+ *   util.c    bounded buffers, token hashes, random ids, files, times
+ *   ingest.c  JSON with memory budgets, strict parse (gzip, depth and
+ *             command checks: protocol/)
  *   store.c   the SQLite store (WAL), prepared statements only
  *   server.c  libmicrohttpd on the core loop, held requests, drain
  *   api.c     the endpoints of docs/protocol.md
@@ -19,16 +20,14 @@
 #include "config/config.h"
 #include "core/core.h"
 #include "hub/hub.h"
+#include "protocol/protocol.h"
 
-/* ---- limits (docs/protocol.md unless said otherwise) ---- */
-#define HUB_BATCH_MAX_GZ      (8u << 20)    /* compressed upload */
-#define HUB_BATCH_MAX_JSON    (64u << 20)   /* decompressed upload */
-#define HUB_COMMAND_MAX       (64u << 10)   /* one command object */
-#define HUB_POLL_MAX_COMMANDS 1000
-/* The agent refuses poll responses over 4 MiB on the wire; we send them
- * uncompressed, so stay well below. */
+/* ---- limits: the protocol's own are in protocol/protocol.h; these
+ * are the hub's choices within them ---- */
+#define HUB_POLL_MAX_COMMANDS PROTO_POLL_MAX_COMMANDS
+/* The agent refuses poll responses over PROTO_POLL_MAX_WIRE; we send
+ * them uncompressed, so stay well below. */
 #define HUB_POLL_MAX_BYTES    (3u << 20)
-#define HUB_JSON_MAX_DEPTH    32
 /* cJSON spends ~64 bytes per value, so a 64 MiB batch of tiny values
  * could take gigabytes; allocation during one parse is capped at this
  * and the batch refused with 413 (the agent then splits it). */
@@ -38,10 +37,8 @@
 /* Body bytes read and thrown away after a limit was crossed on a body
  * without Content-Length, before the connection is simply closed. */
 #define HUB_DISCARD_MAX       (1u << 20)
-#define HUB_TOKEN_MAX         256
-#define HUB_NAME_MAX          63
-#define HUB_ID_MAX            64
-#define HUB_CURSOR_MAX        128
+#define HUB_NAME_MAX          PROTO_NAME_MAX
+#define HUB_ID_MAX            PROTO_ID_MAX
 #define HUB_COMMAND_WAIT_MAX  300           /* s, GET /v1/commands/{id} */
 #define HUB_POLL_WAIT_MAX     3600          /* s, protocol bound of wait */
 #define HUB_SAMPLES_MAX       100
@@ -69,18 +66,16 @@ void hub_buf_free(struct hub_buf *);
 #define HUB_HASH_LEN 32
 /* SHA-256 of a token (OpenSSL EVP). */
 void hub_token_hash(const char *token, size_t len, unsigned char out[HUB_HASH_LEN]);
-/* 1-256 characters of A-Za-z0-9._~- */
-bool hub_token_valid(const char *, size_t len);
 /* 32 random bytes (getrandom) as unpadded base64url: 43 characters. */
 int  hub_token_generate(char *out, size_t outlen);
-bool hub_name_valid(const char *);       /* agent names: 1-63 of A-Za-z0-9_.- */
-bool hub_id_valid(const char *, size_t max);   /* ids, cursors: A-Za-z0-9_.- */
+/* agent names: 1-63 of A-Za-z0-9_.-; ids, cursors: 1-max of those */
+#define hub_name_valid proto_name_valid
+#define hub_id_valid   proto_id_valid
+/* The admin token file: protocol/'s token reader, as the agent's. */
+#define hub_secret_read proto_token_read
+#define HUB_TOKEN_MAX   PROTO_TOKEN_MAX
 /* 16 random bytes as 32 hex digits. */
 int  hub_random_id(char out[33]);
-/* A secret file (the admin token): refuses group/other access, trims
- * one trailing newline (and CR), must be a valid token. */
-int  hub_secret_read(const char *path, char *buf, size_t len, char *err,
-                     size_t errlen);
 /* A whole small file into a NUL-terminated malloc'd buffer. */
 int  hub_file_read(const char *path, size_t max, char **out, size_t *outlen,
                    char *err, size_t errlen);
@@ -90,26 +85,17 @@ void hub_rfc3339(uint64_t ms, char *buf, size_t len);
 /* ---- ingest.c ---- */
 
 enum hub_ingest_rc {
-	HUB_IN_OK = 0,
-	HUB_IN_BAD = -1,        /* 400: corrupt gzip, invalid JSON, ... */
-	HUB_IN_TOO_BIG = -2,    /* 413 */
+	HUB_IN_OK = PROTO_OK,
+	HUB_IN_BAD = PROTO_BAD,         /* 400: corrupt gzip, invalid JSON, ... */
+	HUB_IN_TOO_BIG = PROTO_TOO_BIG, /* 413 */
 };
-/* Inflate a gzip body (RFC 1952, members may be concatenated) into a
- * NUL-terminated buffer of at most max bytes. */
-int  hub_gunzip(const void *in, size_t inlen, size_t max, char **out,
-                size_t *outlen, char *err, size_t errlen);
-/* Whether the JSON text nests arrays/objects at most maxdepth deep
- * (strings are skipped, so brackets inside them do not count). */
-bool hub_json_depth_ok(const char *s, size_t len, int maxdepth);
-/* Parse with the depth limit and HUB_JSON_PARSE_BUDGET, then strictly
+/* Parse with PROTO_JSON_MAX_DEPTH and HUB_JSON_PARSE_BUDGET, then strictly
  * (json_exact: UTF-8, grammar; long integers kept as raw digits, read
  * them with json_int_exact). Invalid UTF-8 is HUB_IN_BAD (400). */
 int  hub_json_parse(const char *s, size_t len, cJSON **out, char *err,
                     size_t errlen);
 /* Installs cJSON's allocation hooks (once, at start-up). */
 void hub_json_init(void);
-/* An operator's command object (without id): 0 or -1 with a reason. */
-int  hub_command_validate(const cJSON *cmd, char *err, size_t errlen);
 /* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
 int  hub_device_normalize(const char *in, char *out, size_t outlen);
 

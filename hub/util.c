@@ -1,6 +1,7 @@
 /*
- * Small things the hub's files share: bounded buffers, tokens, names,
- * the admin token file, wall-clock times.
+ * Small things the hub's files share: bounded buffers, token hashes and
+ * new tokens, random ids, small files, wall-clock times. (Token syntax
+ * and the token file reader are protocol/'s.)
  */
 #include "hub/hub_int.h"
 
@@ -84,49 +85,6 @@ hub_token_hash(const char *token, size_t len, unsigned char out[HUB_HASH_LEN])
 		log_error("SHA-256 failed");
 		abort();
 	}
-}
-
-static bool
-hub_char_token(int c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '~' ||
-	    c == '-';
-}
-
-static bool
-hub_char_name(int c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
-bool
-hub_token_valid(const char *s, size_t len)
-{
-	if (len == 0 || len > HUB_TOKEN_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!hub_char_token((unsigned char)s[i]))
-			return false;
-	return true;
-}
-
-bool
-hub_id_valid(const char *s, size_t max)
-{
-	size_t n = 0;
-
-	for (; s[n] != '\0'; n++)
-		if (n >= max || !hub_char_name((unsigned char)s[n]))
-			return false;
-	return n > 0;
-}
-
-bool
-hub_name_valid(const char *s)
-{
-	return hub_id_valid(s, HUB_NAME_MAX);
 }
 
 static int
@@ -234,48 +192,6 @@ fail:
 		explicit_bzero(b.data, b.len);
 	hub_buf_free(&b);
 	return -1;
-}
-
-int
-hub_secret_read(const char *path, char *buf, size_t len, char *err,
-    size_t errlen)
-{
-	struct stat st;
-	char *data;
-	size_t n;
-
-	if (stat(path, &st) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "%s: not a regular file", path);
-		return -1;
-	}
-	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		snprintf(err, errlen, "%s: holds a secret but is accessible by "
-		    "group/others (mode %04o); chmod 600 it", path,
-		    (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	if (hub_file_read(path, HUB_SECRET_FILE_MAX, &data, &n, err, errlen) == -1)
-		return -1;
-	if (n > 0 && data[n - 1] == '\n')
-		n--;
-	if (n > 0 && data[n - 1] == '\r')
-		n--;
-	if (!hub_token_valid(data, n) || n >= len) {
-		snprintf(err, errlen, "%s: the token must be 1-%d characters of "
-		    "A-Za-z0-9._~- on one line", path, HUB_TOKEN_MAX);
-		explicit_bzero(data, n);
-		free(data);
-		return -1;
-	}
-	memcpy(buf, data, n);
-	buf[n] = '\0';
-	explicit_bzero(data, n);
-	free(data);
-	return 0;
 }
 
 void

@@ -80,61 +80,6 @@ tp_dedupe_add(struct dedupe *d, const char *id)
 /* ---- checks ---- */
 
 int
-tp_json_depth(const char *s, size_t len, int max)
-{
-	int depth = 0, deepest = 0;
-	bool in_str = false, esc = false;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (c == '\\')
-				esc = true;
-			else if (c == '"')
-				in_str = false;
-		} else if (c == '"') {
-			in_str = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > deepest && (deepest = depth) > max)
-				return deepest;
-		} else if ((c == ']' || c == '}') && depth > 0) {
-			depth--;
-		}
-	}
-	return deepest;
-}
-
-bool
-tp_id_valid(const char *s, size_t maxlen)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++) {
-		char c = s[n];
-		if (n >= maxlen || !(isalnum((unsigned char)c) || c == '_' ||
-		    c == '.' || c == '-') || (unsigned char)c > 127)
-			return false;
-	}
-	return n > 0;
-}
-
-bool
-tp_token_valid(const char *s)
-{
-	size_t n = 0;
-
-	for (; s[n]; n++) {
-		unsigned char c = (unsigned char)s[n];
-		if (n >= TP_MAX_TOKEN || c > 127 || !(isalnum(c) || c == '.' ||
-		    c == '_' || c == '~' || c == '-'))
-			return false;
-	}
-	return n > 0;
-}
-
-int
 tp_poll_parse(const char *body, size_t len, cJSON **rootp,
     const cJSON **commands, const char **cursor, int64_t *next_poll_ms,
     char *scratch, char *err, size_t errlen)
@@ -148,7 +93,7 @@ tp_poll_parse(const char *body, size_t len, cJSON **rootp,
 		snprintf(err, errlen, "empty body");
 		return -1;
 	}
-	if (tp_json_depth(body, len, TP_MAX_JSON_DEPTH) > TP_MAX_JSON_DEPTH) {
+	if (proto_json_depth(body, len, TP_MAX_JSON_DEPTH) > TP_MAX_JSON_DEPTH) {
 		snprintf(err, errlen, "JSON nested deeper than %d", TP_MAX_JSON_DEPTH);
 		return -1;
 	}
@@ -169,7 +114,7 @@ tp_poll_parse(const char *body, size_t len, cJSON **rootp,
 	}
 	cur = cJSON_GetObjectItemCaseSensitive(root, "cursor");
 	if (!cJSON_IsString(cur) || (cur->valuestring[0] != '\0' &&
-	    !tp_id_valid(cur->valuestring, TP_MAX_CURSOR))) {
+	    !proto_id_valid(cur->valuestring, TP_MAX_CURSOR))) {
 		snprintf(err, errlen, "missing or invalid \"cursor\"");
 		goto fail;
 	}
@@ -269,7 +214,7 @@ tp_poll_dispatch(struct transport *t, const cJSON *commands)
 	cJSON_ArrayForEach(c, commands) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
 
-		if (!cJSON_IsString(id) || !tp_id_valid(id->valuestring,
+		if (!cJSON_IsString(id) || !proto_id_valid(id->valuestring,
 		    TP_MAX_CMD_ID)) {
 			/* Cannot be answered by id, so cannot be run: skipped,
 			 * and acked with the rest so it is not sent again. */

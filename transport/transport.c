@@ -205,7 +205,7 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 		snprintf(err, errlen, "no hub url ([server] url)");
 		return NULL;
 	}
-	if (opts->token == NULL || !tp_token_valid(opts->token)) {
+	if (opts->token == NULL || !proto_token_valid(opts->token, strlen(opts->token))) {
 		snprintf(err, errlen, "the token must be 1-%d characters of "
 		    "A-Za-z0-9._~-", TP_MAX_TOKEN);
 		return NULL;
@@ -386,7 +386,7 @@ transport_close(struct transport *t, bool even_empty)
 	json = tp_batch_serialize(&t->batch, h.batch_id, t->o.agent_version,
 	    h.created_ms, dropped, counters, &len);
 	cJSON_Delete(counters);
-	if (json == NULL || tp_gzip(json, len, &gz, &gzlen) == -1) {
+	if (json == NULL || proto_gzip(json, len, &gz, &gzlen) != PROTO_OK) {
 		log_error("transport: out of memory closing batch %" PRIu64,
 		    h.batch_id);
 		free(json);
@@ -586,81 +586,14 @@ transport_get_stats(const struct transport *t, struct transport_stats *st)
 
 /* ---- the token file ---- */
 
+/* transport.h's public bound is the protocol's. */
+_Static_assert(TRANSPORT_TOKEN_MAX == PROTO_TOKEN_MAX, "token bound");
+
 int
 transport_read_token(const char *path, char *buf, size_t len, char *err,
     size_t errlen)
 {
-	char tmp[TP_MAX_TOKEN + 64];
-	struct stat st;
-	ssize_t r;
-	size_t n = 0;
-	int fd;
-
-	if (len == 0) {
-		snprintf(err, errlen, "%s: no room for the token", path);
-		return -1;
-	}
-	buf[0] = '\0';
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd == -1) {
-		snprintf(err, errlen, "token file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "token file %s: not a regular file", path);
-		close(fd);
-		return -1;
-	}
-	{
-		char what[128], fix[600];
-		if (platform_secret_exposed(fd, path, what, sizeof(what), fix,
-		    sizeof(fix)) != 0) {
-			snprintf(err, errlen, "token file %s is a secret but is %s: "
-			    "run %s", path, what, fix);
-			close(fd);
-			return -1;
-		}
-	}
-	while (n < sizeof(tmp) - 1) {
-		r = read(fd, tmp + n, sizeof(tmp) - 1 - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "token file %s: %s", path,
-			    strerror(errno));
-			close(fd);
-			explicit_bzero(tmp, sizeof(tmp));
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	close(fd);
-	tmp[n] = '\0';
-	while (n > 0 && (tmp[n - 1] == '\n' || tmp[n - 1] == '\r' ||
-	    tmp[n - 1] == ' ' || tmp[n - 1] == '\t'))
-		tmp[--n] = '\0';
-	if (n == 0) {
-		snprintf(err, errlen, "token file %s is empty", path);
-		return -1;
-	}
-	if (n > TP_MAX_TOKEN || n >= len) {
-		snprintf(err, errlen, "token file %s: the token is longer than %d "
-		    "characters", path, n >= len && len <= TP_MAX_TOKEN ?
-		    (int)len - 1 : TP_MAX_TOKEN);
-		explicit_bzero(tmp, sizeof(tmp));
-		return -1;
-	}
-	if (!tp_token_valid(tmp)) {
-		snprintf(err, errlen, "token file %s: the token may only hold "
-		    "A-Za-z0-9._~- (one line)", path);
-		explicit_bzero(tmp, sizeof(tmp));
-		return -1;
-	}
-	memcpy(buf, tmp, n + 1);
-	explicit_bzero(tmp, sizeof(tmp));
-	return 0;
+	return proto_token_read(path, buf, len, err, errlen);
 }
 
 void

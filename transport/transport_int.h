@@ -22,22 +22,23 @@
 #include <curl/curl.h>
 #include <time.h>
 
+#include "protocol/protocol.h"
 #include "transport/transport.h"
 
-/* Limits the agent enforces on the hub (docs/protocol.md). */
-#define TP_MAX_BODY_WIRE     (4u << 20)    /* response body as sent */
-#define TP_MAX_BODY_DECODED  (16u << 20)   /* after Content-Encoding */
-#define TP_MAX_COMMANDS      1000
-#define TP_MAX_COMMAND_BYTES (64u << 10)
-#define TP_MAX_JSON_DEPTH    32
-#define TP_MAX_HEADER_LINE   (16u << 10)
-#define TP_MAX_HEADERS       (64u << 10)
-#define TP_MAX_CURSOR        128
-#define TP_MAX_CMD_ID        64
-#define TP_MAX_TOKEN         256
-/* What the hub accepts from us: larger batches are answered 413. */
-#define TP_UPLOAD_MAX_WIRE   (8u << 20)
-#define TP_UPLOAD_MAX_JSON   (64u << 20)
+/* Limits the agent enforces on the hub, and what the hub accepts from
+ * us (larger batches are answered 413): protocol/protocol.h's. */
+#define TP_MAX_BODY_WIRE     PROTO_POLL_MAX_WIRE
+#define TP_MAX_BODY_DECODED  PROTO_POLL_MAX_DECODED
+#define TP_MAX_COMMANDS      PROTO_POLL_MAX_COMMANDS
+#define TP_MAX_COMMAND_BYTES PROTO_COMMAND_MAX_BYTES
+#define TP_MAX_JSON_DEPTH    PROTO_JSON_MAX_DEPTH
+#define TP_MAX_HEADER_LINE   PROTO_HEADER_LINE_MAX
+#define TP_MAX_HEADERS       PROTO_HEADERS_MAX
+#define TP_MAX_CURSOR        PROTO_CURSOR_MAX
+#define TP_MAX_CMD_ID        PROTO_ID_MAX
+#define TP_MAX_TOKEN         PROTO_TOKEN_MAX
+#define TP_UPLOAD_MAX_WIRE   PROTO_UPLOAD_MAX_WIRE
+#define TP_UPLOAD_MAX_JSON   PROTO_UPLOAD_MAX_JSON
 #define TP_MAX_COUNTERS      64
 #define TP_MAX_COUNTER_NAME  63
 #define TP_DEDUPE_IDS        4096
@@ -186,11 +187,6 @@ char *tp_batch_serialize(const struct batch *, uint64_t batch_id,
                          const char *agent_version, uint64_t created_ms,
                          uint64_t dropped_samples, const cJSON *counters,
                          size_t *len);
-/* gzip (RFC 1952) in one go; 0 or -1. */
-int  tp_gzip(const void *in, size_t len, unsigned char **out, size_t *outlen);
-/* gunzip at most max bytes; -1 on corrupt input or over max. */
-int  tp_gunzip(const void *in, size_t len, size_t max, char **out,
-               size_t *outlen);
 /*
  * Split a batch document in two halves of its items (results, then
  * inventory, then samples), with batch ids id_a and id_b; dropped_samples
@@ -216,10 +212,6 @@ void tp_dedupe_init(struct dedupe *);
  * TP_DEDUPE_IDS); false if seen among the last TP_DEDUPE_IDS. */
 bool tp_dedupe_add(struct dedupe *, const char *id);
 
-/* Nesting depth of a JSON text (strings skipped); stops past max. */
-int  tp_json_depth(const char *s, size_t len, int max);
-bool tp_id_valid(const char *s, size_t maxlen);   /* A-Za-z0-9_.- */
-bool tp_token_valid(const char *s);               /* A-Za-z0-9._~- */
 
 /*
  * A poll response, checked as a whole against the protocol's limits:

@@ -115,7 +115,7 @@ tp_upload_write_half(struct transport *t, uint64_t id, const char *json,
 	size_t gzlen;
 	int rc;
 
-	if (tp_gzip(json, len, &gz, &gzlen) == -1)
+	if (proto_gzip(json, len, &gz, &gzlen) != PROTO_OK)
 		return -1;
 	h.payload_len = gzlen;
 	h.payload_crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), gz, gzlen);
@@ -134,13 +134,14 @@ static void
 tp_upload_split(struct transport *t, uint64_t id, uint64_t created_ms,
     uint32_t nsamples, const unsigned char *gz, size_t gzlen)
 {
-	char *json = NULL, *a = NULL, *b = NULL;
+	char *json = NULL, *a = NULL, *b = NULL, why[128];
 	size_t jlen, alen, blen;
 	uint32_t as = 0, bs = 0;
 	uint64_t ida, idb;
 	int rc;
 
-	if (tp_gunzip(gz, gzlen, TP_UPLOAD_MAX_JSON, &json, &jlen) == -1) {
+	if (proto_gunzip(gz, gzlen, TP_UPLOAD_MAX_JSON, &json, &jlen, why,
+	    sizeof(why)) != PROTO_OK) {
 		t->spool.quarantined++;
 		tp_spool_quarantine(&t->spool, id, "HTTP 413 and the batch does not "
 		    "decompress");

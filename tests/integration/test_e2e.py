@@ -126,9 +126,10 @@ def test_snmp_set_is_refused_by_default(site):
 @pytest.mark.parametrize("command,needle", [
     ({"type": "snmp.get", "credential": "nope", "args": {"oids": ["sysName.0"]}},
      "unknown credential"),
-    ({"type": "snmp.get", "credential": "lab", "community": "public",
+    ({"type": "snmp.get", "credential": {"version": "2c", "community": "public"},
       "args": {"oids": ["sysName.0"]}}, "inline credentials"),
-    ({"type": "snmp.get", "credential": "lab", "args": {"oids": ["1..3"]}}, "oid 0"),
+    # The hub checks a name's syntax; only the agent knows which names exist.
+    ({"type": "snmp.get", "credential": "lab", "args": {"oids": ["sysNope.0"]}}, "oid 0"),
     ({"type": "snmp.get", "credential": "lab", "args": {"oids": ["sysName.0"]},
       "target": "router.example"}, "IP address"),
 ])

@@ -322,13 +322,13 @@ def test_rows_stored_before_the_check_are_served_repaired(tmp_path):
 
 
 def test_an_error_quoting_cut_text_still_reaches_the_hub(site, device):
-    """The agent's refusal quotes the OID cut to 64 bytes, mid-character:
-    it must still be valid UTF-8, or the hub would refuse the whole batch."""
+    """The agent's refusal quotes the network cut to 64 bytes, mid-character:
+    it must still be valid UTF-8, or the hub would refuse the whole batch.
+    (The hub queues it: a network's syntax is the agent's to judge.)"""
     hub = site["hub"]
-    cid = hub.queue("site-1", {"type": "snmp.get", "target": device.target,
-                               "credential": "lab", "args": {"oids": ["1" + "é" * 40]}})["id"]
+    cid = hub.queue("site-1", {"type": "scan", "args": {"networks": ["1" + "é" * 40]}})["id"]
     st = wait_for("refusal",
                   lambda: (lambda s: s if s["status"] in ("done", "failed") else None)(
                       hub_get(hub, f"/v1/commands/{cid}?wait=5")), timeout=30)
     assert st["result"]["status"] == "refused", st
-    assert "bad OID '1é" in st["result"]["error"], st
+    assert "bad target '1é" in st["result"]["error"], st

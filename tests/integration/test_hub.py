@@ -404,6 +404,70 @@ def test_400_404_405_on_the_operator_api(hub, agent):
     assert hub.request("GET", "/v1/commands/x?wait=301")[0] == 400
 
 
+def test_queue_time_refuses_what_the_agent_would_refuse_with_the_reason(hub, agent):
+    """The hub runs the agent's own command check (protocol/) when a command
+    is queued: 400 naming the problem, never a command the agent refuses by
+    its shape."""
+    walk = {"type": "snmp.walk", "target": "10.1.0.5", "credential": "lab-v2c"}
+    vb = {"oid": "1.3.6.1.2.1.1.6.0", "type": "s", "value": "x"}
+    for body, needle in [
+        (dict(CMD, community="x"), '"community" at the top level'),
+        (dict(CMD, auth_password="x"), '"auth_password" at the top level'),
+        (dict(CMD, args={"oids": ["not an oid"]}), "oid 0: bad OID 'not an oid'"),
+        (dict(CMD, args={"oids": ["1.3", "1..3"]}), "oid 1: bad OID '1..3'"),
+        (dict(CMD, args={"oids": ["1.3"] * 129}), "1-128 OIDs"),
+        ({k: v for k, v in CMD.items() if k != "credential"}, "missing credential"),
+        (dict(walk, args={"oid": "3.1"}), "args.oid: bad OID '3.1'"),
+        (dict(walk, args={"oid": "1.3", "max_varbinds": 100001}),
+         "max_varbinds must be an integer, 1-100000"),
+        (dict(CMD, type="snmp.set", args={"varbinds": [dict(vb, type="b")]}),
+         "type (one of i u c s x d n o t a)"),
+        (dict(CMD, type="snmp.set", args={"varbinds": [dict(vb, value=7)]}),
+         "all strings"),
+        ({"type": "scan", "args": {"networks": [f"10.0.{i}.0/24" for i in range(65)]}},
+         "1-64 networks"),
+        ({"type": "scan", "args": {"networks": ["10.0.0.0/24"],
+                                   "credentials": ["a b"]}}, "credential name"),
+        ({"type": "poll.now", "args": {"device": "h:99999"}}, "args.device"),
+        ({"type": "agent.info", "timeout_ms": 1.5}, "timeout_ms"),
+    ]:
+        s, _, data = hub.request("POST", "/v1/agents/site-1/commands", body)
+        assert s == 400, (body, s, data)
+        assert needle in json.loads(data)["error"], (body, data)
+    # Nothing of it was queued.
+    assert hub.json("GET", "/v1/agent/commands?wait=0", token=agent)["commands"] == []
+
+
+def test_every_command_the_agent_runs_in_test_service_is_queued(hub, agent):
+    """The shapes tests/integration/test_service.py runs on a real agent
+    (and the OID forms the agent accepts: numeric, leading dot, names)."""
+    dev = "127.77.0.2:1161"
+    vb = {"oid": "1.3.6.1.2.1.1.6.0", "type": "s", "value": "x"}
+    for body in [
+        {"type": "scan", "args": {"networks": ["127.77.0.0/29"]}},
+        {"type": "scan", "args": {"networks": ["127.77.0.0/29"],
+                                  "credentials": ["lab", "nope"]}},
+        {"type": "snmp.get", "target": dev, "credential": "lab",
+         "args": {"oids": ["1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.1.0"]}},
+        {"type": "snmp.get", "target": dev, "credential": "lab",
+         "args": {"oids": [".1.3.6.1.2.1.1.5.0", "sysName.0", "ifDescr"]}},
+        {"type": "snmp.walk", "target": dev, "credential": "lab-v3",
+         "args": {"oid": "1.3.6.1.2.1.2.2.1.3"}},
+        {"type": "snmp.walk", "target": "[::1]:161", "credential": "lab",
+         "context": "ctx", "args": {"oid": "1.3.6.1.2.1.2", "max_varbinds": 100000}},
+        {"type": "snmp.set", "target": dev, "credential": "rw",
+         "args": {"varbinds": [vb, dict(vb, oid="1.3.6.1.2.1.1.4.0")]}},
+        {"type": "snmp.get", "target": dev, "credential":
+         {"version": "2c", "community": "public"}, "args": {"oids": ["sysName.0"]}},
+        {"type": "poll.now", "args": {"device": dev, "profile": "system"}},
+        {"type": "poll.now", "args": {"device": dev}},
+        {"type": "poll.now"},
+        {"type": "agent.info", "timeout_ms": 5000},
+    ]:
+        s, _, data = hub.request("POST", "/v1/agents/site-1/commands", body)
+        assert s == 201, (body, s, data)
+
+
 def test_garbage_on_the_wire_never_crashes_the_hub(hub, agent):
     payloads = [
         b"\x00\xff" * 512 + b"\r\n\r\n",

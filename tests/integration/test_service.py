@@ -641,8 +641,16 @@ def test_scan_outside_allow_networks_is_refused_and_no_packet_is_sent(svc, scann
     {"priv_password": "privpass123"},
 ], ids=["community", "auth_password", "priv_password"])
 def test_inline_credentials_are_refused(svc, scanned, extra):
+    # At the top level: the hub refuses them when queued, with the agent's
+    # own check (protocol/), so they never travel.
     command = cmd_get(svc.lab.plain)
     command.update(extra)
+    s, _, data = svc.hub.request("POST", "/v1/agents/svc/commands", command)
+    assert s == 400 and "at the top level" in json.loads(data)["error"], (s, data)
+    # In a "credential" object: the agent refuses them ([policy]
+    # allow_inline_credentials is off).
+    command = cmd_get(svc.lab.plain)
+    command["credential"] = {"version": "2c", **extra}
     run_refused(svc.hub, "svc", command, "inline credentials are refused")
 
 

@@ -205,22 +205,22 @@ ids_cursors_and_tokens_have_their_charsets(void **st)
 {
 	char id[80];
 
-	assert_true(tp_id_valid("c1f0a9-x_y.z", TP_MAX_CMD_ID));
-	assert_false(tp_id_valid("", TP_MAX_CMD_ID));
-	assert_false(tp_id_valid("a b", TP_MAX_CMD_ID));
-	assert_false(tp_id_valid("a/b", TP_MAX_CMD_ID));
-	assert_false(tp_id_valid("caf\xc3\xa9", TP_MAX_CMD_ID));
+	assert_true(proto_id_valid("c1f0a9-x_y.z", TP_MAX_CMD_ID));
+	assert_false(proto_id_valid("", TP_MAX_CMD_ID));
+	assert_false(proto_id_valid("a b", TP_MAX_CMD_ID));
+	assert_false(proto_id_valid("a/b", TP_MAX_CMD_ID));
+	assert_false(proto_id_valid("caf\xc3\xa9", TP_MAX_CMD_ID));
 	memset(id, 'a', 64);
 	id[64] = '\0';
-	assert_true(tp_id_valid(id, TP_MAX_CMD_ID));
+	assert_true(proto_id_valid(id, TP_MAX_CMD_ID));
 	id[64] = 'a';
 	id[65] = '\0';
-	assert_false(tp_id_valid(id, TP_MAX_CMD_ID));
-	assert_true(tp_token_valid("Abc.123_~-"));
-	assert_false(tp_token_valid(""));
-	assert_false(tp_token_valid("a b"));
-	assert_false(tp_token_valid("a\nb"));
-	assert_false(tp_token_valid("a+b"));
+	assert_false(proto_id_valid(id, TP_MAX_CMD_ID));
+	assert_true(proto_token_valid("Abc.123_~-", 10));
+	assert_false(proto_token_valid("", 0));
+	assert_false(proto_token_valid("a b", 3));
+	assert_false(proto_token_valid("a\nb", 3));
+	assert_false(proto_token_valid("a+b", 3));
 }
 
 /* ---- batches ---- */
@@ -230,7 +230,7 @@ a_batch_serializes_gzips_and_splits_back(void **st)
 {
 	struct batch b = { 0 };
 	cJSON *counters = cJSON_CreateObject(), *doc, *arr;
-	char *json, *plain, *a, *bb;
+	char *json, *plain, *a, *bb, why[128];
 	unsigned char *gz;
 	size_t len, gzlen, plen, alen, blen;
 	uint32_t as, bs;
@@ -246,14 +246,17 @@ a_batch_serializes_gzips_and_splits_back(void **st)
 	json = tp_batch_serialize(&b, 42, "0.1.0", 1764324000123, 7, counters, &len);
 	assert_non_null(json);
 	assert_int_equal(strlen(json), len);
-	assert_int_equal(tp_gzip(json, len, &gz, &gzlen), 0);
+	assert_int_equal(proto_gzip(json, len, &gz, &gzlen), PROTO_OK);
 	assert_true(gz[0] == 0x1f && gz[1] == 0x8b);   /* RFC 1952 */
-	assert_int_equal(tp_gunzip(gz, gzlen, 1 << 20, &plain, &plen), 0);
+	assert_int_equal(proto_gunzip(gz, gzlen, 1 << 20, &plain, &plen, why,
+	    sizeof(why)), PROTO_OK);
 	assert_int_equal(plen, len);
 	assert_memory_equal(plain, json, len);
 	/* bounded: a body that inflates past max is refused */
-	assert_int_equal(tp_gunzip(gz, gzlen, len - 1, &a, &alen), -1);
-	assert_int_equal(tp_gunzip(gz, gzlen / 2, 1 << 20, &a, &alen), -1);
+	assert_int_equal(proto_gunzip(gz, gzlen, len - 1, &a, &alen, why,
+	    sizeof(why)), PROTO_TOO_BIG);
+	assert_int_equal(proto_gunzip(gz, gzlen / 2, 1 << 20, &a, &alen, why,
+	    sizeof(why)), PROTO_BAD);
 	free(plain);
 	free(gz);
 
