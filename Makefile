@@ -13,7 +13,8 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
 CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -I. $(shell pkg-config --cflags $(PKGS) $(HUB_PKGS))
 CFLAGS_ALL   = $(OPT) $(WARN) $(SAN) -fno-strict-aliasing -fstack-protector-strong \
                -D_FORTIFY_SOURCE=2 $(CFLAGS)
-LDLIBS_ALL   = $(shell pkg-config --libs $(PKGS)) -lm $(LDLIBS)
+# libcurl is loaded at run time (transport/curl_dl.h), not linked.
+LDLIBS_ALL   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl -lm $(LDLIBS)
 
 # The module list reads like the architecture (docs/architecture.md).
 CORE_SRC   = $(wildcard core/*.c)

@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
+#include "transport/curl_dl.h"
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +43,12 @@ static const struct {
 int
 cmd_version(int argc, char **argv)
 {
+	char err[256];
+
+	if (curl_dl_load(err, sizeof(err)) == -1) {
+		fprintf(stderr, "outpost version: %s\n", err);
+		return 1;
+	}
 	printf("outpost %s (net-snmp %s, %s, cJSON %s, zlib %s)\n",
 	    OUTPOST_VERSION, netsnmp_get_version(), curl_version(),
 	    cJSON_Version(), zlibVersion());

@@ -34,6 +34,9 @@ import poll_bench  # noqa: E402  (bench/: poll cycle vs snmp-exporter, snmpbulkw
 import transport_bench  # noqa: E402  (bench/: bytes per sample vs one message each)
 import hub_bench  # noqa: E402  (bench/: outpost-hub figures, no peer)
 import farm_bench  # noqa: E402  (bench/: 10,000 farm devices, a 16,000-row table)
+import v3_bench  # noqa: E402  (bench/: a full v3 walk of snmpd)
+import scan_bench  # noqa: E402  (bench/: a /16 in a silent namespace)
+import benchtable  # noqa: E402
 
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(HERE, "..", "build", "outpost")
 HUB = os.environ.get("OUTPOST_HUB") or os.path.join(HERE, "..", "build", "outpost-hub")
@@ -63,9 +66,7 @@ def measure(cmd, env):
 
 
 def row(name, ours, peer_name, theirs, unit, fmt="{:.3f}"):
-    ratio = ours / theirs if theirs else float("nan")
-    rows.append((name, fmt.format(ours), peer_name, fmt.format(theirs), unit,
-                 f"{ratio:.2f}" if ratio >= 0.1 else f"{ratio:.2g}"))
+    rows.append((name, ours, peer_name, theirs, unit, fmt))
 
 
 def bench_scan(farm, env):
@@ -140,20 +141,21 @@ def main():
             row(*r)
         for r in transport_bench.run(farm, env, OUTPOST):
             row(*r)
+        for r in v3_bench.run(farm, env, OUTPOST):
+            row(*r)
+    if scan_bench.scan_netns.available() is None:
+        scan, peer_kind = scan_bench.run()
+        for r in scan:
+            row(*r)
+    else:
+        print(f"bench: /16 scan skipped: {scan_bench.scan_netns.available()}",
+              file=sys.stderr)
     for r in farm_bench.run(env, OUTPOST):
         row(*r)
     for name, value, unit in hub_bench.run(os.path.abspath(HUB)):
         name = name[4:] if name.startswith("hub ") else name
-        rows.append((f"hub: {name}", str(value), "-", "-", unit, "-"))
-    head = ("benchmark", "outpost", "peer", "peer value", "unit", "ratio")
-    widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(6)]
-    line = "  ".join("{:<%d}" % w for w in widths)
-    print(line.format(*head))
-    print(line.format(*("-" * w for w in widths)))
-    for r in rows:
-        print(line.format(*r))
-    print("ratio = outpost / peer (lower is better for time and bytes; 1.00 for "
-          "devices found means the same count); hub rows have no peer")
+        rows.append((f"hub: {name}", str(value), "-", "-", unit))
+    benchtable.print_table(rows, "hub rows have no peer")
 
 
 if __name__ == "__main__":

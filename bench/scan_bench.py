@@ -35,6 +35,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import scan_netns  # noqa: E402
+sys.path.insert(0, HERE)
+import benchtable  # noqa: E402
 
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(ROOT, "build", "outpost")
 FARM = os.environ.get("FARM") or os.path.join(ROOT, os.environ.get("BUILD", "build"),
@@ -148,22 +150,9 @@ def main():
         print(f"scan_bench: skipped: {why}")
         return
     rows, peer_kind = run()
-    out = []
-    for name, ours, peer, theirs, unit, fmt in rows:
-        ratio = ours / theirs if theirs else float("nan")
-        out.append((name, fmt.format(ours), peer, fmt.format(theirs), unit,
-                    f"{ratio:.2f}"))
-    head = ("benchmark", "outpost", "peer", "peer value", "unit", "ratio")
-    widths = [max(len(str(r[i])) for r in out + [head]) for i in range(6)]
-    line = "  ".join("{:<%d}" % w for w in widths)
     print(f"scan_bench: {NET}, {RESPONDERS} responders ({peer_kind}), the rest "
           f"silent (namespace, ICMP dropped); median of {RUNS} runs")
-    print(line.format(*head))
-    print(line.format(*("-" * w for w in widths)))
-    for r in out:
-        print(line.format(*r))
-    print("ratio = outpost / peer (time, memory: lower is better; found: 1.00 "
-          "means the same count)")
+    benchtable.print_table(rows)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from snmpd_fixture import SnmpdFarm, client_env  # noqa: E402
+sys.path.insert(0, HERE)
+import benchtable  # noqa: E402
 
 ADDR = os.environ.get("BENCH_V3_ADDR", "127.0.85.2")
 PORT = int(os.environ.get("BENCH_V3_PORT", "1161"))
@@ -107,11 +109,8 @@ def main():
     env = client_env()
     with SnmpdFarm(start_timeout=30) as farm:
         rows = run(farm, env, outpost)
-    print(f"v3 bench: median of {RUNS} runs each, interleaved; ratio = outpost / peer")
-    for name, ours, peer, theirs, unit, fmt in rows:
-        ratio = ours / theirs if theirs else float("nan")
-        print(f"{name:42} {fmt.format(ours):>8}  {peer:20} {fmt.format(theirs):>8} "
-              f"{unit:5} {ratio:.2f}")
+    print(f"v3 bench: median of {RUNS} runs each, interleaved")
+    benchtable.print_table(rows)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,9 @@
 
 #define LOOP_READ  1
 #define LOOP_WRITE 2
+/* Only in what a callback is given, with READ or WRITE: the fd has a
+ * pending error (EPOLLERR), e.g. a UDP socket's ICMP refusal. */
+#define LOOP_ERROR 4
 
 struct loop;
 typedef void (*loop_io_cb)(struct loop *, int fd, int events, void *arg);

@@ -354,6 +354,8 @@ loop_run(struct loop *l)
 			if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 				ready |= LOOP_WRITE;
 			ready &= f->events;
+			if (ready && (evs[i].events & EPOLLERR))
+				ready |= LOOP_ERROR;
 			if (ready)
 				f->cb(l, fd, ready, f->arg);
 		}

@@ -97,6 +97,9 @@ build_one() {
 
   depends=$(shlib_depends "$pkg" "$fallback" -e"$root/usr/bin/$pkg")
   depends="adduser, $depends"
+  # outpost loads libcurl at run time (transport/curl_dl.h): not in its
+  # ELF dependencies, so named here.
+  [[ $pkg == outpost ]] && depends="$depends, libcurl4 (>= 7.88)"
   size=$(du -sk --exclude=DEBIAN "$root" | cut -f1)
   cat >"$root/DEBIAN/control" <<EOF
 Package: $pkg

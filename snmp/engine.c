@@ -639,8 +639,10 @@ sess_io_cb(struct loop *l, int fd, int events, void *arg)
 	int soerr = 0;
 	socklen_t len = sizeof(soerr);
 
-	/* A pending ICMP error on the connected socket: nobody listens. */
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+	/* A pending ICMP error on the connected socket: nobody listens. The
+	 * loop says when there is one, so a plain reply costs no syscall. */
+	if ((events & LOOP_ERROR) &&
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%s", soerr == ECONNREFUSED ?
 		    "port unreachable (no SNMP agent)" : strerror(soerr));

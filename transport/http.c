@@ -102,6 +102,8 @@ tp_http_check_done(struct transport *t)
 int
 tp_http_init(struct transport *t, char *err, size_t errlen)
 {
+	if (curl_dl_load(err, errlen) == -1)
+		return -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		snprintf(err, errlen, "cannot initialize libcurl");
 		return -1;

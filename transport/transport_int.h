@@ -22,6 +22,8 @@
 #include <curl/curl.h>
 #include <time.h>
 
+#include "transport/curl_dl.h"
+
 #include "protocol/protocol.h"
 #include "transport/transport.h"
 
