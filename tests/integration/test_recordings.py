@@ -265,7 +265,8 @@ def outpost_json_runs(outpost, farm, name):
     oids = sample_oids(name)
     walk = run([outpost, "walk", "--json", "-c", "public", target, ROOT])
     get = run([outpost, "get", "--json", "-c", "public", target, *oids])
-    poll = run([outpost, "poll", "-c", "public", *PROFILES, target])
+    # poll's default is one retry after 2 s; a loaded 2-core host needs more
+    poll = run([outpost, "poll", "-c", "public", "-t", "2", "-r", "4", *PROFILES, target])
     return walk, get, poll, oids
 
 
@@ -281,7 +282,7 @@ def test_json_is_strict_and_values_are_recorded(outpost, farm, name):
         texts = dict(expected_walk(rec_path(name)))
     expected = {o: as_value(t) for o, t in texts.items()}
     for what, r in (("walk", walk), ("get", get), ("poll", poll)):
-        assert r[0] in (0, 2), (what, r)   # get exits 2: one OID is missing
+        assert r[0] == 0, (what, r[0], r[2][-2000:])
         for line in r[2].splitlines():     # messages too are UTF-8
             line.decode("utf-8")
     # walk: every OID of the recording, each value exact
@@ -345,7 +346,7 @@ def hub_samples(hub, farm, name, profiles):
     def ready():
         got = {s["profile"]: s for s in hub_get(hub, path)}
         return got if profiles <= set(got) else None
-    return wait_for(f"{sorted(profiles)} samples of {name}", ready)
+    return wait_for(f"{sorted(profiles)} samples of {name}", ready, timeout=90)
 
 
 def test_hub_serves_counter64_edges_exactly(site, farm):
@@ -370,7 +371,7 @@ def test_hub_inventory_and_agents_decode_strictly(site, farm):
         devs = hub_get(site, "/v1/agents/farm/devices")
         return devs if {d["address"] for d in devs} >= {farm.addr[n] for n in HUB_DEVICES} \
             else None
-    devs = {d["address"]: d for d in wait_for("inventory", all_three)}
+    devs = {d["address"]: d for d in wait_for("inventory", all_three, timeout=90)}
     edge = devs[farm.addr["edge"]]
     assert edge["sys_name"] == "edge-" + farm.addr["edge"].replace(".", "-"), edge
     hub_get(site, "/v1/agents")
@@ -379,8 +380,11 @@ def test_hub_inventory_and_agents_decode_strictly(site, farm):
 def test_hub_command_result_is_exact(site, farm):
     cid = site.queue("farm", {"type": "snmp.walk", "credential": "lab", "args": {"oid": EDGE},
                               "target": farm.target(farm.addr["edge"])})["id"]
-    st = wait_for("walk result", lambda: (lambda s: s if s["status"] in ("done", "failed")
-                                          else None)(hub_get(site, f"/v1/commands/{cid}?wait=5")))
+
+    def finished():
+        st = hub_get(site, f"/v1/commands/{cid}?wait=5")
+        return st if st["status"] in ("done", "failed") else None
+    st = wait_for("walk result", finished, timeout=60)
     assert st["status"] == "done", st
     vbs = {v["oid"]: v for v in st["result"]["data"]["varbinds"]}
     assert [vbs["." + o]["value"] for o in EDGE_SCALARS] == COUNTER64_EDGES
