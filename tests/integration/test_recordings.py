@@ -47,7 +47,7 @@ DATA = "/usr/share/doc/snmpsim/examples/data/"
 NAMES = [p.split(DATA, 1)[-1] for p in RECORDINGS]
 DEVICES = NAMES + ["edge"]
 REPS = "25"
-ROOT = "1.3.6"   # the whole tree: outpost takes no one-part OID (see report)
+ROOT = "1.3.6"   # the whole tree (outpost refuses a one-part OID such as .1; net-snmp not)
 COUNTER64_EDGES = [0, 2**32 - 1, 2**53 + 1, 2**63, 2**64 - 1]
 PROFILES = ["--profile", "system", "--profile", "interfaces", "--profile", "host"]
 
