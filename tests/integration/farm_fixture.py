@@ -79,6 +79,18 @@ def farm_block(n24: int = 1) -> str:
     return str(ipaddress.ip_network(f"{_block_base + start * 256}/{prefix}"))
 
 
+def shipped_recordings() -> list[str]:
+    """Every .snmprec[.gz] Debian's snmpsim package ships (`dpkg -L`), the
+    variation demos and address-selected ones included: the farm loads
+    them all. Empty when snmpsim is not installed."""
+    try:
+        out = subprocess.run(["dpkg", "-L", "snmpsim"], capture_output=True, text=True,
+                             timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return sorted(p for p in out.split() if p.endswith((".snmprec", ".snmprec.gz")))
+
+
 def netns_available() -> tuple[bool, str]:
     """(True, "") when this process may create network namespaces with
     nftables rules, else (False, reason) for pytest.skip."""
