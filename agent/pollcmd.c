@@ -20,7 +20,7 @@ static const char poll_usage[] =
 "  --max-rows N       rows per table at most (default: [poll] max_rows)\n"
 "  --concurrency N    requests in flight at most (default 256)\n"
 "  --quiet            print only the summary line\n"
-"Defaults here: -t 2s -r 1.\n\n";
+"Defaults here: -t and -r of [poll] timeout and retries.\n\n";
 
 /* Past the shared OPT_ ids of agent.h. */
 enum { OPT_MAX_ROWS = 1100 };
@@ -124,7 +124,14 @@ cmd_poll(int argc, char **argv)
 	uint64_t t0;
 	int opt, rc = 0;
 
-	cli_snmp_init(&p->cli, 2000, 1);
+	/* -t and -r default to [poll] timeout and retries: the table's
+	 * defaults, so `outpost poll` does what `outpost run` would. */
+	{
+		struct config *d = config_new_defaults();
+
+		cli_snmp_init(&p->cli, (unsigned)d->poll.timeout, (unsigned)d->poll.retries);
+		config_free(d);
+	}
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, ":" CLI_SNMP_SHORTOPTS, opts, NULL)) != -1) {
