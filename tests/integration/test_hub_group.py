@@ -1,0 +1,128 @@
+"""Several outpost-hub nodes on one PostgreSQL (a hub group behind a
+balancer): a command queued on any node reaches the agent's poll held on
+another at once; a node killed mid-lease costs one redelivery, no loss
+and no third delivery; a batch posted to two nodes at once is stored
+once; a database newer than the hub is refused."""
+
+import gzip
+import json
+import signal
+import time
+
+import pytest
+
+from hub_fixture import HubProcess, hub_binary
+from pg_fixture import pg_cluster  # noqa: F401  (a fixture)
+from test_hub import in_thread, joined
+
+CMD = {"type": "snmp.get", "target": "10.1.0.5:161", "credential": "lab-v2c",
+       "args": {"oids": ["1.3.6.1.2.1.1.5.0"]}, "timeout_ms": 10000}
+
+
+@pytest.fixture
+def group(tmp_path, pg_cluster):  # noqa: F811
+    """make(n, **cfg): n started nodes sharing one fresh database."""
+    binary = hub_binary()
+    hubs = []
+
+    def make(n=2, **cfg):
+        uri = pg_cluster.new_database()
+        nodes = [HubProcess(binary, str(tmp_path / f"node{i}"), db=uri, **cfg)
+                 for i in range(n)]
+        hubs.extend(nodes)
+        return [h.start() for h in nodes]
+
+    yield make
+    for h in hubs:
+        if h.proc is None:
+            continue
+        alive = h.proc.poll() is None
+        rc = h.stop()
+        report = h.sanitizer_report()
+        assert not report, f"sanitizer report:\n{report}"
+        if alive:
+            assert rc == 0, f"hub exited {rc} on SIGTERM:\n{h.log()[-3000:]}"
+
+
+def test_command_queued_on_one_node_reaches_the_poll_held_on_another(group):
+    a, b = group(2)
+    token = a.add_agent("site-1")
+    t, out = in_thread(b.poll, token, wait=20)
+    time.sleep(1.0)    # the poll is held on B now
+    t_post = time.monotonic()
+    cid = a.queue("site-1", CMD)["id"]
+    r = joined(t, out)
+    # Delivered during the held poll (20 s), not when it timed out.
+    assert [c["id"] for c in r["commands"]] == [cid]
+    assert out["t"] - t_post < 5.0, out["t"] - t_post
+    assert a.json("GET", f"/v1/commands/{cid}")["status"] == "delivered"
+    assert b.json("GET", f"/v1/commands/{cid}")["status"] == "delivered"
+
+
+def test_node_killed_mid_lease_the_command_is_redelivered_once(group):
+    a, b = group(2, command_lease="2s")
+    token = a.add_agent("site-1")
+    cid = a.queue("site-1", CMD)["id"]
+    # B delivers it, then dies before the agent acks (its response lost).
+    first = b.poll(token)
+    assert [c["id"] for c in first["commands"]] == [cid]
+    b.signal(signal.SIGKILL)
+    b.wait(10)
+    # The agent comes back through A: after the lease it gets it again,
+    # during its held poll.
+    t0 = time.monotonic()
+    again = a.poll(token, wait=20)
+    assert [c["id"] for c in again["commands"]] == [cid]
+    assert time.monotonic() - t0 < 15.0
+    assert again["cursor"] != first["cursor"]
+    # It runs it once: ack, then the result.
+    assert a.poll(token, ack=again["cursor"])["commands"] == []
+    batch = {"batch_id": 1, "agent_version": "0.1.0", "results": [
+        {"command_id": cid, "status": "ok", "data": {"ran": 1}}]}
+    assert a.post_batch(token, batch)["stored"] is True
+    # Past another lease: no third delivery.
+    time.sleep(2.5)
+    assert a.poll(token, wait=1)["commands"] == []
+    st = a.json("GET", f"/v1/commands/{cid}")
+    assert st["status"] == "done" and st["result"]["data"] == {"ran": 1}
+
+
+def test_the_same_batch_posted_to_two_nodes_at_once_is_stored_once(group):
+    a, b = group(2)
+    token = a.add_agent("site-1")
+    samples = [{"device": "10.1.0.5:161", "ts": 1764324000000 + i, "profile": "if",
+                "values": {"n": i}} for i in range(40)]
+    batch = {"batch_id": 77, "agent_version": "0.1.0", "samples": samples}
+    body = gzip.compress(json.dumps(batch).encode())
+    runs = [in_thread(h.post_batch, token, None, raw=body) for h in (a, b, a, b)]
+    stored = [joined(t, out)["stored"] for t, out in runs]
+    assert sorted(stored) == [False, False, False, True]
+    for h in (a, b):
+        got = h.json("GET", "/v1/agents/site-1/samples?device=10.1.0.5:161")
+        assert len(got) == len(samples)
+        assert sorted(s["ts"] for s in got) == [s["ts"] for s in samples]
+
+
+def test_a_result_on_one_node_answers_an_operator_waiting_on_another(group):
+    a, b = group(2)
+    token = a.add_agent("site-1")
+    cid = a.queue("site-1", CMD)["id"]
+    assert [c["id"] for c in b.poll(token)["commands"]] == [cid]
+    t, out = in_thread(a.json, "GET", f"/v1/commands/{cid}?wait=20")
+    time.sleep(1.0)
+    t_post = time.monotonic()
+    b.post_batch(token, {"batch_id": 3, "results": [
+        {"command_id": cid, "status": "ok", "data": {}}]})
+    st = joined(t, out)
+    assert st["status"] == "done"
+    assert out["t"] - t_post < 5.0
+
+
+def test_a_database_newer_than_the_hub_is_refused(group, pg_cluster):  # noqa: F811
+    (a,) = group(1)
+    db = a.db.rsplit("/", 1)[1]
+    a.stop()
+    pg_cluster.psql("INSERT INTO schema_version VALUES (999, 0)", db=db)
+    p = a.cli("list-agents", check=False)
+    assert p.returncode != 0
+    assert "schema is version 999" in p.stderr and "upgrade" in p.stderr
