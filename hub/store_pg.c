@@ -730,7 +730,109 @@ fail_nocommit:
 	return -1;
 }
 
-/* ---- batches ---- */
+/* ---- batches ----
+ *
+ * A batch's rows go out pipelined (libpq 14+): up to PG_PIPE_CHUNK
+ * statements, one sync, then their answers, so a batch of N samples costs
+ * about N / PG_PIPE_CHUNK round trips instead of N. The chunk bounds
+ * the answers waiting on the server (a few dozen bytes each), so neither
+ * side fills its socket buffer while the other is still writing.
+ */
+
+#define PG_PIPE_CHUNK 256
+
+struct pg_pipe {
+	struct pg_store *s;
+	struct hub_buf  *done;
+	int              n;                   /* sent since the last sync */
+	char            *ids[PG_PIPE_CHUNK];  /* a result's command id */
+	bool             failed, broken;
+};
+
+/* The connection is in a state we cannot use: drop it (the next call
+ * connects again). */
+static void
+pg_drop(struct pg_store *s)
+{
+	pg_unwatch(s);
+	PQfinish(s->conn);
+	s->conn = NULL;
+	s->retry_ms = 0;
+}
+
+/* Sync and read the answers of the statements sent (all of them, also
+ * after an error: the ones after it answer "aborted"); 0 or -1. */
+static int
+pg_pipe_sync(struct pg_pipe *pp)
+{
+	PGconn *c = pp->s->conn;
+	bool broken = false;
+	int q = 0;
+
+	if (pp->n > 0 && PQpipelineSync(c) != 1)
+		broken = true;
+	while (pp->n > 0 && !broken) {
+		PGresult *res = PQgetResult(c);
+		ExecStatusType st;
+
+		if (res == NULL) {
+			/* One statement's answers end here. */
+			broken = ++q > pp->n || PQstatus(c) == CONNECTION_BAD;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			if (!pp->failed) {
+				pg_seterr(pp->s, "storing a batch",
+				    PQresultErrorMessage(res));
+				log_error("store: %s", pp->s->err);
+			}
+			pp->failed = true;
+		} else if (q < pp->n && pp->ids[q] != NULL && PQntuples(res) > 0 &&
+		    hub_buf_add(pp->done, pp->ids[q], strlen(pp->ids[q]) + 1) == -1) {
+			pp->failed = true;
+		}
+		PQclear(res);
+	}
+	if (broken) {
+		pg_seterr(pp->s, "storing a batch", PQerrorMessage(c));
+		log_error("store: %s", pp->s->err);
+		pp->failed = true;
+		pp->broken = true;
+	}
+	for (int i = 0; i < pp->n; i++) {
+		free(pp->ids[i]);
+		pp->ids[i] = NULL;
+	}
+	pp->n = 0;
+	return pp->failed ? -1 : 0;
+}
+
+/* Queue one statement (json, when given, is freed). */
+static int
+pg_pipe_send(struct pg_pipe *pp, const char *sql, int n,
+    const char *const *params, const char *id, char *json)
+{
+	int ok;
+
+	if (pp->n == PG_PIPE_CHUNK && pg_pipe_sync(pp) == -1) {
+		cJSON_free(json);
+		return -1;
+	}
+	ok = PQsendQueryParams(pp->s->conn, sql, n, NULL, params, NULL, NULL, 0);
+	cJSON_free(json);
+	if (!ok) {
+		pg_seterr(pp->s, "storing a batch", PQerrorMessage(pp->s->conn));
+		pp->failed = true;
+		return -1;
+	}
+	pp->ids[pp->n++] = id != NULL ? xstrdup(id) : NULL;
+	return 0;
+}
 
 static int
 pg_row_result(void *ctx, int64_t agent_id, const char *id, const char *status,
@@ -739,16 +841,13 @@ pg_row_result(void *ctx, int64_t agent_id, const char *id, const char *status,
 	char a[24], t[24];
 	const char *p[] = { id, pg_i64(a, agent_id), status, json,
 	    pg_i64(t, (int64_t)now_ms) };
-	long n = 0;
-	int rc;
 
-	/* Every node's operators waiting on this command hear of it. */
-	rc = pg_x(ctx, "WITH u AS (UPDATE commands SET status = $3, result = $4, "
-	    "updated_ms = $5 WHERE id = $1 AND agent_id = $2 AND status NOT IN "
-	    "('done', 'failed') RETURNING id) SELECT pg_notify('" PG_CHANNEL "', "
-	    "'c:' || id) FROM u", 5, p, "storing a result", &n);
-	cJSON_free(json);
-	return rc == -1 ? -1 : n > 0 ? 1 : 0;
+	/* Every node's operators waiting on this command hear of it. Whether
+	 * it changed the command is known at the sync (0 here). */
+	return pg_pipe_send(ctx, "WITH u AS (UPDATE commands SET status = $3, "
+	    "result = $4, updated_ms = $5 WHERE id = $1 AND agent_id = $2 AND "
+	    "status NOT IN ('done', 'failed') RETURNING id) SELECT pg_notify('"
+	    PG_CHANNEL "', 'c:' || id) FROM u", 5, p, id, json);
 }
 
 static int
@@ -758,14 +857,11 @@ pg_row_inventory(void *ctx, int64_t agent_id, const char *address,
 	char a[24], po[24], t[24];
 	const char *p[] = { pg_i64(a, agent_id), address, pg_i64(po, port), json,
 	    pg_i64(t, (int64_t)now_ms) };
-	int rc;
 
-	rc = pg_x(ctx, "INSERT INTO inventory(agent_id, address, port, entry, "
-	    "updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, "
-	    "address, port) DO UPDATE SET entry = excluded.entry, "
-	    "updated_ms = excluded.updated_ms", 5, p, "storing inventory", NULL);
-	cJSON_free(json);
-	return rc;
+	return pg_pipe_send(ctx, "INSERT INTO inventory(agent_id, address, port, "
+	    "entry, updated_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT "
+	    "(agent_id, address, port) DO UPDATE SET entry = excluded.entry, "
+	    "updated_ms = excluded.updated_ms", 5, p, NULL, json);
 }
 
 static int
@@ -775,17 +871,38 @@ pg_row_sample(void *ctx, int64_t agent_id, const char *device, int64_t ts,
 	char a[24], t[24], r[24];
 	const char *p[] = { pg_i64(a, agent_id), device, pg_i64(t, ts),
 	    pg_i64(r, (int64_t)now_ms), json };
-	int rc;
 
-	rc = pg_x(ctx, "INSERT INTO samples(agent_id, device, ts, received_ms, "
-	    "entry) VALUES ($1, $2, $3, $4, $5)", 5, p, "storing a sample", NULL);
-	cJSON_free(json);
-	return rc;
+	return pg_pipe_send(ctx, "INSERT INTO samples(agent_id, device, ts, "
+	    "received_ms, entry) VALUES ($1, $2, $3, $4, $5)", 5, p, NULL, json);
 }
 
 static const struct hub_store_rows pg_rows = {
 	pg_row_result, pg_row_inventory, pg_row_sample,
 };
+
+/* The rows of a batch, pipelined; 0 or -1 (the transaction must then be
+ * rolled back). */
+static int
+pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
+    uint64_t now_ms, struct hub_buf *done)
+{
+	struct pg_pipe pp = { .s = s, .done = done };
+	int rc;
+
+	if (PQenterPipelineMode(s->conn) != 1) {
+		pg_seterr(s, "pipeline mode", PQerrorMessage(s->conn));
+		return -1;
+	}
+	rc = hub_store_batch_rows(batch, agent_id, now_ms, &pg_rows, &pp, done);
+	/* The answers of what was sent are read also after a failure. */
+	if (!pp.broken && pg_pipe_sync(&pp) == -1)
+		rc = -1;
+	if (pp.broken || PQexitPipelineMode(s->conn) != 1) {
+		pg_drop(s);
+		rc = -1;
+	}
+	return rc;
+}
 
 static int
 pg_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
@@ -825,8 +942,7 @@ pg_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
 		hub_store_batch_head_free(&hd);
 		return 0;
 	}
-	if (hub_store_batch_rows(batch, agent_id, now_ms, &pg_rows, s,
-	    &done) == -1)
+	if (pg_batch_rows(s, batch, agent_id, now_ms, &done) == -1)
 		goto fail;
 	if (hd.agent_version) {
 		const char *p[] = { a, hd.version };
