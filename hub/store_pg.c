@@ -610,6 +610,150 @@ pg_agents(struct hub_store *hs, cJSON **out)
 	return 0;
 }
 
+/* ---- pipelines ----
+ *
+ * Statements sent together, one sync, then their answers: a batch's rows
+ * cost about N / PG_PIPE_CHUNK round trips instead of N, a poll one. The
+ * chunk bounds the answers waiting on the server (a few dozen bytes
+ * each), so neither side fills its socket buffer while the other is
+ * still writing.
+ */
+
+#define PG_PIPE_CHUNK 256
+
+struct pg_pipe {
+	struct pg_store *s;
+	struct hub_buf  *done;
+	int              n;                   /* sent since the last sync */
+	char            *ids[PG_PIPE_CHUNK];  /* a result's command id */
+	PGresult       **keep;                /* or NULL: answers kept */
+	bool             failed, broken;
+};
+
+/* The connection is in a state we cannot use: drop it (the next call
+ * connects again). */
+static void
+pg_drop(struct pg_store *s)
+{
+	pg_unwatch(s);
+	PQfinish(s->conn);
+	s->conn = NULL;
+	s->retry_ms = 0;
+}
+
+/* Sync and read the answers of the statements sent (all of them, also
+ * after an error: the ones after it answer "aborted"); 0 or -1. */
+static int
+pg_pipe_sync(struct pg_pipe *pp)
+{
+	PGconn *c = pp->s->conn;
+	bool broken = false;
+	int q = 0;
+
+	if (pp->n > 0 && PQpipelineSync(c) != 1)
+		broken = true;
+	while (pp->n > 0 && !broken) {
+		PGresult *res = PQgetResult(c);
+		ExecStatusType st;
+
+		if (res == NULL) {
+			/* One statement's answers end here. */
+			broken = ++q > pp->n || PQstatus(c) == CONNECTION_BAD;
+			continue;
+		}
+		st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+			if (!pp->failed) {
+				pg_seterr(pp->s, "storing a batch",
+				    PQresultErrorMessage(res));
+				log_error("store: %s", pp->s->err);
+			}
+			pp->failed = true;
+		} else if (pp->keep != NULL && q < pp->n && pp->keep[q] == NULL) {
+			pp->keep[q] = res;
+			continue;
+		} else if (q < pp->n && pp->ids[q] != NULL && PQntuples(res) > 0 &&
+		    hub_buf_add(pp->done, pp->ids[q], strlen(pp->ids[q]) + 1) == -1) {
+			pp->failed = true;
+		}
+		PQclear(res);
+	}
+	if (broken) {
+		pg_seterr(pp->s, "storing a batch", PQerrorMessage(c));
+		log_error("store: %s", pp->s->err);
+		pp->failed = true;
+		pp->broken = true;
+	}
+	for (int i = 0; i < pp->n; i++) {
+		free(pp->ids[i]);
+		pp->ids[i] = NULL;
+	}
+	pp->n = 0;
+	return pp->failed ? -1 : 0;
+}
+
+/* Queue one statement (json, when given, is freed). */
+static int
+pg_pipe_send(struct pg_pipe *pp, const char *sql, int n,
+    const char *const *params, const char *id, char *json)
+{
+	int ok;
+
+	if (pp->n == PG_PIPE_CHUNK && pg_pipe_sync(pp) == -1) {
+		cJSON_free(json);
+		return -1;
+	}
+	ok = PQsendQueryParams(pp->s->conn, sql, n, NULL, params, NULL, NULL, 0);
+	cJSON_free(json);
+	if (!ok) {
+		pg_seterr(pp->s, "storing a batch", PQerrorMessage(pp->s->conn));
+		pp->failed = true;
+		return -1;
+	}
+	pp->ids[pp->n++] = id != NULL ? xstrdup(id) : NULL;
+	return 0;
+}
+
+/* Statements in one pipeline and one sync: one round trip, and one
+ * implicit transaction (all of them or none). res[i] gets statement i's
+ * answer (the caller PQclears them); 0, or -1 with none kept. */
+static int
+pg_pipeline(struct pg_store *s, int n, const char *const *sql,
+    const int *nparams, const char *const *const *params, PGresult **res)
+{
+	struct pg_pipe pp = { .s = s, .keep = res };
+	int rc = 0;
+
+	for (int i = 0; i < n; i++)
+		res[i] = NULL;
+	if (pg_ready(s) == -1)
+		return -1;
+	if (PQenterPipelineMode(s->conn) != 1) {
+		pg_seterr(s, "pipeline mode", PQerrorMessage(s->conn));
+		return -1;
+	}
+	for (int i = 0; i < n && rc == 0; i++)
+		rc = pg_pipe_send(&pp, sql[i], nparams[i], params[i], NULL, NULL);
+	if (!pp.broken && pg_pipe_sync(&pp) == -1)
+		rc = -1;
+	if (pp.broken || PQexitPipelineMode(s->conn) != 1) {
+		pg_drop(s);
+		rc = -1;
+	}
+	pg_later(s);
+	if (rc == -1) {
+		for (int i = 0; i < n; i++) {
+			PQclear(res[i]);
+			res[i] = NULL;
+		}
+	}
+	return rc;
+}
+
 /* ---- commands ---- */
 
 static int
@@ -657,182 +801,79 @@ pg_command_get(struct hub_store *hs, const char *id, cJSON **out, bool *final)
 	return *out != NULL ? 0 : -1;
 }
 
+/* The due commands of an agent, taken and marked delivered in one
+ * statement: FOR UPDATE SKIP LOCKED (a node delivering to this agent
+ * right now keeps its rows), in queue order, as many as fit in the
+ * response ($6: the running size of "c1,c2," at most max_bytes + 1;
+ * the first one always). */
+static const char pg_poll_sql[] =
+"WITH due AS (SELECT id, body, created_ms, seq FROM commands WHERE "
+"agent_id = $1 AND status IN ('queued', 'delivered') AND expires_ms > $2 "
+"AND (status = 'queued' OR (acked = 0 AND lease_until_ms <= $2)) "
+"ORDER BY created_ms, seq LIMIT $3 FOR UPDATE SKIP LOCKED), "
+"pick AS (SELECT id, body, created_ms, seq, row_number() OVER w AS rn, "
+"sum(octet_length(body) + 1) OVER w AS cum FROM due "
+"WINDOW w AS (ORDER BY created_ms, seq)), "
+"upd AS (UPDATE commands c SET status = 'delivered', delivered_ms = $2, "
+"lease_until_ms = $4, \"cursor\" = $5, deliveries = c.deliveries + 1, "
+"updated_ms = $2 FROM pick WHERE c.id = pick.id AND (pick.rn = 1 OR "
+"pick.cum <= $6) RETURNING pick.id, pick.body, pick.created_ms, pick.seq) "
+"SELECT id, body FROM upd ORDER BY created_ms, seq";
+
+static const char pg_ack_sql[] =
+"UPDATE commands SET acked = 1, updated_ms = $3 WHERE agent_id = $1 AND "
+"\"cursor\" = $2 AND status = 'delivered' AND acked = 0";
+
+/* Ack, then take what is due: one round trip, one transaction. */
 static int
 pg_poll(struct hub_store *hs, int64_t agent_id, struct hub_poll *p)
 {
 	struct pg_store *s = (struct pg_store *)hs;
-	char a[24], now[24], lease[24], lim[24], cur[24];
+	char a[24], now[24], lease[24], lim[24], cur[24], ackt[24], max[24];
+	const char *ackp[] = { a, ackt, now };
+	const char *pollp[] = { a, now, lim, lease, cur, max };
+	const char *sql[] = { pg_ack_sql, pg_poll_sql };
+	const int np[] = { 3, 6 };
+	const char *const *params[] = { ackp, pollp };
+	PGresult *res[2], *due;
 	struct hub_buf ids;
-	int64_t ack = 0;
-	PGresult *res;
+	int64_t ack, cursor = hub_store_new_cursor();
 
 	hub_store_poll_start(p, &ids, &ack);
 	pg_i64(a, agent_id);
 	pg_i64(now, (int64_t)p->now_ms);
-	if (pg_begin(hs) == -1)
-		goto fail_nocommit;
+	pg_i64(lim, (int64_t)p->max_commands);
+	pg_i64(lease, (int64_t)(p->now_ms + p->lease_ms));
+	pg_i64(cur, cursor);
+	pg_i64(max, (int64_t)p->max_bytes + 1);
+	pg_i64(ackt, ack);
 	if (ack > 0) {
-		const char *q[] = { a, pg_i64(cur, ack), now };
-
-		if (pg_x(s, "UPDATE commands SET acked = 1, updated_ms = $3 WHERE "
-		    "agent_id = $1 AND \"cursor\" = $2 AND status = 'delivered' "
-		    "AND acked = 0", 3, q, "acking commands", NULL) == -1)
+		if (pg_pipeline(s, 2, sql, np, params, res) == -1)
 			goto fail;
-	}
-	{
-		const char *q[] = { a, now, pg_i64(lim, (int64_t)p->max_commands) };
-
-		/* SKIP LOCKED: another node delivering to this agent right
-		 * now keeps its rows; we take the rest or nothing. */
-		res = pg_q(s, "SELECT id, body FROM commands WHERE agent_id = $1 "
-		    "AND status IN ('queued', 'delivered') AND expires_ms > $2 AND "
-		    "(status = 'queued' OR (acked = 0 AND lease_until_ms <= $2)) "
-		    "ORDER BY created_ms, seq LIMIT $3 FOR UPDATE SKIP LOCKED", 3, q,
-		    "reading due commands");
-	}
-	if (res == NULL)
+		PQclear(res[0]);
+		due = res[1];
+	} else if ((due = pg_q(s, pg_poll_sql, 6, pollp,
+	    "delivering commands")) == NULL) {
 		goto fail;
-	/* ids becomes "{id,id,...}": ids are A-Za-z0-9_.- (checked at
-	 * queue time), so an array literal needs no quoting. */
-	(void)hub_buf_add(&ids, "{", 1);
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *id = PQgetvalue(res, i, 0);
-
-		if (hub_id_valid(id, HUB_ID_MAX) && !hub_store_poll_take(p, &ids, id,
-		    PQgetvalue(res, i, 1), (size_t)PQgetlength(res, i, 1), ','))
+	}
+	for (int i = 0; i < PQntuples(due); i++) {
+		/* All fit (the statement chose them so); one that did not
+		 * would come back after its lease. */
+		if (!hub_store_poll_take(p, &ids, PQgetvalue(due, i, 0),
+		    PQgetvalue(due, i, 1), (size_t)PQgetlength(due, i, 1), ','))
 			break;
 	}
-	PQclear(res);
-	if (p->ncommands > 0) {
-		const char *q[] = {
-			ids.data, now, pg_i64(lease, (int64_t)(p->now_ms + p->lease_ms)),
-			cur,
-		};
-
-		p->cursor = hub_store_new_cursor();
-		pg_i64(cur, p->cursor);
-		ids.data[ids.len - 1] = '}';   /* the last ',' */
-		if (pg_x(s, "UPDATE commands SET status = 'delivered', "
-		    "delivered_ms = $2, lease_until_ms = $3, \"cursor\" = $4, "
-		    "deliveries = deliveries + 1, updated_ms = $2 "
-		    "WHERE id = ANY($1::text[])", 4, q, "marking commands delivered",
-		    NULL) == -1)
-			goto fail;
-	}
-	if (pg_commit(hs) == -1)
-		goto fail_nocommit;
+	PQclear(due);
 	hub_buf_free(&ids);
+	if (p->ncommands > 0)
+		p->cursor = cursor;
 	return 0;
 fail:
-	pg_rollback(s);
-fail_nocommit:
 	hub_store_poll_fail(p, &ids);
 	return -1;
 }
 
-/* ---- batches ----
- *
- * A batch's rows go out pipelined (libpq 14+): up to PG_PIPE_CHUNK
- * statements, one sync, then their answers, so a batch of N samples costs
- * about N / PG_PIPE_CHUNK round trips instead of N. The chunk bounds
- * the answers waiting on the server (a few dozen bytes each), so neither
- * side fills its socket buffer while the other is still writing.
- */
-
-#define PG_PIPE_CHUNK 256
-
-struct pg_pipe {
-	struct pg_store *s;
-	struct hub_buf  *done;
-	int              n;                   /* sent since the last sync */
-	char            *ids[PG_PIPE_CHUNK];  /* a result's command id */
-	bool             failed, broken;
-};
-
-/* The connection is in a state we cannot use: drop it (the next call
- * connects again). */
-static void
-pg_drop(struct pg_store *s)
-{
-	pg_unwatch(s);
-	PQfinish(s->conn);
-	s->conn = NULL;
-	s->retry_ms = 0;
-}
-
-/* Sync and read the answers of the statements sent (all of them, also
- * after an error: the ones after it answer "aborted"); 0 or -1. */
-static int
-pg_pipe_sync(struct pg_pipe *pp)
-{
-	PGconn *c = pp->s->conn;
-	bool broken = false;
-	int q = 0;
-
-	if (pp->n > 0 && PQpipelineSync(c) != 1)
-		broken = true;
-	while (pp->n > 0 && !broken) {
-		PGresult *res = PQgetResult(c);
-		ExecStatusType st;
-
-		if (res == NULL) {
-			/* One statement's answers end here. */
-			broken = ++q > pp->n || PQstatus(c) == CONNECTION_BAD;
-			continue;
-		}
-		st = PQresultStatus(res);
-		if (st == PGRES_PIPELINE_SYNC) {
-			PQclear(res);
-			break;
-		}
-		if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
-			if (!pp->failed) {
-				pg_seterr(pp->s, "storing a batch",
-				    PQresultErrorMessage(res));
-				log_error("store: %s", pp->s->err);
-			}
-			pp->failed = true;
-		} else if (q < pp->n && pp->ids[q] != NULL && PQntuples(res) > 0 &&
-		    hub_buf_add(pp->done, pp->ids[q], strlen(pp->ids[q]) + 1) == -1) {
-			pp->failed = true;
-		}
-		PQclear(res);
-	}
-	if (broken) {
-		pg_seterr(pp->s, "storing a batch", PQerrorMessage(c));
-		log_error("store: %s", pp->s->err);
-		pp->failed = true;
-		pp->broken = true;
-	}
-	for (int i = 0; i < pp->n; i++) {
-		free(pp->ids[i]);
-		pp->ids[i] = NULL;
-	}
-	pp->n = 0;
-	return pp->failed ? -1 : 0;
-}
-
-/* Queue one statement (json, when given, is freed). */
-static int
-pg_pipe_send(struct pg_pipe *pp, const char *sql, int n,
-    const char *const *params, const char *id, char *json)
-{
-	int ok;
-
-	if (pp->n == PG_PIPE_CHUNK && pg_pipe_sync(pp) == -1) {
-		cJSON_free(json);
-		return -1;
-	}
-	ok = PQsendQueryParams(pp->s->conn, sql, n, NULL, params, NULL, NULL, 0);
-	cJSON_free(json);
-	if (!ok) {
-		pg_seterr(pp->s, "storing a batch", PQerrorMessage(pp->s->conn));
-		pp->failed = true;
-		return -1;
-	}
-	pp->ids[pp->n++] = id != NULL ? xstrdup(id) : NULL;
-	return 0;
-}
+/* ---- batches ---- */
 
 static int
 pg_row_result(void *ctx, int64_t agent_id, const char *id, const char *status,

@@ -126,3 +126,19 @@ def test_a_database_newer_than_the_hub_is_refused(group, pg_cluster):  # noqa: F
     p = a.cli("list-agents", check=False)
     assert p.returncode != 0
     assert "schema is version 999" in p.stderr and "upgrade" in p.stderr
+
+
+def test_a_poll_response_stays_under_its_size_cap_and_the_rest_follows(group):
+    (a,) = group(1)
+    token = a.add_agent("site-1")
+    oid = "1.3.6.1" + ".1000" * 90
+    big = dict(CMD, args={"oids": [oid] * 128})
+    ids = [a.queue("site-1", big)["id"] for _ in range(60)]
+    status, _, body = a.request("GET", "/v1/agent/commands?wait=0", token=token)
+    assert status == 200
+    first = json.loads(body)
+    assert len(body) <= (3 << 20) + 256
+    assert 0 < len(first["commands"]) < len(ids)
+    rest = a.poll(token, ack=first["cursor"])
+    got = [c["id"] for c in first["commands"]] + [c["id"] for c in rest["commands"]]
+    assert got == ids
