@@ -627,6 +627,7 @@ struct pg_pipe {
 	int              n;                   /* sent since the last sync */
 	char            *ids[PG_PIPE_CHUNK];  /* a result's command id */
 	PGresult       **keep;                /* or NULL: answers kept */
+	struct hub_buf   copy;                /* samples, COPY text format */
 	bool             failed, broken;
 };
 
@@ -905,24 +906,94 @@ pg_row_inventory(void *ctx, int64_t agent_id, const char *address,
 	    "updated_ms = excluded.updated_ms", 5, p, NULL, json);
 }
 
+/* Samples, the bulk of most batches, go in by COPY after the pipeline
+ * (COPY cannot be pipelined): one round trip for all of them. */
+static int
+pg_copy_field(struct hub_buf *b, const char *v)
+{
+	const char *run = v;
+
+	/* COPY's text format: backslash, newline, CR and tab escaped (JSON
+	 * we printed holds none of the last three, a device neither). */
+	for (; *v != '\0'; v++) {
+		const char *esc = *v == '\\' ? "\\\\" : *v == '\n' ? "\\n" :
+		    *v == '\r' ? "\\r" : *v == '\t' ? "\\t" : NULL;
+
+		if (esc == NULL)
+			continue;
+		if (hub_buf_add(b, run, (size_t)(v - run)) == -1 ||
+		    hub_buf_add(b, esc, 2) == -1)
+			return -1;
+		run = v + 1;
+	}
+	return hub_buf_add(b, run, (size_t)(v - run));
+}
+
 static int
 pg_row_sample(void *ctx, int64_t agent_id, const char *device, int64_t ts,
     char *json, uint64_t now_ms)
 {
-	char a[24], t[24], r[24];
-	const char *p[] = { pg_i64(a, agent_id), device, pg_i64(t, ts),
-	    pg_i64(r, (int64_t)now_ms), json };
+	struct pg_pipe *pp = ctx;
+	char head[80], tail[64];
+	int rc;
 
-	return pg_pipe_send(ctx, "INSERT INTO samples(agent_id, device, ts, "
-	    "received_ms, entry) VALUES ($1, $2, $3, $4, $5)", 5, p, NULL, json);
+	snprintf(head, sizeof(head), "%lld\t", (long long)agent_id);
+	snprintf(tail, sizeof(tail), "\t%lld\t%llu\t", (long long)ts,
+	    (unsigned long long)now_ms);
+	rc = hub_buf_str(&pp->copy, head) == -1 ||
+	    pg_copy_field(&pp->copy, device) == -1 ||
+	    hub_buf_str(&pp->copy, tail) == -1 ||
+	    pg_copy_field(&pp->copy, json) == -1 ||
+	    hub_buf_add(&pp->copy, "\n", 1) == -1 ? -1 : 0;
+	cJSON_free(json);
+	if (rc == -1)
+		pg_seterr(pp->s, "storing a batch", "out of memory");
+	return rc;
+}
+
+static int
+pg_copy_samples(struct pg_store *s, const struct hub_buf *b)
+{
+	PGresult *res;
+	bool ok, said = false;
+
+	if (b->len == 0)
+		return 0;
+	res = PQexec(s->conn, "COPY samples(agent_id, device, ts, received_ms, "
+	    "entry) FROM STDIN");
+	ok = PQresultStatus(res) == PGRES_COPY_IN;
+	PQclear(res);
+	if (ok) {
+		/* In pieces: libpq buffers each whole piece it is given. */
+		for (size_t off = 0; ok && off < b->len; off += 1u << 20)
+			ok = PQputCopyData(s->conn, b->data + off,
+			    (int)(b->len - off < (1u << 20) ? b->len - off :
+			    (1u << 20))) == 1;
+		ok = PQputCopyEnd(s->conn, ok ? NULL : "sending failed") == 1 && ok;
+	}
+	while ((res = PQgetResult(s->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && !said) {
+			pg_seterr(s, "storing samples", PQresultErrorMessage(res));
+			said = true;
+		}
+		ok = ok && PQresultStatus(res) == PGRES_COMMAND_OK;
+		PQclear(res);
+	}
+	pg_later(s);
+	if (!ok) {
+		if (!said)
+			pg_seterr(s, "storing samples", PQerrorMessage(s->conn));
+		log_error("store: %s", s->err);
+	}
+	return ok ? 0 : -1;
 }
 
 static const struct hub_store_rows pg_rows = {
 	pg_row_result, pg_row_inventory, pg_row_sample,
 };
 
-/* The rows of a batch, pipelined; 0 or -1 (the transaction must then be
- * rolled back). */
+/* The rows of a batch: results and inventory pipelined, then samples by
+ * COPY; 0 or -1 (the transaction must then be rolled back). */
 static int
 pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
     uint64_t now_ms, struct hub_buf *done)
@@ -930,6 +1001,9 @@ pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
 	struct pg_pipe pp = { .s = s, .done = done };
 	int rc;
 
+	/* Bounded by the batch itself (HUB_BATCH_MAX_JSON), escapes and
+	 * the row's other columns. */
+	hub_buf_init(&pp.copy, (size_t)HUB_BATCH_MAX_JSON * 2);
 	if (PQenterPipelineMode(s->conn) != 1) {
 		pg_seterr(s, "pipeline mode", PQerrorMessage(s->conn));
 		return -1;
@@ -942,6 +1016,9 @@ pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
 		pg_drop(s);
 		rc = -1;
 	}
+	if (rc == 0 && pg_copy_samples(s, &pp.copy) == -1)
+		rc = -1;
+	hub_buf_free(&pp.copy);
 	return rc;
 }
 
