@@ -81,23 +81,31 @@ class PgCluster:
         self._as_postgres("initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
                           "--no-sync")
         for _ in range(3):   # another process may take the port meanwhile
-            self.port = _free_port()
-            opts = (f"-k {self.sock} -p {self.port} -c listen_addresses=127.0.0.1 "
-                    "-c fsync=off -c max_connections=200")
             try:
-                self._as_postgres("pg_ctl", "-D", self.data, "-l", self.log, "-w",
-                                  "-t", "60", "-o", opts, "start")
-                return self
+                return self.resume(_free_port())
             except AssertionError:
                 with open(self.log, errors="replace") as f:
                     if "could not bind" not in f.read():
                         raise
         raise AssertionError("postgres could not bind a free port")
 
+    def resume(self, port=None):
+        """Start the server (again, on the same port unless given one)."""
+        self.port = port or self.port
+        opts = (f"-k {self.sock} -p {self.port} -c listen_addresses=127.0.0.1 "
+                "-c fsync=off -c max_connections=200")
+        self._as_postgres("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60",
+                          "-o", opts, "start")
+        return self
+
+    def pause(self):
+        """Stop the server, keeping its data and port for resume()."""
+        self._as_postgres("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+
     def stop(self):
         if self.port is not None:
             try:
-                self._as_postgres("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
+                self.pause()
             except AssertionError:
                 pass
             self.port = None

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from hub_fixture import HubProcess, hub_binary
-from pg_fixture import pg_cluster  # noqa: F401  (a fixture)
+from pg_fixture import PgCluster, pg_cluster, unavailable  # noqa: F401
 from test_hub import in_thread, joined
 
 CMD = {"type": "snmp.get", "target": "10.1.0.5:161", "credential": "lab-v2c",
@@ -142,3 +142,44 @@ def test_a_poll_response_stays_under_its_size_cap_and_the_rest_follows(group):
     rest = a.poll(token, ack=first["cursor"])
     got = [c["id"] for c in first["commands"]] + [c["id"] for c in rest["commands"]]
     assert got == ids
+
+
+def test_while_postgresql_is_away_requests_get_503_then_work_again(tmp_path):
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    cluster = PgCluster().start()   # its own: this test stops it
+    try:
+        h = HubProcess(hub_binary(), str(tmp_path / "node"), db=cluster.new_database())
+        token = h.add_agent("site-1")
+        h.start()
+        try:
+            assert h.poll(token)["commands"] == []
+            cluster.pause()
+            t0 = time.monotonic()
+            status, headers, _ = h.request("GET", "/v1/agent/commands?wait=0",
+                                           token=token)
+            assert status == 503 and int(headers["retry-after"]) > 0
+            status, _, _ = h.request("GET", "/v1/agents")
+            assert status >= 500
+            assert time.monotonic() - t0 < 10.0      # failing, not hanging
+            assert h.request("GET", "/healthz", token=None)[0] == 200
+            cluster.resume()
+            # Back within the retry backoff (1 s doubling, at most 30 s).
+            deadline = time.monotonic() + 45
+            while True:
+                status, _, body = h.request("GET", "/v1/agent/commands?wait=0",
+                                            token=token)
+                if status == 200 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            assert status == 200, body
+            cid = h.queue("site-1", CMD)["id"]
+            assert [c["id"] for c in h.poll(token)["commands"]] == [cid]
+            assert "connected to PostgreSQL again" in h.log()
+        finally:
+            assert h.stop() == 0
+            report = h.sanitizer_report()
+            assert not report, report
+    finally:
+        cluster.stop()
