@@ -141,6 +141,18 @@ pg_unwatch(struct pg_store *s)
 
 static void pg_io_cb(struct loop *, int fd, int events, void *arg);
 
+/* The connection is in a state we cannot use: drop it (the next call
+ * connects again). */
+static void
+pg_drop(struct pg_store *s)
+{
+	pg_unwatch(s);
+	PQfinish(s->conn);
+	s->conn = NULL;
+	s->retry_ms = 0;
+}
+
+
 /* LISTEN on a fresh connection and watch its socket. */
 static int
 pg_listen(struct pg_store *s)
@@ -333,9 +345,12 @@ pg_io_cb(struct loop *loop, int fd, int events, void *arg)
 		return;
 	/* libpq's socket is non-blocking: this reads what is there. */
 	if (!PQconsumeInput(s->conn)) {
-		pg_seterr(s, "reading notifications", PQerrorMessage(s->conn));
-		pg_unwatch(s);
-		(void)pg_ready(s);   /* notes the loss; reconnects later */
+		/* The server went away: the next call (at the latest the
+		 * hub's tick, each second) connects and LISTENs again. */
+		pg_seterr(s, "lost the connection to PostgreSQL",
+		    PQerrorMessage(s->conn));
+		log_complain(&s->down, mono_ms(), LOG_LVL_ERROR, "store: %s", s->err);
+		pg_drop(s);
 		return;
 	}
 	pg_drain(s);
@@ -630,17 +645,6 @@ struct pg_pipe {
 	struct hub_buf   copy;                /* samples, COPY text format */
 	bool             failed, broken;
 };
-
-/* The connection is in a state we cannot use: drop it (the next call
- * connects again). */
-static void
-pg_drop(struct pg_store *s)
-{
-	pg_unwatch(s);
-	PQfinish(s->conn);
-	s->conn = NULL;
-	s->retry_ms = 0;
-}
 
 /* Sync and read the answers of the statements sent (all of them, also
  * after an error: the ones after it answer "aborted"); 0 or -1. */
