@@ -7,10 +7,10 @@
  *   store.c         selection by [hub] db, the migration runner
  *
  * Calls return when done. SQLite answers from the local disk; the
- * PostgreSQL backend bounds every wait (connect_timeout,
- * statement_timeout) and fails fast while the server is away, so a
- * lost database costs the loop at most one bounded wait per retry
- * period, not one per request (docs/hub.md, "Choosing the store").
+ * PostgreSQL backend answers in about one round trip per call (a poll is
+ * one: pipelined), bounds every wait (statement_timeout,
+ * tcp_user_timeout), fails at once while the server is away and
+ * reconnects in the background on the loop (docs/hub.md, "Store").
  *
  * Events that other nodes must see (a command queued for an agent, a
  * command finished) reach every node through hub_store_watch(): the

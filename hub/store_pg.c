@@ -14,12 +14,12 @@
  *   stored once (the second insert waits for the first commit);
  * - retention runs under pg_try_advisory_xact_lock: one node at a time.
  *
- * Calls wait for their answer, with every wait bounded: connect_timeout
- * and statement_timeout (both overridable in the URI). While the server
- * is away every call fails at once (the API answers 5xx) and a new
- * connection is tried with a backoff of 1 s doubling to 30 s, so a lost
- * database costs the loop one connect attempt per retry, not one per
- * request.
+ * Calls wait for their answer (one round trip for a poll, a few for a
+ * batch), bounded by statement_timeout and tcp_user_timeout (both
+ * overridable in the URI). While the server is away every call fails at
+ * once (the API answers 5xx) and a new connection is made in the
+ * background on the loop (PQconnectStart/PQconnectPoll), with a backoff
+ * of 1 s doubling to 30 s: an unreachable server never stalls the loop.
  */
 #include "hub/hub_int.h"
 
@@ -105,6 +105,11 @@ struct pg_store {
 	int                fd;                     /* watched socket, or -1 */
 	struct loop_timer  notify_timer;
 	struct complain    down;
+	/* Reconnecting on the loop (PQconnectStart/PQconnectPoll): the
+	 * loop never waits for an unreachable server. */
+	PGconn            *pending;
+	int                pending_fd;
+	struct loop_timer  connect_timer;
 };
 
 static const struct hub_store_ops pg_ops;
@@ -152,7 +157,6 @@ pg_drop(struct pg_store *s)
 	s->retry_ms = 0;
 }
 
-
 /* LISTEN on a fresh connection and watch its socket. */
 static int
 pg_listen(struct pg_store *s)
@@ -178,27 +182,28 @@ pg_listen(struct pg_store *s)
 	return 0;
 }
 
-static int
-pg_connect(struct pg_store *s)
-{
-	/* Our bounds first: the URI's own settings override them. */
-	static const char *const keys[] = {
-		"connect_timeout", "application_name", "options", "dbname", NULL,
-	};
-	const char *vals[] = {
-		"5", "outpost-hub",
-		"-c statement_timeout=10000 -c client_min_messages=warning", s->uri,
-		NULL,
-	};
+/* Our bounds first: the URI's own settings override them. */
+static const char *const pg_keys[] = {
+	"connect_timeout", "tcp_user_timeout", "application_name", "options",
+	"dbname", NULL,
+};
+#define PG_CONNECT_TIMEOUT_MS 5000
 
-	s->conn = PQconnectdbParams(keys, vals, 1);
-	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
-		pg_seterr(s, "connecting to PostgreSQL",
-		    s->conn ? PQerrorMessage(s->conn) : "out of memory");
-		PQfinish(s->conn);
-		s->conn = NULL;
-		return -1;
-	}
+static void
+pg_params(struct pg_store *s, const char *vals[countof(pg_keys)])
+{
+	vals[0] = "5";
+	vals[1] = "10000";   /* ms unacknowledged: a silent network */
+	vals[2] = "outpost-hub";
+	vals[3] = "-c statement_timeout=10000 -c client_min_messages=warning";
+	vals[4] = s->uri;
+	vals[5] = NULL;
+}
+
+/* A new connection has come up: LISTEN on it; 0 or -1 (dropped). */
+static int
+pg_connected(struct pg_store *s)
+{
 	PQsetNoticeProcessor(s->conn, pg_quiet, NULL);
 	if (pg_listen(s) == -1) {
 		PQfinish(s->conn);
@@ -208,7 +213,127 @@ pg_connect(struct pg_store *s)
 	return 0;
 }
 
-/* A usable connection, or -1 (fast while waiting to retry). */
+/* Blocking: at start-up and in the CLI, where no loop runs yet. */
+static int
+pg_connect(struct pg_store *s)
+{
+	const char *vals[countof(pg_keys)];
+
+	pg_params(s, vals);
+	s->conn = PQconnectdbParams(pg_keys, vals, 1);
+	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
+		pg_seterr(s, "connecting to PostgreSQL",
+		    s->conn ? PQerrorMessage(s->conn) : "out of memory");
+		PQfinish(s->conn);
+		s->conn = NULL;
+		return -1;
+	}
+	return pg_connected(s);
+}
+
+static void
+pg_retry_later(struct pg_store *s)
+{
+	uint64_t now = mono_ms();
+
+	s->backoff_ms = s->backoff_ms == 0 ? PG_BACKOFF_MIN_MS : s->backoff_ms * 2;
+	if (s->backoff_ms > PG_BACKOFF_MAX_MS)
+		s->backoff_ms = PG_BACKOFF_MAX_MS;
+	s->retry_ms = now + s->backoff_ms;
+	log_complain(&s->down, now, LOG_LVL_ERROR, "store: %s", s->err);
+}
+
+static void
+pg_pending_end(struct pg_store *s)
+{
+	if (s->pending_fd != -1)
+		loop_io_del(s->loop, s->pending_fd);
+	s->pending_fd = -1;
+	loop_timer_disarm(s->loop, &s->connect_timer);
+	PQfinish(s->pending);
+	s->pending = NULL;
+}
+
+static void pg_connect_io_cb(struct loop *, int fd, int events, void *arg);
+
+/* One step of a non-blocking connect, then wait for what libpq needs. */
+static void
+pg_connect_step(struct pg_store *s, PostgresPollingStatusType st)
+{
+	int fd = PQsocket(s->pending);
+
+	if (st == PGRES_POLLING_READING || st == PGRES_POLLING_WRITING) {
+		/* The socket may change (a host with several addresses). */
+		if (s->pending_fd != -1 && s->pending_fd != fd)
+			loop_io_del(s->loop, s->pending_fd);
+		s->pending_fd = fd;
+		if (fd >= 0 && loop_io_set(s->loop, fd, st == PGRES_POLLING_READING ?
+		    LOOP_READ : LOOP_WRITE, pg_connect_io_cb, s) == 0)
+			return;
+		s->pending_fd = -1;
+		st = PGRES_POLLING_FAILED;
+	}
+	if (st == PGRES_POLLING_OK) {
+		if (s->pending_fd != -1)
+			loop_io_del(s->loop, s->pending_fd);
+		s->pending_fd = -1;
+		loop_timer_disarm(s->loop, &s->connect_timer);
+		s->conn = s->pending;
+		s->pending = NULL;
+		if (pg_connected(s) == 0) {
+			s->backoff_ms = 0;
+			log_release(&s->down, "store: connected to PostgreSQL again");
+			return;
+		}
+	} else {
+		pg_seterr(s, "connecting to PostgreSQL", PQerrorMessage(s->pending));
+		pg_pending_end(s);
+	}
+	pg_retry_later(s);
+}
+
+static void
+pg_connect_io_cb(struct loop *loop, int fd, int events, void *arg)
+{
+	struct pg_store *s = arg;
+
+	(void)loop, (void)fd, (void)events;
+	pg_connect_step(s, PQconnectPoll(s->pending));
+}
+
+static void
+pg_connect_timeout_cb(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pg_store *s = arg;
+
+	(void)loop, (void)t;
+	snprintf(s->err, sizeof(s->err), "connecting to PostgreSQL: no answer "
+	    "within %d ms", PG_CONNECT_TIMEOUT_MS);
+	pg_pending_end(s);
+	pg_retry_later(s);
+}
+
+static void
+pg_connect_start(struct pg_store *s)
+{
+	const char *vals[countof(pg_keys)];
+
+	pg_params(s, vals);
+	s->pending = PQconnectStartParams(pg_keys, vals, 1);
+	if (s->pending == NULL || PQstatus(s->pending) == CONNECTION_BAD) {
+		pg_seterr(s, "connecting to PostgreSQL",
+		    s->pending ? PQerrorMessage(s->pending) : "out of memory");
+		PQfinish(s->pending);
+		s->pending = NULL;
+		pg_retry_later(s);
+		return;
+	}
+	loop_timer_arm(s->loop, &s->connect_timer, PG_CONNECT_TIMEOUT_MS);
+	pg_connect_step(s, PGRES_POLLING_WRITING);
+}
+
+/* A usable connection, or -1 at once while there is none: on the loop
+ * a new one is being made in the background (after the backoff). */
 static int
 pg_ready(struct pg_store *s)
 {
@@ -224,23 +349,19 @@ pg_ready(struct pg_store *s)
 		log_complain(&s->down, now, LOG_LVL_ERROR, "store: lost the "
 		    "connection to PostgreSQL: requests fail until it is back");
 	}
-	if (now < s->retry_ms) {
-		snprintf(s->err, sizeof(s->err), "PostgreSQL unavailable (retry in "
-		    "%llu ms)", (unsigned long long)(s->retry_ms - now));
-		return -1;
+	if (s->pending == NULL && now >= s->retry_ms) {
+		if (s->loop != NULL)
+			pg_connect_start(s);
+		else if (pg_connect(s) == -1)
+			pg_retry_later(s);
+		else
+			return 0;
 	}
-	if (pg_connect(s) == -1) {
-		s->backoff_ms = s->backoff_ms == 0 ? PG_BACKOFF_MIN_MS :
-		    s->backoff_ms * 2;
-		if (s->backoff_ms > PG_BACKOFF_MAX_MS)
-			s->backoff_ms = PG_BACKOFF_MAX_MS;
-		s->retry_ms = mono_ms() + s->backoff_ms;
-		log_complain(&s->down, now, LOG_LVL_ERROR, "store: %s", s->err);
-		return -1;
-	}
-	s->backoff_ms = 0;
-	log_release(&s->down, "store: connected to PostgreSQL again");
-	return 0;
+	if (s->conn != NULL)
+		return 0;
+	snprintf(s->err, sizeof(s->err), "PostgreSQL unavailable (%s)",
+	    s->pending != NULL ? "connecting" : "waiting to retry");
+	return -1;
 }
 
 /* Notifications read along with query answers wait in libpq's queue:
@@ -373,6 +494,7 @@ pg_watch(struct hub_store *hs, struct loop *loop, hub_store_event_cb cb,
 	s->ev_cb = cb;
 	s->ev_arg = arg;
 	loop_timer_init(&s->notify_timer, pg_notify_cb, s);
+	loop_timer_init(&s->connect_timer, pg_connect_timeout_cb, s);
 	if (pg_ready(s) == -1)
 		return -1;
 	return pg_listen(s);
@@ -419,6 +541,8 @@ pg_close(struct hub_store *hs)
 	pg_unwatch(s);
 	if (s->loop != NULL)
 		loop_timer_disarm(s->loop, &s->notify_timer);
+	if (s->pending != NULL)
+		pg_pending_end(s);
 	PQfinish(s->conn);
 	free(s->uri);
 	free(s);
@@ -438,6 +562,7 @@ hub_store_pg_open(const char *uri, struct hub_store **out, char *err,
 	*out = NULL;
 	s->base.ops = &pg_ops;
 	s->fd = -1;
+	s->pending_fd = -1;
 	s->uri = xstrdup(uri);
 	if (pg_connect(s) == -1) {
 		snprintf(err, errlen, "%s", s->err);

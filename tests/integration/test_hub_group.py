@@ -7,6 +7,7 @@ once; a database newer than the hub is refused."""
 import gzip
 import json
 import signal
+import socket
 import time
 
 import pytest
@@ -164,6 +165,25 @@ def test_while_postgresql_is_away_requests_get_503_then_work_again(tmp_path):
             assert status >= 500
             assert time.monotonic() - t0 < 10.0      # failing, not hanging
             assert h.request("GET", "/healthz", token=None)[0] == 200
+            # A server that takes connections and never answers: the hub
+            # keeps serving while its reconnects wait (on the loop, not in
+            # a request), and each request fails fast.
+            silent = socket.socket()
+            silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            silent.bind(("127.0.0.1", cluster.port))
+            silent.listen(64)
+            try:
+                end = time.monotonic() + 8
+                while time.monotonic() < end:
+                    t1 = time.monotonic()
+                    status = h.request("GET", "/v1/agent/commands?wait=0",
+                                       token=token)[0]
+                    assert status == 503
+                    assert h.request("GET", "/healthz", token=None)[0] == 200
+                    assert time.monotonic() - t1 < 2.0
+                    time.sleep(0.3)
+            finally:
+                silent.close()
             cluster.resume()
             # Back within the retry backoff (1 s doubling, at most 30 s).
             deadline = time.monotonic() + 45
