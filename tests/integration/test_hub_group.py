@@ -6,8 +6,12 @@ once; a database newer than the hub is refused."""
 
 import gzip
 import json
+import os
+import re
 import signal
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -203,3 +207,23 @@ def test_while_postgresql_is_away_requests_get_503_then_work_again(tmp_path):
             assert not report, report
     finally:
         cluster.stop()
+
+
+@pytest.mark.slow
+def test_the_hub_and_end_to_end_tests_pass_on_postgresql():
+    """test_hub.py and test_e2e.py again, every hub on a fresh PostgreSQL
+    database (hub_fixture's OUTPOST_TEST_HUB_DB); they run on SQLite in
+    the same session."""
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, OUTPOST_TEST_HUB_DB="postgresql")
+    p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                        os.path.join(here, "test_hub.py"), os.path.join(here, "test_e2e.py")],
+                       cwd=os.path.join(here, "..", ".."), env=env, capture_output=True,
+                       text=True, timeout=1200)
+    tail = (p.stdout + p.stderr)[-4000:]
+    assert p.returncode == 0, tail
+    m = re.search(r"(\d+) passed", tail)
+    assert m and int(m.group(1)) >= 40 and " failed" not in tail, tail
