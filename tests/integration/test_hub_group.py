@@ -226,4 +226,4 @@ def test_the_hub_and_end_to_end_tests_pass_on_postgresql():
     tail = (p.stdout + p.stderr)[-4000:]
     assert p.returncode == 0, tail
     m = re.search(r"(\d+) passed", tail)
-    assert m and int(m.group(1)) >= 40 and " failed" not in tail, tail
+    assert m and int(m.group(1)) >= 30 and " failed" not in tail, tail
