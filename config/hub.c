@@ -23,7 +23,9 @@ static const struct cfg_key hub_keys[] = {
 	{ CFG_STRING(H, listen), .def = "127.0.0.1:8443",
 	  .doc = "ADDRESS:PORT to listen on ([::1]:8443 for IPv6, 0.0.0.0:8443 for all)." },
 	{ CFG_STRING(H, db), .def = "/var/lib/outpost-hub/hub.db",
-	  .doc = "SQLite database file (WAL mode)." },
+	  .doc = "The store: a SQLite file (a path, or sqlite:PATH; one hub "
+	         "node) or a PostgreSQL URI (postgresql://USER@HOST/DB; several "
+	         "hub nodes may share it, docs/operations.md)." },
 	{ CFG_STRING(H, admin_token_file), .flags = CFG_F_REQUIRED,
 	  .doc = "File holding the operator API's bearer token (chmod 600)." },
 	{ CFG_STRING(H, tls_cert),

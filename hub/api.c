@@ -186,7 +186,10 @@ hub_api_auth(struct hub_req *r)
 	}
 	id = hub_store_agent_by_token(h->store, hash, name, sizeof(name));
 	if (id < 0) {
-		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+		/* The store is away (a database across the network): the
+		 * agent retries later. */
+		r->retry_after = 5;
+		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
 		return -1;
 	}
 	if (id == 0) {
@@ -297,7 +300,8 @@ api_poll(struct hub_req *r)
 	if (hub_store_poll(h->store, a->id, &p) == -1) {
 		log_complain(&h->store_complain, now, LOG_LVL_ERROR,
 		    "store: cannot read commands: %s", hub_store_errmsg(h->store));
-		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+		r->retry_after = 5;
+		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
 		return;
 	}
 	if (p.ncommands > 0) {
@@ -539,6 +543,22 @@ hub_api_command_changed(struct hub *h, const char *id)
 		if (strcmp(r->arg, id) == 0)
 			hub_req_wake(r, HUB_WAKE_EVENT);
 	}
+}
+
+/* An event from the store, from this node or another one sharing the
+ * database: wake the poll or the operators waiting for it here. */
+void
+hub_api_store_event(int kind, const char *id, void *arg)
+{
+	struct hub *h = arg;
+	struct hub_agent *a;
+	int64_t agent;
+
+	if (kind == 'c')
+		hub_api_command_changed(h, id);
+	else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
+	    (a = hub_agent_find(h, agent)) != NULL && a->poll != NULL)
+		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 }
 
 static void

@@ -1,7 +1,8 @@
 /*
  * outpost-hub's operator commands on the store: agents are added,
  * re-keyed and removed here, with the hub running or not (SQLite's WAL
- * lets both open the database; a running hub sees a new agent at once).
+ * lets both open the database, PostgreSQL serves every node and these
+ * commands alike; a running hub sees a new agent at once).
  */
 #include "hub/hub_int.h"
 
@@ -149,6 +150,9 @@ int
 hub_cmd_check(const struct hub_config *hc)
 {
 	char err[512], dir[4096], *slash;
+	enum hub_store_kind kind;
+	struct hub_store *s = NULL;
+	const char *where;
 	struct hub h;
 	int rc = 0;
 
@@ -157,19 +161,32 @@ hub_cmd_check(const struct hub_config *hc)
 		rc = 1;
 	}
 	hub_release(&h);
-	/* The database may not exist yet, but its directory must. */
-	snprintf(dir, sizeof(dir), "%s", hc->hub.db);
-	slash = strrchr(dir, '/');
-	if (slash == dir)
-		dir[1] = '\0';
-	else if (slash != NULL)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), ".");
-	if (access(dir, W_OK | X_OK) == -1) {
-		fprintf(stderr, "%s: db: directory %s: %s\n", hc->path, dir,
-		    strerror(errno));
-		rc = 1;
+	if (hub_store_parse_db(hc->hub.db, &kind, &where, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s: %s\n", hc->path, err);
+		return 1;
+	}
+	if (kind == HUB_STORE_PG) {
+		/* Reach the database and check its schema version. */
+		if (hub_store_open(hc->hub.db, &s, err, sizeof(err)) == -1) {
+			fprintf(stderr, "%s: db: %s\n", hc->path, err);
+			rc = 1;
+		}
+		hub_store_close(s);
+	} else {
+		/* The database may not exist yet, but its directory must. */
+		snprintf(dir, sizeof(dir), "%s", where);
+		slash = strrchr(dir, '/');
+		if (slash == dir)
+			dir[1] = '\0';
+		else if (slash != NULL)
+			*slash = '\0';
+		else
+			snprintf(dir, sizeof(dir), ".");
+		if (access(dir, W_OK | X_OK) == -1) {
+			fprintf(stderr, "%s: db: directory %s: %s\n", hc->path, dir,
+			    strerror(errno));
+			rc = 1;
+		}
 	}
 	if (rc == 0)
 		printf("configuration OK\n");

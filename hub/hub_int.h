@@ -4,7 +4,7 @@
  *   util.c    bounded buffers, token hashes, random ids, files, times
  *   ingest.c  JSON with memory budgets, strict parse (gzip, depth and
  *             command checks: protocol/)
- *   store.c   the SQLite store (WAL), prepared statements only
+ *   store*.c  the store interface (store.h): SQLite or PostgreSQL
  *   server.c  libmicrohttpd on the core loop, held requests, drain
  *   api.c     the endpoints of docs/protocol.md
  *   cli.c     add-agent, check-config and friends
@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "core/core.h"
 #include "hub/hub.h"
+#include "hub/store.h"
 #include "protocol/protocol.h"
 
 /* ---- limits: the protocol's own are in protocol/protocol.h; these
@@ -63,7 +64,6 @@ int  hub_buf_str(struct hub_buf *, const char *);
 char *hub_buf_take(struct hub_buf *);
 void hub_buf_free(struct hub_buf *);
 
-#define HUB_HASH_LEN 32
 /* SHA-256 of a token (OpenSSL EVP). */
 void hub_token_hash(const char *token, size_t len, unsigned char out[HUB_HASH_LEN]);
 /* 32 random bytes (getrandom) as unpadded base64url: 43 characters. */
@@ -99,13 +99,15 @@ void hub_json_init(void);
 /* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
 int  hub_device_normalize(const char *in, char *out, size_t outlen);
 
-/* ---- store.c ---- */
-
-struct hub_store;
+/* ---- store.c: the calls below go to the backend [hub] db names ---- */
 
 int  hub_store_open(const char *path, struct hub_store **, char *err, size_t errlen);
 void hub_store_close(struct hub_store *);
 const char *hub_store_errmsg(const struct hub_store *);
+/* Deliver other nodes' events (and this one's) on the loop; a backend
+ * without them (SQLite: one node) does nothing. */
+int  hub_store_watch(struct hub_store *, struct loop *, hub_store_event_cb,
+                     void *arg);
 /* Group several writes in one transaction (one fsync). */
 int  hub_store_begin(struct hub_store *);
 int  hub_store_commit(struct hub_store *);
@@ -150,8 +152,6 @@ struct hub_poll {
  * its lease), in one transaction. */
 int  hub_store_poll(struct hub_store *, int64_t agent_id, struct hub_poll *);
 
-/* Called with the id of every command a batch finished. */
-typedef void (*hub_store_id_cb)(const char *id, void *arg);
 /* Stores a parsed, validated batch in one transaction; *stored is false
  * for a batch_id this agent sent before. */
 int  hub_store_batch(struct hub_store *, int64_t agent_id, const cJSON *batch,
@@ -161,7 +161,6 @@ int  hub_store_batch(struct hub_store *, int64_t agent_id, const cJSON *batch,
  * become expired; cb gets each id. Returns how many, or -1. */
 int  hub_store_expire(struct hub_store *, uint64_t now_ms, hub_store_id_cb, void *arg);
 /* Agents with a delivered, unacked command whose lease ran out. */
-typedef void (*hub_store_agent_cb)(int64_t agent_id, void *arg);
 int  hub_store_leases_due(struct hub_store *, uint64_t now_ms,
                           hub_store_agent_cb, void *arg);
 /* Deletes up to max_rows rows older than cutoff from each table;
@@ -287,6 +286,8 @@ int  hub_api_auth(struct hub_req *);
 void hub_api_handle(struct hub_req *);
 /* A command finished or expired: answer the operators waiting for it. */
 void hub_api_command_changed(struct hub *, const char *id);
+/* hub_store_watch()'s callback (arg: the hub). */
+void hub_api_store_event(int kind, const char *id, void *arg);
 /* Once a second: expiry, lease wake-ups, last_seen, retention. */
 void hub_api_tick(struct hub *);
 /* Store agents' last_seen, address and version. */

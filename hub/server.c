@@ -722,6 +722,13 @@ hub_serve(const struct hub_config *hc)
 		hub_release(&h);
 		return 1;
 	}
+	/* Commands queued on other nodes sharing the database wake the
+	 * polls held here. */
+	if (hub_store_watch(h.store, h.loop, hub_api_store_event, &h) == -1) {
+		log_error("store: %s", hub_store_errmsg(h.store));
+		hub_release(&h);
+		return 1;
+	}
 	limit = hub_fd_limit(cfg->max_connections);
 	/* Keep a tenth of the connections for uploads and operators. */
 	h.shed_at = limit - limit / 10;

@@ -1,548 +1,117 @@
 /*
- * The hub's store: one SQLite database in WAL mode, every statement
- * prepared once at open. Only the event loop's thread touches it.
- *
- * Durability: synchronous=FULL. In WAL mode NORMAL survives a crash of
- * the hub but may lose the last commits on power loss or a kernel
- * crash, and an agent deletes a spooled batch as soon as it sees our
- * 2xx, so a commit we acknowledged must be on disk first. FULL costs one
- * fsync of the WAL per commit: about 0.3 ms on the development VM's
- * disk, small next to parsing a batch (see docs/hub.md).
+ * The store interface (store.h): the backend is chosen by [hub] db, the
+ * calls go through its table, and both backends share the migration
+ * runner.
  */
 #include "hub/hub_int.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#define STORE_SCHEMA_VERSION 1
-
-static const char store_schema[] =
-"CREATE TABLE IF NOT EXISTS agents ("
-"  id INTEGER PRIMARY KEY,"
-"  name TEXT NOT NULL UNIQUE,"
-"  token_hash BLOB NOT NULL UNIQUE,"
-"  created_ms INTEGER NOT NULL,"
-"  last_seen_ms INTEGER,"
-"  version TEXT,"
-"  address TEXT);"
-"CREATE TABLE IF NOT EXISTS commands ("
-"  id TEXT PRIMARY KEY,"
-"  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
-"  type TEXT NOT NULL,"
-"  body TEXT NOT NULL,"
-"  status TEXT NOT NULL,"           /* queued delivered done failed expired */
-"  created_ms INTEGER NOT NULL,"
-"  updated_ms INTEGER NOT NULL,"
-"  expires_ms INTEGER NOT NULL,"
-"  delivered_ms INTEGER,"
-"  lease_until_ms INTEGER,"
-"  cursor INTEGER,"                 /* of the poll response that carried it */
-"  acked INTEGER NOT NULL DEFAULT 0,"
-"  deliveries INTEGER NOT NULL DEFAULT 0,"
-"  result TEXT);"
-"CREATE INDEX IF NOT EXISTS commands_agent ON commands(agent_id, status);"
-"CREATE INDEX IF NOT EXISTS commands_open ON commands(status, expires_ms);"
-"CREATE INDEX IF NOT EXISTS commands_updated ON commands(updated_ms);"
-"CREATE TABLE IF NOT EXISTS batches ("
-"  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
-"  batch_id INTEGER NOT NULL,"
-"  received_ms INTEGER NOT NULL,"
-"  agent_version TEXT,"
-"  created_ms INTEGER,"
-"  dropped_samples INTEGER,"
-"  counters TEXT,"
-"  PRIMARY KEY (agent_id, batch_id)) WITHOUT ROWID;"
-"CREATE INDEX IF NOT EXISTS batches_received ON batches(received_ms);"
-"CREATE TABLE IF NOT EXISTS inventory ("
-"  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
-"  address TEXT NOT NULL,"
-"  port INTEGER NOT NULL,"
-"  entry TEXT NOT NULL,"
-"  updated_ms INTEGER NOT NULL,"
-"  PRIMARY KEY (agent_id, address, port));"
-"CREATE INDEX IF NOT EXISTS inventory_updated ON inventory(updated_ms);"
-"CREATE TABLE IF NOT EXISTS samples ("
-"  id INTEGER PRIMARY KEY,"
-"  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
-"  device TEXT NOT NULL,"
-"  ts INTEGER NOT NULL,"
-"  received_ms INTEGER NOT NULL,"
-"  entry TEXT NOT NULL);"
-"CREATE INDEX IF NOT EXISTS samples_device ON samples(agent_id, device, ts);"
-"CREATE INDEX IF NOT EXISTS samples_received ON samples(received_ms);";
-
-enum {
-	S_BEGIN, S_COMMIT, S_ROLLBACK,
-	S_AGENT_ADD, S_AGENT_TOKEN, S_AGENT_REMOVE, S_AGENT_BY_TOKEN,
-	S_AGENT_BY_NAME, S_AGENT_TOUCH, S_AGENTS, S_AGENT_VERSION,
-	S_CMD_ADD, S_CMD_GET, S_POLL_ACK, S_POLL_DUE, S_POLL_MARK,
-	S_BATCH_ADD, S_RESULT, S_INVENTORY, S_SAMPLE,
-	S_EXPIRE_DUE, S_EXPIRE_MARK, S_LEASES_DUE,
-	S_CLEAN_SAMPLES, S_CLEAN_INVENTORY, S_CLEAN_BATCHES, S_CLEAN_COMMANDS,
-	S_DEVICES, S_SAMPLES,
-	S_COUNT
-};
-
-static const char *const store_sql[S_COUNT] = {
-	[S_BEGIN] = "BEGIN IMMEDIATE",
-	[S_COMMIT] = "COMMIT",
-	[S_ROLLBACK] = "ROLLBACK",
-	[S_AGENT_ADD] = "INSERT INTO agents(name, token_hash, created_ms) "
-	    "VALUES (?1, ?2, ?3)",
-	[S_AGENT_TOKEN] = "UPDATE agents SET token_hash = ?2 WHERE name = ?1",
-	[S_AGENT_REMOVE] = "DELETE FROM agents WHERE name = ?1",
-	[S_AGENT_BY_TOKEN] = "SELECT id, name FROM agents WHERE token_hash = ?1",
-	[S_AGENT_BY_NAME] = "SELECT id FROM agents WHERE name = ?1",
-	[S_AGENT_TOUCH] = "UPDATE agents SET last_seen_ms = ?2, "
-	    "address = coalesce(?3, address), version = coalesce(?4, version) "
-	    "WHERE id = ?1",
-	[S_AGENTS] = "SELECT id, name, last_seen_ms, version, address FROM agents "
-	    "ORDER BY name",
-	[S_AGENT_VERSION] = "UPDATE agents SET version = ?2 WHERE id = ?1",
-	[S_CMD_ADD] = "INSERT INTO commands(id, agent_id, type, body, status, "
-	    "created_ms, updated_ms, expires_ms) "
-	    "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6)",
-	[S_CMD_GET] = "SELECT c.id, a.name, c.type, c.status, c.created_ms, "
-	    "c.updated_ms, c.result FROM commands c JOIN agents a "
-	    "ON a.id = c.agent_id WHERE c.id = ?1",
-	[S_POLL_ACK] = "UPDATE commands SET acked = 1, updated_ms = ?3 "
-	    "WHERE agent_id = ?1 AND cursor = ?2 AND status = 'delivered' "
-	    "AND acked = 0",
-	[S_POLL_DUE] = "SELECT id, body FROM commands WHERE agent_id = ?1 "
-	    "AND status IN ('queued', 'delivered') AND expires_ms > ?2 "
-	    "AND (status = 'queued' OR (acked = 0 AND lease_until_ms <= ?2)) "
-	    "ORDER BY created_ms, rowid LIMIT ?3",
-	[S_POLL_MARK] = "UPDATE commands SET status = 'delivered', "
-	    "delivered_ms = ?2, lease_until_ms = ?3, cursor = ?4, "
-	    "deliveries = deliveries + 1, updated_ms = ?2 WHERE id = ?1",
-	[S_BATCH_ADD] = "INSERT INTO batches(agent_id, batch_id, received_ms, "
-	    "agent_version, created_ms, dropped_samples, counters) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
-	[S_RESULT] = "UPDATE commands SET status = ?3, result = ?4, "
-	    "updated_ms = ?5 WHERE id = ?1 AND agent_id = ?2 "
-	    "AND status NOT IN ('done', 'failed')",
-	[S_INVENTORY] = "INSERT INTO inventory(agent_id, address, port, entry, "
-	    "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
-	    "ON CONFLICT(agent_id, address, port) DO UPDATE SET "
-	    "entry = excluded.entry, updated_ms = excluded.updated_ms",
-	[S_SAMPLE] = "INSERT INTO samples(agent_id, device, ts, received_ms, entry) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_EXPIRE_DUE] = "SELECT id FROM commands WHERE status IN "
-	    "('queued', 'delivered') AND expires_ms <= ?1 AND (status = 'queued' "
-	    "OR (acked = 0 AND lease_until_ms <= ?1)) LIMIT 1000",
-	[S_EXPIRE_MARK] = "UPDATE commands SET status = 'expired', "
-	    "updated_ms = ?2 WHERE id = ?1",
-	[S_LEASES_DUE] = "SELECT DISTINCT agent_id FROM commands WHERE "
-	    "status = 'delivered' AND acked = 0 AND lease_until_ms <= ?1 "
-	    "AND expires_ms > ?1",
-	[S_CLEAN_SAMPLES] = "DELETE FROM samples WHERE id IN (SELECT id FROM "
-	    "samples WHERE received_ms < ?1 LIMIT ?2)",
-	[S_CLEAN_INVENTORY] = "DELETE FROM inventory WHERE rowid IN (SELECT rowid "
-	    "FROM inventory WHERE updated_ms < ?1 LIMIT ?2)",
-	[S_CLEAN_BATCHES] = "DELETE FROM batches WHERE (agent_id, batch_id) IN "
-	    "(SELECT agent_id, batch_id FROM batches WHERE received_ms < ?1 "
-	    "LIMIT ?2)",
-	/* Also acked commands whose result never came (the agent was
-	 * lost): nothing will change them any more. */
-	[S_CLEAN_COMMANDS] = "DELETE FROM commands WHERE rowid IN (SELECT rowid "
-	    "FROM commands WHERE updated_ms < ?1 AND (status IN "
-	    "('done', 'failed', 'expired') OR (status = 'delivered' AND acked = 1)) "
-	    "LIMIT ?2)",
-	[S_DEVICES] = "SELECT entry FROM inventory WHERE agent_id = ?1 "
-	    "ORDER BY address, port LIMIT ?2",
-	[S_SAMPLES] = "SELECT entry FROM samples WHERE agent_id = ?1 AND "
-	    "device = ?2 ORDER BY ts DESC, id DESC LIMIT ?3",
-};
-
-struct hub_store {
-	sqlite3      *db;
-	sqlite3_stmt *st[S_COUNT];
-};
-
-const char *
-hub_store_errmsg(const struct hub_store *s)
+int
+hub_store_parse_db(const char *db, enum hub_store_kind *kind,
+    const char **where, char *err, size_t errlen)
 {
-	return sqlite3_errmsg(s->db);
-}
-
-static void
-store_fail(struct hub_store *s, const char *what)
-{
-	log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
-}
-
-/* Prepared statement i, reset and with no bindings. */
-static sqlite3_stmt *
-store_stmt(struct hub_store *s, int i)
-{
-	sqlite3_reset(s->st[i]);
-	sqlite3_clear_bindings(s->st[i]);
-	return s->st[i];
-}
-
-/* Run a statement that returns no rows; 0 or -1. */
-static int
-store_exec(struct hub_store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc = sqlite3_step(st);
-
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		store_fail(s, what);
+	if (db == NULL || *db == '\0') {
+		snprintf(err, errlen, "db is empty");
 		return -1;
 	}
+	if (strncmp(db, "postgresql://", 13) == 0 ||
+	    strncmp(db, "postgres://", 11) == 0) {
+		*kind = HUB_STORE_PG;
+		*where = db;
+		return 0;
+	}
+	if (strncmp(db, "sqlite:", 7) == 0)
+		db += 7;
+	else if (strstr(db, "://") != NULL) {
+		snprintf(err, errlen, "db '%.100s': unknown scheme (sqlite:PATH, "
+		    "postgresql://... or a file path)", db);
+		return -1;
+	}
+	if (*db == '\0') {
+		snprintf(err, errlen, "db 'sqlite:' names no file");
+		return -1;
+	}
+	*kind = HUB_STORE_SQLITE;
+	*where = db;
 	return 0;
 }
 
 int
-hub_store_begin(struct hub_store *s)
+hub_store_open(const char *db, struct hub_store **out, char *err,
+    size_t errlen)
 {
-	return store_exec(s, store_stmt(s, S_BEGIN), "begin");
-}
-
-int
-hub_store_commit(struct hub_store *s)
-{
-	if (store_exec(s, store_stmt(s, S_COMMIT), "commit") == -1) {
-		if (!sqlite3_get_autocommit(s->db))
-			(void)store_exec(s, store_stmt(s, S_ROLLBACK), "rollback");
-		return -1;
-	}
-	return 0;
-}
-
-static void
-store_rollback(struct hub_store *s)
-{
-	/* Reset every statement first: an open read blocks a rollback. */
-	for (int i = 0; i < S_COUNT; i++)
-		sqlite3_reset(s->st[i]);
-	if (!sqlite3_get_autocommit(s->db))
-		(void)store_exec(s, store_stmt(s, S_ROLLBACK), "rollback");
-}
-
-static int
-store_pragma(struct hub_store *s, const char *sql, const char *expect,
-    char *err, size_t errlen)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", sql, sqlite3_errmsg(s->db));
-		return -1;
-	}
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		snprintf(err, errlen, "%s: %s", sql, sqlite3_errmsg(s->db));
-		sqlite3_finalize(st);
-		return -1;
-	}
-	if (expect != NULL && (rc != SQLITE_ROW ||
-	    sqlite3_column_text(st, 0) == NULL ||
-	    strcmp((const char *)sqlite3_column_text(st, 0), expect) != 0)) {
-		snprintf(err, errlen, "%s: did not take effect", sql);
-		sqlite3_finalize(st);
-		return -1;
-	}
-	sqlite3_finalize(st);
-	return 0;
-}
-
-int
-hub_store_open(const char *path, struct hub_store **out, char *err, size_t errlen)
-{
-	struct hub_store *s = xcalloc(1, sizeof(*s));
-	mode_t old;
-	char *emsg = NULL;
-	int rc;
+	enum hub_store_kind kind;
+	const char *where;
 
 	*out = NULL;
-	/* The database holds results from customers' networks. */
-	old = umask(077);
-	rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
-	umask(old);
-	if (rc != SQLITE_OK) {
-		snprintf(err, errlen, "%s: %s", path,
-		    s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		goto fail;
+	if (hub_store_parse_db(db, &kind, &where, err, errlen) == -1)
+		return -1;
+	if (kind == HUB_STORE_PG)
+		return hub_store_pg_open(where, out, err, errlen);
+	return hub_store_sqlite_open(where, out, err, errlen);
+}
+
+int
+hub_store_migrate(const struct hub_store_migrator *m, const char *const *steps,
+    int nsteps, char *err, size_t errlen)
+{
+	char e[256], sql[96];
+	int64_t have;
+
+	if (m->exec(m->db, "CREATE TABLE IF NOT EXISTS schema_version ("
+	    "version INTEGER NOT NULL PRIMARY KEY, applied_ms BIGINT)",
+	    e, sizeof(e)) == -1) {
+		snprintf(err, errlen, "creating schema_version: %s", e);
+		return -1;
 	}
-	sqlite3_extended_result_codes(s->db, 1);
-	/* A CLI command (add-agent) may hold the write lock briefly. */
-	sqlite3_busy_timeout(s->db, 5000);
-	if (store_pragma(s, "PRAGMA journal_mode=WAL", "wal", err, errlen) == -1 ||
-	    store_pragma(s, "PRAGMA synchronous=FULL", NULL, err, errlen) == -1 ||
-	    store_pragma(s, "PRAGMA foreign_keys=ON", NULL, err, errlen) == -1)
-		goto fail;
-	if (sqlite3_exec(s->db, store_schema, NULL, NULL, &emsg) != SQLITE_OK ||
-	    sqlite3_exec(s->db, "PRAGMA user_version=1", NULL, NULL, &emsg) !=
-	    SQLITE_OK) {
-		snprintf(err, errlen, "%s: creating the schema: %s", path,
-		    emsg ? emsg : sqlite3_errmsg(s->db));
-		sqlite3_free(emsg);
-		goto fail;
-	}
-	for (int i = 0; i < S_COUNT; i++) {
-		if (sqlite3_prepare_v3(s->db, store_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
-			snprintf(err, errlen, "%s: preparing statement %d: %s", path,
-			    i, sqlite3_errmsg(s->db));
-			goto fail;
+	for (;;) {
+		/* Read under the lock begin_sql takes: another node may
+		 * have applied the step while we waited. */
+		if (m->exec(m->db, m->begin_sql, e, sizeof(e)) == -1) {
+			snprintf(err, errlen, "migration: %s", e);
+			return -1;
 		}
+		if (m->query_int(m->db, "SELECT coalesce(max(version), 0) FROM "
+		    "schema_version", &have, e, sizeof(e)) == -1)
+			goto fail;
+		if (have > nsteps) {
+			(void)m->exec(m->db, "ROLLBACK", e, sizeof(e));
+			snprintf(err, errlen, "the database schema is version %lld, "
+			    "newer than this outpost-hub knows (%d): upgrade "
+			    "outpost-hub, or point it at another database",
+			    (long long)have, nsteps);
+			return -1;
+		}
+		if (have == nsteps)
+			break;
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES "
+		    "(%lld, %llu)", (long long)have + 1,
+		    (unsigned long long)wall_ms());
+		if (m->exec(m->db, steps[have], e, sizeof(e)) == -1 ||
+		    m->exec(m->db, sql, e, sizeof(e)) == -1 ||
+		    m->exec(m->db, "COMMIT", e, sizeof(e)) == -1)
+			goto fail;
+		log_info("store: schema migration %lld applied", (long long)have + 1);
 	}
-	*out = s;
-	return 0;
+	return m->exec(m->db, "COMMIT", err, errlen);
 fail:
-	hub_store_close(s);
+	snprintf(err, errlen, "schema migration %lld: %s", (long long)have + 1, e);
+	(void)m->exec(m->db, "ROLLBACK", e, sizeof(e));
 	return -1;
 }
 
-void
-hub_store_close(struct hub_store *s)
-{
-	if (s == NULL)
-		return;
-	for (int i = 0; i < S_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
-	/* The last connection to close checkpoints the WAL. */
-	if (s->db != NULL && sqlite3_close(s->db) != SQLITE_OK)
-		log_warn("store: close: %s", sqlite3_errmsg(s->db));
-	free(s);
-}
-
-/* ---- agents ---- */
-
-int
-hub_store_agent_add(struct hub_store *s, const char *name,
-    const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms)
-{
-	sqlite3_stmt *st = store_stmt(s, S_AGENT_ADD);
-	int rc;
-
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, hash, HUB_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)now_ms);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_CONSTRAINT_UNIQUE)
-		return 1;
-	if (rc != SQLITE_DONE) {
-		store_fail(s, "adding an agent");
-		return -1;
-	}
-	return 0;
-}
-
-int
-hub_store_agent_set_token(struct hub_store *s, const char *name,
-    const unsigned char hash[HUB_HASH_LEN])
-{
-	sqlite3_stmt *st = store_stmt(s, S_AGENT_TOKEN);
-
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, hash, HUB_HASH_LEN, SQLITE_STATIC);
-	if (store_exec(s, st, "setting a token") == -1)
-		return -1;
-	return sqlite3_changes(s->db) == 0 ? 1 : 0;
-}
-
-int
-hub_store_agent_remove(struct hub_store *s, const char *name)
-{
-	sqlite3_stmt *st = store_stmt(s, S_AGENT_REMOVE);
-
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	if (store_exec(s, st, "removing an agent") == -1)
-		return -1;
-	return sqlite3_changes(s->db) == 0 ? 1 : 0;
-}
-
-/*
- * Looked up by the token's SHA-256 through the unique index: timing can
- * tell an attacker about hashes of tokens they chose, which says nothing
- * about any real token.
- */
-int64_t
-hub_store_agent_by_token(struct hub_store *s,
-    const unsigned char hash[HUB_HASH_LEN], char *name, size_t namelen)
-{
-	sqlite3_stmt *st = store_stmt(s, S_AGENT_BY_TOKEN);
-	int64_t id = 0;
-	int rc;
-
-	sqlite3_bind_blob(st, 1, hash, HUB_HASH_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		const char *n = (const char *)sqlite3_column_text(st, 1);
-
-		id = sqlite3_column_int64(st, 0);
-		snprintf(name, namelen, "%s", n ? n : "");
-	} else if (rc != SQLITE_DONE) {
-		store_fail(s, "looking up a token");
-		id = -1;
-	}
-	sqlite3_reset(st);
-	return id;
-}
+/* ---- shared by the backends ---- */
 
 int64_t
-hub_store_agent_by_name(struct hub_store *s, const char *name)
-{
-	sqlite3_stmt *st = store_stmt(s, S_AGENT_BY_NAME);
-	int64_t id = 0;
-	int rc;
-
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	else if (rc != SQLITE_DONE) {
-		store_fail(s, "looking up an agent");
-		id = -1;
-	}
-	sqlite3_reset(st);
-	return id;
-}
-
-int
-hub_store_agent_touch(struct hub_store *s, int64_t id, uint64_t last_seen_ms,
-    const char *address, const char *version)
-{
-	sqlite3_stmt *st = store_stmt(s, S_AGENT_TOUCH);
-
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)last_seen_ms);
-	if (address != NULL && *address != '\0')
-		sqlite3_bind_text(st, 3, address, -1, SQLITE_STATIC);
-	if (version != NULL && *version != '\0')
-		sqlite3_bind_text(st, 4, version, -1, SQLITE_STATIC);
-	return store_exec(s, st, "updating an agent");
-}
-
-int
-hub_store_agents(struct hub_store *s, cJSON **out)
-{
-	sqlite3_stmt *st = store_stmt(s, S_AGENTS);
-	cJSON *arr = cJSON_CreateArray();
-	int rc;
-
-	*out = NULL;
-	if (arr == NULL)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cJSON *o = cJSON_CreateObject();
-		const char *v;
-
-		if (o == NULL)
-			break;
-		cJSON_AddItemToArray(arr, o);
-		cJSON_AddNumberToObject(o, "id", (double)sqlite3_column_int64(st, 0));
-		cJSON_AddStringToObject(o, "name",
-		    (const char *)sqlite3_column_text(st, 1));
-		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
-			cJSON_AddNumberToObject(o, "last_seen_ms",
-			    (double)sqlite3_column_int64(st, 2));
-		if ((v = (const char *)sqlite3_column_text(st, 3)) != NULL)
-			cJSON_AddStringToObject(o, "version", v);
-		if ((v = (const char *)sqlite3_column_text(st, 4)) != NULL)
-			cJSON_AddStringToObject(o, "address", v);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		store_fail(s, "listing agents");
-		cJSON_Delete(arr);
-		return -1;
-	}
-	*out = arr;
-	return 0;
-}
-
-/* ---- commands ---- */
-
-int
-hub_store_command_add(struct hub_store *s, int64_t agent_id, const char *id,
-    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms)
-{
-	sqlite3_stmt *st = store_stmt(s, S_CMD_ADD);
-
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, agent_id);
-	sqlite3_bind_text(st, 3, type, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)expires_ms);
-	return store_exec(s, st, "queueing a command");
-}
-
-static void
-store_add_time(cJSON *o, const char *key, sqlite3_int64 ms)
-{
-	char buf[40];
-
-	hub_rfc3339((uint64_t)ms, buf, sizeof(buf));
-	cJSON_AddStringToObject(o, key, buf);
-}
-
-int
-hub_store_command_get(struct hub_store *s, const char *id, cJSON **out,
-    bool *final)
-{
-	sqlite3_stmt *st = store_stmt(s, S_CMD_GET);
-	const char *status, *res;
-	cJSON *o;
-	int rc;
-
-	*out = NULL;
-	*final = false;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
-		return 1;
-	}
-	if (rc != SQLITE_ROW) {
-		store_fail(s, "reading a command");
-		sqlite3_reset(st);
-		return -1;
-	}
-	if ((o = cJSON_CreateObject()) == NULL) {
-		sqlite3_reset(st);
-		return -1;
-	}
-	status = (const char *)sqlite3_column_text(st, 3);
-	cJSON_AddStringToObject(o, "id", (const char *)sqlite3_column_text(st, 0));
-	cJSON_AddStringToObject(o, "agent", (const char *)sqlite3_column_text(st, 1));
-	cJSON_AddStringToObject(o, "type", (const char *)sqlite3_column_text(st, 2));
-	cJSON_AddStringToObject(o, "status", status);
-	store_add_time(o, "created", sqlite3_column_int64(st, 4));
-	store_add_time(o, "updated", sqlite3_column_int64(st, 5));
-	res = (const char *)sqlite3_column_text(st, 6);
-	if (res != NULL) {
-		/* Served as stored (JSON we printed at ingest): a re-parse
-		 * would round long integers through a double. */
-		cJSON_AddRawToObject(o, "result", res);
-	} else {
-		cJSON_AddNullToObject(o, "result");
-	}
-	*final = status != NULL && (strcmp(status, "done") == 0 ||
-	    strcmp(status, "failed") == 0 || strcmp(status, "expired") == 0);
-	sqlite3_reset(st);
-	*out = o;
-	return 0;
-}
-
-/* A cursor names one poll response that carried commands: random, so a
- * stale ack from before a restart or a restored database acks nothing. */
-static int64_t
-store_new_cursor(void)
+hub_store_new_cursor(void)
 {
 	char hex[33];
 	uint64_t v = 0;
 
+	/* Random, so a stale ack from before a restart or a restored
+	 * database acks nothing; 53 bits, exact in any JSON reader. */
 	if (hub_random_id(hex) == -1)
 		return (int64_t)(mono_us() & ((1ull << 53) - 1)) | 1;
 	for (int i = 0; i < 14; i++)
@@ -551,107 +120,125 @@ store_new_cursor(void)
 	return v == 0 ? 1 : (int64_t)v;
 }
 
-int
-hub_store_poll(struct hub_store *s, int64_t agent_id, struct hub_poll *p)
+static void
+store_add_time(cJSON *o, const char *key, int64_t ms)
 {
-	struct hub_buf ids;
-	int64_t ack = 0;
-	sqlite3_stmt *st;
-	int rc;
+	char buf[40];
 
-	hub_buf_init(&ids, (size_t)p->max_commands * (HUB_ID_MAX + 1));
+	hub_rfc3339((uint64_t)ms, buf, sizeof(buf));
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+cJSON *
+hub_store_command_json(const char *id, const char *agent, const char *type,
+    const char *status, int64_t created_ms, int64_t updated_ms,
+    const char *result, bool *final)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	*final = false;
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "agent", agent);
+	cJSON_AddStringToObject(o, "type", type);
+	cJSON_AddStringToObject(o, "status", status);
+	store_add_time(o, "created", created_ms);
+	store_add_time(o, "updated", updated_ms);
+	if (result != NULL) {
+		/* Served as stored (JSON we printed at ingest): a re-parse
+		 * would round long integers through a double. */
+		cJSON_AddRawToObject(o, "result", result);
+	} else {
+		cJSON_AddNullToObject(o, "result");
+	}
+	*final = status != NULL && (strcmp(status, "done") == 0 ||
+	    strcmp(status, "failed") == 0 || strcmp(status, "expired") == 0);
+	return o;
+}
+
+void
+hub_store_poll_start(struct hub_poll *p, struct hub_buf *ids, int64_t *ack)
+{
 	p->ncommands = 0;
 	p->cursor = 0;
 	hub_buf_init(&p->commands, p->max_bytes);
-	if (p->ack != NULL && parse_int(p->ack, 1, INT64_MAX, &ack) == -1)
-		ack = 0;   /* not one of ours: acks nothing */
-	if (hub_store_begin(s) == -1)
-		return -1;
-	if (ack > 0) {
-		st = store_stmt(s, S_POLL_ACK);
-		sqlite3_bind_int64(st, 1, agent_id);
-		sqlite3_bind_int64(st, 2, ack);
-		sqlite3_bind_int64(st, 3, (sqlite3_int64)p->now_ms);
-		if (store_exec(s, st, "acking commands") == -1)
-			goto fail;
-	}
-	st = store_stmt(s, S_POLL_DUE);
-	sqlite3_bind_int64(st, 1, agent_id);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)p->now_ms);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)p->max_commands);
-	/* Collect first, mark after: no write while the read is open. */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(st, 0);
-		const char *body = (const char *)sqlite3_column_text(st, 1);
-		size_t blen = (size_t)sqlite3_column_bytes(st, 1);
+	hub_buf_init(ids, (size_t)p->max_commands * (HUB_ID_MAX + 1) + 2);
+	*ack = 0;
+	if (p->ack != NULL && parse_int(p->ack, 1, INT64_MAX, ack) == -1)
+		*ack = 0;   /* not one of ours: acks nothing */
+}
 
-		if (id == NULL || body == NULL)
-			continue;
-		if (p->commands.len + blen + 1 > p->max_bytes && p->ncommands > 0)
-			break;   /* the rest goes in the next response */
-		if ((p->ncommands > 0 && hub_buf_add(&p->commands, ",", 1) == -1) ||
-		    hub_buf_add(&p->commands, body, blen) == -1 ||
-		    hub_buf_add(&ids, id, strlen(id) + 1) == -1)
-			break;
-		p->ncommands++;
-	}
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_fail(s, "reading due commands");
-		hub_buf_free(&ids);
-		goto fail;
-	}
-	sqlite3_reset(st);
-	if (p->ncommands > 0) {
-		p->cursor = store_new_cursor();
-		for (size_t off = 0; off < ids.len; off += strlen(ids.data + off) + 1) {
-			st = store_stmt(s, S_POLL_MARK);
-			sqlite3_bind_text(st, 1, ids.data + off, -1, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 2, (sqlite3_int64)p->now_ms);
-			sqlite3_bind_int64(st, 3, (sqlite3_int64)(p->now_ms + p->lease_ms));
-			sqlite3_bind_int64(st, 4, p->cursor);
-			if (store_exec(s, st, "marking commands delivered") == -1) {
-				hub_buf_free(&ids);
-				goto fail;
-			}
-		}
-	}
-	hub_buf_free(&ids);
-	if (hub_store_commit(s) == -1)
-		goto fail_nocommit;
-	return 0;
-fail:
-	store_rollback(s);
-fail_nocommit:
+bool
+hub_store_poll_take(struct hub_poll *p, struct hub_buf *ids, const char *id,
+    const char *body, size_t blen, char sep)
+{
+	if (p->commands.len + blen + 1 > p->max_bytes && p->ncommands > 0)
+		return false;
+	if ((p->ncommands > 0 && hub_buf_add(&p->commands, ",", 1) == -1) ||
+	    hub_buf_add(&p->commands, body, blen) == -1 ||
+	    hub_buf_add(ids, id, strlen(id)) == -1 ||
+	    hub_buf_add(ids, &sep, 1) == -1)
+		return false;
+	p->ncommands++;
+	return true;
+}
+
+void
+hub_store_poll_fail(struct hub_poll *p, struct hub_buf *ids)
+{
+	hub_buf_free(ids);
 	hub_buf_free(&p->commands);
 	p->ncommands = 0;
 	p->cursor = 0;
-	return -1;
 }
 
-/* ---- batches ---- */
-
-static int
-store_bind_json(sqlite3_stmt *st, int col, const cJSON *j)
+void
+hub_store_each_id(const struct hub_buf *ids, hub_store_id_cb cb, void *arg)
 {
-	char *txt = cJSON_PrintUnformatted(j);
+	for (size_t off = 0; off < ids->len; off += strlen(ids->data + off) + 1)
+		cb(ids->data + off, arg);
+}
 
-	if (txt == NULL)
+int
+hub_store_batch_head(const cJSON *batch, struct hub_batch_head *hd)
+{
+	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(batch, "agent_version");
+	const cJSON *j;
+
+	memset(hd, 0, sizeof(*hd));
+	if (cJSON_IsString(ver) && strlen(ver->valuestring) < 64) {
+		hd->version = ver->valuestring;
+		hd->agent_version = strlen(ver->valuestring) < 32;
+	}
+	j = cJSON_GetObjectItemCaseSensitive(batch, "created_ms");
+	hd->has_created = json_int_exact(j, 0, INT64_C(1) << 53, &hd->created_ms);
+	j = cJSON_GetObjectItemCaseSensitive(batch, "dropped_samples");
+	hd->has_dropped = json_int_exact(j, 0, INT64_C(1) << 53, &hd->dropped);
+	j = cJSON_GetObjectItemCaseSensitive(batch, "counters");
+	if (cJSON_IsObject(j) && (hd->counters = cJSON_PrintUnformatted(j)) == NULL)
 		return -1;
-	sqlite3_bind_text(st, col, txt, -1, cJSON_free);
 	return 0;
 }
 
+void
+hub_store_batch_head_free(struct hub_batch_head *hd)
+{
+	cJSON_free(hd->counters);
+	hd->counters = NULL;
+}
+
 static int
-store_results(struct hub_store *s, int64_t agent_id, const cJSON *arr,
-    uint64_t now_ms, struct hub_buf *done)
+store_results(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
+    const struct hub_store_rows *rows, void *ctx, struct hub_buf *done)
 {
 	const cJSON *r;
 
 	cJSON_ArrayForEach(r, arr) {
 		const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "command_id");
 		const cJSON *status = cJSON_GetObjectItemCaseSensitive(r, "status");
-		sqlite3_stmt *st;
 		cJSON *copy;
+		char *txt;
 		int rc;
 
 		if (!cJSON_IsString(id) || !hub_id_valid(id->valuestring, HUB_ID_MAX) ||
@@ -664,19 +251,16 @@ store_results(struct hub_store *s, int64_t agent_id, const cJSON *arr,
 		if ((copy = cJSON_Duplicate(r, true)) == NULL)
 			return -1;
 		cJSON_DeleteItemFromObjectCaseSensitive(copy, "command_id");
-		st = store_stmt(s, S_RESULT);
-		sqlite3_bind_text(st, 1, id->valuestring, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, agent_id);
-		sqlite3_bind_text(st, 3, strcmp(status->valuestring, "ok") == 0 ?
-		    "done" : "failed", -1, SQLITE_STATIC);
-		rc = store_bind_json(st, 4, copy);
+		txt = cJSON_PrintUnformatted(copy);
 		cJSON_Delete(copy);
+		if (txt == NULL)
+			return -1;
+		rc = rows->result(ctx, agent_id, id->valuestring,
+		    strcmp(status->valuestring, "ok") == 0 ? "done" : "failed", txt,
+		    now_ms);
 		if (rc == -1)
 			return -1;
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
-		if (store_exec(s, st, "storing a result") == -1)
-			return -1;
-		if (sqlite3_changes(s->db) > 0 &&
+		if (rc == 1 &&
 		    hub_buf_add(done, id->valuestring, strlen(id->valuestring) + 1) == -1)
 			return -1;
 	}
@@ -684,8 +268,8 @@ store_results(struct hub_store *s, int64_t agent_id, const cJSON *arr,
 }
 
 static int
-store_inventory(struct hub_store *s, int64_t agent_id, const cJSON *arr,
-    uint64_t now_ms)
+store_inventory(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
+    const struct hub_store_rows *rows, void *ctx)
 {
 	const cJSON *e;
 
@@ -693,53 +277,156 @@ store_inventory(struct hub_store *s, int64_t agent_id, const cJSON *arr,
 		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
 		const cJSON *port = cJSON_GetObjectItemCaseSensitive(e, "port");
 		int64_t p = 161;
-		sqlite3_stmt *st;
+		char *txt;
 
 		if (!cJSON_IsString(addr) || addr->valuestring[0] == '\0' ||
 		    strlen(addr->valuestring) > 255 ||
 		    (port != NULL && !json_int_exact(port, 1, 65535, &p)))
 			continue;
-		st = store_stmt(s, S_INVENTORY);
-		sqlite3_bind_int64(st, 1, agent_id);
-		sqlite3_bind_text(st, 2, addr->valuestring, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, p);
-		if (store_bind_json(st, 4, e) == -1)
-			return -1;
-		sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
-		if (store_exec(s, st, "storing inventory") == -1)
+		if ((txt = cJSON_PrintUnformatted(e)) == NULL ||
+		    rows->inventory(ctx, agent_id, addr->valuestring, p, txt,
+		    now_ms) == -1)
 			return -1;
 	}
 	return 0;
 }
 
 static int
-store_samples(struct hub_store *s, int64_t agent_id, const cJSON *arr,
-    uint64_t now_ms)
+store_samples(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
+    const struct hub_store_rows *rows, void *ctx)
 {
 	const cJSON *e;
 
 	cJSON_ArrayForEach(e, arr) {
 		const cJSON *dev = cJSON_GetObjectItemCaseSensitive(e, "device");
 		const cJSON *ts = cJSON_GetObjectItemCaseSensitive(e, "ts");
-		char device[300];
+		char device[300], *txt;
 		int64_t t = (int64_t)now_ms;
-		sqlite3_stmt *st;
 
 		if (!cJSON_IsString(dev) ||
 		    hub_device_normalize(dev->valuestring, device, sizeof(device)) == -1 ||
 		    (ts != NULL && !json_int_exact(ts, 0, INT64_C(1) << 53, &t)))
 			continue;
-		st = store_stmt(s, S_SAMPLE);
-		sqlite3_bind_int64(st, 1, agent_id);
-		sqlite3_bind_text(st, 2, device, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(st, 3, t);
-		sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms);
-		if (store_bind_json(st, 5, e) == -1)
-			return -1;
-		if (store_exec(s, st, "storing a sample") == -1)
+		if ((txt = cJSON_PrintUnformatted(e)) == NULL ||
+		    rows->sample(ctx, agent_id, device, t, txt, now_ms) == -1)
 			return -1;
 	}
 	return 0;
+}
+
+int
+hub_store_batch_rows(const cJSON *batch, int64_t agent_id, uint64_t now_ms,
+    const struct hub_store_rows *rows, void *ctx, struct hub_buf *done)
+{
+	if (store_results(cJSON_GetObjectItemCaseSensitive(batch, "results"),
+	    agent_id, now_ms, rows, ctx, done) == -1 ||
+	    store_inventory(cJSON_GetObjectItemCaseSensitive(batch, "inventory"),
+	    agent_id, now_ms, rows, ctx) == -1 ||
+	    store_samples(cJSON_GetObjectItemCaseSensitive(batch, "samples"),
+	    agent_id, now_ms, rows, ctx) == -1)
+		return -1;
+	return 0;
+}
+
+/* ---- the calls, through the backend's table ---- */
+
+void
+hub_store_close(struct hub_store *s)
+{
+	if (s != NULL)
+		s->ops->close(s);
+}
+
+const char *
+hub_store_errmsg(const struct hub_store *s)
+{
+	return s->ops->errmsg(s);
+}
+
+int
+hub_store_watch(struct hub_store *s, struct loop *loop, hub_store_event_cb cb,
+    void *arg)
+{
+	return s->ops->watch(s, loop, cb, arg);
+}
+
+int
+hub_store_begin(struct hub_store *s)
+{
+	return s->ops->begin(s);
+}
+
+int
+hub_store_commit(struct hub_store *s)
+{
+	return s->ops->commit(s);
+}
+
+int
+hub_store_agent_add(struct hub_store *s, const char *name,
+    const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms)
+{
+	return s->ops->agent_add(s, name, hash, now_ms);
+}
+
+int
+hub_store_agent_set_token(struct hub_store *s, const char *name,
+    const unsigned char hash[HUB_HASH_LEN])
+{
+	return s->ops->agent_set_token(s, name, hash);
+}
+
+int
+hub_store_agent_remove(struct hub_store *s, const char *name)
+{
+	return s->ops->agent_remove(s, name);
+}
+
+int64_t
+hub_store_agent_by_token(struct hub_store *s,
+    const unsigned char hash[HUB_HASH_LEN], char *name, size_t namelen)
+{
+	return s->ops->agent_by_token(s, hash, name, namelen);
+}
+
+int64_t
+hub_store_agent_by_name(struct hub_store *s, const char *name)
+{
+	return s->ops->agent_by_name(s, name);
+}
+
+int
+hub_store_agent_touch(struct hub_store *s, int64_t id, uint64_t last_seen_ms,
+    const char *address, const char *version)
+{
+	return s->ops->agent_touch(s, id, last_seen_ms, address, version);
+}
+
+int
+hub_store_agents(struct hub_store *s, cJSON **out)
+{
+	return s->ops->agents(s, out);
+}
+
+int
+hub_store_command_add(struct hub_store *s, int64_t agent_id, const char *id,
+    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms)
+{
+	return s->ops->command_add(s, agent_id, id, type, body, now_ms,
+	    expires_ms);
+}
+
+int
+hub_store_command_get(struct hub_store *s, const char *id, cJSON **out,
+    bool *final)
+{
+	return s->ops->command_get(s, id, out, final);
+}
+
+int
+hub_store_poll(struct hub_store *s, int64_t agent_id, struct hub_poll *p)
+{
+	return s->ops->poll(s, agent_id, p);
 }
 
 int
@@ -747,217 +434,39 @@ hub_store_batch(struct hub_store *s, int64_t agent_id, const cJSON *batch,
     int64_t batch_id, uint64_t now_ms, bool *stored, hub_store_id_cb cb,
     void *arg)
 {
-	const cJSON *ver = cJSON_GetObjectItemCaseSensitive(batch, "agent_version");
-	const cJSON *j;
-	struct hub_buf done;
-	sqlite3_stmt *st;
-	int64_t v;
-
-	*stored = false;
-	hub_buf_init(&done, (size_t)64 << 20);
-	if (hub_store_begin(s) == -1)
-		return -1;
-	st = store_stmt(s, S_BATCH_ADD);
-	sqlite3_bind_int64(st, 1, agent_id);
-	sqlite3_bind_int64(st, 2, batch_id);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)now_ms);
-	if (cJSON_IsString(ver) && strlen(ver->valuestring) < 64)
-		sqlite3_bind_text(st, 4, ver->valuestring, -1, SQLITE_STATIC);
-	j = cJSON_GetObjectItemCaseSensitive(batch, "created_ms");
-	if (json_int_exact(j, 0, INT64_C(1) << 53, &v))
-		sqlite3_bind_int64(st, 5, v);
-	j = cJSON_GetObjectItemCaseSensitive(batch, "dropped_samples");
-	if (json_int_exact(j, 0, INT64_C(1) << 53, &v))
-		sqlite3_bind_int64(st, 6, v);
-	j = cJSON_GetObjectItemCaseSensitive(batch, "counters");
-	if (cJSON_IsObject(j) && store_bind_json(st, 7, j) == -1)
-		goto fail;
-	if (store_exec(s, st, "storing a batch") == -1)
-		goto fail;
-	if (sqlite3_changes(s->db) == 0) {
-		/* Seen before: nothing else of it is stored again. */
-		store_rollback(s);
-		hub_buf_free(&done);
-		return 0;
-	}
-	if (store_results(s, agent_id, cJSON_GetObjectItemCaseSensitive(batch,
-	    "results"), now_ms, &done) == -1 ||
-	    store_inventory(s, agent_id, cJSON_GetObjectItemCaseSensitive(batch,
-	    "inventory"), now_ms) == -1 ||
-	    store_samples(s, agent_id, cJSON_GetObjectItemCaseSensitive(batch,
-	    "samples"), now_ms) == -1)
-		goto fail;
-	if (cJSON_IsString(ver) && strlen(ver->valuestring) < 32) {
-		st = store_stmt(s, S_AGENT_VERSION);
-		sqlite3_bind_int64(st, 1, agent_id);
-		sqlite3_bind_text(st, 2, ver->valuestring, -1, SQLITE_STATIC);
-		if (store_exec(s, st, "updating an agent") == -1)
-			goto fail;
-	}
-	if (hub_store_commit(s) == -1) {
-		hub_buf_free(&done);
-		return -1;
-	}
-	*stored = true;
-	for (size_t off = 0; off < done.len; off += strlen(done.data + off) + 1)
-		cb(done.data + off, arg);
-	hub_buf_free(&done);
-	return 0;
-fail:
-	store_rollback(s);
-	hub_buf_free(&done);
-	return -1;
+	return s->ops->batch(s, agent_id, batch, batch_id, now_ms, stored, cb,
+	    arg);
 }
-
-/* ---- housekeeping ---- */
 
 int
 hub_store_expire(struct hub_store *s, uint64_t now_ms, hub_store_id_cb cb,
     void *arg)
 {
-	sqlite3_stmt *st = store_stmt(s, S_EXPIRE_DUE);
-	struct hub_buf ids;
-	int rc, n = 0;
-
-	hub_buf_init(&ids, 1000 * (HUB_ID_MAX + 1));
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now_ms);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *id = (const char *)sqlite3_column_text(st, 0);
-
-		if (id != NULL && hub_buf_add(&ids, id, strlen(id) + 1) == -1)
-			break;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_fail(s, "finding expired commands");
-		hub_buf_free(&ids);
-		return -1;
-	}
-	if (ids.len == 0)
-		return 0;
-	if (hub_store_begin(s) == -1) {
-		hub_buf_free(&ids);
-		return -1;
-	}
-	for (size_t off = 0; off < ids.len; off += strlen(ids.data + off) + 1) {
-		st = store_stmt(s, S_EXPIRE_MARK);
-		sqlite3_bind_text(st, 1, ids.data + off, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 2, (sqlite3_int64)now_ms);
-		if (store_exec(s, st, "expiring a command") == -1) {
-			store_rollback(s);
-			hub_buf_free(&ids);
-			return -1;
-		}
-		n++;
-	}
-	if (hub_store_commit(s) == -1) {
-		hub_buf_free(&ids);
-		return -1;
-	}
-	for (size_t off = 0; off < ids.len; off += strlen(ids.data + off) + 1)
-		cb(ids.data + off, arg);
-	hub_buf_free(&ids);
-	return n;
+	return s->ops->expire(s, now_ms, cb, arg);
 }
 
 int
 hub_store_leases_due(struct hub_store *s, uint64_t now_ms,
     hub_store_agent_cb cb, void *arg)
 {
-	sqlite3_stmt *st = store_stmt(s, S_LEASES_DUE);
-	int rc, n = 0;
-
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)now_ms);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cb(sqlite3_column_int64(st, 0), arg);
-		n++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		store_fail(s, "finding leases");
-		return -1;
-	}
-	return n;
+	return s->ops->leases_due(s, now_ms, cb, arg);
 }
 
 int
 hub_store_cleanup(struct hub_store *s, uint64_t cutoff_ms, int max_rows)
 {
-	static const int which[] = {
-		S_CLEAN_SAMPLES, S_CLEAN_INVENTORY, S_CLEAN_BATCHES, S_CLEAN_COMMANDS,
-	};
-	int total = 0;
-
-	for (size_t i = 0; i < countof(which); i++) {
-		sqlite3_stmt *st = store_stmt(s, which[i]);
-
-		sqlite3_bind_int64(st, 1, (sqlite3_int64)cutoff_ms);
-		sqlite3_bind_int(st, 2, max_rows);
-		if (store_exec(s, st, "deleting old rows") == -1)
-			return -1;
-		total += sqlite3_changes(s->db);
-	}
-	return total;
-}
-
-/* Rows of one TEXT column as a JSON array, each already JSON. */
-static int
-store_json_rows(struct hub_store *s, sqlite3_stmt *st, struct hub_buf *out,
-    const char *what)
-{
-	bool first = true;
-	int rc;
-
-	hub_buf_init(out, HUB_LIST_MAX_BYTES);
-	if (hub_buf_add(out, "[", 1) == -1)
-		goto fail;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const char *e = (const char *)sqlite3_column_text(st, 0);
-
-		size_t n = (size_t)sqlite3_column_bytes(st, 0);
-
-		if (e == NULL)
-			continue;
-		/* At the size cap the response holds what fits; one byte
-		 * stays free for the closing bracket. */
-		if (out->len + n + 2 > out->max ||
-		    (!first && hub_buf_add(out, ",", 1) == -1) ||
-		    hub_buf_add(out, e, n) == -1)
-			break;
-		first = false;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_fail(s, what);
-		goto fail;
-	}
-	if (hub_buf_add(out, "]", 1) == -1)
-		goto fail;
-	return 0;
-fail:
-	sqlite3_reset(st);
-	hub_buf_free(out);
-	return -1;
+	return s->ops->cleanup(s, cutoff_ms, max_rows);
 }
 
 int
 hub_store_devices(struct hub_store *s, int64_t agent_id, struct hub_buf *out)
 {
-	sqlite3_stmt *st = store_stmt(s, S_DEVICES);
-
-	sqlite3_bind_int64(st, 1, agent_id);
-	sqlite3_bind_int(st, 2, HUB_DEVICES_MAX);
-	return store_json_rows(s, st, out, "reading inventory");
+	return s->ops->devices(s, agent_id, out);
 }
 
 int
 hub_store_samples(struct hub_store *s, int64_t agent_id, const char *device,
     int limit, struct hub_buf *out)
 {
-	sqlite3_stmt *st = store_stmt(s, S_SAMPLES);
-
-	sqlite3_bind_int64(st, 1, agent_id);
-	sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, limit);
-	return store_json_rows(s, st, out, "reading samples");
+	return s->ops->samples(s, agent_id, device, limit, out);
 }

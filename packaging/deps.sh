@@ -16,6 +16,8 @@ BUILD=(
   build-essential gcc clang make pkg-config
   libsnmp-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libinih-dev
   libmicrohttpd-dev libsqlite3-dev libssl-dev
+  # the hub's PostgreSQL store (libpq)
+  libpq-dev
   # clang's -fsanitize=address,undefined,fuzzer runtimes are only a Recommends
   # of clang-14, and we install with --no-install-recommends. gcc's ASan/UBSan
   # runtimes (libasan8, libubsan1) are hard dependencies of libgcc-12-dev.
@@ -35,6 +37,8 @@ TEST=(
   adduser dpkg-dev systemd groff-base man-db
   # transport tests: an HTTP/2 server to talk to
   nghttp2-server
+  # hub group tests: a throw-away cluster (tests/integration/pg_fixture.py)
+  postgresql
 )
 # Peers the benchmarks measure Outpost against, in the same run; never
 # needed to build, test or try it.
@@ -50,7 +54,7 @@ BENCH=(
 # we want their programs (tests and benchmarks start their own instances
 # on loopback), not a daemon on this machine. A service that was there
 # before this run is left as it was.
-NO_SERVICE=(snmpd prometheus-snmp-exporter)
+NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql)
 
 log() { printf 'deps.sh: %s\n' "$*"; }
 

@@ -8,6 +8,11 @@
 The hub listens on 127.0.0.1 port 0 (a free port, read back from its log),
 keeps its database in workdir and reads an admin token file made 0600.
 Only loopback is ever used.
+
+db= names the store ([hub] db: a path or a postgresql:// URI). With
+OUTPOST_TEST_HUB_DB=postgresql in the environment, a hub given no db gets
+a fresh database on the session's PostgreSQL (pg_fixture.py), so the
+existing hub tests run against that backend unchanged.
 """
 
 import gzip
@@ -33,12 +38,15 @@ def hub_binary():
 
 
 class HubProcess:
-    def __init__(self, binary, workdir, listen="127.0.0.1:0", **cfg):
+    def __init__(self, binary, workdir, listen="127.0.0.1:0", db=None, **cfg):
         self.binary = binary
         self.workdir = workdir
         self.listen = listen
         os.makedirs(workdir, exist_ok=True)
-        self.db = os.path.join(workdir, "hub.db")
+        if db is None and os.environ.get("OUTPOST_TEST_HUB_DB") == "postgresql":
+            from pg_fixture import shared_cluster
+            db = shared_cluster().new_database()
+        self.db = db or os.path.join(workdir, "hub.db")
         self.token_file = os.path.join(workdir, "admin.token")
         self.log_path = os.path.join(workdir, "hub.log")
         self.ini = os.path.join(workdir, "hub.ini")

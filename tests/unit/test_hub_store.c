@@ -1,5 +1,5 @@
 /*
- * The hub's SQLite store (hub/store.c) on a temporary database: agents
+ * The hub's SQLite store (hub/store_sqlite.c) on a temporary database: agents
  * and tokens, delivery with cursors, acks and leases, idempotent
  * batches, expiry and retention.
  */
@@ -11,6 +11,7 @@
 
 #include "hub/hub_int.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -318,6 +319,103 @@ queued_commands_expire(void **st)
 	assert_int_equal(poll(f, T0 + 2000, NULL, NULL, NULL, 0), 1);
 }
 
+static void
+db_uri_selects_the_backend(void **st)
+{
+	enum hub_store_kind k;
+	const char *w;
+	char err[200];
+
+	(void)st;
+	assert_int_equal(hub_store_parse_db("/var/lib/h.db", &k, &w, err,
+	    sizeof(err)), 0);
+	assert_int_equal(k, HUB_STORE_SQLITE);
+	assert_string_equal(w, "/var/lib/h.db");
+	assert_int_equal(hub_store_parse_db("sqlite:rel/h.db", &k, &w, err,
+	    sizeof(err)), 0);
+	assert_int_equal(k, HUB_STORE_SQLITE);
+	assert_string_equal(w, "rel/h.db");
+	assert_int_equal(hub_store_parse_db("postgresql://u@db1/hub", &k, &w, err,
+	    sizeof(err)), 0);
+	assert_int_equal(k, HUB_STORE_PG);
+	assert_string_equal(w, "postgresql://u@db1/hub");
+	assert_int_equal(hub_store_parse_db("postgres://db1/hub?sslmode=verify-full",
+	    &k, &w, err, sizeof(err)), 0);
+	assert_int_equal(k, HUB_STORE_PG);
+	assert_int_equal(hub_store_parse_db("sqlite:", &k, &w, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "names no file"));
+	assert_int_equal(hub_store_parse_db("mysql://db1/hub", &k, &w, err,
+	    sizeof(err)), -1);
+	assert_non_null(strstr(err, "unknown scheme"));
+	assert_int_equal(hub_store_parse_db("", &k, &w, err, sizeof(err)), -1);
+}
+
+static int64_t
+version_of(const char *path)
+{
+	struct hub_store *s;
+	char err[256];
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	if (hub_store_open(path, &s, err, sizeof(err)) == -1)
+		fail_msg("open: %s", err);
+	hub_store_close(s);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), max(version) "
+	    "FROM schema_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	/* One row per step: each applied once. */
+	assert_int_equal(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1));
+	v = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+migrations_apply_once_and_refuse_a_newer_schema(void **st)
+{
+	struct fx *f = *st;
+	struct hub_store *s;
+	char err[256];
+	sqlite3 *db;
+
+	assert_int_equal(version_of(f->path), hub_store_sqlite_nsteps);
+	/* Opening again applies nothing and keeps the data. */
+	assert_int_equal(version_of(f->path), hub_store_sqlite_nsteps);
+	assert_int_equal(hub_store_open(f->path, &s, err, sizeof(err)), 0);
+	assert_true(hub_store_agent_by_name(s, "site-1") > 0);
+	hub_store_close(s);
+	/* A database a newer hub migrated further is refused, unchanged. */
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES "
+	    "(99, 0)", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(hub_store_open(f->path, &s, err, sizeof(err)), -1);
+	assert_null(s);
+	assert_non_null(strstr(err, "schema is version 99"));
+	assert_non_null(strstr(err, "upgrade outpost-hub"));
+}
+
+/* The runner on a database from before versioning (tables, no
+ * schema_version): step 1 applies over it and keeps the rows. */
+static void
+migrations_adopt_a_database_from_before_versioning(void **st)
+{
+	struct fx *f = *st;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE schema_version", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(version_of(f->path), hub_store_sqlite_nsteps);
+	f->agent = hub_store_agent_by_name(f->s, "site-1");
+	assert_true(f->agent > 0);
+}
+
 int
 main(void)
 {
@@ -333,6 +431,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(queued_commands_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(batch_integers_are_served_exactly,
 		    setup, teardown),
+		cmocka_unit_test(db_uri_selects_the_backend),
+		cmocka_unit_test_setup_teardown(
+		    migrations_apply_once_and_refuse_a_newer_schema, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    migrations_adopt_a_database_from_before_versioning, setup, teardown),
 	};
 
 	log_init("test_hub_store", LOG_LVL_ERROR, false);
