@@ -238,7 +238,7 @@ tp_poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 	    (long)(wait_s * 1000 + TP_POLL_SLACK_MS)) != CURLE_OK ||
 	    tp_http_req_start(t, &t->poll) == -1) {
 		t->st.poll_errors++;
-		delay = tp_backoff_next(t, &t->poll_fails);
+		delay = tp_poll_retry(t);
 		loop_timer_arm(t->loop, &t->poll_timer, delay);
 		return;
 	}
@@ -305,7 +305,7 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	elapsed = now - r->started_ms;
 	if (rc != CURLE_OK) {
 		t->st.poll_errors++;
-		delay = tp_backoff_next(t, &t->poll_fails);
+		delay = tp_poll_retry(t);
 		log_complain(&t->poll_complain, now, LOG_LVL_WARN,
 		    "transport: poll of %s failed: %s; retrying in %" PRIu64 " ms",
 		    t->base_url, tp_http_req_error(r, rc, why, sizeof(why)), delay);
@@ -325,7 +325,7 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	if (tp_poll_parse(r->body.data, r->body.len, &root, &commands, &cursor,
 	    &next, t->cmd_scratch, why, sizeof(why)) == -1) {
 		t->st.poll_errors++;
-		delay = tp_backoff_next(t, &t->poll_fails);
+		delay = tp_poll_retry(t);
 		log_complain(&t->poll_complain, now, LOG_LVL_WARN,
 		    "transport: poll of %s: invalid response (%s): no command "
 		    "from it runs; retrying in %" PRIu64 " ms", t->base_url, why,
