@@ -113,6 +113,16 @@ class Agent:
         assert lines, f"no stats line on stdout\n{r}"
         return r, json.loads(lines[-1])
 
+    def refused(self) -> str:
+        """Start, expect a refusal within 20 s; its stderr."""
+        self.start(batches=1)
+        try:
+            _, err = self.proc.communicate(timeout=20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        return err
+
     def run(self, timeout=60, **kw) -> tuple[Result, dict]:
         return self.start(**kw).wait(timeout)
 
@@ -478,12 +488,7 @@ def test_other_4xx_quarantines_the_batch_and_the_rest_moves_on(selftest_cmd, hub
 def test_a_proxy_with_a_plain_http_url_is_refused_before_any_request(selftest_cmd, hub, tmp_path):
     # The proxy would read the bearer token: refused at load, naming it.
     a = Agent(selftest_cmd, tmp_path, "http://127.0.0.1:9", proxy=hub.url)
-    a.start(batches=1)
-    try:
-        out, err = a.proc.communicate(timeout=20)
-    finally:
-        if a.proc.poll() is None:
-            a.proc.kill()
+    err = a.refused()
     assert a.proc.returncode == 1, err
     assert "proxy" in err and "clear text" in err and "outpost.ini:" in err, err
     assert "agent-token" not in err
@@ -509,12 +514,7 @@ def test_a_proxy_from_the_environment_is_not_used_for_plain_http(selftest_cmd, h
 
 def test_a_token_file_others_can_read_is_refused_with_the_fix(selftest_cmd, hub, tmp_path):
     a = Agent(selftest_cmd, tmp_path, hub.url, token_mode=0o644)
-    a.start(batches=1)
-    try:
-        out, err = a.proc.communicate(timeout=20)
-    finally:
-        if a.proc.poll() is None:
-            a.proc.kill()
+    err = a.refused()
     assert a.proc.returncode == 1
     assert "chmod 600" in err and str(tmp_path / "token") in err
     assert "agent-token" not in err   # the secret is never echoed
