@@ -17,8 +17,6 @@
 #define API_FLUSH_EVERY_MS    10000   /* last_seen to the store */
 #define API_CLEANUP_EVERY_MS  600000
 #define API_CLEANUP_ROWS      5000    /* per table and turn: short pauses */
-#define API_DRAIN_HINT_MIN    1000    /* next_poll_ms while draining */
-#define API_DRAIN_HINT_MAX    5000
 #define API_SHED_HINT_MIN     10000   /* ... and when too many are held */
 #define API_SHED_HINT_MAX     30000
 
@@ -213,6 +211,21 @@ api_jitter(uint32_t lo, uint32_t hi)
 	return lo + v % (hi - lo + 1);
 }
 
+/* The poll wait an agent asked for (wait=, capped at max_poll_wait);
+ * the longest one when it asked for an answer at once. */
+static uint32_t
+api_poll_wait_ms(struct hub_req *r)
+{
+	uint64_t max = r->hub->cfg->max_poll_wait, ms = max;
+	const char *w = hub_req_query(r, "wait");
+	int64_t wait = 0;
+
+	if (w != NULL && parse_int(w, 0, HUB_POLL_WAIT_MAX, &wait) == 0 &&
+	    wait > 0 && (uint64_t)wait * 1000 < max)
+		ms = (uint64_t)wait * 1000;
+	return ms > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)ms;
+}
+
 static void
 api_poll_answer(struct hub_req *r, int64_t cursor, const struct hub_buf *cmds,
     uint32_t next_poll_ms)
@@ -223,6 +236,10 @@ api_poll_answer(struct hub_req *r, int64_t cursor, const struct hub_buf *cmds,
 	snprintf(head, sizeof(head), "{\"cursor\":\"%lld\",\"commands\":[",
 	    (long long)cursor);
 	snprintf(tail, sizeof(tail), "],\"next_poll_ms\":%u}", next_poll_ms);
+	/* A connection that has lived this poll's wait ends here: every
+	 * agent reconnects (through the balancer) about once a poll wait. */
+	if (hub_conn_age_ms(r) >= api_poll_wait_ms(r))
+		r->close = true;
 	hub_buf_init(&b, HUB_POLL_MAX_BYTES + 256);
 	if (hub_buf_str(&b, head) == -1 ||
 	    (cmds != NULL && cmds->len > 0 &&
@@ -281,9 +298,11 @@ api_poll(struct hub_req *r)
 			if (hub_store_poll(h->store, a->id, &p) == 0)
 				hub_buf_free(&p.commands);
 		}
+		/* Spread over the agent's poll wait, not a fixed few seconds:
+		 * the drained node's agents reach the others at the steady
+		 * rate, not in one bunch that stays in phase. */
 		r->close = true;
-		api_poll_answer(r, 0, NULL, api_jitter(API_DRAIN_HINT_MIN,
-		    API_DRAIN_HINT_MAX));
+		api_poll_answer(r, 0, NULL, api_jitter(0, api_poll_wait_ms(r)));
 		return;
 	}
 	if (r->wake == HUB_WAKE_SUPERSEDED) {

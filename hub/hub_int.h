@@ -254,6 +254,8 @@ struct hub {
 	size_t                   shed_at;      /* held polls; 0 = never shed */
 	unsigned char            admin_hash[HUB_HASH_LEN];
 	char                    *tls_cert, *tls_key;
+	char                    *client_ca;    /* PEM; NULL: no client certs */
+	struct complain          tls_complain; /* failed handshakes */
 	struct loop_timer        mhd_timer, tick_timer, drain_timer, grace_timer;
 	bool                     in_run, kick;
 	bool                     draining;
@@ -269,6 +271,14 @@ struct hub {
 	struct complain          auth_complain, store_complain, limit_complain;
 	struct complain          shed_complain, utf8_complain;
 };
+
+/* tls.c */
+
+/* Milliseconds since the request's connection was accepted. */
+uint64_t hub_conn_age_ms(struct hub_req *);
+/* [hub] client_ca: the connection's client certificate verifies against
+ * it; false with the reason. */
+bool     hub_tls_client_ok(struct hub_req *, char *why, size_t len);
 
 /* server.c */
 /* Admin token, TLS files and the store, without listening (check-config

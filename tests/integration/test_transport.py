@@ -670,3 +670,145 @@ def test_http2_multiplexes_the_poll_and_uploads(selftest_cmd, tls_files,
     uploads = [c for c in conns.values() if "/v1/agent/results" in c]
     assert all(c == ["/v1/agent/commands"] for c in polls), conns
     assert len(uploads) < 3, f"uploads never shared a connection: {conns}"
+
+
+# ---------------------------------------------------------------------------
+# connections end (docs/protocol.md, "Rules for agents"): behind a balancer
+# in TCP mode an agent must reach another node within about a poll wait
+
+class TcpProxy:
+    """A TCP relay that logs each connection: its first bytes, when it
+    opened and when it closed."""
+
+    def __init__(self, upstream_port: int):
+        import socket
+        self.upstream = upstream_port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.conns: list[dict] = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.stopping:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            rec = {"opened": time.monotonic(), "closed": None, "first": b""}
+            with self.lock:
+                self.conns.append(rec)
+            u = socket.create_connection(("127.0.0.1", self.upstream))
+            left = [2]
+
+            def pump(src, dst, first, rec=rec, left=left):
+                try:
+                    while True:
+                        data = src.recv(65536)
+                        if not data:
+                            break
+                        if first and not rec["first"]:
+                            rec["first"] = data[:64]
+                        dst.sendall(data)
+                except OSError:
+                    pass
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                # the connection ends when either side ends it
+                with self.lock:
+                    left[0] -= 1
+                    if rec["closed"] is None:
+                        rec["closed"] = time.monotonic()
+                    if left[0] == 0:
+                        src.close()
+                        dst.close()
+
+            threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
+
+    def close(self):
+        self.stopping = True
+        self.lsock.close()
+
+
+@pytest.mark.slow
+def test_connections_last_about_one_poll_wait_and_uploads_go_on(selftest_cmd, tmp_path):
+    hub = FakeHub(max_hold=5.0)    # holds each poll its full wait (2 s)
+    hub.start()
+    proxy = TcpProxy(hub.port)
+    try:
+        a = Agent(selftest_cmd, tmp_path, f"http://127.0.0.1:{proxy.port}",
+                  poll_wait="2s", backoff_cap="2s")
+        r, st = a.run(batches=15, interval=1000, items=3, timeout=60)
+        assert r.returncode == 0, r
+        assert_stored_exactly_once(hub, r, st, 45)
+        # the run took ~15 s: each poll on a connection of its own
+        with proxy.lock:
+            conns = [dict(c) for c in proxy.conns]
+        end = time.monotonic()
+        life = [((c["closed"] or end) - c["opened"], c["first"][:24]) for c in conns]
+        polls = [t for t, first in life if first.startswith(b"GET /v1/agent/commands")]
+        assert len(polls) >= 5, life
+        # a held poll is 2 s +- 10 %: its connection never outlives it much
+        assert max(polls) < 2.2 + 1.5, life
+        # upload connections: reused for at most half a poll wait, idle
+        # ones closed at the next transfer; generous slack for the machine
+        assert max(t for t, _ in life) < 3 * 2.0 + 2.0, life
+    finally:
+        proxy.close()
+        hub.close()
+
+
+# ---------------------------------------------------------------------------
+# failure dynamics (docs/protocol.md, "Rules for agents"): a broken poll is
+# retried within [0, min(poll_wait, backoff_cap)], whatever backoff_base
+# says and however many failed before
+
+def test_a_broken_poll_is_retried_within_one_poll_wait(selftest_cmd, tmp_path):
+    hub = FakeHub(max_hold=2.0)
+    hub.script_poll(Reply(), *[Reply(reset=True) for _ in range(8)])
+    hub.start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, poll_wait="2s",
+                  backoff_base="100ms", backoff_cap="20s")
+        r, st = a.run(batches=14, interval=1000, items=1, timeout=60)
+        assert r.returncode == 0, r
+        polls = hub.polls()
+        assert len(polls) >= 10, [(p.t, p.answered) for p in polls]
+        gaps = [polls[i + 1].t - polls[i].t for i in range(1, 9)]
+        # each retry within the 2 s window (plus slack for a loaded
+        # machine), however many failures came before it
+        assert all(g <= 2.0 + 1.0 for g in gaps), gaps
+        assert st["poll_errors"] >= 8
+    finally:
+        hub.close()
+
+
+@pytest.mark.slow
+def test_after_a_long_outage_polls_are_back_within_one_poll_wait(selftest_cmd, tmp_path):
+    hub = FakeHub(max_hold=2.0)
+    hub.start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, poll_wait="2s",
+                  backoff_base="100ms", backoff_cap="20s")
+        a.start(batches=24, interval=1000, items=1, timeout_ms=60000)
+        assert hub.wait_for(lambda: len(hub.polls()) >= 2, 20)
+        hub.stop()
+        time.sleep(10)    # with doubling from 100 ms: retries 6-25 s apart by now
+        back = time.monotonic()
+        hub.start()
+        assert hub.wait_for(lambda: any(p.t >= back for p in hub.polls()), 20)
+        first = min(p.t for p in hub.polls() if p.t >= back)
+        r, st = a.wait(60)
+        assert r.returncode == 0, r
+        # the cap: min(poll_wait, backoff_cap) = 2 s, plus slack
+        assert first - back <= 2.0 + 1.5, f"first poll {first - back:.1f}s after the return"
+    finally:
+        hub.close()
