@@ -17,6 +17,7 @@
 #define API_FLUSH_EVERY_MS    10000   /* last_seen to the store */
 #define API_CLEANUP_EVERY_MS  600000
 #define API_CLEANUP_ROWS      5000    /* per table and turn: short pauses */
+#define API_SAMPLES_LIMIT_MAX 1000    /* GET samples?limit= */
 #define API_SHED_HINT_MIN     10000   /* ... and when too many are held */
 #define API_SHED_HINT_MAX     30000
 
@@ -638,10 +639,52 @@ api_agents(struct hub_req *r)
 	hub_respond_json(r, MHD_HTTP_OK, out);
 }
 
+/* since, until, limit and cursor of GET samples (docs/protocol.md). */
+static int
+api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
+{
+	const char *since = hub_req_query(r, "since");
+	const char *until = hub_req_query(r, "until");
+	const char *limit = hub_req_query(r, "limit");
+	const char *cursor = hub_req_query(r, "cursor");
+	int64_t n = HUB_SAMPLES_MAX;
+	char *dot;
+
+	memset(pg, 0, sizeof(*pg));
+	pg->until = INT64_MAX;
+	if ((since != NULL && parse_int(since, 0, INT64_MAX, &pg->since) == -1) ||
+	    (until != NULL && parse_int(until, 0, INT64_MAX, &pg->until) == -1)) {
+		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "since and until must be "
+		    "times in ms since 1970 (the samples' ts)");
+		return -1;
+	}
+	if (limit != NULL && parse_int(limit, 1, API_SAMPLES_LIMIT_MAX, &n) == -1) {
+		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "limit must be 1-%d",
+		    API_SAMPLES_LIMIT_MAX);
+		return -1;
+	}
+	pg->limit = (int)n;
+	if (cursor != NULL) {
+		char buf[48];
+
+		snprintf(buf, sizeof(buf), "%s", cursor);
+		dot = strchr(buf, '.');
+		if (strlen(cursor) >= sizeof(buf) || dot == NULL ||
+		    (*dot = '\0', parse_int(buf, 0, INT64_MAX, &pg->before_ts)) == -1 ||
+		    parse_int(dot + 1, 1, INT64_MAX, &pg->before_id) == -1) {
+			hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "cursor must be a "
+			    "Next-Cursor value of an earlier answer");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 api_list(struct hub_req *r)
 {
 	struct hub *h = r->hub;
+	struct hub_samples_page pg;
 	char device[300];
 	struct hub_buf b;
 	int64_t id;
@@ -656,12 +699,18 @@ api_list(struct hub_req *r)
 			return;
 		}
 	}
+	if (r->route == HUB_R_SAMPLES && api_samples_page(r, &pg) == -1)
+		return;
 	if ((id = api_agent_by_name(r)) <= 0)
 		return;
-	if (r->route == HUB_R_SAMPLES)
-		rc = hub_store_samples(h->store, id, device, HUB_SAMPLES_MAX, &b);
-	else
+	if (r->route == HUB_R_SAMPLES) {
+		rc = hub_store_samples(h->store, id, device, &pg, &b);
+		if (rc == 0 && pg.more)
+			snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
+			    (long long)pg.last_ts, (long long)pg.last_id);
+	} else {
 		rc = hub_store_devices(h->store, id, &b);
+	}
 	if (rc == -1) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		return;

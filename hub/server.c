@@ -214,6 +214,8 @@ hub_respond(struct hub_req *r, unsigned status, const char *ctype, char *body,
 		    "Bearer");
 	if (r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->next_cursor[0] != '\0')
+		MHD_add_response_header(resp, "Next-Cursor", r->next_cursor);
 	if (r->retry_after > 0) {
 		snprintf(num, sizeof(num), "%u", r->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
