@@ -92,7 +92,9 @@ static const struct cfg_key server_keys[] = {
 	  .doc = "HTTP(S) proxy URL (default: the https_proxy/no_proxy environment)." },
 	{ CFG_DURATION(S, backoff_base), .def = "1s", .min = 100, .max = 3600000,
 	  .flags = CFG_F_RESTART,
-	  .doc = "First retry delay bound; doubles per failure (full jitter)." },
+	  .doc = "First upload retry delay bound; doubles per failure (full "
+	         "jitter). A failed poll is retried within min(poll_wait, "
+	         "backoff_cap) instead (docs/protocol.md)." },
 	{ CFG_DURATION(S, backoff_cap), .def = "5m", .min = 1000, .max = 86400000,
 	  .flags = CFG_F_RESTART,
 	  .doc = "Largest retry delay; also the clamp for Retry-After." },
