@@ -224,9 +224,12 @@ tp_poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 	/* wait = poll_wait +-10 %, whole seconds, as the protocol has it */
 	w = w - w / 10 + tp_rand_upto(w / 5);
 	wait_s = (w + 500) / 1000;
-	/* No contact yet, or the last poll failed: ask for an answer at
-	 * once, so contact is known now, not after a whole held poll. */
-	if (t->st.last_contact_ms == 0 || t->poll_fails > 0)
+	/* No contact yet: ask for an answer at once, so contact is known
+	 * now, not after a whole held poll. Not after a failed poll: that
+	 * would make every retry two arrivals, and a fleet whose polls all
+	 * broke at once would come back at twice the rate
+	 * (docs/protocol.md, "Rules for agents"). */
+	if (t->st.last_contact_ms == 0)
 		wait_s = 0;
 	if (wait_s > 3600)
 		wait_s = 3600;
