@@ -812,3 +812,31 @@ def test_after_a_long_outage_polls_are_back_within_one_poll_wait(selftest_cmd, t
         assert first - back <= 2.0 + 1.5, f"first poll {first - back:.1f}s after the return"
     finally:
         hub.close()
+
+
+def test_new_connections_resume_the_tls_session(selftest_cmd, tls_files, tmp_path):
+    # Every poll opens a connection: where the server keeps tickets (here
+    # Python's OpenSSL server, TLS 1.3), all but the first resume the
+    # session instead of a full handshake.
+    hub = FakeHub(tls=(tls_files["cert"], tls_files["key"]), max_hold=2.0)
+    reused: list[bool] = []
+    track = hub._track
+
+    def spy(conn, add):
+        if add:
+            reused.append(conn.session_reused)
+        track(conn, add)
+
+    hub._track = spy
+    hub.start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, ca_file=tls_files["ca"],
+                  poll_wait="2s")
+        r, st = a.run(batches=8, interval=1000, items=1, timeout=60)
+        assert r.returncode == 0, r
+    finally:
+        hub.close()
+    print(f"connections {len(reused)}, full handshakes {reused.count(False)}")
+    assert len(reused) >= 4, reused
+    # the first connection, and at most the upload racing it, are full
+    assert reused.count(False) <= 2, reused
