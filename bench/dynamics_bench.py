@@ -101,6 +101,7 @@ class Relay:
                 return
             try:
                 u = socket.create_connection(("127.0.0.1", self.upstream), 5)
+                u.settimeout(None)    # a held poll is silent for a poll wait
             except OSError:
                 c.close()
                 continue
