@@ -840,3 +840,63 @@ def test_new_connections_resume_the_tls_session(selftest_cmd, tls_files, tmp_pat
     assert len(reused) >= 4, reused
     # the first connection, and at most the upload racing it, are full
     assert reused.count(False) <= 2, reused
+
+
+def test_a_proxy_carries_https_as_a_tunnel_and_never_sees_the_token(selftest_cmd, tls_files,
+                                                                     tmp_path):
+    # [server] proxy with an https:// url: CONNECT, then TLS end to end.
+    import socket
+    hub = FakeHub(tls=(tls_files["cert"], tls_files["key"]))
+    hub.start()
+    seen = bytearray()
+    connects = []
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+
+    def pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                seen.extend(data)
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def serve():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            seen.extend(head)
+            line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+            connects.append(line)
+            host, port = line.split()[1].rsplit(":", 1)
+            u = socket.create_connection((host, int(port)))
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=pump, args=(u, c), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, ca_file=tls_files["ca"],
+                  proxy=f"http://127.0.0.1:{lsock.getsockname()[1]}")
+        r, st = a.run(batches=2, interval=50, items=5)
+        assert r.returncode == 0, r
+        assert_stored_exactly_once(hub, r, st, 10)
+    finally:
+        lsock.close()
+        hub.close()
+    assert connects and all(c.startswith(f"CONNECT 127.0.0.1:{hub.port} ") for c in connects)
+    assert b"agent-token" not in bytes(seen)
