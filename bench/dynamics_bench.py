@@ -44,6 +44,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+import relay  # noqa: E402
 from hub_fixture import HubProcess  # noqa: E402
 
 POLL = re.compile(rb"GET /v1/agent/commands[^\r\n]*\r\n(?:[^\r\n]+\r\n)*?"
@@ -116,28 +117,20 @@ class Relay:
                              daemon=True).start()
 
     def _pump(self, src, dst, upstream, rec, left):
-        buf = b""
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                if upstream:
-                    buf = (buf + data)[-8192:]
-                    for m in POLL.finditer(buf):
-                        with self.lock:
-                            self.events.append((time.monotonic(),
-                                                m.group(1).decode()))
-                    if POLL.search(buf):
-                        buf = buf[buf.rfind(b"\r\n\r\n") + 4:]
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        buf = [b""]
+
+        def count(data):
+            if not upstream:
+                return
+            buf[0] = (buf[0] + data)[-8192:]
+            found = list(POLL.finditer(buf[0]))
+            with self.lock:
+                self.events += [(time.monotonic(), m.group(1).decode())
+                                for m in found]
+            if found:
+                buf[0] = buf[0][buf[0].rfind(b"\r\n\r\n") + 4:]
+
+        relay.pump(src, dst, count)
         with self.lock:
             if rec[1] is None:
                 rec[1] = time.monotonic()

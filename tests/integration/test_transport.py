@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import relay
 from fakehub import FakeHub, Reply, http_date
 from outpost_cli import Result, assert_no_crash
 
@@ -706,21 +707,10 @@ class TcpProxy:
             left = [2]
 
             def pump(src, dst, first, rec=rec, left=left):
-                try:
-                    while True:
-                        data = src.recv(65536)
-                        if not data:
-                            break
-                        if first and not rec["first"]:
-                            rec["first"] = data[:64]
-                        dst.sendall(data)
-                except OSError:
-                    pass
-                for s in (src, dst):
-                    try:
-                        s.shutdown(socket.SHUT_RDWR)
-                    except OSError:
-                        pass
+                def note(data):
+                    if first and not rec["first"]:
+                        rec["first"] = data[:64]
+                relay.pump(src, dst, note)
                 # the connection ends when either side ends it
                 with self.lock:
                     left[0] -= 1
@@ -855,17 +845,7 @@ def test_a_proxy_carries_https_as_a_tunnel_and_never_sees_the_token(selftest_cmd
     lsock.listen(16)
 
     def pump(src, dst):
-        try:
-            while data := src.recv(65536):
-                seen.extend(data)
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        relay.pump(src, dst, seen.extend)
 
     def serve():
         while True:
