@@ -5,7 +5,7 @@ DESTDIR ?=
 CC      ?= cc
 BUILD   ?= build
 PKGS     = netsnmp libcurl libcjson zlib inih libcrypto
-HUB_PKGS = libmicrohttpd sqlite3 libpq libcjson zlib inih libcrypto
+HUB_PKGS = libmicrohttpd gnutls sqlite3 libpq libcjson zlib inih libcrypto
 OPT     ?= -O2 -g
 WARN     = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -Wvla -Wundef \

@@ -233,6 +233,7 @@ struct config_hub {
 	char     *db;                /* SQLite file */
 	char     *admin_token_file;  /* secret */
 	char     *tls_cert, *tls_key;
+	char     *client_ca;         /* PEM CAs that sign agents' certificates */
 	uint64_t  max_poll_wait, drain_grace, command_lease, command_ttl;  /* ms */
 	uint64_t  retention;         /* ms */
 	uint64_t  max_connections;

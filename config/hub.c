@@ -32,6 +32,10 @@ static const struct cfg_key hub_keys[] = {
 	  .doc = "PEM certificate chain; without it the hub speaks plain HTTP "
 	         "(loopback and tests only)." },
 	{ CFG_STRING(H, tls_key), .doc = "PEM private key of tls_cert." },
+	{ CFG_STRING(H, client_ca),
+	  .doc = "PEM CA certificates: every client must present a certificate "
+	         "they sign (mutual TLS; agents set [server] client_cert and "
+	         "client_key), or is answered 403. Needs tls_cert." },
 	{ CFG_DURATION(H, max_poll_wait), .def = "60s", .min = 1000, .max = 3600000,
 	  .doc = "Longest time a command poll is held." },
 	{ CFG_DURATION(H, drain_grace), .def = "10s", .min = 0, .max = 600000,
@@ -60,6 +64,9 @@ hub_check(const void *obj, struct cfg_report *r)
 	if ((h->tls_cert == NULL) != (h->tls_key == NULL))
 		cfg_reportf(r, h->tls_cert ? "tls_cert" : "tls_key",
 		    "tls_cert and tls_key go together");
+	if (h->client_ca != NULL && h->tls_cert == NULL)
+		cfg_reportf(r, "client_ca", "client_ca needs tls_cert and tls_key "
+		    "(client certificates are a TLS feature)");
 	if (h->max_connections != 0 && h->max_connections < 16)
 		cfg_reportf(r, "max_connections", "max_connections must be 0 "
 		    "(automatic) or at least 16");

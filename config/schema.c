@@ -4,7 +4,11 @@
  */
 #include "config/config_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const struct cfg_enum cfg_versions[] = {
 	{ "1", CFG_SNMP_V1, false },
@@ -88,7 +92,9 @@ static const struct cfg_key server_keys[] = {
 	  .doc = "HTTP(S) proxy URL (default: the https_proxy/no_proxy environment)." },
 	{ CFG_DURATION(S, backoff_base), .def = "1s", .min = 100, .max = 3600000,
 	  .flags = CFG_F_RESTART,
-	  .doc = "First retry delay bound; doubles per failure (full jitter)." },
+	  .doc = "First upload retry delay bound; doubles per failure (full "
+	         "jitter). A failed poll is retried within min(poll_wait, "
+	         "backoff_cap) instead (docs/protocol.md)." },
 	{ CFG_DURATION(S, backoff_cap), .def = "5m", .min = 1000, .max = 86400000,
 	  .flags = CFG_F_RESTART,
 	  .doc = "Largest retry delay; also the clamp for Retry-After." },
@@ -98,10 +104,79 @@ static const struct cfg_key server_keys[] = {
 };
 #undef S
 
+/* A file the transport reads at start (ca_file, client_cert, ...): it
+ * must be there now, not fail at the first connection. A secret one
+ * (client_key) must be its owner's only, like the token file. */
+static void
+cfg_server_file(struct cfg_report *r, const char *key, const char *file,
+    bool secret)
+{
+	char what[128], fix[600];
+	struct stat st;
+	int fd;
+
+	if (file == NULL)
+		return;
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) == -1) {
+		cfg_reportf(r, key, "%s %s: %s", key, file, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode))
+		cfg_reportf(r, key, "%s %s: not a regular file", key, file);
+	else if (secret && platform_secret_exposed(fd, file, what, sizeof(what),
+	    fix, sizeof(fix)) == 1)
+		cfg_reportf(r, key, "%s %s is a private key but is %s; fix: %s",
+		    key, file, what, fix);
+	close(fd);
+}
+
+/* sha256//BASE64 (the 32-byte digest: 43 characters and one '=') joined
+ * by ';', as libcurl takes them; anything else is a file. */
+static bool
+cfg_pin_valid(const char *pin)
+{
+	for (;;) {
+		size_t n = 0;
+
+		if (strncmp(pin, "sha256//", 8) != 0)
+			return false;
+		pin += 8;
+		while ((pin[n] >= 'A' && pin[n] <= 'Z') || (pin[n] >= 'a' &&
+		    pin[n] <= 'z') || (pin[n] >= '0' && pin[n] <= '9') ||
+		    pin[n] == '+' || pin[n] == '/')
+			n++;
+		if (n != 43 || pin[n] != '=')
+			return false;
+		pin += n + 1;
+		if (*pin == '\0')
+			return true;
+		if (*pin++ != ';')
+			return false;
+	}
+}
+
 static void
 cfg_server_check(const void *obj, struct cfg_report *r)
 {
 	const struct config_server *sv = obj;
+
+	cfg_server_file(r, "ca_file", sv->ca_file, false);
+	cfg_server_file(r, "client_cert", sv->client_cert, false);
+	cfg_server_file(r, "client_key", sv->client_key, true);
+	if (sv->pinned_pubkey != NULL) {
+		if (strncmp(sv->pinned_pubkey, "sha256//", 8) != 0)
+			cfg_server_file(r, "pinned_pubkey", sv->pinned_pubkey, false);
+		else if (!cfg_pin_valid(sv->pinned_pubkey))
+			cfg_reportf(r, "pinned_pubkey", "pinned_pubkey must be "
+			    "sha256//BASE64 (44 characters of base64 ending in "
+			    "'=') or several joined by ';', or a PEM/DER file");
+	}
+	/* Through a proxy, plain http:// hands the proxy the token. */
+	if (sv->url != NULL && sv->proxy != NULL &&
+	    strncmp(sv->url, "http://", 7) == 0)
+		cfg_reportf(r, "proxy", "a proxy with a plain http:// url would "
+		    "see the token in clear text: use an https:// url (the proxy "
+		    "then only tunnels TLS), or no proxy");
 
 	if (sv->url != NULL) {
 		if (strncmp(sv->url, "https://", 8) != 0 &&

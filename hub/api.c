@@ -17,8 +17,7 @@
 #define API_FLUSH_EVERY_MS    10000   /* last_seen to the store */
 #define API_CLEANUP_EVERY_MS  600000
 #define API_CLEANUP_ROWS      5000    /* per table and turn: short pauses */
-#define API_DRAIN_HINT_MIN    1000    /* next_poll_ms while draining */
-#define API_DRAIN_HINT_MAX    5000
+#define API_SAMPLES_LIMIT_MAX 1000    /* GET samples?limit= */
 #define API_SHED_HINT_MIN     10000   /* ... and when too many are held */
 #define API_SHED_HINT_MAX     30000
 
@@ -216,6 +215,21 @@ api_jitter(uint32_t lo, uint32_t hi)
 	return lo + v % (hi - lo + 1);
 }
 
+/* The poll wait an agent asked for (wait=, capped at max_poll_wait);
+ * the longest one when it asked for an answer at once. */
+static uint32_t
+api_poll_wait_ms(struct hub_req *r)
+{
+	uint64_t max = r->hub->cfg->max_poll_wait, ms = max;
+	const char *w = hub_req_query(r, "wait");
+	int64_t wait = 0;
+
+	if (w != NULL && parse_int(w, 0, HUB_POLL_WAIT_MAX, &wait) == 0 &&
+	    wait > 0 && (uint64_t)wait * 1000 < max)
+		ms = (uint64_t)wait * 1000;
+	return ms > UINT32_MAX - 1 ? UINT32_MAX - 1 : (uint32_t)ms;
+}
+
 static void
 api_poll_answer(struct hub_req *r, int64_t cursor, const struct hub_buf *cmds,
     uint32_t next_poll_ms)
@@ -226,6 +240,10 @@ api_poll_answer(struct hub_req *r, int64_t cursor, const struct hub_buf *cmds,
 	snprintf(head, sizeof(head), "{\"cursor\":\"%lld\",\"commands\":[",
 	    (long long)cursor);
 	snprintf(tail, sizeof(tail), "],\"next_poll_ms\":%u}", next_poll_ms);
+	/* A connection that has lived this poll's wait ends here: every
+	 * agent reconnects (through the balancer) about once a poll wait. */
+	if (hub_conn_age_ms(r) >= api_poll_wait_ms(r))
+		r->close = true;
 	hub_buf_init(&b, HUB_POLL_MAX_BYTES + 256);
 	if (hub_buf_str(&b, head) == -1 ||
 	    (cmds != NULL && cmds->len > 0 &&
@@ -284,9 +302,11 @@ api_poll(struct hub_req *r)
 			if (hub_store_poll(h->store, a->id, &p) == 0)
 				hub_buf_free(&p.commands);
 		}
+		/* Spread over the agent's poll wait, not a fixed few seconds:
+		 * the drained node's agents reach the others at the steady
+		 * rate, not in one bunch that stays in phase. */
 		r->close = true;
-		api_poll_answer(r, 0, NULL, api_jitter(API_DRAIN_HINT_MIN,
-		    API_DRAIN_HINT_MAX));
+		api_poll_answer(r, 0, NULL, api_jitter(0, api_poll_wait_ms(r)));
 		return;
 	}
 	if (r->wake == HUB_WAKE_SUPERSEDED) {
@@ -621,10 +641,52 @@ api_agents(struct hub_req *r)
 	hub_respond_json(r, MHD_HTTP_OK, out);
 }
 
+/* since, until, limit and cursor of GET samples (docs/protocol.md). */
+static int
+api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
+{
+	const char *since = hub_req_query(r, "since");
+	const char *until = hub_req_query(r, "until");
+	const char *limit = hub_req_query(r, "limit");
+	const char *cursor = hub_req_query(r, "cursor");
+	int64_t n = HUB_SAMPLES_MAX;
+	char *dot;
+
+	memset(pg, 0, sizeof(*pg));
+	pg->until = INT64_MAX;
+	if ((since != NULL && parse_int(since, 0, INT64_MAX, &pg->since) == -1) ||
+	    (until != NULL && parse_int(until, 0, INT64_MAX, &pg->until) == -1)) {
+		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "since and until must be "
+		    "times in ms since 1970 (the samples' ts)");
+		return -1;
+	}
+	if (limit != NULL && parse_int(limit, 1, API_SAMPLES_LIMIT_MAX, &n) == -1) {
+		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "limit must be 1-%d",
+		    API_SAMPLES_LIMIT_MAX);
+		return -1;
+	}
+	pg->limit = (int)n;
+	if (cursor != NULL) {
+		char buf[48];
+
+		snprintf(buf, sizeof(buf), "%s", cursor);
+		dot = strchr(buf, '.');
+		if (strlen(cursor) >= sizeof(buf) || dot == NULL ||
+		    (*dot = '\0', parse_int(buf, 0, INT64_MAX, &pg->before_ts)) == -1 ||
+		    parse_int(dot + 1, 1, INT64_MAX, &pg->before_id) == -1) {
+			hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "cursor must be a "
+			    "Next-Cursor value of an earlier answer");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static void
 api_list(struct hub_req *r)
 {
 	struct hub *h = r->hub;
+	struct hub_samples_page pg;
 	char device[300];
 	struct hub_buf b;
 	int64_t id;
@@ -639,12 +701,18 @@ api_list(struct hub_req *r)
 			return;
 		}
 	}
+	if (r->route == HUB_R_SAMPLES && api_samples_page(r, &pg) == -1)
+		return;
 	if ((id = api_agent_by_name(r)) <= 0)
 		return;
-	if (r->route == HUB_R_SAMPLES)
-		rc = hub_store_samples(h->store, id, device, HUB_SAMPLES_MAX, &b);
-	else
+	if (r->route == HUB_R_SAMPLES) {
+		rc = hub_store_samples(h->store, id, device, &pg, &b);
+		if (rc == 0 && pg.more)
+			snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
+			    (long long)pg.last_ts, (long long)pg.last_id);
+	} else {
 		rc = hub_store_devices(h->store, id, &b);
+	}
 	if (rc == -1) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		return;

@@ -168,8 +168,18 @@ int  hub_store_leases_due(struct hub_store *, uint64_t now_ms,
 int  hub_store_cleanup(struct hub_store *, uint64_t cutoff_ms, int max_rows);
 /* JSON arrays (text) of the stored entries, newest first for samples. */
 int  hub_store_devices(struct hub_store *, int64_t agent_id, struct hub_buf *out);
+/* A page of samples: ts in [since, until), older than the cursor
+ * (before_ts, before_id) when before_id > 0, at most limit rows. */
+struct hub_samples_page {
+	int64_t since, until;
+	int64_t before_ts, before_id;
+	int     limit;
+	/* out: the last row returned; more: rows may follow it */
+	int64_t last_ts, last_id;
+	bool    more;
+};
 int  hub_store_samples(struct hub_store *, int64_t agent_id, const char *device,
-                       int limit, struct hub_buf *out);
+                       struct hub_samples_page *, struct hub_buf *out);
 
 /* ---- server.c / api.c ---- */
 
@@ -220,6 +230,7 @@ struct hub_req {
 	size_t                 budget;       /* bytes counted in hub->upload_bytes */
 	struct hub_agent      *agent;        /* agent routes, after auth */
 	char                   arg[HUB_NAME_MAX + HUB_ID_MAX + 2];  /* path part */
+	char                   next_cursor[48];  /* Next-Cursor header; "" = none */
 	uint64_t               deadline_ms;  /* loop clock */
 	struct loop_timer      timer;
 	struct hub_req        *prev, *next;  /* hub->held list */
@@ -239,6 +250,8 @@ struct hub {
 	size_t                   shed_at;      /* held polls; 0 = never shed */
 	unsigned char            admin_hash[HUB_HASH_LEN];
 	char                    *tls_cert, *tls_key;
+	char                    *client_ca;    /* PEM; NULL: no client certs */
+	struct complain          tls_complain; /* failed handshakes */
 	struct loop_timer        mhd_timer, tick_timer, drain_timer, grace_timer;
 	bool                     in_run, kick;
 	bool                     draining;
@@ -254,6 +267,14 @@ struct hub {
 	struct complain          auth_complain, store_complain, limit_complain;
 	struct complain          shed_complain, utf8_complain;
 };
+
+/* tls.c */
+
+/* Milliseconds since the request's connection was accepted. */
+uint64_t hub_conn_age_ms(struct hub_req *);
+/* [hub] client_ca: the connection's client certificate verifies against
+ * it; false with the reason. */
+bool     hub_tls_client_ok(struct hub_req *, char *why, size_t len);
 
 /* server.c */
 /* Admin token, TLS files and the store, without listening (check-config

@@ -203,13 +203,19 @@ hub_respond(struct hub_req *r, unsigned status, const char *ctype, char *body,
 	}
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (r->hub->draining || r->close)
+	/* A connection that has lived the longest poll wait ends after this
+	 * answer, whatever balancer is in front (the agent's poll closes
+	 * its own sooner; other clients may not). */
+	if (r->hub->draining || r->close ||
+	    hub_conn_age_ms(r) >= r->hub->cfg->max_poll_wait)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 		    "Bearer");
 	if (r->allow != NULL)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (r->next_cursor[0] != '\0')
+		MHD_add_response_header(resp, "Next-Cursor", r->next_cursor);
 	if (r->retry_after > 0) {
 		snprintf(num, sizeof(num), "%u", r->retry_after);
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
@@ -332,6 +338,7 @@ hub_access(void *cls, struct MHD_Connection *conn, const char *url,
 	struct hub_req *r = *con_cls;
 
 	if (r == NULL) {
+		char why[256], peer[64];
 		const char *cl;
 		uint64_t n = 0;
 
@@ -351,6 +358,16 @@ hub_access(void *cls, struct MHD_Connection *conn, const char *url,
 				    "method not allowed");
 			else
 				hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");
+			return r->failed ? MHD_NO : MHD_YES;
+		}
+		if (h->client_ca != NULL && !hub_tls_client_ok(r, why,
+		    sizeof(why))) {
+			hub_req_peer(r, peer, sizeof(peer));
+			log_complain(&h->tls_complain, loop_now_ms(h->loop),
+			    LOG_LVL_WARN, "tls: refused %s: %s", peer, why);
+			r->close = true;
+			hub_respond_error(r, MHD_HTTP_FORBIDDEN, "a client "
+			    "certificate signed by the hub's client_ca is required");
 			return r->failed ? MHD_NO : MHD_YES;
 		}
 		if (hub_api_auth(r) == -1)
@@ -434,6 +451,18 @@ hub_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 static void
+hub_conn_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct hub *h = cls;
+
+	/* The accept time, kept in the pointer itself (hub_conn_age_ms):
+	 * nothing to allocate or free. */
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		*socket_context = (void *)(uintptr_t)loop_now_ms(h->loop);
+}
+
+static void
 hub_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	struct hub *h = cls;
@@ -447,11 +476,16 @@ hub_mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(buf);
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
 		buf[--n] = '\0';
-	/* Clients that go away, TLS handshakes that fail: routine. Being
-	 * full is not, but is throttled. */
+	/* Clients that go away: routine. Being full is not, nor is a
+	 * failed TLS handshake (a wrong CA, an old TLS version, a scan):
+	 * both throttled. */
 	if (strstr(buf, "limit") != NULL)
 		log_complain(&h->limit_complain, loop_now_ms(h->loop), LOG_LVL_WARN,
 		    "http: %s", buf);
+	else if (strcasestr(buf, "handshake") != NULL ||
+	    strcasestr(buf, "TLS") != NULL)
+		log_complain(&h->tls_complain, loop_now_ms(h->loop), LOG_LVL_WARN,
+		    "tls: %s", buf);
 	else
 		log_debug("http: %s", buf);
 }
@@ -639,6 +673,14 @@ hub_load_secrets(struct hub *h, char *err, size_t errlen)
 		snprintf(err, errlen, "tls_cert and tls_key must be PEM files");
 		return -1;
 	}
+	if (c->client_ca != NULL && (hub_file_read(c->client_ca,
+	    HUB_TLS_FILE_MAX, &h->client_ca, &n, err, errlen) == -1 ||
+	    strstr(h->client_ca, "-----BEGIN CERTIFICATE") == NULL)) {
+		if (h->client_ca != NULL)
+			snprintf(err, errlen, "%s: client_ca must be a PEM file of "
+			    "CA certificates", c->client_ca);
+		return -1;
+	}
 	if (!MHD_is_feature_supported(MHD_FEATURE_TLS)) {
 		snprintf(err, errlen, "this libmicrohttpd has no TLS support");
 		return -1;
@@ -667,6 +709,7 @@ hub_free(struct hub *h)
 		free(h->tls_key);
 	}
 	free(h->tls_cert);
+	free(h->client_ca);
 	if (h->loop != NULL)
 		loop_free(h->loop);
 }
@@ -747,6 +790,9 @@ hub_serve(const struct hub_config *hc)
 		    MHD_OPTION_HTTPS_MEM_CERT, h.tls_cert,
 		    MHD_OPTION_HTTPS_MEM_KEY, h.tls_key,
 		    MHD_OPTION_HTTPS_PRIORITIES, tls_prio,
+		    /* NULL: no client certificates asked for */
+		    MHD_OPTION_HTTPS_MEM_TRUST, h.client_ca,
+		    MHD_OPTION_NOTIFY_CONNECTION, hub_conn_notify, &h,
 		    MHD_OPTION_END);
 	} else {
 		h.mhd = MHD_start_daemon(flags, 0, NULL, NULL, hub_access, &h,
@@ -756,6 +802,7 @@ hub_serve(const struct hub_config *hc)
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HUB_IDLE_TIMEOUT,
 		    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HUB_MHD_POOL,
 		    MHD_OPTION_NOTIFY_COMPLETED, hub_completed, &h,
+		    MHD_OPTION_NOTIFY_CONNECTION, hub_conn_notify, &h,
 		    MHD_OPTION_END);
 	}
 	if (h.mhd == NULL) {

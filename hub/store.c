@@ -466,7 +466,9 @@ hub_store_devices(struct hub_store *s, int64_t agent_id, struct hub_buf *out)
 
 int
 hub_store_samples(struct hub_store *s, int64_t agent_id, const char *device,
-    int limit, struct hub_buf *out)
+    struct hub_samples_page *pg, struct hub_buf *out)
 {
-	return s->ops->samples(s, agent_id, device, limit, out);
+	pg->more = false;
+	pg->last_ts = pg->last_id = 0;
+	return s->ops->samples(s, agent_id, device, pg, out);
 }

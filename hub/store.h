@@ -66,6 +66,8 @@ int  hub_store_migrate(const struct hub_store_migrator *,
                        const char *const *steps, int nsteps, char *err,
                        size_t errlen);
 
+struct hub_samples_page;
+
 struct hub_store_ops {
 	const char *name;
 	void (*close)(struct hub_store *);
@@ -101,8 +103,10 @@ struct hub_store_ops {
 	                   hub_store_agent_cb, void *arg);
 	int  (*cleanup)(struct hub_store *, uint64_t cutoff_ms, int max_rows);
 	int  (*devices)(struct hub_store *, int64_t agent_id, struct hub_buf *out);
+	/* A page (hub_int.h): pg->limit rows at most, pg->more and the
+	 * last row's (ts, id) set for the next page's cursor. */
 	int  (*samples)(struct hub_store *, int64_t agent_id, const char *device,
-	                int limit, struct hub_buf *out);
+	                struct hub_samples_page *pg, struct hub_buf *out);
 };
 
 /* The fields of a batch's header row. */

@@ -1367,9 +1367,11 @@ fail:
 /* Rows of one JSON text column as a JSON array, within the list cap. */
 static int
 pg_json_rows(struct pg_store *s, const char *sql, int n,
-    const char *const *params, struct hub_buf *out, const char *what)
+    const char *const *params, struct hub_buf *out, const char *what,
+    struct hub_samples_page *pg)
 {
 	PGresult *res = pg_q(s, sql, n, params, what);
+	int rows = 0;
 
 	hub_buf_init(out, HUB_LIST_MAX_BYTES);
 	if (res == NULL)
@@ -1379,11 +1381,24 @@ pg_json_rows(struct pg_store *s, const char *sql, int n,
 	for (int i = 0; i < PQntuples(res); i++) {
 		size_t len = (size_t)PQgetlength(res, i, 0);
 
+		if (pg != NULL && rows == pg->limit) {
+			pg->more = true;   /* the row past the page */
+			break;
+		}
 		/* At the size cap the response holds what fits. */
 		if (out->len + len + 2 > out->max ||
 		    (i > 0 && hub_buf_add(out, ",", 1) == -1) ||
-		    hub_buf_add(out, PQgetvalue(res, i, 0), len) == -1)
+		    hub_buf_add(out, PQgetvalue(res, i, 0), len) == -1) {
+			if (pg != NULL)
+				pg->more = rows > 0;   /* the rest on the next page */
 			break;
+		}
+		rows++;
+		if (pg != NULL) {
+			/* columns 1, 2: the page's key (ts, id) */
+			pg->last_ts = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+			pg->last_id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		}
 	}
 	PQclear(res);
 	res = NULL;
@@ -1404,19 +1419,23 @@ pg_devices(struct hub_store *hs, int64_t agent_id, struct hub_buf *out)
 
 	return pg_json_rows((struct pg_store *)hs, "SELECT entry FROM inventory "
 	    "WHERE agent_id = $1 ORDER BY address, port LIMIT $2", 2, p, out,
-	    "reading inventory");
+	    "reading inventory", NULL);
 }
 
 static int
 pg_samples(struct hub_store *hs, int64_t agent_id, const char *device,
-    int limit, struct hub_buf *out)
+    struct hub_samples_page *pg, struct hub_buf *out)
 {
-	char a[24], m[24];
-	const char *p[] = { pg_i64(a, agent_id), device, pg_i64(m, limit) };
+	char a[24], s0[24], s1[24], b0[24], b1[24], m[24];
+	/* one more than the page: a full page says whether more follow */
+	const char *p[] = { pg_i64(a, agent_id), device, pg_i64(s0, pg->since),
+	    pg_i64(s1, pg->until), pg_i64(b0, pg->before_ts),
+	    pg_i64(b1, pg->before_id), pg_i64(m, pg->limit + 1) };
 
-	return pg_json_rows((struct pg_store *)hs, "SELECT entry FROM samples "
-	    "WHERE agent_id = $1 AND device = $2 ORDER BY ts DESC, id DESC "
-	    "LIMIT $3", 3, p, out, "reading samples");
+	return pg_json_rows((struct pg_store *)hs, "SELECT entry, ts, id FROM "
+	    "samples WHERE agent_id = $1 AND device = $2 AND ts >= $3 AND ts < $4 "
+	    "AND ($6::bigint = 0 OR ts < $5 OR (ts = $5 AND id < $6)) "
+	    "ORDER BY ts DESC, id DESC LIMIT $7", 7, p, out, "reading samples", pg);
 }
 
 static const struct hub_store_ops pg_ops = {

@@ -156,8 +156,9 @@ static const char *const store_sql[S_COUNT] = {
 	    "LIMIT ?2)",
 	[S_DEVICES] = "SELECT entry FROM inventory WHERE agent_id = ?1 "
 	    "ORDER BY address, port LIMIT ?2",
-	[S_SAMPLES] = "SELECT entry FROM samples WHERE agent_id = ?1 AND "
-	    "device = ?2 ORDER BY ts DESC, id DESC LIMIT ?3",
+	[S_SAMPLES] = "SELECT entry, ts, id FROM samples WHERE agent_id = ?1 "
+	    "AND device = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
+	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
 };
 
 struct sq_store {
@@ -848,10 +849,10 @@ sq_cleanup(struct hub_store *hs, uint64_t cutoff_ms, int max_rows)
 /* Rows of one TEXT column as a JSON array, each already JSON. */
 static int
 store_json_rows(struct sq_store *s, sqlite3_stmt *st, struct hub_buf *out,
-    const char *what)
+    const char *what, struct hub_samples_page *pg)
 {
 	bool first = true;
-	int rc;
+	int rc, rows = 0;
 
 	hub_buf_init(out, HUB_LIST_MAX_BYTES);
 	if (hub_buf_add(out, "[", 1) == -1)
@@ -863,13 +864,26 @@ store_json_rows(struct sq_store *s, sqlite3_stmt *st, struct hub_buf *out,
 
 		if (e == NULL)
 			continue;
+		if (pg != NULL && rows == pg->limit) {
+			pg->more = true;   /* the row past the page */
+			break;
+		}
 		/* At the size cap the response holds what fits; one byte
 		 * stays free for the closing bracket. */
 		if (out->len + n + 2 > out->max ||
 		    (!first && hub_buf_add(out, ",", 1) == -1) ||
-		    hub_buf_add(out, e, n) == -1)
+		    hub_buf_add(out, e, n) == -1) {
+			if (pg != NULL)
+				pg->more = rows > 0;   /* the rest on the next page */
 			break;
+		}
 		first = false;
+		rows++;
+		if (pg != NULL) {
+			/* columns 1, 2: the page's key (ts, id) */
+			pg->last_ts = sqlite3_column_int64(st, 1);
+			pg->last_id = sqlite3_column_int64(st, 2);
+		}
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -902,20 +916,25 @@ sq_devices(struct hub_store *hs, int64_t agent_id, struct hub_buf *out)
 
 	sqlite3_bind_int64(st, 1, agent_id);
 	sqlite3_bind_int(st, 2, HUB_DEVICES_MAX);
-	return store_json_rows(s, st, out, "reading inventory");
+	return store_json_rows(s, st, out, "reading inventory", NULL);
 }
 
 static int
 sq_samples(struct hub_store *hs, int64_t agent_id, const char *device,
-    int limit, struct hub_buf *out)
+    struct hub_samples_page *pg, struct hub_buf *out)
 {
 	struct sq_store *s = (struct sq_store *)hs;
 	sqlite3_stmt *st = store_stmt(s, S_SAMPLES);
 
 	sqlite3_bind_int64(st, 1, agent_id);
 	sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, limit);
-	return store_json_rows(s, st, out, "reading samples");
+	sqlite3_bind_int64(st, 3, pg->since);
+	sqlite3_bind_int64(st, 4, pg->until);
+	sqlite3_bind_int64(st, 5, pg->before_ts);
+	sqlite3_bind_int64(st, 6, pg->before_id);
+	/* one more than the page: a full page says whether more follow */
+	sqlite3_bind_int(st, 7, pg->limit + 1);
+	return store_json_rows(s, st, out, "reading samples", pg);
 }
 
 static const struct hub_store_ops sq_ops = {

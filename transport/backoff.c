@@ -32,6 +32,20 @@ backoff_full_jitter(uint64_t base, uint64_t cap, unsigned n, uint64_t rand64)
 	return rand64 % (env + 1);
 }
 
+uint64_t
+backoff_poll_window(uint64_t poll_wait_ms, uint64_t cap_ms)
+{
+	return poll_wait_ms < cap_ms ? poll_wait_ms : cap_ms;
+}
+
+uint64_t
+backoff_poll_retry(uint64_t poll_wait_ms, uint64_t cap_ms, uint64_t rand64)
+{
+	uint64_t w = backoff_poll_window(poll_wait_ms, cap_ms);
+
+	return w == UINT64_MAX ? rand64 : rand64 % (w + 1);
+}
+
 int
 backoff_retry_after(const char *value, time_t now, uint64_t cap_ms,
     uint64_t *delay_ms)

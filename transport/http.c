@@ -121,6 +121,18 @@ tp_http_init(struct transport *t, char *err, size_t errlen)
 	curl_multi_setopt(t->multi, CURLMOPT_TIMERDATA, t);
 	/* Poll and upload share one HTTP/2 connection when the hub offers it. */
 	curl_multi_setopt(t->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	/* Every poll is a new connection (tp_http_req_init): a TLS session
+	 * shared by both handles makes it an abbreviated handshake where the
+	 * server side keeps sessions or tickets. One thread: no lock
+	 * callbacks needed. */
+	t->share = curl_share_init();
+	if (t->share == NULL ||
+	    curl_share_setopt(t->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION) != CURLSHE_OK) {
+		tp_http_free(t);
+		snprintf(err, errlen, "cannot initialize libcurl");
+		return -1;
+	}
 	return 0;
 }
 
@@ -131,6 +143,10 @@ tp_http_free(struct transport *t)
 		return;
 	curl_multi_cleanup(t->multi);
 	t->multi = NULL;
+	/* after the easy handles (tp_http_req_free), which use it */
+	if (t->share != NULL)
+		curl_share_cleanup(t->share);
+	t->share = NULL;
 	loop_timer_disarm(t->loop, &t->curl_timer);
 	curl_global_cleanup();
 }
@@ -268,6 +284,19 @@ tp_http_req_init(struct transport *t, struct tp_req *r, const char *what,
 	 * multiplex over the connection cache of the multi. */
 	SETOPT(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	SETOPT(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	/* Never below TLS 1.2, whatever the system's OpenSSL policy allows:
+	 * the bearer token goes over this channel. */
+	SETOPT(e, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
+	if (t->share != NULL)
+		SETOPT(e, CURLOPT_SHARE, t->share);
+	/* Connections end (docs/protocol.md, "Rules for agents"): one that
+	 * has lived half a poll wait is not reused, one idle that long is
+	 * closed, so a balancer in TCP mode sees every agent reconnect
+	 * within about one poll wait and a drained or new node is emptied
+	 * or filled in that time. The poll itself never reuses one
+	 * (tp_http_conn_once). */
+	SETOPT(e, CURLOPT_MAXLIFETIME_CONN, tp_http_conn_life_s(o->poll_wait_ms));
+	SETOPT(e, CURLOPT_MAXAGE_CONN, tp_http_conn_life_s(o->poll_wait_ms));
 	if (o->ca_file != NULL)
 		SETOPT(e, CURLOPT_CAINFO, o->ca_file);
 	if (o->client_cert != NULL)
@@ -281,6 +310,11 @@ tp_http_req_init(struct transport *t, struct tp_req *r, const char *what,
 	if (o->proxy != NULL) {
 		SETOPT(e, CURLOPT_PROXY, o->proxy);
 		SETOPT(e, CURLOPT_NOPROXY, "");
+	} else if (strncasecmp(o->url, "http://", 7) == 0) {
+		/* Plain http:// never goes through a proxy, not even one from
+		 * the environment: the proxy would read the token
+		 * (transport_new refuses a configured one). */
+		SETOPT(e, CURLOPT_PROXY, "");
 	}
 	SETOPT(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SETOPT(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -294,6 +328,25 @@ tp_http_req_init(struct transport *t, struct tp_req *r, const char *what,
 	SETOPT(e, CURLOPT_XFERINFOFUNCTION, tp_http_progress_cb);
 	SETOPT(e, CURLOPT_XFERINFODATA, r);
 	SETOPT(e, CURLOPT_NOPROGRESS, 0L);
+	return 0;
+}
+
+long
+tp_http_conn_life_s(uint64_t poll_wait_ms)
+{
+	uint64_t s = poll_wait_ms / 2000;
+
+	return s < 1 ? 1L : s > 3600 ? 3600L : (long)s;
+}
+
+int
+tp_http_conn_once(struct tp_req *r, char *err, size_t errlen)
+{
+	/* A new connection for this request, closed when it ends: a held
+	 * poll is the long-lived request, so its connection lives one poll
+	 * wait (plus the answer), never more. */
+	SETOPT(r->easy, CURLOPT_FRESH_CONNECT, 1L);
+	SETOPT(r->easy, CURLOPT_FORBID_REUSE, 1L);
 	return 0;
 }
 

@@ -169,9 +169,12 @@ tp_poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 	/* wait = poll_wait +-10 %, whole seconds, as the protocol has it */
 	w = w - w / 10 + tp_rand_upto(w / 5);
 	wait_s = (w + 500) / 1000;
-	/* No contact yet, or the last poll failed: ask for an answer at
-	 * once, so contact is known now, not after a whole held poll. */
-	if (t->st.last_contact_ms == 0 || t->poll_fails > 0)
+	/* No contact yet: ask for an answer at once, so contact is known
+	 * now, not after a whole held poll. Not after a failed poll: that
+	 * would make every retry two arrivals, and a fleet whose polls all
+	 * broke at once would come back at twice the rate
+	 * (docs/protocol.md, "Rules for agents"). */
+	if (t->st.last_contact_ms == 0)
 		wait_s = 0;
 	if (wait_s > 3600)
 		wait_s = 3600;
@@ -183,7 +186,7 @@ tp_poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 	    (long)(wait_s * 1000 + TP_POLL_SLACK_MS)) != CURLE_OK ||
 	    tp_http_req_start(t, &t->poll) == -1) {
 		t->st.poll_errors++;
-		delay = tp_backoff_next(t, &t->poll_fails);
+		delay = tp_poll_retry(t);
 		loop_timer_arm(t->loop, &t->poll_timer, delay);
 		return;
 	}
@@ -250,7 +253,7 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	elapsed = now - r->started_ms;
 	if (rc != CURLE_OK) {
 		t->st.poll_errors++;
-		delay = tp_backoff_next(t, &t->poll_fails);
+		delay = tp_poll_retry(t);
 		log_complain(&t->poll_complain, now, LOG_LVL_WARN,
 		    "transport: poll of %s failed: %s; retrying in %" PRIu64 " ms",
 		    t->base_url, tp_http_req_error(r, rc, why, sizeof(why)), delay);
@@ -270,7 +273,7 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	if (tp_poll_parse(r->body.data, r->body.len, &root, &commands, &cursor,
 	    &next, t->cmd_scratch, why, sizeof(why)) == -1) {
 		t->st.poll_errors++;
-		delay = tp_backoff_next(t, &t->poll_fails);
+		delay = tp_poll_retry(t);
 		log_complain(&t->poll_complain, now, LOG_LVL_WARN,
 		    "transport: poll of %s: invalid response (%s): no command "
 		    "from it runs; retrying in %" PRIu64 " ms", t->base_url, why,

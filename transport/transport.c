@@ -38,6 +38,15 @@ tp_backoff_next(struct transport *t, unsigned *fails)
 }
 
 uint64_t
+tp_poll_retry(struct transport *t)
+{
+	if (t->poll_fails < 1000000)
+		t->poll_fails++;
+	return backoff_poll_retry(t->o.poll_wait_ms, t->o.backoff_cap_ms,
+	    tp_rand64());
+}
+
+uint64_t
 tp_failure_delay(struct transport *t, struct tp_req *r, long status,
     unsigned *fails)
 {
@@ -55,6 +64,9 @@ tp_failure_delay(struct transport *t, struct tp_req *r, long status,
 			(*fails)++;
 		return d;
 	}
+	/* A poll has its own rule (backoff_poll_retry), uploads back off. */
+	if (fails == &t->poll_fails)
+		return tp_poll_retry(t);
 	return tp_backoff_next(t, fails);
 }
 
@@ -217,6 +229,13 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	if (transport_check_url(opts->url, opts->allow_insecure_http, err,
 	    errlen) == -1)
 		return NULL;
+	if (opts->proxy != NULL && opts->proxy[0] != '\0' &&
+	    strncasecmp(opts->url, "http://", 7) == 0) {
+		snprintf(err, errlen, "a proxy with a plain http:// hub url would "
+		    "see the token in clear text: use an https:// url, or no "
+		    "proxy");
+		return NULL;
+	}
 
 	t = xcalloc(1, sizeof(*t));
 	t->loop = loop;
@@ -296,7 +315,7 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	if (tp_http_req_init(t, &t->poll, "poll", TP_MAX_BODY_DECODED, tp_poll_done,
 	    err, errlen) == -1 ||
 	    tp_http_req_init(t, &t->upload, "upload", 4096, tp_upload_done, err,
-	    errlen) == -1)
+	    errlen) == -1 || tp_http_conn_once(&t->poll, err, errlen) == -1)
 		goto fail;
 	if (curl_easy_setopt(t->poll.easy, CURLOPT_HTTPHEADER, t->hdr_poll) !=
 	    CURLE_OK || curl_easy_setopt(t->upload.easy, CURLOPT_HTTPHEADER,

@@ -57,6 +57,18 @@ uint64_t backoff_envelope(uint64_t base, uint64_t cap, unsigned n);
 uint64_t backoff_full_jitter(uint64_t base, uint64_t cap, unsigned n,
                              uint64_t rand64);
 /*
+ * A failed poll (connection broken or refused, 5xx, invalid answer) is
+ * retried after a delay uniform in [0, R], R = min(poll_wait, cap),
+ * whatever the number of failures (docs/protocol.md, "Rules for agents"):
+ * the polls a dead node held come back spread over one poll wait (at
+ * most 1x the steady rate on top of it), an agent never asks more than
+ * 2x as often as a healthy one (mean R/2), and after an outage of any
+ * length every agent is back within R of the hub's return.
+ */
+uint64_t backoff_poll_window(uint64_t poll_wait_ms, uint64_t cap_ms);
+uint64_t backoff_poll_retry(uint64_t poll_wait_ms, uint64_t cap_ms,
+                            uint64_t rand64);
+/*
  * A Retry-After value: delta-seconds or an HTTP date (RFC 9110 10.2.3),
  * relative to now (wall clock, seconds). 0 with *delay_ms clamped to
  * [1 s, cap_ms]; -1 if the value is neither (the caller backs off).
@@ -254,6 +266,11 @@ void tp_http_free(struct transport *);
 int  tp_http_req_init(struct transport *, struct tp_req *, const char *what,
                       size_t body_keep, tp_req_done, char *err, size_t errlen);
 void tp_http_req_free(struct transport *, struct tp_req *);
+/* Seconds a connection may be reused or idle: half a poll wait, 1 s at
+ * least. */
+long tp_http_conn_life_s(uint64_t poll_wait_ms);
+/* This request always opens its own connection and closes it after. */
+int  tp_http_conn_once(struct tp_req *, char *err, size_t errlen);
 /* Reset the response state and add the handle to the multi. */
 int  tp_http_req_start(struct transport *, struct tp_req *);
 void tp_http_req_cancel(struct transport *, struct tp_req *);
@@ -275,6 +292,7 @@ struct transport {
 
 	/* http.c */
 	CURLM                *multi;
+	CURLSH               *share;        /* TLS sessions: poll and upload */
 	struct loop_timer     curl_timer;
 	struct curl_slist    *hdr_poll, *hdr_upload;
 
@@ -311,6 +329,9 @@ struct transport {
 };
 
 uint64_t tp_backoff_next(struct transport *, unsigned *fails);
+/* The delay before retrying a failed poll (backoff_poll_retry); counts
+ * the failure in poll_fails. */
+uint64_t tp_poll_retry(struct transport *);
 void     tp_contact(struct transport *);
 /* A hub status that means "wait": the delay for 401/403 (cap), 429/503
  * (Retry-After) or anything else (backoff); counts the failure. */

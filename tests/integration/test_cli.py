@@ -380,8 +380,58 @@ RUN_REFUSALS = [
     ("token-bad-chars", lambda p: {"token": "two words"}, "A-Za-z0-9"),
     ("token-missing", lambda p: {"extra": ""}, "agent.token"),
     ("state-under-a-file", _not_a_dir, "state_dir"),
-    ("ca-file-missing", lambda p: {"extra": f"ca_file = {p}/no-ca.pem\n"}, "ca_file"),
 ]
+
+
+# [server] files and values the transport would only trip over at its
+# first connection: refused at load, FILE:LINE first, by every command.
+def _key_file(p, mode):
+    for name in ("agent.crt", "agent.key"):
+        (p / name).write_text("-----BEGIN X-----\n")
+    (p / "agent.key").chmod(mode)
+    return {"extra": f"client_cert = {p}/agent.crt\nclient_key = {p}/agent.key\n"}
+
+
+LOAD_REFUSALS = [
+    ("ca-file-missing", lambda p: {"extra": f"ca_file = {p}/no-ca.pem\n"},
+     "ca_file", "No such file"),
+    ("ca-file-a-directory", lambda p: {"extra": f"ca_file = {p}\n"},
+     "ca_file", "not a regular file"),
+    ("pin-malformed", lambda p: {"extra": "pinned_pubkey = sha256//abc\n"},
+     "pinned_pubkey", "sha256//BASE64"),
+    ("pin-second-malformed", lambda p: {"extra": "pinned_pubkey = sha256//" + "A" * 43
+                                        + "=;sha256//" + "B" * 44 + "\n"},
+     "pinned_pubkey", "sha256//BASE64"),
+    ("pin-file-missing", lambda p: {"extra": f"pinned_pubkey = {p}/no.pem\n"},
+     "pinned_pubkey", "No such file"),
+    ("client-key-world-readable", lambda p: _key_file(p, 0o644), "client_key", "chmod 600"),
+    ("client-key-group-readable", lambda p: _key_file(p, 0o640), "client_key", "chmod 600"),
+    ("proxy-with-plain-http", lambda p: {"extra": "proxy = http://127.0.0.1:3128\n"},
+     "proxy", "clear text"),
+]
+
+
+@pytest.mark.parametrize("case,kw,key,needle", LOAD_REFUSALS,
+                         ids=[c for c, _, _, _ in LOAD_REFUSALS])
+def test_server_files_and_values_are_checked_at_load(outpost, tmp_path, case, kw, key, needle):
+    path = run_ready_cfg(tmp_path, **kw(tmp_path))
+    lines = open(path).read().splitlines()
+    lineno = next(i + 1 for i, ln in enumerate(lines) if ln.startswith(key + " "))
+    for cmd in ("check-config", "run"):
+        r = outpost_run(outpost, cmd, "-c", path, timeout=15)
+        assert r.returncode == 1, r
+        assert "configuration OK" not in r.stdout, r
+        line = assert_one_clear_line(r)
+        assert line.startswith(f"{path}:{lineno}: ") and key in line and needle in line, r
+        assert "BEGIN" not in line
+
+
+def test_a_good_pin_and_an_owner_only_client_key_pass(outpost, tmp_path):
+    extra = _key_file(tmp_path, 0o600)["extra"]
+    extra += "pinned_pubkey = sha256//" + "A" * 43 + "=;sha256//" + "b+/9" * 10 + "xyz=\n"
+    path = run_ready_cfg(tmp_path, extra=extra)
+    r = outpost_run(outpost, "check-config", "-c", path)
+    assert r.returncode == 0 and r.stdout == "configuration OK\n", r
 
 
 @pytest.mark.parametrize("case,kw,needle", RUN_REFUSALS,

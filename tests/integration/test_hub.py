@@ -291,6 +291,67 @@ def test_batch_is_stored_once_and_finishes_its_command(hub, agent):
     assert len(hub.json("GET", "/v1/agents/site-1/samples?device=10.1.0.5:161")) == 3
 
 
+def test_samples_are_paged_by_time_limit_and_cursor(hub, agent):
+    t0 = 1764324000000
+    # 250 samples over two batches, two of them with the same ts (the
+    # cursor must not lose or repeat either)
+    ts = [t0 + i for i in range(249)] + [t0 + 100]
+    for n, part in enumerate((ts[:130], ts[130:])):
+        samples = [{"device": "10.1.0.7:161", "ts": t, "profile": "p", "columns": [],
+                    "rows": {"1": [i]}} for i, t in enumerate(part)]
+        assert hub.post_batch(agent, result_batch(500 + n, samples=samples))["stored"]
+    path = "/v1/agents/site-1/samples?device=10.1.0.7"
+    # no parameters: the newest 100, and a cursor to the rest
+    s, h, data = hub.request("GET", path)
+    first = json.loads(data)
+    assert s == 200 and len(first) == 100 and first[0]["ts"] == t0 + 248
+    assert "next-cursor" in h
+    # walking the cursor yields every sample once, newest first
+    seen, cursor, pages = [], None, 0
+    while True:
+        q = path + "&limit=64" + (f"&cursor={cursor}" if cursor else "")
+        s, h, data = hub.request("GET", q)
+        assert s == 200, data
+        page = json.loads(data)
+        assert len(page) <= 64
+        seen += [x["ts"] for x in page]
+        pages += 1
+        cursor = h.get("next-cursor")
+        if cursor is None:
+            break
+        assert pages < 10
+    assert sorted(seen) == sorted(ts) and seen == sorted(seen, reverse=True)
+    assert pages == 4
+    # since (inclusive) and until (exclusive), on the samples' ts
+    got = hub.json("GET", path + f"&since={t0 + 10}&until={t0 + 20}")
+    assert [x["ts"] for x in got] == list(range(t0 + 19, t0 + 9, -1))
+    s, h, data = hub.request("GET", path + f"&since={t0 + 10}&until={t0 + 20}&limit=10")
+    assert len(json.loads(data)) == 10 and "next-cursor" not in h
+    # bounded, and nonsense is refused with the reason
+    for bad, why in (("limit=0", b"limit"), ("limit=1001", b"limit"),
+                     ("since=yesterday", b"since"), ("until=-5", b"until"),
+                     ("cursor=12", b"cursor"), ("cursor=a.b", b"cursor")):
+        s, _, data = hub.request("GET", path + "&" + bad)
+        assert s == 400 and why in data, (bad, data)
+    assert len(hub.json("GET", path + "&limit=1000")) == 250
+
+
+def test_a_connection_that_has_lived_its_poll_wait_is_closed(hub_factory):
+    hub = hub_factory(max_poll_wait="5s")
+    tok = hub.add_agent("site-1")
+    c = hub.connection()
+    try:
+        # a quick poll on a young connection keeps it
+        s, h, _ = hub.request("GET", "/v1/agent/commands?wait=0", token=tok, conn=c)
+        assert s == 200 and h.get("connection") != "close"
+        # a held poll that ran its wait (1 s) ends its connection: behind
+        # a balancer in TCP mode the agent comes back through it
+        s, h, _ = hub.request("GET", "/v1/agent/commands?wait=1", token=tok, conn=c)
+        assert s == 200 and h.get("connection") == "close"
+    finally:
+        c.close()
+
+
 def test_error_result_marks_command_failed(hub, agent):
     cid = hub.queue("site-1", CMD)["id"]
     hub.post_batch(agent, result_batch(1, cid, status="error"))
@@ -546,13 +607,26 @@ def test_sigterm_drains_held_polls_and_keeps_acknowledged_batches(hub_factory):
     hub.signal()
     for t, out in polls:
         r = joined(t, out)
-        assert r["commands"] == [] and 1000 <= r["next_poll_ms"] <= 5000
+        # the hint spreads the return over the poll's wait (30 s)
+        assert r["commands"] == [] and 0 <= r["next_poll_ms"] <= 30000
         assert out["t"] - t_term < 1.0
     s, h, body503 = hub.request("GET", "/healthz", token=None)
     assert s == 503 and body503.strip() == b"draining" and h["connection"] == "close"
     s, h, data = hub.request("GET", "/v1/agent/commands?wait=30", token=tokens[1])
     assert s == 200 and h["connection"] == "close"
-    assert 1000 <= json.loads(data)["next_poll_ms"] <= 5000
+    assert 0 <= json.loads(data)["next_poll_ms"] <= 30000
+    # Spread over the wait each agent asked for, not bunched in a few
+    # seconds (the chance 20 uniform draws all fall in one third of the
+    # range is 3^-19).
+    for wait, hi in ((30, 30000), (4, 4000)):
+        hints = []
+        for _ in range(20):
+            s, h, data = hub.request("GET", f"/v1/agent/commands?wait={wait}",
+                                     token=tokens[1])
+            assert s == 200 and h["connection"] == "close"
+            hints.append(json.loads(data)["next_poll_ms"])
+        assert all(0 <= x <= hi for x in hints), hints
+        assert max(hints) - min(hints) > hi / 3, hints
     assert hub.request("POST", "/v1/agents/site-1/commands", CMD)[0] == 503
     # The upload in flight completes and is stored; then the hub exits.
     up.sendall(body[10:])

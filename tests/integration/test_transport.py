@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+import relay
 from fakehub import FakeHub, Reply, http_date
 from outpost_cli import Result, assert_no_crash
 
@@ -112,6 +113,16 @@ class Agent:
         lines = [ln for ln in out.splitlines() if ln.strip()]
         assert lines, f"no stats line on stdout\n{r}"
         return r, json.loads(lines[-1])
+
+    def refused(self) -> str:
+        """Start, expect a refusal within 20 s; its stderr."""
+        self.start(batches=1)
+        try:
+            _, err = self.proc.communicate(timeout=20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+        return err
 
     def run(self, timeout=60, **kw) -> tuple[Result, dict]:
         return self.start(**kw).wait(timeout)
@@ -475,21 +486,28 @@ def test_other_4xx_quarantines_the_batch_and_the_rest_moves_on(selftest_cmd, hub
 # ---------------------------------------------------------------------------
 # proxies: [server] proxy, else the environment
 
-@pytest.mark.parametrize("how", ["config", "environment"])
-def test_a_proxy_carries_every_request(selftest_cmd, hub, tmp_path, how):
-    # The hub's own address is never reached directly: port 9 refuses.
-    target = "http://127.0.0.1:9"
-    if how == "config":
-        a = Agent(selftest_cmd, tmp_path, target, proxy=hub.url)
-        env = None
-    else:
-        a = Agent(selftest_cmd, tmp_path, target)
-        env = {"http_proxy": hub.url, "no_proxy": ""}
-    r, st = a.start(batches=2, interval=50, items=5, env=env).wait()
-    assert r.returncode == 0, r
-    assert hub.requests and all(q.target.startswith(target + "/v1/agent/")
-                                for q in hub.requests)
-    assert_stored_exactly_once(hub, r, st, 10)
+def test_a_proxy_with_a_plain_http_url_is_refused_before_any_request(selftest_cmd, hub, tmp_path):
+    # The proxy would read the bearer token: refused at load, naming it.
+    a = Agent(selftest_cmd, tmp_path, "http://127.0.0.1:9", proxy=hub.url)
+    err = a.refused()
+    assert a.proc.returncode == 1, err
+    assert "proxy" in err and "clear text" in err and "outpost.ini:" in err, err
+    assert "agent-token" not in err
+    assert hub.requests == []
+
+
+def test_a_proxy_from_the_environment_is_not_used_for_plain_http(selftest_cmd, hub, tmp_path):
+    proxy = FakeHub()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url)
+        env = {"http_proxy": proxy.url, "HTTP_PROXY": proxy.url,
+               "all_proxy": proxy.url, "no_proxy": ""}
+        r, st = a.start(batches=2, interval=50, items=5, env=env).wait()
+        assert r.returncode == 0, r
+        assert proxy.requests == [], "the proxy saw a request with the token"
+        assert_stored_exactly_once(hub, r, st, 10)
+    finally:
+        proxy.close()
 
 
 # ---------------------------------------------------------------------------
@@ -497,12 +515,7 @@ def test_a_proxy_carries_every_request(selftest_cmd, hub, tmp_path, how):
 
 def test_a_token_file_others_can_read_is_refused_with_the_fix(selftest_cmd, hub, tmp_path):
     a = Agent(selftest_cmd, tmp_path, hub.url, token_mode=0o644)
-    a.start(batches=1)
-    try:
-        out, err = a.proc.communicate(timeout=20)
-    finally:
-        if a.proc.poll() is None:
-            a.proc.kill()
+    err = a.refused()
     assert a.proc.returncode == 1
     assert "chmod 600" in err and str(tmp_path / "token") in err
     assert "agent-token" not in err   # the secret is never echoed
@@ -647,11 +660,223 @@ def test_http2_multiplexes_the_poll_and_uploads(selftest_cmd, tls_files,
     text = (tmp_path / "nghttpd.log").read_text()
     posts = text.count(":path: /v1/agent/results")
     assert posts == 3 and ":path: /v1/agent/commands?wait=0" in text
-    # (the readiness probe above was a connection too, without requests;
-    # the first poll and upload may race to open one each)
-    conns: dict[str, set] = {}
+    # Uploads multiplex over a connection younger than half a poll wait;
+    # every poll has a connection of its own, closed after it, so no
+    # connection outlives one poll wait (docs/protocol.md, "Rules for
+    # agents").
+    conns: dict[str, list] = {}
     for cid, path in re.findall(r"^\[id=(\d+)\].*:path: (\S+)", text, re.M):
-        conns.setdefault(cid, set()).add(path.split("?")[0])
-    assert len(conns) <= 2, conns
-    assert any(len(paths) == 2 for paths in conns.values()), \
-        f"poll and uploads never shared a connection: {conns}"
+        conns.setdefault(cid, []).append(path.split("?")[0])
+    polls = [c for c in conns.values() if "/v1/agent/commands" in c]
+    uploads = [c for c in conns.values() if "/v1/agent/results" in c]
+    assert all(c == ["/v1/agent/commands"] for c in polls), conns
+    assert len(uploads) < 3, f"uploads never shared a connection: {conns}"
+
+
+# ---------------------------------------------------------------------------
+# connections end (docs/protocol.md, "Rules for agents"): behind a balancer
+# in TCP mode an agent must reach another node within about a poll wait
+
+class TcpProxy:
+    """A TCP relay that logs each connection: its first bytes, when it
+    opened and when it closed."""
+
+    def __init__(self, upstream_port: int):
+        import socket
+        self.upstream = upstream_port
+        self.lsock = socket.socket()
+        self.lsock.bind(("127.0.0.1", 0))
+        self.lsock.listen(64)
+        self.port = self.lsock.getsockname()[1]
+        self.conns: list[dict] = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.stopping:
+            try:
+                c, _ = self.lsock.accept()
+            except OSError:
+                return
+            rec = {"opened": time.monotonic(), "closed": None, "first": b""}
+            with self.lock:
+                self.conns.append(rec)
+            u = socket.create_connection(("127.0.0.1", self.upstream))
+            left = [2]
+
+            def pump(src, dst, first, rec=rec, left=left):
+                def note(data):
+                    if first and not rec["first"]:
+                        rec["first"] = data[:64]
+                relay.pump(src, dst, note)
+                # the connection ends when either side ends it
+                with self.lock:
+                    left[0] -= 1
+                    if rec["closed"] is None:
+                        rec["closed"] = time.monotonic()
+                    if left[0] == 0:
+                        src.close()
+                        dst.close()
+
+            threading.Thread(target=pump, args=(c, u, True), daemon=True).start()
+            threading.Thread(target=pump, args=(u, c, False), daemon=True).start()
+
+    def close(self):
+        self.stopping = True
+        self.lsock.close()
+
+
+@pytest.mark.slow
+def test_connections_last_about_one_poll_wait_and_uploads_go_on(selftest_cmd, tmp_path):
+    hub = FakeHub(max_hold=5.0)    # holds each poll its full wait (2 s)
+    hub.start()
+    proxy = TcpProxy(hub.port)
+    try:
+        a = Agent(selftest_cmd, tmp_path, f"http://127.0.0.1:{proxy.port}",
+                  poll_wait="2s", backoff_cap="2s")
+        r, st = a.run(batches=15, interval=1000, items=3, timeout=60)
+        assert r.returncode == 0, r
+        assert_stored_exactly_once(hub, r, st, 45)
+        # the run took ~15 s: each poll on a connection of its own
+        with proxy.lock:
+            conns = [dict(c) for c in proxy.conns]
+        end = time.monotonic()
+        life = [((c["closed"] or end) - c["opened"], c["first"][:24]) for c in conns]
+        polls = [t for t, first in life if first.startswith(b"GET /v1/agent/commands")]
+        assert len(polls) >= 5, life
+        # a held poll is 2 s +- 10 %: its connection never outlives it much
+        assert max(polls) < 2.2 + 1.5, life
+        # upload connections: reused for at most half a poll wait, idle
+        # ones closed at the next transfer; generous slack for the machine
+        assert max(t for t, _ in life) < 3 * 2.0 + 2.0, life
+    finally:
+        proxy.close()
+        hub.close()
+
+
+# ---------------------------------------------------------------------------
+# failure dynamics (docs/protocol.md, "Rules for agents"): a broken poll is
+# retried within [0, min(poll_wait, backoff_cap)], whatever backoff_base
+# says and however many failed before
+
+def test_a_broken_poll_is_retried_within_one_poll_wait(selftest_cmd, tmp_path):
+    hub = FakeHub(max_hold=2.0)
+    hub.script_poll(Reply(), *[Reply(reset=True) for _ in range(8)])
+    hub.start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, poll_wait="2s",
+                  backoff_base="100ms", backoff_cap="20s")
+        r, st = a.run(batches=14, interval=1000, items=1, timeout=60)
+        assert r.returncode == 0, r
+        polls = hub.polls()
+        assert len(polls) >= 10, [(p.t, p.answered) for p in polls]
+        gaps = [polls[i + 1].t - polls[i].t for i in range(1, 9)]
+        # each retry within the 2 s window (plus slack for a loaded
+        # machine), however many failures came before it
+        assert all(g <= 2.0 + 1.0 for g in gaps), gaps
+        assert st["poll_errors"] >= 8
+    finally:
+        hub.close()
+
+
+@pytest.mark.slow
+def test_after_a_long_outage_polls_are_back_within_one_poll_wait(selftest_cmd, tmp_path):
+    hub = FakeHub(max_hold=2.0)
+    hub.start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, poll_wait="2s",
+                  backoff_base="100ms", backoff_cap="20s")
+        a.start(batches=24, interval=1000, items=1, timeout_ms=60000)
+        assert hub.wait_for(lambda: len(hub.polls()) >= 2, 20)
+        hub.stop()
+        time.sleep(10)    # with doubling from 100 ms: retries 6-25 s apart by now
+        back = time.monotonic()
+        hub.start()
+        assert hub.wait_for(lambda: any(p.t >= back for p in hub.polls()), 20)
+        first = min(p.t for p in hub.polls() if p.t >= back)
+        r, st = a.wait(60)
+        assert r.returncode == 0, r
+        # the cap: min(poll_wait, backoff_cap) = 2 s, plus slack
+        assert first - back <= 2.0 + 1.5, f"first poll {first - back:.1f}s after the return"
+    finally:
+        hub.close()
+
+
+def test_new_connections_resume_the_tls_session(selftest_cmd, tls_files, tmp_path):
+    # Every poll opens a connection: where the server keeps tickets (here
+    # Python's OpenSSL server, TLS 1.3), all but the first resume the
+    # session instead of a full handshake.
+    hub = FakeHub(tls=(tls_files["cert"], tls_files["key"]), max_hold=2.0)
+    reused: list[bool] = []
+    track = hub._track
+
+    def spy(conn, add):
+        if add:
+            reused.append(conn.session_reused)
+        track(conn, add)
+
+    hub._track = spy
+    hub.start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, ca_file=tls_files["ca"],
+                  poll_wait="2s")
+        r, st = a.run(batches=8, interval=1000, items=1, timeout=60)
+        assert r.returncode == 0, r
+    finally:
+        hub.close()
+    print(f"connections {len(reused)}, full handshakes {reused.count(False)}")
+    assert len(reused) >= 4, reused
+    # the first connection, and at most the upload racing it, are full
+    assert reused.count(False) <= 2, reused
+
+
+def test_a_proxy_carries_https_as_a_tunnel_and_never_sees_the_token(selftest_cmd, tls_files,
+                                                                     tmp_path):
+    # [server] proxy with an https:// url: CONNECT, then TLS end to end.
+    import socket
+    hub = FakeHub(tls=(tls_files["cert"], tls_files["key"]))
+    hub.start()
+    seen = bytearray()
+    connects = []
+    lsock = socket.socket()
+    lsock.bind(("127.0.0.1", 0))
+    lsock.listen(16)
+
+    def pump(src, dst):
+        relay.pump(src, dst, seen.extend)
+
+    def serve():
+        while True:
+            try:
+                c, _ = lsock.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                head += chunk
+            seen.extend(head)
+            line = head.split(b"\r\n", 1)[0].decode(errors="replace")
+            connects.append(line)
+            host, port = line.split()[1].rsplit(":", 1)
+            u = socket.create_connection((host, int(port)))
+            c.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=pump, args=(c, u), daemon=True).start()
+            threading.Thread(target=pump, args=(u, c), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        a = Agent(selftest_cmd, tmp_path, hub.url, ca_file=tls_files["ca"],
+                  proxy=f"http://127.0.0.1:{lsock.getsockname()[1]}")
+        r, st = a.run(batches=2, interval=50, items=5)
+        assert r.returncode == 0, r
+        assert_stored_exactly_once(hub, r, st, 10)
+    finally:
+        lsock.close()
+        hub.close()
+    assert connects and all(c.startswith(f"CONNECT 127.0.0.1:{hub.port} ") for c in connects)
+    assert b"agent-token" not in bytes(seen)

@@ -188,6 +188,138 @@ random_values_cover_the_range(void **st)
 	(void)tp_rand_upto(UINT64_MAX);
 }
 
+/* ---- the poll's retry rule (docs/protocol.md, "Rules for agents") ----
+ * Statistics over a fixed-seed generator: the same numbers every run. */
+
+static uint64_t
+seeded(uint64_t *x)
+{
+	uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));   /* splitmix64 */
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	return z ^ (z >> 31);
+}
+
+static void
+a_poll_retry_is_uniform_over_min_of_poll_wait_and_cap(void **st)
+{
+	static const uint64_t waits[] = { 1000, 2000, 20000, 60000, 3600000 };
+	static const uint64_t caps[] = { 1000, 5000, 300000, 86400000 };
+	uint64_t x = 42;
+
+	for (size_t w = 0; w < countof(waits); w++)
+		for (size_t c = 0; c < countof(caps); c++) {
+			uint64_t win = waits[w] < caps[c] ? waits[w] : caps[c];
+			unsigned bins[10] = { 0 };
+			uint64_t sum = 0;
+
+			assert_int_equal(backoff_poll_window(waits[w], caps[c]), win);
+			for (int i = 0; i < 20000; i++) {
+				uint64_t d = backoff_poll_retry(waits[w], caps[c],
+				    seeded(&x));
+				assert_true(d <= win);
+				bins[d * 10 / (win + 1)]++;
+				sum += d;
+			}
+			/* spread: every tenth of the window gets 10 % +- 1.5 */
+			for (int b = 0; b < 10; b++)
+				assert_true(bins[b] > 1700 && bins[b] < 2300);
+			assert_true(sum / 20000 > win * 48 / 100 &&
+			    sum / 20000 < win * 52 / 100);
+			assert_int_equal(backoff_poll_retry(waits[w], caps[c], 0), 0);
+			assert_int_equal(backoff_poll_retry(waits[w], caps[c], win),
+			    win);
+		}
+}
+
+static void
+polls_broken_at_once_come_back_under_twice_the_steady_rate(void **st)
+{
+	/* 2000 agents, poll wait 20 s: steady arrivals 100/s. Every held
+	 * poll breaks at t = 0 (the node died); per second, the retries
+	 * must stay within one steady rate on top of the steady one. */
+	enum { N = 2000, W = 20000 };
+	unsigned per_s[W / 1000 + 1] = { 0 };
+	unsigned steady = N / (W / 1000), peak = 0;
+	uint64_t x = 7;
+
+	for (int i = 0; i < N; i++)
+		per_s[backoff_poll_retry(W, 300000, seeded(&x)) / 1000]++;
+	for (size_t s = 0; s < countof(per_s); s++)
+		peak = per_s[s] > peak ? per_s[s] : peak;
+	print_message("peak retries %u/s, steady %u/s\n", peak, steady);
+	assert_true(peak <= steady + steady / 2);
+	/* the old rule (full jitter from backoff_base = 1 s) puts them all
+	 * in the first second: the bound above tells the two apart */
+	peak = 0;
+	for (int i = 0; i < N; i++)
+		if (backoff_full_jitter(1000, 300000, 0, seeded(&x)) < 1000)
+			peak++;
+	assert_true(peak > 2 * steady);
+}
+
+static void
+after_an_outage_of_any_length_every_agent_is_back_within_the_window(void **st)
+{
+	static const uint64_t outages[] = { 1000, 20000, 60000, 600000, 86400000 };
+	enum { N = 300 };
+	uint64_t x = 99, w = 20000, cap = 300000;
+
+	for (size_t o = 0; o < countof(outages); o++) {
+		uint64_t latest = 0, tries = 0;
+
+		for (int i = 0; i < N; i++) {
+			uint64_t t = backoff_poll_retry(w, cap, seeded(&x));
+			/* retries fail while the hub is down (t < outage) */
+			while (t < outages[o]) {
+				t += backoff_poll_retry(w, cap, seeded(&x));
+				tries++;
+			}
+			if (t - outages[o] > latest)
+				latest = t - outages[o];
+		}
+		assert_true(latest <= w);   /* back within 1 poll wait */
+		/* while it is down an agent asks at most ~2x as often as a
+		 * healthy one (once per w) */
+		if (outages[o] >= 600000)
+			assert_true(tries <= (uint64_t)N * outages[o] / w * 21 / 10);
+	}
+}
+
+static void
+a_failed_poll_counts_and_uses_the_poll_wait_not_backoff_base(void **st)
+{
+	struct transport *t = calloc(1, sizeof(*t));
+	uint64_t hi = 0;
+
+	t->o.backoff_base_ms = 100;
+	t->o.backoff_cap_ms = 300000;
+	t->o.poll_wait_ms = 4000;
+	for (unsigned i = 0; i < 400; i++) {
+		uint64_t d = tp_poll_retry(t);
+		assert_true(d <= 4000);
+		hi = d > hi ? d : hi;
+		assert_int_equal(t->poll_fails, i + 1);
+	}
+	/* not bunched near backoff_base */
+	assert_true(hi > 3000);
+	t->o.backoff_cap_ms = 1500;   /* a smaller cap bounds it too */
+	for (int i = 0; i < 200; i++)
+		assert_true(tp_poll_retry(t) <= 1500);
+	free(t);
+}
+
+static void
+connections_are_reused_for_at_most_half_a_poll_wait(void **st)
+{
+	assert_int_equal(tp_http_conn_life_s(1000), 1);
+	assert_int_equal(tp_http_conn_life_s(2000), 1);
+	assert_int_equal(tp_http_conn_life_s(20000), 10);
+	assert_int_equal(tp_http_conn_life_s(60000), 30);
+	assert_int_equal(tp_http_conn_life_s(UINT64_MAX), 3600);
+}
+
 int
 main(void)
 {
@@ -200,6 +332,11 @@ main(void)
 		cmocka_unit_test(retry_after_http_dates_count_from_now),
 		cmocka_unit_test(garbage_and_negative_retry_after_values_are_refused),
 		cmocka_unit_test(random_values_cover_the_range),
+		cmocka_unit_test(a_poll_retry_is_uniform_over_min_of_poll_wait_and_cap),
+		cmocka_unit_test(polls_broken_at_once_come_back_under_twice_the_steady_rate),
+		cmocka_unit_test(after_an_outage_of_any_length_every_agent_is_back_within_the_window),
+		cmocka_unit_test(a_failed_poll_counts_and_uses_the_poll_wait_not_backoff_base),
+		cmocka_unit_test(connections_are_reused_for_at_most_half_a_poll_wait),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -205,6 +205,15 @@ count_cb(const char *id, void *arg)
 	snprintf(last_id, sizeof(last_id), "%s", id);
 }
 
+/* The newest 100, as GET samples without parameters. */
+static int
+samples(struct fx *f, const char *device, struct hub_buf *out)
+{
+	struct hub_samples_page pg = { .until = INT64_MAX, .limit = 100 };
+
+	return hub_store_samples(f->s, f->agent, device, &pg, out);
+}
+
 static void
 batches_are_idempotent_and_finish_commands(void **st)
 {
@@ -242,14 +251,12 @@ batches_are_idempotent_and_finish_commands(void **st)
 	assert_int_equal(hub_store_devices(f->s, f->agent, &out), 0);
 	assert_string_equal(out.data, "[{\"address\":\"10.0.0.1\",\"port\":161}]");
 	hub_buf_free(&out);
-	assert_int_equal(hub_store_samples(f->s, f->agent, "10.0.0.1:161", 100,
-	    &out), 0);
+	assert_int_equal(samples(f, "10.0.0.1:161", &out), 0);
 	assert_non_null(strstr(out.data, "\"ts\":1"));
 	hub_buf_free(&out);
 	/* Retention: everything received before the cutoff goes. */
 	assert_true(hub_store_cleanup(f->s, T0 + 1, 1000) >= 3);
-	assert_int_equal(hub_store_samples(f->s, f->agent, "10.0.0.1:161", 100,
-	    &out), 0);
+	assert_int_equal(samples(f, "10.0.0.1:161", &out), 0);
 	assert_string_equal(out.data, "[]");
 	hub_buf_free(&out);
 	/* The batch id is forgotten with it. */
@@ -285,8 +292,7 @@ batch_integers_are_served_exactly(void **st)
 	    T0, &stored, count_cb, NULL), 0);
 	assert_true(stored);
 	cJSON_Delete(b);
-	assert_int_equal(hub_store_samples(f->s, f->agent, "10.0.0.9:161", 100,
-	    &out), 0);
+	assert_int_equal(samples(f, "10.0.0.9:161", &out), 0);
 	assert_non_null(strstr(out.data, "\"rows\":{\"1\":[0,4294967295,"
 	    "9007199254740993,9223372036854775808,18446744073709551615]}"));
 	hub_buf_free(&out);
