@@ -135,5 +135,5 @@ build_one outpost "$outpost_bin" outpost packaging/outpost.ini \
 build_one outpost-hub "$hub_bin" outpost-hub packaging/outpost-hub.ini \
   /etc/outpost/hub.ini /var/lib/outpost-hub outpost-hub.service \
   outpost-hub.8 outpost-hub.ini.5 "Outpost hub" \
-  "libc6, libmicrohttpd12, libsqlite3-0, libcjson1, zlib1g, libinih1, libssl3" \
+  "libc6, libmicrohttpd12, libgnutls30, libsqlite3-0, libpq5, libcjson1, zlib1g, libinih1, libssl3" \
   "reference hub for Outpost SNMP agents"

@@ -16,8 +16,8 @@ BUILD=(
   build-essential gcc clang make pkg-config
   libsnmp-dev libcurl4-openssl-dev libcjson-dev zlib1g-dev libinih-dev
   libmicrohttpd-dev libsqlite3-dev libssl-dev
-  # the hub's PostgreSQL store (libpq)
-  libpq-dev
+  # the hub's PostgreSQL store (libpq); client certificates ([hub] client_ca)
+  libpq-dev libgnutls28-dev
   # clang's -fsanitize=address,undefined,fuzzer runtimes are only a Recommends
   # of clang-14, and we install with --no-install-recommends. gcc's ASan/UBSan
   # runtimes (libasan8, libubsan1) are hard dependencies of libgcc-12-dev.
