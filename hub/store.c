@@ -464,6 +464,31 @@ hub_store_devices(struct hub_store *s, int64_t agent_id, struct hub_buf *out)
 	return s->ops->devices(s, agent_id, out);
 }
 
+bool
+hub_store_list_row(struct hub_buf *out, int *rows, const char *e, size_t n,
+    struct hub_samples_page *pg, int64_t ts, int64_t id)
+{
+	if (pg != NULL && *rows == pg->limit) {
+		pg->more = true;   /* the row past the page */
+		return false;
+	}
+	/* At the size cap the answer holds what fits; one byte stays free
+	 * for the closing bracket. */
+	if (out->len + n + 2 > out->max ||
+	    (*rows > 0 && hub_buf_add(out, ",", 1) == -1) ||
+	    hub_buf_add(out, e, n) == -1) {
+		if (pg != NULL)
+			pg->more = *rows > 0;   /* the rest on the next page */
+		return false;
+	}
+	(*rows)++;
+	if (pg != NULL) {
+		pg->last_ts = ts;
+		pg->last_id = id;
+	}
+	return true;
+}
+
 int
 hub_store_samples(struct hub_store *s, int64_t agent_id, const char *device,
     struct hub_samples_page *pg, struct hub_buf *out)

@@ -68,6 +68,12 @@ int  hub_store_migrate(const struct hub_store_migrator *,
 
 struct hub_samples_page;
 
+/* One stored JSON entry into a list answer (store.c): after the opening
+ * bracket, at most the buffer's cap, at most a page's limit (pg may be
+ * NULL) with ts and id kept as the page's cursor. false: stop reading. */
+bool hub_store_list_row(struct hub_buf *out, int *rows, const char *e, size_t n,
+                        struct hub_samples_page *pg, int64_t ts, int64_t id);
+
 struct hub_store_ops {
 	const char *name;
 	void (*close)(struct hub_store *);

@@ -1379,26 +1379,12 @@ pg_json_rows(struct pg_store *s, const char *sql, int n,
 	if (hub_buf_add(out, "[", 1) == -1)
 		goto fail;
 	for (int i = 0; i < PQntuples(res); i++) {
-		size_t len = (size_t)PQgetlength(res, i, 0);
-
-		if (pg != NULL && rows == pg->limit) {
-			pg->more = true;   /* the row past the page */
+		/* columns 1, 2 of a page's query: its key (ts, id) */
+		if (!hub_store_list_row(out, &rows, PQgetvalue(res, i, 0),
+		    (size_t)PQgetlength(res, i, 0), pg,
+		    pg ? strtoll(PQgetvalue(res, i, 1), NULL, 10) : 0,
+		    pg ? strtoll(PQgetvalue(res, i, 2), NULL, 10) : 0))
 			break;
-		}
-		/* At the size cap the response holds what fits. */
-		if (out->len + len + 2 > out->max ||
-		    (i > 0 && hub_buf_add(out, ",", 1) == -1) ||
-		    hub_buf_add(out, PQgetvalue(res, i, 0), len) == -1) {
-			if (pg != NULL)
-				pg->more = rows > 0;   /* the rest on the next page */
-			break;
-		}
-		rows++;
-		if (pg != NULL) {
-			/* columns 1, 2: the page's key (ts, id) */
-			pg->last_ts = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-			pg->last_id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		}
 	}
 	PQclear(res);
 	res = NULL;

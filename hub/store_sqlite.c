@@ -851,7 +851,6 @@ static int
 store_json_rows(struct sq_store *s, sqlite3_stmt *st, struct hub_buf *out,
     const char *what, struct hub_samples_page *pg)
 {
-	bool first = true;
 	int rc, rows = 0;
 
 	hub_buf_init(out, HUB_LIST_MAX_BYTES);
@@ -859,31 +858,13 @@ store_json_rows(struct sq_store *s, sqlite3_stmt *st, struct hub_buf *out,
 		goto fail;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const char *e = (const char *)sqlite3_column_text(st, 0);
-
 		size_t n = (size_t)sqlite3_column_bytes(st, 0);
 
-		if (e == NULL)
-			continue;
-		if (pg != NULL && rows == pg->limit) {
-			pg->more = true;   /* the row past the page */
+		/* columns 1, 2 of a page's query: its key (ts, id) */
+		if (e != NULL && !hub_store_list_row(out, &rows, e, n, pg,
+		    pg ? sqlite3_column_int64(st, 1) : 0,
+		    pg ? sqlite3_column_int64(st, 2) : 0))
 			break;
-		}
-		/* At the size cap the response holds what fits; one byte
-		 * stays free for the closing bracket. */
-		if (out->len + n + 2 > out->max ||
-		    (!first && hub_buf_add(out, ",", 1) == -1) ||
-		    hub_buf_add(out, e, n) == -1) {
-			if (pg != NULL)
-				pg->more = rows > 0;   /* the rest on the next page */
-			break;
-		}
-		first = false;
-		rows++;
-		if (pg != NULL) {
-			/* columns 1, 2: the page's key (ts, id) */
-			pg->last_ts = sqlite3_column_int64(st, 1);
-			pg->last_id = sqlite3_column_int64(st, 2);
-		}
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
