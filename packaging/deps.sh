@@ -33,6 +33,8 @@ TEST=(
   openssl ca-certificates
   # tests/farm: the snmpsim recordings it serves, nftables for silent netns
   snmpsim nftables
+  # test_v3_reuse.py counts the sockets a walk opens
+  strace
   # packaging: make deb, the unit security score, man page checks
   adduser dpkg-dev systemd groff-base man-db
   # transport tests: an HTTP/2 server to talk to
