@@ -130,6 +130,18 @@ class HubProcess:
             self.proc.wait()
             raise AssertionError("outpost-hub did not exit after SIGTERM")
 
+    def stop_checked(self):
+        """At a test's end: stop a hub that ran; it must have left no
+        sanitizer report and, if it was still alive, exited 0 on SIGTERM."""
+        if self.proc is None:
+            return
+        alive = self.proc.poll() is None
+        rc = self.stop()
+        report = self.sanitizer_report()
+        assert not report, f"sanitizer report:\n{report}"
+        if alive:
+            assert rc == 0, f"hub exited {rc} on SIGTERM:\n{self.log()[-3000:]}"
+
     def sanitizer_report(self):
         text = self.log()
         return next((m for m in SANITIZER_MARKERS if m in text), None) and text

@@ -39,14 +39,7 @@ def hub_factory(tmp_path):
 
     yield make
     for h in hubs:
-        if h.proc is None:
-            continue
-        alive = h.proc.poll() is None
-        rc = h.stop()
-        report = h.sanitizer_report()
-        assert not report, f"sanitizer report:\n{report}"
-        if alive:
-            assert rc == 0, f"hub exited {rc} on SIGTERM:\n{h.log()[-3000:]}"
+        h.stop_checked()
 
 
 @pytest.fixture

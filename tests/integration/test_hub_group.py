@@ -39,14 +39,7 @@ def group(tmp_path, pg_cluster):  # noqa: F811
 
     yield make
     for h in hubs:
-        if h.proc is None:
-            continue
-        alive = h.proc.poll() is None
-        rc = h.stop()
-        report = h.sanitizer_report()
-        assert not report, f"sanitizer report:\n{report}"
-        if alive:
-            assert rc == 0, f"hub exited {rc} on SIGTERM:\n{h.log()[-3000:]}"
+        h.stop_checked()
 
 
 def test_command_queued_on_one_node_reaches_the_poll_held_on_another(group):
