@@ -213,6 +213,9 @@ size_t osnmp_scan_merge(struct net_range *, unsigned *ports, size_t n);
 /* Numeric OID (".1.3.6", "1.3.6") or a built-in name ("sysName.0",
  * "ifDescr"). 0 or -1 with a message. */
 int  osnmp_oid_parse(const char *s, oid *out, size_t *outlen, char *err, size_t errlen);
+/* The same for a walk root, which may be a single arc (0, 1 or 2). */
+int  osnmp_oid_parse_root(const char *s, oid *out, size_t *outlen, char *err,
+                          size_t errlen);
 void osnmp_oid_str(const oid *o, size_t len, char *buf, size_t buflen);   /* ".1.3.6..." */
 /* Display name for the common system/interface objects, or NULL. */
 const char *osnmp_oid_name(const oid *o, size_t len, char *buf, size_t buflen);
