@@ -87,6 +87,7 @@ struct agent {
 	struct discover_scan *cmd_scans;       /* scans run for commands */
 	struct complain      inv_full;
 	struct profset      *ps;              /* current profiles */
+	struct poll_sweep   *sweep;           /* poll.now for every device */
 	struct rows_budget   rows_budget;     /* tables of the polls in flight */
 	uint64_t             polls, poll_errors, samples;
 	uint64_t             reloads;          /* SIGHUPs applied (status.json) */
@@ -148,6 +149,12 @@ void poll_release(struct profset *);
  * one sample per profile polled without error, docs/protocol.md. */
 typedef void (*poll_done_cb)(struct inv_dev *, cJSON *samples, const char *err, void *arg);
 int  poll_now(struct inv_dev *, const char *profile, poll_done_cb, void *arg);
+/* Every device allow() lets through, a window at a time; their samples go
+ * out with the normal stream. The count queued; *skipped the others. */
+size_t poll_now_all(struct agent *, const char *profile,
+                    bool (*allow)(const struct config *, const struct inv_dev *),
+                    size_t *skipped);
+void poll_sweep_free(struct agent *);
 
 /* rows.c: the rows of one table while a poll walks it, keyed by
  * instance (O(1) per value), values kept as raw bytes until the sample
