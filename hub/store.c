@@ -323,7 +323,9 @@ hub_store_batch_rows(const cJSON *batch, int64_t agent_id, uint64_t now_ms,
 	    store_inventory(cJSON_GetObjectItemCaseSensitive(batch, "inventory"),
 	    agent_id, now_ms, rows, ctx) == -1 ||
 	    store_samples(cJSON_GetObjectItemCaseSensitive(batch, "samples"),
-	    agent_id, now_ms, rows, ctx) == -1)
+	    agent_id, now_ms, rows, ctx) == -1 ||
+	    hub_store_batch_events(cJSON_GetObjectItemCaseSensitive(batch,
+	    "events"), agent_id, now_ms, rows, ctx) == -1)
 		return -1;
 	return 0;
 }
