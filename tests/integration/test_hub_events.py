@@ -4,12 +4,17 @@ GET /v1/agents/{agent}/events with the samples' paging, a long poll
 that a new event answers, and retention. Batches are posted directly (no
 agent needed); test_hub_group.py has the same across two nodes."""
 
+import gzip
 import json
 import os
 import sqlite3
 import time
 
+import pytest
+
+from pg_fixture import pg_cluster  # noqa: F401
 from test_hub import agent, hub, hub_factory, in_thread, joined, result_batch  # noqa: F401
+from test_hub_group import group  # noqa: F401
 
 T0 = 1764640000000
 
@@ -148,6 +153,8 @@ def test_wait_ends_with_an_empty_array(hub, agent):
 
 
 def test_retention_removes_old_events(hub_factory):
+    if os.environ.get("OUTPOST_TEST_HUB_DB") == "postgresql":
+        pytest.skip("edits the SQLite file; test_group_* covers PostgreSQL")
     hub = hub_factory(retention="1h")
     token = hub.add_agent("site-1")
     assert hub.post_batch(token, batch(1, [event(1), event(2)]))["stored"] is True
@@ -167,3 +174,45 @@ def test_retention_removes_old_events(hub_factory):
         time.sleep(0.2)
     assert [e["id"] for e in events_of(hub)] == [event(2)["id"]]
     assert "old rows deleted" in hub.log()
+
+
+# ---- a group of hubs on PostgreSQL ----
+
+def test_group_an_event_stored_on_one_node_answers_a_wait_on_another(group):  # noqa: F811
+    a, b = group(2)
+    token = a.add_agent("site-1")
+    t, out = in_thread(events_of, b, "device=10.1.0.5&wait=30", timeout=60)
+    time.sleep(1.0)    # held on B now
+    assert t.is_alive()
+    t_post = time.monotonic()
+    new = event(1, device="10.1.0.5:161")
+    assert a.post_batch(token, batch(1, [new, event(2)]))["stored"] is True
+    assert joined(t, out) == [new]
+    assert out["t"] - t_post < 10     # far inside its 30 s wait
+
+
+def test_group_the_same_events_posted_to_two_nodes_are_stored_once(group, pg_cluster):  # noqa: F811
+    a, b = group(2, retention="1h")
+    token = a.add_agent("site-1")
+    evs = [event(i, device="10.1.0.5" if i % 2 else None) for i in range(30)]
+    # the same events in different batches (a respooled copy), at once
+    bodies = [gzip.compress(json.dumps(batch(n, evs)).encode()) for n in (1, 2, 3, 4)]
+    runs = [in_thread(h.post_batch, token, None, raw=body)
+            for h, body in zip((a, b, a, b), bodies)]
+    assert all(joined(t, out)["stored"] for t, out in runs)
+    for h in (a, b):
+        got = events_of(h, "limit=1000")
+        assert got == sorted(evs, key=lambda e: e["received"], reverse=True)
+        assert events_of(h, "device=10.1.0.5:161&limit=1000") == \
+            [e for e in got if "device" in e]
+    # retention: one of them stored two hours ago, by the hub's clock
+    db = a.db.rsplit("/", 1)[1]
+    a.stop()
+    assert pg_cluster.psql("UPDATE events SET received_ms = received_ms - 7200000 "
+                           f"WHERE event_id = '{evs[0]['id']}' RETURNING 1", db=db) == "1"
+    a.start()      # its first retention pass runs at start
+    deadline = time.monotonic() + 10
+    while len(events_of(b, "limit=1000")) != 29 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert evs[0]["id"] not in [e["id"] for e in events_of(b, "limit=1000")]
+    assert len(events_of(b, "limit=1000")) == 29
