@@ -151,6 +151,9 @@ struct hub_store_rows {
 int  hub_store_batch_rows(const cJSON *batch, int64_t agent_id,
                           uint64_t now_ms, const struct hub_store_rows *,
                           void *ctx, struct hub_buf *done);
+/* store_events.c: a batch's counters object as JSON text (*out NULL
+ * when it has none), with the head's dropped_events in it; 0 or -1. */
+int  hub_store_batch_counters(const cJSON *batch, char **out);
 /* store_events.c: the events of a batch, for hub_store_batch_rows. */
 int  hub_store_batch_events(const cJSON *arr, int64_t agent_id,
                             uint64_t now_ms, const struct hub_store_rows *,

@@ -62,6 +62,39 @@ hub_store_batch_events(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
 	return 0;
 }
 
+/*
+ * The agent's counters (traps_received, traps_dropped_*, ...) are kept
+ * as sent, with the batch; dropped_events (events the agent dropped
+ * since its last accepted batch, a field of the batch's head) joins them,
+ * so it shows wherever the agent's counters do.
+ */
+int
+hub_store_batch_counters(const cJSON *batch, char **out)
+{
+	const cJSON *c = cJSON_GetObjectItemCaseSensitive(batch, "counters");
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(batch, "dropped_events");
+	int64_t dropped;
+	cJSON *copy;
+
+	*out = NULL;
+	if (!json_int_exact(d, 0, INT64_C(1) << 53, &dropped) ||
+	    cJSON_HasObjectItem(c, "dropped_events")) {
+		if (cJSON_IsObject(c) && (*out = cJSON_PrintUnformatted(c)) == NULL)
+			return -1;
+		return 0;
+	}
+	copy = cJSON_IsObject(c) ? cJSON_Duplicate(c, true) : cJSON_CreateObject();
+	if (copy == NULL ||
+	    cJSON_AddItemToObject(copy, "dropped_events",
+	    cJSON_Duplicate(d, false)) == 0) {
+		cJSON_Delete(copy);
+		return -1;
+	}
+	*out = cJSON_PrintUnformatted(copy);
+	cJSON_Delete(copy);
+	return *out != NULL ? 0 : -1;
+}
+
 int
 hub_store_events(struct hub_store *s, int64_t agent_id, const char *device,
     struct hub_samples_page *pg, struct hub_buf *out)

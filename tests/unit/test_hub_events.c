@@ -11,6 +11,7 @@
 
 #include "hub/hub_int.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -231,6 +232,58 @@ retention_removes_old_events(void **st)
 	assert_string_equal(all(f, f->a1, NULL), "new,old");
 }
 
+/* The batch's stored counters (JSON text) into out. */
+static void
+stored_counters(struct efx *f, int64_t batch_id, char *out, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT counters FROM batches "
+	    "WHERE batch_id = ?1", -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_int64(st, 1, batch_id);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(out, len, "%s", sqlite3_column_type(st, 0) == SQLITE_NULL ?
+	    "NULL" : (const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+static void
+trap_counters_and_dropped_events_are_kept_with_the_batch(void **st)
+{
+	struct efx *f = *st;
+	const char *docs[] = {
+		"{\"batch_id\":1,\"dropped_events\":3,\"counters\":{\"polls\":1,"
+		"\"traps_received\":9007199254740993,\"traps_dropped_auth\":2}}",
+		"{\"batch_id\":2,\"dropped_events\":4}",
+		"{\"batch_id\":3,\"counters\":{\"traps_received\":1}}",
+		"{\"batch_id\":4}",
+	};
+	const char *want[] = {
+		"{\"polls\":1,\"traps_received\":9007199254740993,"
+		"\"traps_dropped_auth\":2,\"dropped_events\":3}",
+		"{\"dropped_events\":4}",
+		"{\"traps_received\":1}",
+		"NULL",
+	};
+	char err[128], got[256];
+
+	for (size_t i = 0; i < countof(docs); i++) {
+		cJSON *b;
+		bool stored;
+
+		assert_int_equal(hub_json_parse(docs[i], strlen(docs[i]), &b, err,
+		    sizeof(err)), HUB_IN_OK);
+		assert_int_equal(hub_store_batch(f->s, f->a1, b, (int64_t)i + 1, NOW,
+		    &stored, NULL, NULL), 0);
+		cJSON_Delete(b);
+		stored_counters(f, (int64_t)i + 1, got, sizeof(got));
+		assert_string_equal(got, want[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -242,6 +295,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(events_page_by_received_and_device,
 		    efx_setup, efx_teardown),
 		cmocka_unit_test_setup_teardown(retention_removes_old_events,
+		    efx_setup, efx_teardown),
+		cmocka_unit_test_setup_teardown(
+		    trap_counters_and_dropped_events_are_kept_with_the_batch,
 		    efx_setup, efx_teardown),
 	};
 
