@@ -96,7 +96,8 @@ hub_events_get(struct hub_req *r)
 		return;
 	}
 	hub_buf_free(&b);
-	if (h->nevent_waiters >= HUB_EVENT_WAITERS_MAX) {
+	/* One already held (woken by an event that was not for it) goes back. */
+	if (!r->held && h->nevent_waiters >= HUB_EVENT_WAITERS_MAX) {
 		log_complain(&h->limit_complain, now, LOG_LVL_WARN, "%zu event "
 		    "waits held: answering 503 to new ones", h->nevent_waiters);
 		r->retry_after = EVENTS_RETRY_S;
