@@ -7,11 +7,14 @@ agent needed); test_hub_group.py has the same across two nodes."""
 import gzip
 import json
 import os
+import resource
+import socket
 import sqlite3
 import time
 
 import pytest
 
+from hub_fixture import ADMIN_TOKEN
 from pg_fixture import pg_cluster  # noqa: F401
 from test_hub import agent, hub, hub_factory, in_thread, joined, result_batch  # noqa: F401
 from test_hub_group import group  # noqa: F401
@@ -150,6 +153,42 @@ def test_wait_ends_with_an_empty_array(hub, agent):
     assert events_of(hub, "wait=1") == []
     assert time.monotonic() - t0 >= 0.9
     assert events_of(hub) == []      # no wait: at once
+
+
+def test_held_event_waits_are_bounded(hub_factory):
+    held = 1024     # HUB_EVENT_WAITERS_MAX
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < held + 200:
+        pytest.skip(f"open file limit {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, held + 200), hard))
+    hub = hub_factory(max_connections=str(held + 100))
+    hub.add_agent("site-1")
+    req = (f"GET /v1/agents/site-1/events?wait=60 HTTP/1.1\r\nHost: hub\r\n"
+           f"Authorization: Bearer {ADMIN_TOKEN}\r\n\r\n").encode()
+    socks = []
+    try:
+        for _ in range(held):
+            c = socket.create_connection(("127.0.0.1", hub.port), timeout=10)
+            c.sendall(req)
+            socks.append(c)
+        # once all are held, one more is refused at once with a hint
+        deadline = time.monotonic() + 30
+        while True:
+            s, h, data = hub.request("GET", "/v1/agents/site-1/events?wait=1")
+            if s != 200 or time.monotonic() > deadline:
+                break
+            assert json.loads(data) == []
+        assert s == 503 and h.get("retry-after") == "5", (s, data)
+        assert b"too many held event requests" in data
+        # a page with events is still answered (nothing to hold)
+        token = hub.cli("rotate-token", "site-1").stdout.strip()
+        assert hub.post_batch(token, batch(1, [event(1)]))["stored"] is True
+    finally:
+        for c in socks:
+            c.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    # ... and the event answered the held ones (closed by now: no harm)
+    assert [e["id"] for e in events_of(hub, "wait=1")] == [event(1)["id"]]
 
 
 def test_retention_removes_old_events(hub_factory):
