@@ -7,6 +7,7 @@
  *   store*.c  the store interface (store.h): SQLite or PostgreSQL
  *   server.c  libmicrohttpd on the core loop, held requests, drain
  *   api.c     the endpoints of docs/protocol.md
+ *   events.c  GET .../events and its long poll (store_events.c: storing)
  *   cli.c     add-agent, check-config and friends
  */
 #ifndef OUTPOST_HUB_INT_H
