@@ -183,9 +183,8 @@ int
 proto_batch_check(const cJSON *batch, int64_t *batch_id, char *err,
     size_t errlen)
 {
-	static const char *const arrays[] = {
-		"results", "inventory", "samples", "events",
-	};
+	static const char *const arrays[] = { "results", "inventory", "samples",
+	    "events" };
 
 	if (!cJSON_IsObject(batch) ||
 	    !json_int_exact(cJSON_GetObjectItemCaseSensitive(batch, "batch_id"), 1,
