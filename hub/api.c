@@ -71,6 +71,8 @@ hub_api_route(const char *method, const char *url, char *arg, size_t arglen,
 			r = HUB_R_DEVICES;
 		} else if (strcmp(rest, "/samples") == 0) {
 			r = HUB_R_SAMPLES;
+		} else if (strcmp(rest, "/events") == 0) {
+			r = HUB_R_EVENTS;
 		}
 	} else if (strncmp(url, "/v1/commands/", 13) == 0) {
 		rest = api_path_arg(url + 13, arg, arglen, HUB_ID_MAX);
@@ -414,6 +416,8 @@ api_results(struct hub_req *r)
 	}
 	log_debug("agent %s: batch %lld %s", r->agent->name, (long long)batch_id,
 	    stored ? "stored" : "was stored before");
+	if (stored)
+		hub_events_batch_stored(h, r->agent->id, batch);
 	cJSON_Delete(batch);
 	if ((o = cJSON_CreateObject()) != NULL) {
 		char idtxt[24];
@@ -428,8 +432,8 @@ api_results(struct hub_req *r)
 
 /* ---- operator API ---- */
 
-static int64_t
-api_agent_by_name(struct hub_req *r)
+int64_t
+hub_api_agent_id(struct hub_req *r)
 {
 	int64_t id = hub_store_agent_by_name(r->hub->store, r->arg);
 
@@ -471,7 +475,7 @@ api_command_post(struct hub_req *r)
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
 		return;
 	}
-	if ((agent_id = api_agent_by_name(r)) <= 0) {
+	if ((agent_id = hub_api_agent_id(r)) <= 0) {
 		cJSON_Delete(cmd);
 		return;
 	}
@@ -576,7 +580,10 @@ hub_api_store_event(int kind, const char *id, void *arg)
 
 	if (kind == 'c')
 		hub_api_command_changed(h, id);
-	else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
+	else if (kind == 'e') {
+		if (parse_int(id, 1, INT64_MAX, &agent) == 0)
+			hub_events_wake(h, agent);
+	} else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
 	    (a = hub_agent_find(h, agent)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 }
@@ -641,9 +648,10 @@ api_agents(struct hub_req *r)
 	hub_respond_json(r, MHD_HTTP_OK, out);
 }
 
-/* since, until, limit and cursor of GET samples (docs/protocol.md). */
-static int
-api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
+/* since, until, limit and cursor of GET samples and events
+ * (docs/protocol.md). */
+int
+hub_api_page(struct hub_req *r, struct hub_samples_page *pg)
 {
 	const char *since = hub_req_query(r, "since");
 	const char *until = hub_req_query(r, "until");
@@ -657,7 +665,8 @@ api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
 	if ((since != NULL && parse_int(since, 0, INT64_MAX, &pg->since) == -1) ||
 	    (until != NULL && parse_int(until, 0, INT64_MAX, &pg->until) == -1)) {
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "since and until must be "
-		    "times in ms since 1970 (the samples' ts)");
+		    "times in ms since 1970 (the samples' ts, the events' "
+		    "received)");
 		return -1;
 	}
 	if (limit != NULL && parse_int(limit, 1, API_SAMPLES_LIMIT_MAX, &n) == -1) {
@@ -701,9 +710,9 @@ api_list(struct hub_req *r)
 			return;
 		}
 	}
-	if (r->route == HUB_R_SAMPLES && api_samples_page(r, &pg) == -1)
+	if (r->route == HUB_R_SAMPLES && hub_api_page(r, &pg) == -1)
 		return;
-	if ((id = api_agent_by_name(r)) <= 0)
+	if ((id = hub_api_agent_id(r)) <= 0)
 		return;
 	if (r->route == HUB_R_SAMPLES) {
 		rc = hub_store_samples(h->store, id, device, &pg, &b);
@@ -752,6 +761,9 @@ hub_api_handle(struct hub_req *r)
 	case HUB_R_DEVICES:
 	case HUB_R_SAMPLES:
 		api_list(r);
+		break;
+	case HUB_R_EVENTS:
+		hub_events_get(r);
 		break;
 	case HUB_R_NONE:
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");

@@ -7,6 +7,7 @@
  *   store*.c  the store interface (store.h): SQLite or PostgreSQL
  *   server.c  libmicrohttpd on the core loop, held requests, drain
  *   api.c     the endpoints of docs/protocol.md
+ *   events.c  GET .../events and its long poll (store_events.c: storing)
  *   cli.c     add-agent, check-config and friends
  */
 #ifndef OUTPOST_HUB_INT_H
@@ -43,6 +44,9 @@
 #define HUB_COMMAND_WAIT_MAX  300           /* s, GET /v1/commands/{id} */
 #define HUB_POLL_WAIT_MAX     3600          /* s, protocol bound of wait */
 #define HUB_SAMPLES_MAX       100
+#define HUB_EVENT_ID_MAX      128           /* an agent's event id, bytes */
+#define HUB_EVENTS_WAIT_MAX   300           /* s, GET events?wait= */
+#define HUB_EVENT_WAITERS_MAX 1024          /* held GET events, this node */
 #define HUB_DEVICES_MAX       100000
 #define HUB_LIST_MAX_BYTES    (64u << 20)   /* one operator response */
 #define HUB_SECRET_FILE_MAX   4096
@@ -180,6 +184,10 @@ struct hub_samples_page {
 };
 int  hub_store_samples(struct hub_store *, int64_t agent_id, const char *device,
                        struct hub_samples_page *, struct hub_buf *out);
+/* A page of events (store_events.c), by the agent's received time;
+ * device NULL: every event of the agent. */
+int  hub_store_events(struct hub_store *, int64_t agent_id, const char *device,
+                      struct hub_samples_page *, struct hub_buf *out);
 
 /* ---- server.c / api.c ---- */
 
@@ -189,6 +197,7 @@ struct MHD_Daemon;
 enum hub_route {
 	HUB_R_NONE, HUB_R_HEALTHZ, HUB_R_POLL, HUB_R_RESULTS, HUB_R_CMD_POST,
 	HUB_R_CMD_GET, HUB_R_AGENTS, HUB_R_DEVICES, HUB_R_SAMPLES,
+	HUB_R_EVENTS,
 };
 
 enum hub_wake {
@@ -234,7 +243,9 @@ struct hub_req {
 	uint64_t               deadline_ms;  /* loop clock */
 	struct loop_timer      timer;
 	struct hub_req        *prev, *next;  /* hub->held list */
-	struct hub_req        *cw_prev, *cw_next;  /* hub->cmd_waiters */
+	struct hub_req        *cw_prev, *cw_next;  /* hub->cmd_waiters or
+	                                              hub->event_waiters */
+	int64_t                ev_agent;     /* held GET events: its agent */
 };
 
 #define HUB_AGENT_BUCKETS 1024
@@ -260,6 +271,8 @@ struct hub {
 	size_t                   nheld;
 	struct hub_req          *held;         /* suspended requests */
 	struct hub_req          *cmd_waiters;  /* the held GET /v1/commands/{id} */
+	struct hub_req          *event_waiters; /* the held GET .../events */
+	size_t                   nevent_waiters;
 	uint64_t                 next_flush_ms;
 	size_t                   upload_bytes; /* bodies being received */
 	struct hub_agent        *agents[HUB_AGENT_BUCKETS];
@@ -309,9 +322,24 @@ void hub_api_handle(struct hub_req *);
 void hub_api_command_changed(struct hub *, const char *id);
 /* hub_store_watch()'s callback (arg: the hub). */
 void hub_api_store_event(int kind, const char *id, void *arg);
+/* GET samples' and events' since, until, limit and cursor; -1 when a
+ * response (400) was queued. */
+int  hub_api_page(struct hub_req *, struct hub_samples_page *);
+/* The agent named by the path (> 0); else a response (404, 500) was
+ * queued. */
+int64_t hub_api_agent_id(struct hub_req *);
 /* Once a second: expiry, lease wake-ups, last_seen, retention. */
 void hub_api_tick(struct hub *);
 /* Store agents' last_seen, address and version. */
 void hub_api_tick_flush(struct hub *);
+
+/* events.c: GET /v1/agents/{agent}/events, its long poll */
+void hub_events_get(struct hub_req *);
+/* Events were stored for agent_id (here or, through the store's
+ * notifications, on another node): its held GET events look again. */
+void hub_events_wake(struct hub *, int64_t agent_id);
+/* After a batch was stored: wake when it held events. */
+void hub_events_batch_stored(struct hub *, int64_t agent_id,
+                             const cJSON *batch);
 
 #endif

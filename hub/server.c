@@ -90,10 +90,19 @@ hub_kick(struct hub *h)
 
 /* ---- held requests ---- */
 
+/* The list of waiters a held request of this route joins, or NULL. */
+static struct hub_req **
+hub_waiters(struct hub *h, enum hub_route route)
+{
+	return route == HUB_R_CMD_GET ? &h->cmd_waiters :
+	    route == HUB_R_EVENTS ? &h->event_waiters : NULL;
+}
+
 static void
 hub_req_unhold(struct hub_req *r)
 {
 	struct hub *h = r->hub;
+	struct hub_req **list = hub_waiters(h, r->route);
 
 	if (!r->suspended)
 		return;
@@ -105,14 +114,16 @@ hub_req_unhold(struct hub_req *r)
 	if (r->next != NULL)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
-	if (r->route == HUB_R_CMD_GET) {
+	if (list != NULL) {
 		if (r->cw_prev != NULL)
 			r->cw_prev->cw_next = r->cw_next;
 		else
-			h->cmd_waiters = r->cw_next;
+			*list = r->cw_next;
 		if (r->cw_next != NULL)
 			r->cw_next->cw_prev = r->cw_prev;
 		r->cw_prev = r->cw_next = NULL;
+		if (r->route == HUB_R_EVENTS)
+			h->nevent_waiters--;
 	}
 	h->nheld--;
 	if (r->agent != NULL && r->agent->poll == r)
@@ -130,6 +141,7 @@ void
 hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 {
 	struct hub *h = r->hub;
+	struct hub_req **list = hub_waiters(h, r->route);
 
 	r->suspended = true;
 	r->held = true;
@@ -139,12 +151,14 @@ hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 	if (h->held != NULL)
 		h->held->prev = r;
 	h->held = r;
-	if (r->route == HUB_R_CMD_GET) {
+	if (list != NULL) {
 		r->cw_prev = NULL;
-		r->cw_next = h->cmd_waiters;
-		if (h->cmd_waiters != NULL)
-			h->cmd_waiters->cw_prev = r;
-		h->cmd_waiters = r;
+		r->cw_next = *list;
+		if (*list != NULL)
+			(*list)->cw_prev = r;
+		*list = r;
+		if (r->route == HUB_R_EVENTS)
+			h->nevent_waiters++;
 	}
 	h->nheld++;
 	loop_timer_arm(h->loop, &r->timer, wait_ms);

@@ -215,10 +215,7 @@ hub_store_batch_head(const cJSON *batch, struct hub_batch_head *hd)
 	hd->has_created = json_int_exact(j, 0, INT64_C(1) << 53, &hd->created_ms);
 	j = cJSON_GetObjectItemCaseSensitive(batch, "dropped_samples");
 	hd->has_dropped = json_int_exact(j, 0, INT64_C(1) << 53, &hd->dropped);
-	j = cJSON_GetObjectItemCaseSensitive(batch, "counters");
-	if (cJSON_IsObject(j) && (hd->counters = cJSON_PrintUnformatted(j)) == NULL)
-		return -1;
-	return 0;
+	return hub_store_batch_counters(batch, &hd->counters);
 }
 
 void
@@ -323,7 +320,9 @@ hub_store_batch_rows(const cJSON *batch, int64_t agent_id, uint64_t now_ms,
 	    store_inventory(cJSON_GetObjectItemCaseSensitive(batch, "inventory"),
 	    agent_id, now_ms, rows, ctx) == -1 ||
 	    store_samples(cJSON_GetObjectItemCaseSensitive(batch, "samples"),
-	    agent_id, now_ms, rows, ctx) == -1)
+	    agent_id, now_ms, rows, ctx) == -1 ||
+	    hub_store_batch_events(cJSON_GetObjectItemCaseSensitive(batch,
+	    "events"), agent_id, now_ms, rows, ctx) == -1)
 		return -1;
 	return 0;
 }

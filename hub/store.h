@@ -37,7 +37,8 @@ typedef void (*hub_store_id_cb)(const char *id, void *arg);
 /* Agents with a delivered, unacked command whose lease ran out. */
 typedef void (*hub_store_agent_cb)(int64_t agent_id, void *arg);
 /* An event from any node: kind 'a' (commands queued for agent id, in
- * decimal) or 'c' (command id changed: finished or expired). */
+ * decimal), 'c' (command id changed: finished or expired) or 'e' (SNMP
+ * notifications stored for agent id, in decimal: store_events.c). */
 typedef void (*hub_store_event_cb)(int kind, const char *id, void *arg);
 
 enum hub_store_kind { HUB_STORE_SQLITE, HUB_STORE_PG };
@@ -113,6 +114,9 @@ struct hub_store_ops {
 	 * last row's (ts, id) set for the next page's cursor. */
 	int  (*samples)(struct hub_store *, int64_t agent_id, const char *device,
 	                struct hub_samples_page *pg, struct hub_buf *out);
+	/* The same for events (by their received time); device NULL: all. */
+	int  (*events)(struct hub_store *, int64_t agent_id, const char *device,
+	               struct hub_samples_page *pg, struct hub_buf *out);
 };
 
 /* The fields of a batch's header row. */
@@ -136,13 +140,24 @@ struct hub_store_rows {
 	                 int64_t port, char *json, uint64_t now_ms);
 	int (*sample)(void *ctx, int64_t agent_id, const char *device,
 	              int64_t ts, char *json, uint64_t now_ms);
+	/* An event (SNMP notification): stored once per (agent, id); device
+	 * is "" when the agent did not map it to one. */
+	int (*event)(void *ctx, int64_t agent_id, const char *id,
+	             const char *device, int64_t ts, char *json, uint64_t now_ms);
 };
-/* Validates and walks results, inventory and samples (entries that are
+/* Validates and walks results, inventory, samples and events (entries that are
  * not well-formed are skipped, as documented); the ids of the commands a
  * result changed are added to done (NUL-separated). 0 or -1. */
 int  hub_store_batch_rows(const cJSON *batch, int64_t agent_id,
                           uint64_t now_ms, const struct hub_store_rows *,
                           void *ctx, struct hub_buf *done);
+/* store_events.c: a batch's counters object as JSON text (*out NULL
+ * when it has none), with the head's dropped_events in it; 0 or -1. */
+int  hub_store_batch_counters(const cJSON *batch, char **out);
+/* store_events.c: the events of a batch, for hub_store_batch_rows. */
+int  hub_store_batch_events(const cJSON *arr, int64_t agent_id,
+                            uint64_t now_ms, const struct hub_store_rows *,
+                            void *ctx);
 /* cb for each NUL-separated id in ids. */
 void hub_store_each_id(const struct hub_buf *ids, hub_store_id_cb, void *arg);
 /* A poll's common steps: _start sets up p's response and ids (its

@@ -90,7 +90,23 @@ static const char pg_step1[] =
 "CREATE INDEX samples_device ON samples(agent_id, device, ts);"
 "CREATE INDEX samples_received ON samples(received_ms);";
 
-static const char *const pg_steps[] = { pg_step1 };
+/* Migration 2: SNMP notifications (store_events.c), one row per
+ * (agent, event id): the same event posted to two nodes is stored once. */
+static const char pg_step2[] =
+"CREATE TABLE events ("
+"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+"  agent_id BIGINT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+"  event_id TEXT NOT NULL,"
+"  device TEXT NOT NULL,"
+"  ts BIGINT NOT NULL,"
+"  received_ms BIGINT NOT NULL,"
+"  entry TEXT NOT NULL,"
+"  UNIQUE (agent_id, event_id));"
+"CREATE INDEX events_agent ON events(agent_id, ts);"
+"CREATE INDEX events_device ON events(agent_id, device, ts);"
+"CREATE INDEX events_received ON events(received_ms);";
+
+static const char *const pg_steps[] = { pg_step1, pg_step2 };
 
 struct pg_store {
 	struct hub_store   base;
@@ -450,7 +466,8 @@ pg_drain(struct pg_store *s)
 	while (s->conn != NULL && (n = PQnotifies(s->conn)) != NULL) {
 		const char *p = n->extra;
 
-		if (p != NULL && (p[0] == 'a' || p[0] == 'c') && p[1] == ':' &&
+		if (p != NULL && (p[0] == 'a' || p[0] == 'c' || p[0] == 'e') &&
+		    p[1] == ':' &&
 		    hub_id_valid(p + 2, HUB_ID_MAX) && s->ev_cb != NULL)
 			s->ev_cb(p[0], p + 2, s->ev_arg);
 		PQfreemem(n);
@@ -1172,8 +1189,26 @@ pg_copy_samples(struct pg_store *s, const struct hub_buf *b)
 	return ok ? 0 : -1;
 }
 
+static int
+pg_row_event(void *ctx, int64_t agent_id, const char *id, const char *device,
+    int64_t ts, char *json, uint64_t now_ms)
+{
+	char a[24], t[24], r[24];
+	const char *p[] = { pg_i64(a, agent_id), id, device, pg_i64(t, ts),
+	    pg_i64(r, (int64_t)now_ms), json };
+
+	/* A second node inserting the same event waits for the first one's
+	 * commit, then inserts nothing. Every node's waiters for this
+	 * agent's events hear of a new one (one NOTIFY per transaction:
+	 * PostgreSQL folds equal payloads). */
+	return pg_pipe_send(ctx, "WITH i AS (INSERT INTO events(agent_id, "
+	    "event_id, device, ts, received_ms, entry) VALUES ($1, $2, $3, $4, "
+	    "$5, $6) ON CONFLICT DO NOTHING RETURNING agent_id) SELECT pg_notify('"
+	    PG_CHANNEL "', 'e:' || agent_id) FROM i", 6, p, NULL, json);
+}
+
 static const struct hub_store_rows pg_rows = {
-	pg_row_result, pg_row_inventory, pg_row_sample,
+	pg_row_result, pg_row_inventory, pg_row_sample, pg_row_event,
 };
 
 /* The rows of a batch: results and inventory pipelined, then samples by
@@ -1332,6 +1367,8 @@ pg_cleanup(struct hub_store *hs, uint64_t cutoff_ms, int max_rows)
 		"DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE "
 		"updated_ms < $1 AND (status IN ('done', 'failed', 'expired') OR "
 		"(status = 'delivered' AND acked = 1)) LIMIT $2)",
+		"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+		"received_ms < $1 LIMIT $2)",
 	};
 	struct pg_store *s = (struct pg_store *)hs;
 	char c[24], m[24];
@@ -1408,9 +1445,11 @@ pg_devices(struct hub_store *hs, int64_t agent_id, struct hub_buf *out)
 	    "reading inventory", NULL);
 }
 
+/* A page of samples or events (sql); device NULL: SQL NULL. */
 static int
-pg_samples(struct hub_store *hs, int64_t agent_id, const char *device,
-    struct hub_samples_page *pg, struct hub_buf *out)
+pg_page(struct hub_store *hs, const char *sql, int64_t agent_id,
+    const char *device, struct hub_samples_page *pg, struct hub_buf *out,
+    const char *what)
 {
 	char a[24], s0[24], s1[24], b0[24], b1[24], m[24];
 	/* one more than the page: a full page says whether more follow */
@@ -1418,10 +1457,29 @@ pg_samples(struct hub_store *hs, int64_t agent_id, const char *device,
 	    pg_i64(s1, pg->until), pg_i64(b0, pg->before_ts),
 	    pg_i64(b1, pg->before_id), pg_i64(m, pg->limit + 1) };
 
-	return pg_json_rows((struct pg_store *)hs, "SELECT entry, ts, id FROM "
+	return pg_json_rows((struct pg_store *)hs, sql, 7, p, out, what, pg);
+}
+
+static int
+pg_samples(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return pg_page(hs, "SELECT entry, ts, id FROM "
 	    "samples WHERE agent_id = $1 AND device = $2 AND ts >= $3 AND ts < $4 "
 	    "AND ($6::bigint = 0 OR ts < $5 OR (ts = $5 AND id < $6)) "
-	    "ORDER BY ts DESC, id DESC LIMIT $7", 7, p, out, "reading samples", pg);
+	    "ORDER BY ts DESC, id DESC LIMIT $7", agent_id, device, pg, out,
+	    "reading samples");
+}
+
+static int
+pg_events(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return pg_page(hs, "SELECT entry, ts, id FROM events WHERE agent_id = $1 "
+	    "AND ($2::text IS NULL OR device = $2) AND ts >= $3 AND ts < $4 "
+	    "AND ($6::bigint = 0 OR ts < $5 OR (ts = $5 AND id < $6)) "
+	    "ORDER BY ts DESC, id DESC LIMIT $7", agent_id, device, pg, out,
+	    "reading events");
 }
 
 static const struct hub_store_ops pg_ops = {
@@ -1434,5 +1492,5 @@ static const struct hub_store_ops pg_ops = {
 	.agents = pg_agents, .command_add = pg_command_add,
 	.command_get = pg_command_get, .poll = pg_poll, .batch = pg_batch,
 	.expire = pg_expire, .leases_due = pg_leases_due, .cleanup = pg_cleanup,
-	.devices = pg_devices, .samples = pg_samples,
+	.devices = pg_devices, .samples = pg_samples, .events = pg_events,
 };

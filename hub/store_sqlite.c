@@ -74,7 +74,24 @@ static const char sq_step1[] =
 "CREATE INDEX IF NOT EXISTS samples_device ON samples(agent_id, device, ts);"
 "CREATE INDEX IF NOT EXISTS samples_received ON samples(received_ms);";
 
-const char *const hub_store_sqlite_steps[] = { sq_step1 };
+/* Migration 2: SNMP notifications (store_events.c), one row per
+ * (agent, event id). IF NOT EXISTS as in step 1: a database adopted into
+ * versioning may hold any step's tables. */
+static const char sq_step2[] =
+"CREATE TABLE IF NOT EXISTS events ("
+"  id INTEGER PRIMARY KEY,"
+"  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+"  event_id TEXT NOT NULL,"
+"  device TEXT NOT NULL,"           /* '' when mapped to none */
+"  ts INTEGER NOT NULL,"            /* the agent's received time */
+"  received_ms INTEGER NOT NULL,"   /* ours: retention */
+"  entry TEXT NOT NULL,"
+"  UNIQUE (agent_id, event_id));"
+"CREATE INDEX IF NOT EXISTS events_agent ON events(agent_id, ts);"
+"CREATE INDEX IF NOT EXISTS events_device ON events(agent_id, device, ts);"
+"CREATE INDEX IF NOT EXISTS events_received ON events(received_ms);";
+
+const char *const hub_store_sqlite_steps[] = { sq_step1, sq_step2 };
 const int hub_store_sqlite_nsteps = (int)countof(hub_store_sqlite_steps);
 
 enum {
@@ -86,6 +103,7 @@ enum {
 	S_EXPIRE_DUE, S_EXPIRE_MARK, S_LEASES_DUE,
 	S_CLEAN_SAMPLES, S_CLEAN_INVENTORY, S_CLEAN_BATCHES, S_CLEAN_COMMANDS,
 	S_DEVICES, S_SAMPLES,
+	S_EVENT, S_EVENTS, S_EVENTS_DEV, S_CLEAN_EVENTS,
 	S_COUNT
 };
 
@@ -159,6 +177,17 @@ static const char *const store_sql[S_COUNT] = {
 	[S_SAMPLES] = "SELECT entry, ts, id FROM samples WHERE agent_id = ?1 "
 	    "AND device = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
 	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
+	[S_EVENT] = "INSERT INTO events(agent_id, event_id, device, ts, "
+	    "received_ms, entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT DO NOTHING",
+	[S_EVENTS] = "SELECT entry, ts, id FROM events WHERE agent_id = ?1 "
+	    "AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
+	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
+	[S_EVENTS_DEV] = "SELECT entry, ts, id FROM events WHERE agent_id = ?1 "
+	    "AND device = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
+	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
+	[S_CLEAN_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM "
+	    "events WHERE received_ms < ?1 LIMIT ?2)",
 };
 
 struct sq_store {
@@ -684,8 +713,24 @@ sq_row_sample(void *ctx, int64_t agent_id, const char *device, int64_t ts,
 	return store_exec(s, st, "storing a sample");
 }
 
+static int
+sq_row_event(void *ctx, int64_t agent_id, const char *id, const char *device,
+    int64_t ts, char *json, uint64_t now_ms)
+{
+	struct sq_store *s = ctx;
+	sqlite3_stmt *st = store_stmt(s, S_EVENT);
+
+	sqlite3_bind_int64(st, 1, agent_id);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, device, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, ts);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
+	sqlite3_bind_text(st, 6, json, -1, cJSON_free);
+	return store_exec(s, st, "storing an event");
+}
+
 static const struct hub_store_rows sq_rows = {
-	sq_row_result, sq_row_inventory, sq_row_sample,
+	sq_row_result, sq_row_inventory, sq_row_sample, sq_row_event,
 };
 
 static int
@@ -831,6 +876,7 @@ sq_cleanup(struct hub_store *hs, uint64_t cutoff_ms, int max_rows)
 
 	static const int which[] = {
 		S_CLEAN_SAMPLES, S_CLEAN_INVENTORY, S_CLEAN_BATCHES, S_CLEAN_COMMANDS,
+		S_CLEAN_EVENTS,
 	};
 	int total = 0;
 
@@ -900,22 +946,39 @@ sq_devices(struct hub_store *hs, int64_t agent_id, struct hub_buf *out)
 	return store_json_rows(s, st, out, "reading inventory", NULL);
 }
 
+/* A page of statement i (samples or events; device NULL: not bound). */
 static int
-sq_samples(struct hub_store *hs, int64_t agent_id, const char *device,
-    struct hub_samples_page *pg, struct hub_buf *out)
+sq_page(struct sq_store *s, int i, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out, const char *what)
 {
-	struct sq_store *s = (struct sq_store *)hs;
-	sqlite3_stmt *st = store_stmt(s, S_SAMPLES);
+	sqlite3_stmt *st = store_stmt(s, i);
 
 	sqlite3_bind_int64(st, 1, agent_id);
-	sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+	if (device != NULL)
+		sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, pg->since);
 	sqlite3_bind_int64(st, 4, pg->until);
 	sqlite3_bind_int64(st, 5, pg->before_ts);
 	sqlite3_bind_int64(st, 6, pg->before_id);
 	/* one more than the page: a full page says whether more follow */
 	sqlite3_bind_int(st, 7, pg->limit + 1);
-	return store_json_rows(s, st, out, "reading samples", pg);
+	return store_json_rows(s, st, out, what, pg);
+}
+
+static int
+sq_samples(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return sq_page((struct sq_store *)hs, S_SAMPLES, agent_id, device, pg,
+	    out, "reading samples");
+}
+
+static int
+sq_events(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return sq_page((struct sq_store *)hs, device ? S_EVENTS_DEV : S_EVENTS,
+	    agent_id, device, pg, out, "reading events");
 }
 
 static const struct hub_store_ops sq_ops = {
@@ -928,5 +991,5 @@ static const struct hub_store_ops sq_ops = {
 	.agents = sq_agents, .command_add = sq_command_add,
 	.command_get = sq_command_get, .poll = sq_poll, .batch = sq_batch,
 	.expire = sq_expire, .leases_due = sq_leases_due, .cleanup = sq_cleanup,
-	.devices = sq_devices, .samples = sq_samples,
+	.devices = sq_devices, .samples = sq_samples, .events = sq_events,
 };
