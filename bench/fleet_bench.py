@@ -470,8 +470,8 @@ class Bench:
 
     def run(self):
         a, W = self.a, self.W
-        self.setup()
         try:
+            self.setup()
             log(f"{a.agents} swarm agents (TCP), {a.http_agents} (HTTP), "
                 f"{a.real} outpost run, poll wait {W} s")
             self.start_agents()

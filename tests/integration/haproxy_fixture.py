@@ -7,8 +7,9 @@ through its runtime API (the stats socket), stopped at the end.
     hap.stat()["n1"]["scur"]              # connections held on n1
 
 Servers are n1..nK; those past `active` start in maintenance. Every
-server is health-checked with GET /healthz once a second (down after 2
-failures, up after 2 successes), balanced by least connections.
+server is health-checked with GET /healthz once a second (down after 3
+failures of 5 s each, up after 2 successes), balanced by least
+connections.
 """
 
 import os
@@ -53,11 +54,11 @@ defaults
   timeout connect 5s
   timeout client 5m
   timeout server 5m
-  timeout check 2s
+  timeout check 5s
   maxconn {maxconn}
   retries 3
   option redispatch
-  default-server check inter 1s fall 2 rise 2
+  default-server check inter 1s fall 3 rise 2
 frontend fe
   bind 127.0.0.1:{self.port}
   default_backend be
