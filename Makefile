@@ -106,7 +106,7 @@ asan:
 
 # The benchmarks' peers (onesixtyone, prometheus-snmp-exporter) are
 # installed here only, never by deps or demo.
-bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
+bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN) $(BUILD)/outpost-swarm
 	bash packaging/deps.sh --bench
 	$(TEST_ENV) bench/run
 

@@ -85,8 +85,12 @@ class Balancers:
     """The TCP-mode and the HTTP-mode HAProxy, driven together."""
 
     def __init__(self, workdir, ports, active, tcp_conns, http_conns):
-        self.tcp = HAProxy(workdir, "tcp", ports, active, tcp_conns)
-        self.http = HAProxy(workdir, "http", ports, active, http_conns)
+        # Loaded nodes answer /healthz late (store calls on the loop):
+        # checks that tolerate it. A dead node refuses connections, and
+        # HAProxy redispatches those at once anyway.
+        kw = dict(check="inter 2s fall 5 rise 2", check_timeout="10s")
+        self.tcp = HAProxy(workdir, "tcp", ports, active, tcp_conns, **kw)
+        self.http = HAProxy(workdir, "http", ports, active, http_conns, **kw)
 
     def set_state(self, server, state):
         self.tcp.set_state(server, state)

@@ -9,7 +9,8 @@ through its runtime API (the stats socket), stopped at the end.
 Servers are n1..nK; those past `active` start in maintenance. Every
 server is health-checked with GET /healthz once a second (down after 3
 failures of 5 s each, up after 2 successes), balanced by least
-connections.
+connections. check= replaces those settings (a benchmark that loads
+the nodes gives them more time).
 """
 
 import os
@@ -37,7 +38,8 @@ class HAProxy:
     127.0.0.1:self.port, backend be over the servers. A process holds two
     descriptors per proxied connection, within its open file limit."""
 
-    def __init__(self, workdir, mode, ports, active=None, maxconn=1000):
+    def __init__(self, workdir, mode, ports, active=None, maxconn=1000,
+                 check="inter 1s fall 3 rise 2", check_timeout="5s"):
         self.mode = mode
         os.makedirs(workdir, exist_ok=True)
         self.sock = os.path.join(workdir, f"haproxy-{mode}.sock")
@@ -54,11 +56,11 @@ defaults
   timeout connect 5s
   timeout client 5m
   timeout server 5m
-  timeout check 5s
+  timeout check {check_timeout}
   maxconn {maxconn}
   retries 3
   option redispatch
-  default-server check inter 1s fall 3 rise 2
+  default-server check {check}
 frontend fe
   bind 127.0.0.1:{self.port}
   default_backend be
