@@ -47,8 +47,8 @@ The defaults are the issue's 10,100 agents. A process may hold only
 20,000 descriptors on the development VM (no CAP_SYS_RESOURCE): each
 HAProxy mode runs in its own process and the swarm in processes of 5,000
 instances. On that VM, shared with other work, the nodes kept up with
-2,100 agents (`make bench-fleet FLEET_ARGS="--agents 1600
---http-agents 400"`), not with 4,100 (docs/group.md, "Figures").
+3,100 agents (`make bench-fleet FLEET_ARGS="--agents 2400
+--http-agents 600"`), not with 4,100 (docs/group.md, "Figures").
 """
 
 from __future__ import annotations
