@@ -44,7 +44,7 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit integration asan bench deps demo clean install docs \
-        uninstall deb man farm
+        uninstall deb man farm swarm bench-fleet
 
 all: outpost outpost-hub
 
@@ -65,6 +65,13 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
 
 farm: $(FARM_BIN)
+
+# outpost-swarm: many agents' real transports in one process, for the hub
+# group benchmark (bench/swarm.c). Not part of `make all` nor the .deb.
+swarm: $(BUILD)/outpost-swarm
+
+$(BUILD)/outpost-swarm: $(BUILD)/bench/swarm.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/outpost-farm: $(BUILD)/tests/farm/farm.o $(FARM_LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(FARM_LIBS)
@@ -99,9 +106,15 @@ asan:
 
 # The benchmarks' peers (onesixtyone, prometheus-snmp-exporter) are
 # installed here only, never by deps or demo.
-bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
+bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN) $(BUILD)/outpost-swarm
 	bash packaging/deps.sh --bench
 	$(TEST_ENV) bench/run
+
+# The hub group on PostgreSQL behind HAProxy, with 10,000 swarm agents and
+# 100 real ones (bench/fleet_bench.py; about 15 minutes, needs root).
+bench-fleet: $(BUILD)/outpost $(BUILD)/outpost-hub $(BUILD)/outpost-swarm
+	bash packaging/deps.sh
+	$(TEST_ENV) /usr/bin/python3 bench/fleet_bench.py $(FLEET_ARGS)
 
 # The README's first command: the packages it needs, build, then the
 # loopback demo.

@@ -18,6 +18,9 @@ when a tool does not run. Devices are real snmpd instances on loopback.
       16,000-row table against snmpbulkwalk: bench/farm_bench.py.
   (e) outpost-hub (OUTPOST_HUB): held polls, delivery latency, ingest:
       bench/hub_bench.py. No peer: peer and ratio are "-".
+  (g) with BENCH_FLEET=1 only (about 15 minutes): a hub group on
+      PostgreSQL behind HAProxy, its own table (bench/fleet_bench.py,
+      also `make bench-fleet`; BENCH_FLEET_ARGS passes its options).
 """
 
 import os
@@ -156,6 +159,9 @@ def main():
         name = name[4:] if name.startswith("hub ") else name
         rows.append((f"hub: {name}", str(value), "-", "-", unit))
     benchtable.print_table(rows, "hub rows have no peer")
+    if os.environ.get("BENCH_FLEET") == "1":
+        fleet = [sys.executable, os.path.join(HERE, "fleet_bench.py")]
+        subprocess.run(fleet + os.environ.get("BENCH_FLEET_ARGS", "").split(), check=True)
 
 
 if __name__ == "__main__":

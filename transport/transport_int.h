@@ -354,6 +354,11 @@ int  transport_report_dropped(struct transport *);
 /* Nothing open, nothing spooled, nothing in flight (selftest.c). */
 bool transport_idle(const struct transport *);
 
+/* selftest.c: an "ok" result for cmd (whose "id" the poll checked) with
+ * data {mark: value}; NULL if out of memory. The swarm (bench/swarm.c)
+ * answers with it too. */
+cJSON *tp_selftest_result(const cJSON *cmd, const char *mark, double value);
+
 /* 401/403: loud (an operator must fix the token), but throttled. */
 void tp_complain_auth(struct transport *, uint64_t now, long status, uint64_t delay);
 
