@@ -169,7 +169,7 @@ int  tp_spool_save_state(struct spool *, uint64_t reserved_id);
 
 /* ---- batch.c ---------------------------------------------------------- */
 
-enum { BATCH_RESULTS, BATCH_INVENTORY, BATCH_SAMPLES, BATCH_KINDS };
+enum { BATCH_RESULTS, BATCH_INVENTORY, BATCH_SAMPLES, BATCH_EVENTS, BATCH_KINDS };
 extern const char *const tp_batch_kind_names[BATCH_KINDS];
 
 /* A growable byte buffer with a hard maximum (curl's dynbuf idea). */
@@ -184,6 +184,7 @@ void tp_buf_free(struct tp_buf *);
 struct batch {
 	struct tp_buf parts[BATCH_KINDS];
 	size_t        nitems[BATCH_KINDS];
+	uint64_t      dropped_events;   /* reported in the head when closed */
 };
 
 struct tp_counter {
@@ -282,6 +283,9 @@ const char *tp_http_req_error(const struct tp_req *, CURLcode, char *buf,
 /* ---- transport.c: the object the files share -------------------------- */
 
 struct transport {
+	/* Events lost (receive queue, too large, batch not spooled) and
+	 * not yet reported in a batch's dropped_events; and ever. */
+	uint64_t              events_dropped_pending, events_dropped_total;
 	struct loop          *loop;
 	struct transport_opts o;            /* strings owned */
 	char                 *base_url;     /* without trailing '/' */
