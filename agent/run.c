@@ -173,7 +173,6 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	platform_notify("STOPPING=1");
 	a->stopping = true;
 	discover_stop(a, false);
-	agent_traps_stop(a);
 	a->stop_phase = STOP_COMMANDS;
 	a->stop_deadline = mono_ms() + STOP_COMMANDS_MS;
 	loop_timer_arm(l, &a->stop_timer, 0);

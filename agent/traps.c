@@ -249,6 +249,7 @@ agent_traps_counters(struct agent *a, cJSON *status)
 		{ "traps_malformed", st.malformed },
 		{ "traps_queue_full", st.queue_full },
 		{ "informs_acked", st.informs_acked },
+		{ "traps_reports_sent", st.reports_sent },
 	};
 	o = status ? cJSON_AddObjectToObject(status, "traps") : NULL;
 	for (size_t i = 0; i < countof(c); i++) {

@@ -252,7 +252,7 @@ struct osnmp_trap_opts {
 	size_t      nlisten;
 	const char *const *communities;
 	size_t      ncommunities;
-	const struct config_credential *const *users;   /* v3, borrowed */
+	const struct config_credential *const *users;   /* v3; each borrowed */
 	size_t      nusers;
 	unsigned    rate;               /* per source per second; 0: unlimited */
 	unsigned    queue_max;          /* receive buffer, in notifications */

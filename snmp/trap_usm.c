@@ -33,7 +33,7 @@ static const uint8_t stat_time_window[] = { 0x2b, 6, 1, 6, 3, 15, 1, 1, 2, 0 };
 
 struct trap_usm {
 	struct osnmp_engine *keys;
-	const struct config_credential *const *users;
+	const struct config_credential **users;   /* the array is ours */
 	size_t   nusers;
 	uint8_t  engid[TRAP_ENGID_MAX];
 	size_t   engid_len;
@@ -146,11 +146,13 @@ trap_usm_new(struct osnmp_engine *keys, const struct config_credential *const *u
 	struct trap_usm *u = xcalloc(1, sizeof(*u));
 
 	u->keys = keys;
-	u->users = users;
+	u->users = xcalloc(nusers + 1, sizeof(*u->users));
+	memcpy(u->users, users, nusers * sizeof(*users));
 	u->nusers = nusers;
 	u->start_ms = mono_ms();
 	if (state_load(u, state_dir, err, errlen) == -1 ||
 	    RAND_bytes((uint8_t *)&u->salt, sizeof(u->salt)) != 1) {
+		free(u->users);
 		free(u);
 		return NULL;
 	}
@@ -164,6 +166,7 @@ trap_usm_free(struct trap_usm *u)
 		return;
 	explicit_bzero(u->plain, sizeof(u->plain));
 	explicit_bzero(u->tmp, sizeof(u->tmp));
+	free(u->users);
 	free(u);
 }
 
