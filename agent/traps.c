@@ -288,7 +288,14 @@ struct traps_cli {
 	bool         json;
 	unsigned     count, seen;
 	uint64_t     id;
+	struct loop_timer flush;   /* once per loop pass, not per line */
 };
+
+static void
+traps_flush(struct loop *l, struct loop_timer *t, void *arg)
+{
+	fflush(stdout);
+}
 
 static void
 traps_print(const struct osnmp_notification *n, void *arg)
@@ -323,9 +330,12 @@ traps_print(const struct osnmp_notification *n, void *arg)
 			printf("  %s\n", line ? line : "(too long)");
 		}
 	}
-	fflush(stdout);
-	if (c->count > 0 && ++c->seen >= c->count)
+	if (!loop_timer_armed(&c->flush))
+		loop_timer_arm(c->loop, &c->flush, 0);
+	if (c->count > 0 && ++c->seen >= c->count) {
+		fflush(stdout);
 		loop_stop(c->loop);
+	}
 }
 
 static void
@@ -428,6 +438,7 @@ cmd_traps(int argc, char **argv)
 	log_init("outpost", LOG_LVL_WARN, false);
 	osnmp_lib_init("outpost");
 	c.loop = loop_new();
+	loop_timer_init(&c.flush, traps_flush, &c);
 	eng = osnmp_engine_new(c.loop, &eo);
 	if (trap_setup(&s, &t, creds, ncreds, state, err, sizeof(err)) == -1 ||
 	    (tr = osnmp_trap_open(c.loop, eng, &s.o, traps_print, &c, err,
@@ -439,6 +450,8 @@ cmd_traps(int argc, char **argv)
 			fprintf(stderr, "outpost traps: listening on %s%s\n",
 			    t.listen.items[0], t.listen.count > 1 ? " and more" : "");
 		loop_run(c.loop);
+		loop_timer_disarm(c.loop, &c.flush);
+		fflush(stdout);
 		osnmp_trap_close(tr);
 		rc = 0;
 	}
