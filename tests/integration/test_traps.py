@@ -165,6 +165,9 @@ def test_refused_and_malformed_are_counted(trap_agent):
     t = st["traps"]
     assert (t["dropped_community"], t["dropped_auth"], t["received"]) == (1, 1, 1)
     assert st["events"] == 1
+    out = subprocess.run([agent.binary, "status", "-c", agent.ini], capture_output=True,
+                         text=True).stdout
+    assert "1 community, 1 auth, 0 time window, 0 rate, 3 malformed" in out, out
     # the same counters travel in the batches
     assert run(["snmptrap", "-v", "2c", "-c", "public", target, "", LINKDOWN,
                 "1.3.6.1.2.1.1.5.0", "s", "after"]).returncode == 0
@@ -231,3 +234,20 @@ def test_bad_traps_config_is_refused(outpost, tmp_path):
         r = subprocess.run([outpost, "check-config", "-c", str(ini)],
                            capture_output=True, text=True)
         assert r.returncode == 1 and why in r.stderr, r.stderr
+
+
+def test_reload_applies_new_communities(trap_agent):
+    agent, hub, target = trap_agent
+    agent.write_config(extra={"traps": {"listen": f"udp:{target}",
+                                        "communities": "rotated",
+                                        "credentials": "trapper"}})
+    agent.reload()
+    agent.wait_log("reload: [traps] changed")
+    agent.wait_log("traps: listening on 1 address (1 communities")
+    for comm, value in (("public", "old-comm"), ("rotated", "new-comm")):
+        assert run(["snmptrap", "-v", "2c", "-c", comm, target, "", LINKDOWN,
+                    "1.3.6.1.2.1.1.5.0", "s", value]).returncode == 0
+    evs = wait_events(hub, 1)
+    assert by_value(evs, "new-comm")["community"] == "rotated"
+    st = wait_status(agent, lambda st: st.get("traps", {}).get("dropped_community") == 1)
+    assert not [e for e in events(hub) if e["varbinds"][0]["value"] == "old-comm"]
