@@ -251,3 +251,46 @@ def test_reload_applies_new_communities(trap_agent):
     assert by_value(evs, "new-comm")["community"] == "rotated"
     st = wait_status(agent, lambda st: st.get("traps", {}).get("dropped_community") == 1)
     assert not [e for e in events(hub) if e["varbinds"][0]["value"] == "old-comm"]
+
+
+PROTOCOLS = [("MD5", "DES"), ("SHA", "AES"), ("SHA-224", "AES-192"), ("SHA-384", "AES-256"),
+             ("SHA-512", "AES-192-C"), ("SHA-256", "AES-256-C"), ("SHA", None)]
+
+
+def test_every_v3_protocol(outpost, tmp_path):
+    """Each auth and privacy protocol a [credential] takes authenticates
+    an inform (acknowledged) and a trap (its sender's engine ID)."""
+    port = free_udp_port()
+    lines = ["[traps]", f"listen = udp:127.0.0.1:{port}",
+             "credentials = " + " ".join(f"u{i}" for i in range(len(PROTOCOLS)))]
+    for i, (auth, priv) in enumerate(PROTOCOLS):
+        lines += [f"[credential u{i}]", "version = 3", f"user = user{i}",
+                  f"auth_protocol = {auth}", f"auth_password = authpass{i}{i}{i}"]
+        lines += ([f"priv_protocol = {priv}", f"priv_password = privpass{i}{i}{i}"]
+                  if priv else ["level = authNoPriv"])
+    ini = tmp_path / "o.ini"
+    ini.write_text("\n".join(lines) + "\n")
+    ini.chmod(0o600)
+    p = subprocess.Popen([outpost, "traps", "-c", str(ini), "--json",
+                          "--count", str(2 * len(PROTOCOLS))],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=client_env())
+    try:
+        time.sleep(0.5)
+        for i, (auth, priv) in enumerate(PROTOCOLS):
+            sec = (["-l", "authPriv", "-x", priv, "-X", f"privpass{i}{i}{i}"] if priv
+                   else ["-l", "authNoPriv"])
+            flags = ["-v", "3", "-u", f"user{i}", "-a", auth, "-A", f"authpass{i}{i}{i}", *sec]
+            r = run(["snmpinform", *flags, "-t", "2", "-r", "1", f"127.0.0.1:{port}", "",
+                     "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.2.1.1.5.0", "s", f"inform-{i}"])
+            assert r.returncode == 0, (auth, priv, r.stderr)
+            assert run(["snmptrap", *flags, "-e", f"0x80001f88800000000{i}",
+                        f"127.0.0.1:{port}", "", LINKDOWN, "1.3.6.1.2.1.1.5.0", "s",
+                        f"trap-{i}"]).returncode == 0
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    got = sorted(json.loads(line)["varbinds"][0]["value"] for line in out.splitlines())
+    assert got == sorted([f"inform-{i}" for i in range(len(PROTOCOLS))] +
+                         [f"trap-{i}" for i in range(len(PROTOCOLS))])
