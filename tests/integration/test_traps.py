@@ -294,3 +294,39 @@ def test_every_v3_protocol(outpost, tmp_path):
     got = sorted(json.loads(line)["varbinds"][0]["value"] for line in out.splitlines())
     assert got == sorted([f"inform-{i}" for i in range(len(PROTOCOLS))] +
                          [f"trap-{i}" for i in range(len(PROTOCOLS))])
+
+
+def test_event_names_its_inventory_device(outpost, tmp_path):
+    """A notification from an address the inventory holds carries that
+    device's ADDRESS:PORT, like its samples; others carry none."""
+    from farm_fixture import Farm
+    farm = Farm(devices=[("127.94.0.7", "host", {})]).start()
+    hub = FakeHub()
+    hub.start()
+    port = free_udp_port()
+    agent = AgentProcess(outpost, str(tmp_path / "agent"), hub.url, "tok-traps",
+                         credentials={"lab": {"version": "2c", "community": "public"}},
+                         extra={"scan": {"networks": "127.94.0.7", "port": str(farm.port),
+                                         "timeout": "500ms"},
+                                "traps": {"listen": f"udp:127.0.0.1:{port}",
+                                          "communities": "public"}})
+    try:
+        agent.start()
+
+        def inventoried():
+            with hub.lock:
+                return any(i.get("address") == "127.94.0.7"
+                           for b in hub.stored.values() for i in b.get("inventory", []))
+        assert hub.wait_for(inventoried, 20)
+        for src, value in (("127.94.0.7", "from-device"), ("127.94.0.8", "from-stranger")):
+            assert run(["snmptrap", "-v", "2c", "-c", "public", f"--clientaddr={src}",
+                        f"127.0.0.1:{port}", "", LINKDOWN, "1.3.6.1.2.1.1.5.0", "s",
+                        value]).returncode == 0
+        evs = wait_events(hub, 2)
+        assert by_value(evs, "from-device")["device"] == f"127.94.0.7:{farm.port}"
+        stranger = by_value(evs, "from-stranger")
+        assert stranger["source"] == "127.94.0.8" and "device" not in stranger
+    finally:
+        assert agent.stop() == 0
+        hub.close()
+        farm.stop()
