@@ -433,8 +433,7 @@ cmd_traps(int argc, char **argv)
 		t.communities.items = (char **)&pub;
 		t.communities.count = 1;
 	}
-	if (t.rate == 0)
-		t.rate = 0;   /* on site, everything is shown */
+	/* Without FILE, rate is 0: on site, everything is shown. */
 	log_init("outpost", LOG_LVL_WARN, false);
 	osnmp_lib_init("outpost");
 	c.loop = loop_new();
