@@ -91,6 +91,11 @@ struct agent {
 	struct rows_budget   rows_budget;     /* tables of the polls in flight */
 	uint64_t             polls, poll_errors, samples;
 	uint64_t             reloads;          /* SIGHUPs applied (status.json) */
+	/* notifications (traps.c) */
+	struct osnmp_trap   *traps;
+	struct config_credential *trap_creds;  /* copies the receiver borrows */
+	size_t               ntrap_creds;
+	uint64_t             event_id, events, traps_queue_reported;
 	bool                 oneshot;          /* outpost poll: no schedule */
 	const struct config_credential *cli_cred;   /* outpost poll's flags */
 	enum { STOP_NONE, STOP_COMMANDS, STOP_UPLOADS } stop_phase;
@@ -115,6 +120,16 @@ void agent_command(struct agent *, const cJSON *cmd);
 void agent_commands_abort(struct agent *, const char *why);
 /* A deep copy that outlives a reload of the configuration. */
 void agent_cred_copy(struct config_credential *dst, const struct config_credential *src);
+
+/* traps.c: the notification receiver of the service */
+int    agent_traps_start(struct agent *);
+void   agent_traps_stop(struct agent *);
+/* After a reload (a->cfg is the new one): restart if [traps] changed. */
+void   agent_traps_reload(struct agent *, const struct config *old);
+/* Counters into the batches, and status (if not NULL) gets "traps". */
+void   agent_traps_counters(struct agent *, cJSON *status);
+cJSON *agent_event_json(const struct osnmp_notification *, const char *device,
+                        uint64_t id);
 
 /* inventory.c */
 struct inv_dev *inv_find(struct agent *, const char *address, unsigned port);

@@ -50,6 +50,8 @@ TEST=(
 BENCH=(
   # /usr/bin/time -v for CPU time and max RSS
   time
+  # the notification benchmark's peer (bench/trap_bench.py)
+  snmptrapd
   # the scan benchmark's peer (bench/bench.py)
   onesixtyone
   # the poll benchmark's peer (bench/poll_bench.py starts its own)

@@ -95,7 +95,9 @@ def test_agent_unit_runs_the_service_as_its_own_user():
     assert k["User"] == ["outpost"] and k["Type"] == ["simple"]
     assert k["StateDirectory"] == ["outpost"]   # state_dir's default
     assert k["Restart"] == ["on-failure"]
-    assert k["CapabilityBoundingSet"] == [""]
+    # Only what [traps] listen on port 162 needs; never root.
+    assert k["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"]
+    assert k["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
 
 
 def test_hub_unit_outlasts_the_longest_default_drain():
