@@ -41,6 +41,9 @@ TEST=(
   nghttp2-server
   # hub group tests: a throw-away cluster (tests/integration/pg_fixture.py)
   postgresql
+  # /metrics: promtool check metrics, and a real Prometheus scraping the hub
+  # (tests/integration/test_metrics.py starts its own on loopback)
+  prometheus
 )
 # Peers the benchmarks measure Outpost against, in the same run; never
 # needed to build, test or try it.
@@ -56,7 +59,7 @@ BENCH=(
 # we want their programs (tests and benchmarks start their own instances
 # on loopback), not a daemon on this machine. A service that was there
 # before this run is left as it was.
-NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql)
+NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql prometheus)
 
 log() { printf 'deps.sh: %s\n' "$*"; }
 
