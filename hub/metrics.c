@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_MAX_BYTES   (32u << 20)
+#define METRICS_MAX_BYTES   (64u << 20)
 #define METRICS_WINDOW_MS   300000     /* Prometheus' default lookback */
 #define METRICS_MAX_SAMPLES 50000      /* newest samples read per scrape */
 #define METRICS_ONLINE_MS   30000      /* as "polling" in GET /v1/agents */
