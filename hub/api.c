@@ -51,6 +51,11 @@ hub_api_route(const char *method, const char *url, char *arg, size_t arglen,
 
 	*allow = NULL;
 	arg[0] = '\0';
+	/* operator.c's routes and /metrics first (GET .../commands is the
+	 * history, POST queues) */
+	if ((r = hub_op_route(method, url, arg, arglen, allow)) != HUB_R_NONE ||
+	    *allow != NULL)
+		return r;
 	if (strcmp(url, "/healthz") == 0) {
 		r = HUB_R_HEALTHZ;
 	} else if (strcmp(url, "/v1/agent/commands") == 0) {
@@ -96,7 +101,7 @@ hub_api_body_max(enum hub_route r)
 	case HUB_R_CMD_POST:
 		return PROTO_COMMAND_MAX_BYTES;
 	default:
-		return 0;
+		return hub_op_body_max(r);
 	}
 }
 
@@ -179,11 +184,12 @@ hub_api_auth(struct hub_req *r)
 	}
 	hub_token_hash(tok, strlen(tok), hash);
 	if (!api_agent_route(r->route)) {
-		if (CRYPTO_memcmp(hash, h->admin_hash, HUB_HASH_LEN) != 0) {
-			api_unauthorized(r, "not the admin token");
-			return -1;
-		}
-		return 0;
+		const char *why = NULL;
+		int rc = hub_op_auth(r, hash, &why);
+
+		if (rc == -1 && why != NULL)
+			api_unauthorized(r, why);
+		return rc;
 	}
 	id = hub_store_agent_by_token(h->store, hash, name, sizeof(name));
 	if (id < 0) {
@@ -370,7 +376,7 @@ api_results(struct hub_req *r)
 	struct hub *h = r->hub;
 	const char *ce = hub_req_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
 	char err[256], *json = NULL;
-	size_t jlen = 0;
+	size_t jlen = 0, wire = r->body.len;
 	cJSON *batch = NULL, *o;
 	int64_t batch_id;
 	bool stored;
@@ -416,8 +422,14 @@ api_results(struct hub_req *r)
 	}
 	log_debug("agent %s: batch %lld %s", r->agent->name, (long long)batch_id,
 	    stored ? "stored" : "was stored before");
-	if (stored)
+	if (stored) {
 		hub_events_batch_stored(h, r->agent->id, batch);
+		hub_op_samples_wake(h, r->agent->name);
+	}
+	h->stats.batches += stored;
+	h->stats.batches_dup += !stored;
+	h->stats.batch_bytes += wire;
+	h->stats.batch_json_bytes += jlen;
 	cJSON_Delete(batch);
 	if ((o = cJSON_CreateObject()) != NULL) {
 		char idtxt[24];
@@ -501,7 +513,7 @@ api_command_post(struct hub_req *r)
 	}
 	rc = hub_store_command_add(h->store, agent_id, id,
 	    cJSON_GetObjectItemCaseSensitive(cmd, "type")->valuestring, txt, now,
-	    now + h->cfg->command_ttl);
+	    now + h->cfg->command_ttl, r->who[0] ? r->who : NULL);
 	cJSON_free(txt);
 	cJSON_Delete(cmd);
 	if (rc == -1) {
@@ -510,7 +522,8 @@ api_command_post(struct hub_req *r)
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		return;
 	}
-	log_debug("command %s queued for %s", id, r->arg);
+	log_debug("command %s queued for %s by %s", id, r->arg, r->who);
+	h->stats.commands_queued++;
 	if ((a = hub_agent_find(h, agent_id)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 	if ((o = cJSON_CreateObject()) != NULL)
@@ -564,7 +577,7 @@ hub_api_command_changed(struct hub *h, const char *id)
 
 	for (; r != NULL; r = next) {
 		next = r->cw_next;
-		if (strcmp(r->arg, id) == 0)
+		if (r->route == HUB_R_CMD_GET && strcmp(r->arg, id) == 0)
 			hub_req_wake(r, HUB_WAKE_EVENT);
 	}
 }
@@ -643,6 +656,7 @@ api_agents(struct hub_req *r)
 		cJSON_AddBoolToObject(o, "polling", a != NULL && (a->poll != NULL ||
 		    (a->last_seen_ms > 0 && wall - a->last_seen_ms <
 		    API_POLLING_RECENT_MS)));
+		hub_op_agent_more(o, e);   /* online, last batch's counters */
 	}
 	cJSON_Delete(rows);
 	hub_respond_json(r, MHD_HTTP_OK, out);
@@ -710,7 +724,8 @@ api_list(struct hub_req *r)
 			return;
 		}
 	}
-	if (r->route == HUB_R_SAMPLES && hub_api_page(r, &pg) == -1)
+	if (r->route == HUB_R_SAMPLES && (hub_api_page(r, &pg) == -1 ||
+	    hub_op_samples_wait(r) == -1))
 		return;
 	if ((id = hub_api_agent_id(r)) <= 0)
 		return;
@@ -724,6 +739,10 @@ api_list(struct hub_req *r)
 	}
 	if (rc == -1) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+		return;
+	}
+	if (r->route == HUB_R_SAMPLES && hub_op_samples_hold(r, b.len)) {
+		hub_buf_free(&b);   /* nothing new yet: held (operator.c) */
 		return;
 	}
 	hub_respond(r, MHD_HTTP_OK, "application/json", b.data, b.len);
@@ -767,6 +786,9 @@ hub_api_handle(struct hub_req *r)
 		break;
 	case HUB_R_NONE:
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");
+		break;
+	default:
+		hub_op_handle(r);   /* operator.c, metrics.c */
 		break;
 	}
 }

@@ -94,8 +94,9 @@ hub_kick(struct hub *h)
 static struct hub_req **
 hub_waiters(struct hub *h, enum hub_route route)
 {
-	return route == HUB_R_CMD_GET ? &h->cmd_waiters :
-	    route == HUB_R_EVENTS ? &h->event_waiters : NULL;
+	/* an operator's wait: commands/{id} and samples, or events */
+	return route == HUB_R_POLL ? NULL :
+	    route == HUB_R_EVENTS ? &h->event_waiters : &h->cmd_waiters;
 }
 
 static void

@@ -44,6 +44,9 @@ TEST=(
   # the group behind a balancer (tests/integration/haproxy_fixture.py,
   # make bench-fleet)
   haproxy
+  # /metrics: promtool check metrics, and a real Prometheus scraping the hub
+  # (tests/integration/test_metrics.py starts its own on loopback)
+  prometheus
 )
 # Peers the benchmarks measure Outpost against, in the same run; never
 # needed to build, test or try it.
@@ -61,7 +64,7 @@ BENCH=(
 # we want their programs (tests and benchmarks start their own instances
 # on loopback), not a daemon on this machine. A service that was there
 # before this run is left as it was.
-NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql haproxy)
+NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql haproxy prometheus)
 
 log() { printf 'deps.sh: %s\n' "$*"; }
 
