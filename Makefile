@@ -133,11 +133,12 @@ bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
 	$(TEST_ENV) bench/run
 
 # The README's first command: the packages it needs, build, then the
-# loopback demo.
+# loopback demo; it prints the console's URL and a token (KEEP=1: runs
+# until Ctrl-C).
 demo:
 	bash packaging/deps.sh --demo
 	$(MAKE) all
-	OUTPOST=$(CURDIR)/$(BUILD)/outpost demo/demo.py
+	OUTPOST=$(CURDIR)/$(BUILD)/outpost KEEP=$(KEEP) demo/demo.py
 
 # Debian build and test packages (needs root when some are missing).
 deps:
@@ -200,6 +201,8 @@ uninstall:
 
 # build/deb/outpost_VERSION_ARCH.deb and outpost-hub_VERSION_ARCH.deb
 deb: $(BUILD)/outpost $(BUILD)/outpost-hub
+	@grep -q '"/assets/' $(CONSOLE_C) || { echo "deb: $(BUILD)/outpost-hub" \
+	  "has no console (node/npm missing: packaging/deps.sh)" >&2; exit 1; }
 	bash packaging/build-deb.sh --outpost $(BUILD)/outpost \
 	  --hub $(BUILD)/outpost-hub --out $(BUILD)/deb
 

@@ -5,7 +5,9 @@
 reference hub (outpost-hub) and the agent (outpost run). The agent
 discovers the devices, polls them and long-polls the hub for commands;
 we read the inventory and live samples from the hub's operator API, send
-commands through it and print their results. Only loopback is used.
+commands through it and print their results, then print the console's
+URL and a token (KEEP=1: and keep running until Ctrl-C). Only loopback
+is used.
 """
 
 import datetime
@@ -26,6 +28,8 @@ BUILD = os.path.join(HERE, "..", "build")
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(BUILD, "outpost")
 HUB = os.environ.get("OUTPOST_HUB") or os.path.join(BUILD, "outpost-hub")
 NET, PORT, NDEV = "127.0.90.0/27", 1161, 20
+# make demo KEEP=1: leave it all running for the console until Ctrl-C
+KEEP = os.environ.get("KEEP", "") not in ("", "0")
 
 
 def when(ms):
@@ -67,6 +71,17 @@ def fresh_status(agent, since_ms, timeout=15):
     wait_for("a fresh status.json", written, timeout)
 
 
+def console_line(hub):
+    """Where the console is and the token to sign in with."""
+    return (f"console: http://127.0.0.1:{hub.port}/  "
+            f"sign in with the token: {hub_admin_token(hub)}")
+
+
+def hub_admin_token(hub):
+    with open(hub.token_file) as f:
+        return f.read().strip()
+
+
 def step(text):
     print(f"\n== {text}", flush=True)
 
@@ -98,6 +113,8 @@ def main():
                          log_level="info").start()
         token = hub.add_agent("site-1")
         print(f"hub on http://127.0.0.1:{hub.port}; agent 'site-1' added")
+        console = console_line(hub)
+        print(console)
 
         step("starting the agent: outpost run -c outpost.ini")
         agent = AgentProcess(OUTPOST, os.path.join(tmp, "agent"),
@@ -154,6 +171,18 @@ def main():
             step("outpost status -c outpost.ini")
             fresh_status(agent, int(time.time() * 1000))
             subprocess.run([OUTPOST, "status", "-c", agent.ini], env=client_env())
+
+            step("the operator console (docs/console.md)")
+            print(console)
+            if KEEP:
+                print("running until Ctrl-C (KEEP=1)", flush=True)
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    print()
+            else:
+                print("(make demo KEEP=1 keeps everything running for it)")
         finally:
             step("stopping the agent, the hub and the devices")
             agent.stop()
