@@ -32,7 +32,7 @@ def browser_missing():
 
 
 class Browser:
-    def __init__(self, width=1280, height=900):
+    def __init__(self, width=1280, height=1000):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 

@@ -104,6 +104,9 @@ def test_serves_the_console_with_a_strict_policy(site):
     assert status == 200 and "content-encoding" not in h2
     import gzip as gz_mod
     assert gz_mod.decompress(gz) == plain
+    status, h3, plain2 = hub.request("GET", js, token=None,
+                                     headers={"Accept-Encoding": "gzip;q=0, br"})
+    assert "content-encoding" not in h3 and plain2 == plain
     status, _, _ = hub.request("GET", js, token=None, headers={"If-None-Match": h["etag"]})
     assert status == 304
     # the API is not the console's: unknown paths stay 404

@@ -44,6 +44,15 @@ function SignIn({ reason, onDone }) {
   </main>`;
 }
 
+const online = (a) => (a.online ?? a.polling) === true;
+
+// The spool backlog the agent reported with its last batch ("counters").
+function spool(a) {
+  const c = a.counters;
+  const b = c && typeof c === 'object' ? c.spool_bytes : undefined;
+  return b === undefined || b === null ? '–' : bytes(b);
+}
+
 function Agents() {
   const { data, error } = useLive((signal) => api('GET', '/v1/agents', undefined, { signal }), 5000, 'agents');
   const agents = data || [];
@@ -55,12 +64,12 @@ function Agents() {
         <th>Address</th><th>Spool backlog</th><th>Dropped samples</th></tr></thead>
       <tbody>${agents.map((a) => html`<tr key=${a.name} data-agent=${a.name}>
         <td><a href=${`#/agents/${encodeURIComponent(a.name)}`}>${a.name}</a></td>
-        <td><span class=${a.polling ? 'state on' : 'state off'}>${a.polling ? 'online' : 'offline'}</span></td>
+        <td><span class=${online(a) ? 'state on' : 'state off'}>${online(a) ? 'online' : 'offline'}</span></td>
         <td>${a.version ?? '–'}</td>
         <td title=${a.last_seen ?? ''}>${ago(a.last_seen)}</td>
         <td>${a.address ?? '–'}</td>
-        <td>${a.spool_bytes === undefined || a.spool_bytes === null ? '–' : bytes(a.spool_bytes)}</td>
-        <td>${a.dropped_samples === undefined || a.dropped_samples === null ? '–' : String(a.dropped_samples)}</td>
+        <td class="num">${spool(a)}</td>
+        <td class="num">${a.dropped_samples === undefined || a.dropped_samples === null ? '–' : String(a.dropped_samples)}</td>
       </tr>`)}</tbody>
     </table>
     ${data && agents.length === 0 ? html`<p>No agents yet: <code>outpost-hub add-agent NAME</code>.</p>` : null}
