@@ -230,3 +230,25 @@ def test_a_refusal_shows_the_agents_reason(site):
 def test_no_errors_in_the_browser_log(site):
     errs = site["browser"].errors()
     assert errs == [], errs
+
+
+def test_the_deb_hub_carries_the_console(outpost, tmp_path):
+    """The hub .deb holds the console: the binary it installs serves it."""
+    import shutil
+    if shutil.which("dpkg-deb") is None:
+        pytest.skip("dpkg-deb is not installed")
+    r = subprocess.run(["bash", os.path.join(ROOT, "packaging/build-deb.sh"), "--outpost",
+                        outpost, "--hub", hub_binary(), "--out", str(tmp_path / "deb")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    deb = next((tmp_path / "deb").glob("outpost-hub_*.deb"))
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(tmp_path / "root")], check=True)
+    hub = HubProcess(str(tmp_path / "root/usr/bin/outpost-hub"), str(tmp_path / "hub")).start()
+    try:
+        status, h, body = hub.request("GET", "/", token=None)
+        js = body.split(b'src="')[1].split(b'"')[0].decode()
+        status_js, _, code = hub.request("GET", js, token=None)
+    finally:
+        hub.stop()
+    assert status == 200 and "default-src 'self'" in h["content-security-policy"]
+    assert status_js == 200 and b"outpost.token" in code   # the bundle itself
