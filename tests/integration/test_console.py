@@ -158,6 +158,27 @@ def test_inventory_lists_every_device_and_filters(site):
            == dev_id(site, site["hostile"]))
 
 
+def test_thousands_of_devices_come_a_page_at_a_time(site):
+    """An agent with 5,000 devices (one batch of inventory): the page holds
+    one page of rows, and the filter and the pager reach all of them."""
+    hub, b = site["hub"], site["browser"]
+    token = hub.add_agent("big-site")
+    now = int(time.time() * 1000)
+    inv = [{"address": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}", "port": 161,
+            "version": "2c", "credential": "lab", "sys_name": f"edge-{i:05d}",
+            "sys_descr": "synthetic", "sys_object_id": ".1.3.6.1.4.1.8072.3.2.10",
+            "sys_uptime": 100, "first_seen_ms": now, "last_seen_ms": now}
+           for i in range(5000)]
+    hub.post_batch(token, {"batch_id": 1, "agent_version": "0.1.0", "created_ms": now,
+                           "results": [], "inventory": inv, "samples": []})
+    b.get(site["url"] + "#/agents/big-site")
+    b.wait("5000 devices", lambda: b.css("#count")[0].text == "5000 of 5000 devices")
+    assert len(b.css("#devices tbody tr")) == 100
+    b.css("#filter")[0].send_keys("edge-04321")
+    b.wait("one row", lambda: [r.get_attribute("data-device") for r in
+                               b.css("#devices tbody tr")] == ["10.0.16.225:161"])
+
+
 def test_device_page_charts_rates_live(site):
     b, hub = site["browser"], site["hub"]
     dev = dev_id(site, site["switches"][0])

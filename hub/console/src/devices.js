@@ -33,15 +33,19 @@ export function Devices({ agent }) {
   const [q, setQ] = useState('');
   const [sort, setSort] = useState(['address', 1]);
   const [page, setPage] = useState(0);
-  const rows = useMemo(() => {
-    const all = data || [];
-    const needle = q.trim().toLowerCase();
-    const hit = needle === '' ? all : all.filter((d) => COLS.some(([, , get]) =>
-      text(get(d)).toLowerCase().includes(needle)));
+  // Sorted once per answer and order, each row with its search text
+  // made once: a keystroke in the filter is one pass of includes().
+  const sorted = useMemo(() => {
     const [key, dir] = sort;
     const get = key === 'address' ? addrKey : COLS.find((c) => c[0] === key)[2];
-    return hit.slice().sort((a, b) => dir * compare(get(a), get(b)));
-  }, [data, q, sort]);
+    return (data || []).map((d) => ({ d, k: get(d),
+      s: COLS.map(([, , g]) => text(g(d))).join('\n').toLowerCase() }))
+      .sort((a, b) => dir * compare(a.k, b.k));
+  }, [data, sort]);
+  const rows = useMemo(() => {
+    const needle = q.trim().toLowerCase();
+    return (needle === '' ? sorted : sorted.filter((x) => x.s.includes(needle))).map((x) => x.d);
+  }, [sorted, q]);
   const pages = Math.max(1, Math.ceil(rows.length / PAGE));
   const p = Math.min(page, pages - 1);
   const shown = rows.slice(p * PAGE, (p + 1) * PAGE);
