@@ -71,17 +71,6 @@ def fresh_status(agent, since_ms, timeout=15):
     wait_for("a fresh status.json", written, timeout)
 
 
-def console_line(hub):
-    """Where the console is and the token to sign in with."""
-    return (f"console: http://127.0.0.1:{hub.port}/  "
-            f"sign in with the token: {hub_admin_token(hub)}")
-
-
-def hub_admin_token(hub):
-    with open(hub.token_file) as f:
-        return f.read().strip()
-
-
 def step(text):
     print(f"\n== {text}", flush=True)
 
@@ -113,7 +102,11 @@ def main():
                          log_level="info").start()
         token = hub.add_agent("site-1")
         print(f"hub on http://127.0.0.1:{hub.port}; agent 'site-1' added")
-        console = console_line(hub)
+        # A token for the console with the operator role (outpost-hub
+        # add-token): it may look and send commands, not manage the hub.
+        operator = hub.cli("add-token", "demo", "--role", "operator").stdout.strip()
+        console = (f"console: http://127.0.0.1:{hub.port}/  sign in with the "
+                   f"operator token: {operator}")
         print(console)
 
         step("starting the agent: outpost run -c outpost.ini")

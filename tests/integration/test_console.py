@@ -18,7 +18,7 @@ import pytest
 from agent_fixture import AgentProcess
 from console_browser import Browser, browser_missing
 from farm_fixture import Farm, farm_block
-from hub_fixture import ADMIN_TOKEN, SANITIZER_MARKERS, HubProcess, hub_binary
+from hub_fixture import SANITIZER_MARKERS, HubProcess, hub_binary
 from snmpd_fixture import client_env
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -45,12 +45,16 @@ def site(outpost):
         base = net.network_address
         switches = [str(base + i) for i in (1, 2, 3)]
         hostile = str(base + 9)
+        edge = str(base + 5)      # Counter64 0, 2^32-1, 2^53+1, 2^63, 2^64-1
         rec = os.path.join(tmp, "hostile.snmprec")
         hostile_recording(rec)
         farm = Farm(devices=[(f"{switches[0]}-{switches[-1]}", "switch8", {}),
-                             (hostile, rec, {})]).start()
+                             (edge, "edge", {}), (hostile, rec, {})]).start()
         hub = HubProcess(hub_binary(), os.path.join(tmp, "hub"), max_poll_wait="20s").start()
         token = hub.add_agent("site-1")
+        # operator tokens with roles (outpost-hub add-token NAME --role ROLE)
+        tokens = {role: hub.cli("add-token", name, "--role", role).stdout.strip()
+                  for name, role in (("alice", "operator"), ("victor", "viewer"))}
         scan = f"{base}/28"
         agent = AgentProcess(outpost, os.path.join(tmp, "agent"),
                              f"http://127.0.0.1:{hub.port}", token, allow=scan,
@@ -64,7 +68,7 @@ def site(outpost):
         try:
             yield {"hub": hub, "agent": agent, "farm": farm, "browser": browser,
                    "url": f"http://127.0.0.1:{hub.port}/", "switches": switches,
-                   "hostile": hostile, "tmp": tmp}
+                   "hostile": hostile, "edge": edge, "tmp": tmp, "tokens": tokens}
         finally:
             browser.close()
             rc = agent.stop()
@@ -117,20 +121,20 @@ def test_sign_in_and_the_agents_page(site):
     b = site["browser"]
     b.get(site["url"])
     b.wait_css("#token")
-    b.css("#token")[0].send_keys(ADMIN_TOKEN)
+    b.css("#token")[0].send_keys(site["tokens"]["operator"])
     b.css("#signin button")[0].click()
-    b.wait_css("#me")
+    assert b.wait_css("#me")[0].text == "alice (operator)"
     row = b.wait("the agent online", lambda: [r for r in b.css("#agents tbody tr")
                                              if "site-1" in r.text and "online" in r.text])
     assert "0." in row[0].text            # its version, from User-Agent
     # the token is in no URL the page went to
-    assert ADMIN_TOKEN not in b.driver.current_url
+    assert site["tokens"]["operator"] not in b.driver.current_url
     b.screenshot(os.path.join(SHOTS, "console-agents.png"))
 
 
 def test_inventory_lists_every_device_and_filters(site):
     b = site["browser"]
-    want = {dev_id(site, a) for a in site["switches"] + [site["hostile"]]}
+    want = {dev_id(site, a) for a in site["switches"] + [site["hostile"], site["edge"]]}
     b.wait("the inventory at the hub", lambda: want <= {f"{d['address']}:{d['port']}"
                                                       for d in inventory(site)}, 60)
     b.get(site["url"] + "#/agents/site-1")
@@ -208,29 +212,37 @@ def test_hostile_sysdescr_is_text_on_the_device_page(site):
     assert b.css("#sysinfo img") == []
 
 
-def test_walk_from_the_console_matches_outpost_walk(site, outpost):
+def console_walk(site, outpost, dev, subtree, rows):
+    """A walk from the console page of dev: (the table's rows, outpost walk's)."""
+    from selenium.webdriver.support.ui import Select
     b = site["browser"]
-    dev = dev_id(site, site["switches"][1])
     b.get(site["url"] + f"#/agents/site-1/devices/{dev}/console")
     b.wait("the credential from the inventory",
-           lambda: b.css("#credential")[0].get_attribute("value") == "lab-v2c"
-           or b.css("#credential")[0].get_attribute("value"))
-    from selenium.webdriver.support.ui import Select
+           lambda: b.css("#credential")[0].get_attribute("value") == "lab-v2c")
     Select(b.css("#type")[0]).select_by_value("snmp.walk")
     oid = b.wait_css("#oid")[0]
     oid.clear()
-    oid.send_keys(IFDESCR)
+    oid.send_keys(subtree)
     b.css("#send")[0].click()
     b.wait("the walk done", lambda: b.css('#result[data-status="done"]'), 40)
-    table = b.wait_css("#varbinds tbody tr", 8)
+    table = b.wait_css("#varbinds tbody tr", rows)
     got = [[td.text for td in tr.find_elements("css selector", "td")] for tr in table]
-    out = subprocess.run([outpost, "walk", "--json", "-c", "public", dev, IFDESCR],
+    out = subprocess.run([outpost, "walk", "--json", "-c", "public", dev, subtree],
                          capture_output=True, text=True, env=client_env(), timeout=30)
     assert out.returncode == 0, out.stderr
-    want = [[v["oid"], v["type"], str(v["value"])] for v in map(json.loads, out.stdout.split("\n")[:-1])]
+    want = [[v["oid"], v["type"], str(v["value"])]
+            for v in map(json.loads, out.stdout.splitlines())]
+    return got, want
+
+
+def test_walk_from_the_console_matches_outpost_walk(site, outpost):
+    b = site["browser"]
+    got, want = console_walk(site, outpost, dev_id(site, site["switches"][1]), IFDESCR, 8)
     assert got == want and len(want) == 8
-    b.wait("the history row", lambda: any("snmp.walk" in r.text and "done" in r.text
-                                          for r in b.css("#history tbody tr")))
+    # the history, from the hub: who sent it, and how long it took
+    row = b.wait("the history row", lambda: [r for r in b.css("#history tbody tr")
+                                             if "snmp.walk" in r.text and "done" in r.text])
+    assert "alice" in row[0].text and " ms" in row[0].text
     b.screenshot(os.path.join(SHOTS, "console-console.png"))
 
 
@@ -248,8 +260,41 @@ def test_a_refusal_shows_the_agents_reason(site):
     assert "set" in reason.lower()
 
 
+def test_counter64_values_keep_every_digit(site, outpost):
+    """2^53+1 and 2^64-1 as the device has them, not as a double rounds them."""
+    got, want = console_walk(site, outpost, dev_id(site, site["edge"]),
+                             "1.3.6.1.4.1.8072.9999.9999.1", 5)
+    assert got == want
+    assert [r[2] for r in got] == ["0", "4294967295", "9007199254740993",
+                                   "9223372036854775808", "18446744073709551615"]
+
+
 def test_no_errors_in_the_browser_log(site):
     errs = site["browser"].errors()
+    assert errs == [], errs
+
+
+def test_a_viewer_cannot_send_a_command(site):
+    """Refused by the API itself (403), whatever the page does."""
+    b, hub = site["browser"], site["hub"]
+    viewer = site["tokens"]["viewer"]
+    dev = dev_id(site, site["switches"][0])
+    cmd = {"type": "snmp.get", "target": dev, "credential": "lab-v2c",
+           "args": {"oids": ["1.3.6.1.2.1.1.5.0"]}}
+    status, _, body = hub.request("POST", "/v1/agents/site-1/commands", cmd, token=viewer)
+    assert status == 403, body
+    b.css("#signout")[0].click()
+    b.wait_css("#token")[0].send_keys(viewer)
+    b.css("#signin button")[0].click()
+    assert b.wait_css("#me")[0].text == "victor (viewer)"
+    b.get(site["url"] + f"#/agents/site-1/devices/{dev}/console")
+    b.wait_css("#send")[0].click()
+    err = b.wait_css("p.error")[0].text
+    assert "viewer" in err, err
+    assert b.css("#result") == []
+    # the only error logged is that 403
+    errs = b.errors(allow=("/v1/agents/site-1/commands - Failed to load resource: "
+                           "the server responded with a status of 403",))
     assert errs == [], errs
 
 

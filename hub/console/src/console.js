@@ -59,9 +59,12 @@ function Result({ cmd }) {
   </div>`;
 }
 
+// Created to finished, as the hub counts it (the history's duration_ms),
+// else the agent's own run time.
 function duration(c) {
   const r = c.result;
-  return r && r.duration_ms !== undefined && r.duration_ms !== null ? `${String(r.duration_ms)} ms` : '–';
+  const ms = c.duration_ms ?? (r ? r.duration_ms : null);
+  return ms === undefined || ms === null ? '–' : `${String(ms)} ms`;
 }
 
 // The agent's command history from the hub (GET /v1/agents/{agent}/commands)
