@@ -51,6 +51,11 @@ hub_api_route(const char *method, const char *url, char *arg, size_t arglen,
 
 	*allow = NULL;
 	arg[0] = '\0';
+	/* operator.c's routes and /metrics first (GET .../commands is the
+	 * history, POST queues) */
+	if ((r = hub_op_route(method, url, arg, arglen, allow)) != HUB_R_NONE ||
+	    *allow != NULL)
+		return r;
 	if (strcmp(url, "/healthz") == 0) {
 		r = HUB_R_HEALTHZ;
 	} else if (strcmp(url, "/v1/agent/commands") == 0) {
@@ -94,7 +99,7 @@ hub_api_body_max(enum hub_route r)
 	case HUB_R_CMD_POST:
 		return PROTO_COMMAND_MAX_BYTES;
 	default:
-		return 0;
+		return hub_op_body_max(r);
 	}
 }
 
@@ -177,11 +182,12 @@ hub_api_auth(struct hub_req *r)
 	}
 	hub_token_hash(tok, strlen(tok), hash);
 	if (!api_agent_route(r->route)) {
-		if (CRYPTO_memcmp(hash, h->admin_hash, HUB_HASH_LEN) != 0) {
-			api_unauthorized(r, "not the admin token");
-			return -1;
-		}
-		return 0;
+		const char *why = NULL;
+		int rc = hub_op_auth(r, hash, &why);
+
+		if (rc == -1 && why != NULL)
+			api_unauthorized(r, why);
+		return rc;
 	}
 	id = hub_store_agent_by_token(h->store, hash, name, sizeof(name));
 	if (id < 0) {
@@ -368,7 +374,7 @@ api_results(struct hub_req *r)
 	struct hub *h = r->hub;
 	const char *ce = hub_req_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
 	char err[256], *json = NULL;
-	size_t jlen = 0;
+	size_t jlen = 0, wire = r->body.len;
 	cJSON *batch = NULL, *o;
 	int64_t batch_id;
 	bool stored;
@@ -414,6 +420,10 @@ api_results(struct hub_req *r)
 	}
 	log_debug("agent %s: batch %lld %s", r->agent->name, (long long)batch_id,
 	    stored ? "stored" : "was stored before");
+	h->stats.batches += stored;
+	h->stats.batches_dup += !stored;
+	h->stats.batch_bytes += wire;
+	h->stats.batch_json_bytes += jlen;
 	cJSON_Delete(batch);
 	if ((o = cJSON_CreateObject()) != NULL) {
 		char idtxt[24];
@@ -497,7 +507,7 @@ api_command_post(struct hub_req *r)
 	}
 	rc = hub_store_command_add(h->store, agent_id, id,
 	    cJSON_GetObjectItemCaseSensitive(cmd, "type")->valuestring, txt, now,
-	    now + h->cfg->command_ttl);
+	    now + h->cfg->command_ttl, r->who[0] ? r->who : NULL);
 	cJSON_free(txt);
 	cJSON_Delete(cmd);
 	if (rc == -1) {
@@ -506,7 +516,8 @@ api_command_post(struct hub_req *r)
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		return;
 	}
-	log_debug("command %s queued for %s", id, r->arg);
+	log_debug("command %s queued for %s by %s", id, r->arg, r->who);
+	h->stats.commands_queued++;
 	if ((a = hub_agent_find(h, agent_id)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 	if ((o = cJSON_CreateObject()) != NULL)
@@ -636,6 +647,7 @@ api_agents(struct hub_req *r)
 		cJSON_AddBoolToObject(o, "polling", a != NULL && (a->poll != NULL ||
 		    (a->last_seen_ms > 0 && wall - a->last_seen_ms <
 		    API_POLLING_RECENT_MS)));
+		hub_op_agent_more(o, e);   /* online, last batch's counters */
 	}
 	cJSON_Delete(rows);
 	hub_respond_json(r, MHD_HTTP_OK, out);
@@ -755,6 +767,9 @@ hub_api_handle(struct hub_req *r)
 		break;
 	case HUB_R_NONE:
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");
+		break;
+	default:
+		hub_op_handle(r);   /* operator.c, metrics.c */
 		break;
 	}
 }

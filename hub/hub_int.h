@@ -99,6 +99,32 @@ void hub_json_init(void);
 /* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
 int  hub_device_normalize(const char *in, char *out, size_t outlen);
 
+/* cli.c: the store a command works on; NULL after printing why. */
+struct hub_config;
+struct hub_store *hub_cli_store(const struct hub_config *);
+
+/* ---- operator.c: operator tokens and their roles ---- */
+
+/* Ordered: each role may do what the ones before it may. */
+enum hub_role {
+	HUB_ROLE_NONE, HUB_ROLE_VIEWER, HUB_ROLE_OPERATOR, HUB_ROLE_ADMIN,
+};
+/* "viewer" ... ; NULL for NONE */
+const char *hub_role_name(enum hub_role);
+/* HUB_ROLE_NONE when name is not a role */
+enum hub_role hub_role_parse(const char *name);
+/* The admin token file's token is this operator name (reserved). */
+#define HUB_ADMIN_FILE_NAME "admin"
+
+/* ---- metrics.c ---- */
+
+/* Store calls timed for the latency histogram. */
+enum hub_store_op {
+	HUB_SOP_POLL, HUB_SOP_BATCH, HUB_SOP_COMMAND_ADD, HUB_SOP_COMMAND_GET,
+	HUB_SOP_AUTH, HUB_SOP_HISTORY, HUB_SOP_METRICS, HUB_SOP_COUNT,
+};
+void hub_metrics_store_time(enum hub_store_op, uint64_t us);
+
 /* ---- store.c: the calls below go to the backend [hub] db names ---- */
 
 int  hub_store_open(const char *path, struct hub_store **, char *err, size_t errlen);
@@ -126,18 +152,44 @@ int64_t hub_store_agent_by_token(struct hub_store *,
 int64_t hub_store_agent_by_name(struct hub_store *, const char *name);
 int  hub_store_agent_touch(struct hub_store *, int64_t id, uint64_t last_seen_ms,
                            const char *address, const char *version);
-/* [{"id", "name", "last_seen_ms", "version", "address"}] */
+/* [{"id", "name", "last_seen_ms", "version", "address"}, plus from the
+ * agent's newest batch "batch_ms", "dropped_samples" and "counters"
+ * (raw JSON) when there is one] */
 int  hub_store_agents(struct hub_store *, cJSON **out);
 
-/* Commands. body is the full command object as delivered. */
+/* Operator tokens (hash only, like agents'). _add: 0, 1 if the name
+ * exists, -1; _remove: 0, 1 if none, -1; _by_hash: 1 found (name and
+ * role copied), 0 none, -1. _list: [{"name", "role", "created_ms"}]. */
+int  hub_store_token_add(struct hub_store *, const char *name, const char *role,
+                         const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms);
+int  hub_store_token_remove(struct hub_store *, const char *name);
+int  hub_store_token_by_hash(struct hub_store *,
+                             const unsigned char hash[HUB_HASH_LEN], char *name,
+                             size_t namelen, char *role, size_t rolelen);
+int  hub_store_tokens(struct hub_store *, cJSON **out);
+
+/* Commands. body is the full command object as delivered; sender the
+ * name of the operator token that queued it. */
 int  hub_store_command_add(struct hub_store *, int64_t agent_id, const char *id,
                            const char *type, const char *body,
-                           uint64_t now_ms, uint64_t expires_ms);
-/* The operator view ({"id", "agent", "type", "status", "created",
- * "updated", "result"}): 0, 1 if unknown, -1 on error. final is set when
- * the status is done, failed or expired. */
+                           uint64_t now_ms, uint64_t expires_ms,
+                           const char *sender);
+/* The operator view ({"id", "agent", "type", "target", "args", "sender",
+ * "status", "created", "updated", "duration_ms", "result"}): 0, 1 if
+ * unknown, -1 on error. final is set when the status is done, failed or
+ * expired. */
 int  hub_store_command_get(struct hub_store *, const char *id, cJSON **out,
                            bool *final);
+/* An agent's commands created in [since, until), newest first, at most
+ * limit, each the operator view without "result". */
+int  hub_store_commands(struct hub_store *, int64_t agent_id, int64_t since,
+                        int64_t until, int limit, cJSON **out);
+/* Commands by status, all agents: cb(status, count). */
+int  hub_store_command_counts(struct hub_store *, hub_store_count_cb, void *arg);
+/* The newest sample of each (agent, device, profile) received since
+ * since_ms, at most max_rows, ordered by agent name and device. */
+int  hub_store_latest_samples(struct hub_store *, uint64_t since_ms, int max_rows,
+                              hub_store_sample_cb, void *arg);
 
 struct hub_poll {
 	const char *ack;        /* NULL: none */
@@ -189,6 +241,10 @@ struct MHD_Daemon;
 enum hub_route {
 	HUB_R_NONE, HUB_R_HEALTHZ, HUB_R_POLL, HUB_R_RESULTS, HUB_R_CMD_POST,
 	HUB_R_CMD_GET, HUB_R_AGENTS, HUB_R_DEVICES, HUB_R_SAMPLES,
+	/* operator.c: roles, history, token and agent management */
+	HUB_R_WHOAMI, HUB_R_HISTORY, HUB_R_TOKENS, HUB_R_TOKEN_ADD,
+	HUB_R_TOKEN_DEL, HUB_R_AGENT_ADD, HUB_R_AGENT_DEL,
+	HUB_R_METRICS,  /* metrics.c */
 };
 
 enum hub_wake {
@@ -229,6 +285,8 @@ struct hub_req {
 	size_t                 discarded;
 	size_t                 budget;       /* bytes counted in hub->upload_bytes */
 	struct hub_agent      *agent;        /* agent routes, after auth */
+	enum hub_role          role;         /* operator routes, after auth */
+	char                   who[HUB_NAME_MAX + 1];  /* the token's name */
 	char                   arg[HUB_NAME_MAX + HUB_ID_MAX + 2];  /* path part */
 	char                   next_cursor[48];  /* Next-Cursor header; "" = none */
 	uint64_t               deadline_ms;  /* loop clock */
@@ -238,6 +296,13 @@ struct hub_req {
 };
 
 #define HUB_AGENT_BUCKETS 1024
+
+/* Counters of this process for /metrics (metrics.c). */
+struct hub_stats {
+	uint64_t batches, batches_dup, batch_bytes, batch_json_bytes;
+	uint64_t commands_queued;
+	uint64_t forbidden;
+};
 
 struct hub {
 	const struct config_hub *cfg;
@@ -266,6 +331,7 @@ struct hub {
 	uint64_t                 next_cleanup_ms;
 	struct complain          auth_complain, store_complain, limit_complain;
 	struct complain          shed_complain, utf8_complain;
+	struct hub_stats         stats;        /* metrics.c */
 };
 
 /* tls.c */
@@ -309,6 +375,21 @@ void hub_api_handle(struct hub_req *);
 void hub_api_command_changed(struct hub *, const char *id);
 /* hub_store_watch()'s callback (arg: the hub). */
 void hub_api_store_event(int kind, const char *id, void *arg);
+/* operator.c: its routes (HUB_R_NONE: not one of them), their body
+ * limits, operator auth (hash of the bearer token; -1 with *why for a
+ * 401, or -1 with a 403 queued), and their handlers. */
+enum hub_route hub_op_route(const char *method, const char *url, char *arg,
+                            size_t arglen, const char **allow);
+size_t hub_op_body_max(enum hub_route);
+int  hub_op_auth(struct hub_req *, const unsigned char hash[HUB_HASH_LEN],
+                 const char **why);
+void hub_op_handle(struct hub_req *);
+/* GET /v1/agents: adds "online" (= "polling") and, from the store row of
+ * hub_store_agents(), the newest batch's "last_batch", "dropped_samples"
+ * and "counters" (null without a batch). */
+void hub_op_agent_more(cJSON *o, const cJSON *row);
+/* metrics.c: GET /metrics */
+void hub_metrics_handle(struct hub_req *);
 /* Once a second: expiry, lease wake-ups, last_seen, retention. */
 void hub_api_tick(struct hub *);
 /* Store agents' last_seen, address and version. */

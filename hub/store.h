@@ -40,6 +40,13 @@ typedef void (*hub_store_agent_cb)(int64_t agent_id, void *arg);
  * decimal) or 'c' (command id changed: finished or expired). */
 typedef void (*hub_store_event_cb)(int kind, const char *id, void *arg);
 
+/* hub_store_command_counts(): one status and its number of commands. */
+typedef void (*hub_store_count_cb)(const char *status, int64_t n, void *arg);
+/* hub_store_latest_samples(): one stored sample (JSON text, len bytes). */
+typedef void (*hub_store_sample_cb)(const char *agent, const char *device,
+                                    int64_t ts, const char *entry, size_t len,
+                                    void *arg);
+
 enum hub_store_kind { HUB_STORE_SQLITE, HUB_STORE_PG };
 
 /* [hub] db: "sqlite:PATH", "postgresql://..." or "postgres://...", or a
@@ -96,7 +103,7 @@ struct hub_store_ops {
 	int  (*agents)(struct hub_store *, cJSON **out);
 	int  (*command_add)(struct hub_store *, int64_t agent_id, const char *id,
 	                    const char *type, const char *body, uint64_t now_ms,
-	                    uint64_t expires_ms);
+	                    uint64_t expires_ms, const char *sender);
 	int  (*command_get)(struct hub_store *, const char *id, cJSON **out,
 	                    bool *final);
 	int  (*poll)(struct hub_store *, int64_t agent_id, struct hub_poll *);
@@ -113,6 +120,19 @@ struct hub_store_ops {
 	 * last row's (ts, id) set for the next page's cursor. */
 	int  (*samples)(struct hub_store *, int64_t agent_id, const char *device,
 	                struct hub_samples_page *pg, struct hub_buf *out);
+	/* operator tokens, command history, metrics (hub_int.h) */
+	int  (*token_add)(struct hub_store *, const char *name, const char *role,
+	                  const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms);
+	int  (*token_remove)(struct hub_store *, const char *name);
+	int  (*token_by_hash)(struct hub_store *,
+	                      const unsigned char hash[HUB_HASH_LEN], char *name,
+	                      size_t namelen, char *role, size_t rolelen);
+	int  (*tokens)(struct hub_store *, cJSON **out);
+	int  (*commands)(struct hub_store *, int64_t agent_id, int64_t since,
+	                 int64_t until, int limit, cJSON **out);
+	int  (*command_counts)(struct hub_store *, hub_store_count_cb, void *arg);
+	int  (*latest_samples)(struct hub_store *, uint64_t since_ms, int max_rows,
+	                       hub_store_sample_cb, void *arg);
 };
 
 /* The fields of a batch's header row. */
@@ -162,6 +182,12 @@ cJSON *hub_store_command_json(const char *id, const char *agent,
                               const char *type, const char *status,
                               int64_t created_ms, int64_t updated_ms,
                               const char *result, bool *final);
+/* Adds what the console shows of a command to its view o: "sender"
+ * (NULL: null), "target" and "args" from the stored body, and
+ * "duration_ms" (created to the result; null while open). */
+void   hub_store_command_more(cJSON *o, const char *sender, const char *body,
+                              int64_t created_ms, int64_t updated_ms,
+                              bool final);
 
 /* Each backend's state starts with this. */
 struct hub_store {

@@ -74,7 +74,17 @@ static const char sq_step1[] =
 "CREATE INDEX IF NOT EXISTS samples_device ON samples(agent_id, device, ts);"
 "CREATE INDEX IF NOT EXISTS samples_received ON samples(received_ms);";
 
-const char *const hub_store_sqlite_steps[] = { sq_step1 };
+/* Operator tokens with roles; who queued each command (the console). */
+static const char sq_step2[] =
+"CREATE TABLE tokens ("
+"  name TEXT PRIMARY KEY,"
+"  role TEXT NOT NULL,"
+"  token_hash BLOB NOT NULL UNIQUE,"
+"  created_ms INTEGER NOT NULL);"
+"ALTER TABLE commands ADD COLUMN sender TEXT;"
+"CREATE INDEX commands_history ON commands(agent_id, created_ms);";
+
+const char *const hub_store_sqlite_steps[] = { sq_step1, sq_step2 };
 const int hub_store_sqlite_nsteps = (int)countof(hub_store_sqlite_steps);
 
 enum {
@@ -86,6 +96,8 @@ enum {
 	S_EXPIRE_DUE, S_EXPIRE_MARK, S_LEASES_DUE,
 	S_CLEAN_SAMPLES, S_CLEAN_INVENTORY, S_CLEAN_BATCHES, S_CLEAN_COMMANDS,
 	S_DEVICES, S_SAMPLES,
+	S_TOKEN_ADD, S_TOKEN_REMOVE, S_TOKEN_BY_HASH, S_TOKENS, S_HISTORY,
+	S_CMD_COUNTS, S_LATEST,
 	S_COUNT
 };
 
@@ -102,14 +114,18 @@ static const char *const store_sql[S_COUNT] = {
 	[S_AGENT_TOUCH] = "UPDATE agents SET last_seen_ms = ?2, "
 	    "address = coalesce(?3, address), version = coalesce(?4, version) "
 	    "WHERE id = ?1",
-	[S_AGENTS] = "SELECT id, name, last_seen_ms, version, address FROM agents "
-	    "ORDER BY name",
+	/* with the newest batch's header (the primary key finds it) */
+	[S_AGENTS] = "SELECT a.id, a.name, a.last_seen_ms, a.version, a.address, "
+	    "b.received_ms, b.dropped_samples, b.counters FROM agents a "
+	    "LEFT JOIN batches b ON b.agent_id = a.id AND b.batch_id = "
+	    "(SELECT max(batch_id) FROM batches WHERE agent_id = a.id) "
+	    "ORDER BY a.name",
 	[S_AGENT_VERSION] = "UPDATE agents SET version = ?2 WHERE id = ?1",
 	[S_CMD_ADD] = "INSERT INTO commands(id, agent_id, type, body, status, "
-	    "created_ms, updated_ms, expires_ms) "
-	    "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6)",
+	    "created_ms, updated_ms, expires_ms, sender) "
+	    "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6, ?7)",
 	[S_CMD_GET] = "SELECT c.id, a.name, c.type, c.status, c.created_ms, "
-	    "c.updated_ms, c.result FROM commands c JOIN agents a "
+	    "c.updated_ms, c.result, c.sender, c.body FROM commands c JOIN agents a "
 	    "ON a.id = c.agent_id WHERE c.id = ?1",
 	[S_POLL_ACK] = "UPDATE commands SET acked = 1, updated_ms = ?3 "
 	    "WHERE agent_id = ?1 AND cursor = ?2 AND status = 'delivered' "
@@ -159,6 +175,23 @@ static const char *const store_sql[S_COUNT] = {
 	[S_SAMPLES] = "SELECT entry, ts, id FROM samples WHERE agent_id = ?1 "
 	    "AND device = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
 	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
+	[S_TOKEN_ADD] = "INSERT INTO tokens(name, role, token_hash, created_ms) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[S_TOKEN_REMOVE] = "DELETE FROM tokens WHERE name = ?1",
+	[S_TOKEN_BY_HASH] = "SELECT name, role FROM tokens WHERE token_hash = ?1",
+	[S_TOKENS] = "SELECT name, role, created_ms FROM tokens ORDER BY name",
+	[S_HISTORY] = "SELECT c.id, a.name, c.type, c.status, c.created_ms, "
+	    "c.updated_ms, c.sender, c.body FROM commands c JOIN agents a "
+	    "ON a.id = c.agent_id WHERE c.agent_id = ?1 AND c.created_ms >= ?2 "
+	    "AND c.created_ms < ?3 ORDER BY c.created_ms DESC, c.rowid DESC "
+	    "LIMIT ?4",
+	[S_CMD_COUNTS] = "SELECT status, count(*) FROM commands GROUP BY status",
+	[S_LATEST] = "SELECT a.name, s.device, s.ts, s.entry FROM (SELECT "
+	    "agent_id, device, ts, entry, row_number() OVER (PARTITION BY "
+	    "agent_id, device, json_extract(entry, '$.profile') ORDER BY ts DESC, "
+	    "id DESC) AS rn FROM samples WHERE received_ms >= ?1) s "
+	    "JOIN agents a ON a.id = s.agent_id WHERE s.rn = 1 "
+	    "ORDER BY a.name, s.device LIMIT ?2",
 };
 
 struct sq_store {
@@ -509,6 +542,14 @@ sq_agents(struct hub_store *hs, cJSON **out)
 			cJSON_AddStringToObject(o, "version", v);
 		if ((v = (const char *)sqlite3_column_text(st, 4)) != NULL)
 			cJSON_AddStringToObject(o, "address", v);
+		if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+			cJSON_AddNumberToObject(o, "batch_ms",
+			    (double)sqlite3_column_int64(st, 5));
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+			cJSON_AddNumberToObject(o, "dropped_samples",
+			    (double)sqlite3_column_int64(st, 6));
+		if ((v = (const char *)sqlite3_column_text(st, 7)) != NULL)
+			cJSON_AddRawToObject(o, "counters", v);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -524,7 +565,8 @@ sq_agents(struct hub_store *hs, cJSON **out)
 
 static int
 sq_command_add(struct hub_store *hs, int64_t agent_id, const char *id,
-    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms)
+    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms,
+    const char *sender)
 {
 	struct sq_store *s = (struct sq_store *)hs;
 	sqlite3_stmt *st = store_stmt(s, S_CMD_ADD);
@@ -535,6 +577,8 @@ sq_command_add(struct hub_store *hs, int64_t agent_id, const char *id,
 	sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)expires_ms);
+	if (sender != NULL)
+		sqlite3_bind_text(st, 7, sender, -1, SQLITE_STATIC);
 	return store_exec(s, st, "queueing a command");
 }
 
@@ -566,6 +610,10 @@ sq_command_get(struct hub_store *hs, const char *id, cJSON **out,
 	    (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4),
 	    sqlite3_column_int64(st, 5), (const char *)sqlite3_column_text(st, 6),
 	    final);
+	if (o != NULL)
+		hub_store_command_more(o, (const char *)sqlite3_column_text(st, 7),
+		    (const char *)sqlite3_column_text(st, 8),
+		    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), *final);
 	sqlite3_reset(st);
 	*out = o;
 	return o != NULL ? 0 : -1;
@@ -918,6 +966,186 @@ sq_samples(struct hub_store *hs, int64_t agent_id, const char *device,
 	return store_json_rows(s, st, out, "reading samples", pg);
 }
 
+/* ---- operator tokens, command history, metrics ---- */
+
+static int
+sq_token_add(struct hub_store *hs, const char *name, const char *role,
+    const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKEN_ADD);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, hash, HUB_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "adding a token");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sq_token_remove(struct hub_store *hs, const char *name)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKEN_REMOVE);
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (store_exec(s, st, "removing a token") == -1)
+		return -1;
+	return sqlite3_changes(s->db) == 0 ? 1 : 0;
+}
+
+static int
+sq_token_by_hash(struct hub_store *hs, const unsigned char hash[HUB_HASH_LEN],
+    char *name, size_t namelen, char *role, size_t rolelen)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKEN_BY_HASH);
+	int rc, found = 0;
+
+	sqlite3_bind_blob(st, 1, hash, HUB_HASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *n = (const char *)sqlite3_column_text(st, 0);
+		const char *r = (const char *)sqlite3_column_text(st, 1);
+
+		snprintf(name, namelen, "%s", n ? n : "");
+		snprintf(role, rolelen, "%s", r ? r : "");
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		store_fail(s, "looking up an operator token");
+		found = -1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+static int
+sq_tokens(struct hub_store *hs, cJSON **out)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKENS);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	int rc;
+
+	*out = NULL;
+	if (arr == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (o = cJSON_CreateObject()) != NULL) {
+		cJSON_AddItemToArray(arr, o);
+		cJSON_AddStringToObject(o, "name",
+		    (const char *)sqlite3_column_text(st, 0));
+		cJSON_AddStringToObject(o, "role",
+		    (const char *)sqlite3_column_text(st, 1));
+		cJSON_AddNumberToObject(o, "created_ms",
+		    (double)sqlite3_column_int64(st, 2));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "listing tokens");
+		cJSON_Delete(arr);
+		return -1;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_commands(struct hub_store *hs, int64_t agent_id, int64_t since,
+    int64_t until, int limit, cJSON **out)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_HISTORY);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	bool final;
+	int rc;
+
+	*out = NULL;
+	if (arr == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, agent_id);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	sqlite3_bind_int(st, 4, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		o = hub_store_command_json((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    (const char *)sqlite3_column_text(st, 3),
+		    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), NULL,
+		    &final);
+		if (o == NULL)
+			break;
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "result");
+		hub_store_command_more(o, (const char *)sqlite3_column_text(st, 6),
+		    (const char *)sqlite3_column_text(st, 7),
+		    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), final);
+		cJSON_AddItemToArray(arr, o);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "reading command history");
+		cJSON_Delete(arr);
+		return -1;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_command_counts(struct hub_store *hs, hub_store_count_cb cb, void *arg)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_CMD_COUNTS);
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_int64(st, 1), arg);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "counting commands");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sq_latest_samples(struct hub_store *hs, uint64_t since_ms, int max_rows,
+    hub_store_sample_cb cb, void *arg)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_LATEST);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since_ms);
+	sqlite3_bind_int(st, 2, max_rows);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *e = (const char *)sqlite3_column_text(st, 3);
+
+		if (e != NULL)
+			cb((const char *)sqlite3_column_text(st, 0),
+			    (const char *)sqlite3_column_text(st, 1),
+			    sqlite3_column_int64(st, 2), e,
+			    (size_t)sqlite3_column_bytes(st, 3), arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "reading the latest samples");
+		return -1;
+	}
+	return 0;
+}
+
 static const struct hub_store_ops sq_ops = {
 	.name = "sqlite",
 	.close = sq_close, .errmsg = sq_errmsg, .watch = sq_watch,
@@ -929,4 +1157,8 @@ static const struct hub_store_ops sq_ops = {
 	.command_get = sq_command_get, .poll = sq_poll, .batch = sq_batch,
 	.expire = sq_expire, .leases_due = sq_leases_due, .cleanup = sq_cleanup,
 	.devices = sq_devices, .samples = sq_samples,
+	.token_add = sq_token_add, .token_remove = sq_token_remove,
+	.token_by_hash = sq_token_by_hash, .tokens = sq_tokens,
+	.commands = sq_commands, .command_counts = sq_command_counts,
+	.latest_samples = sq_latest_samples,
 };

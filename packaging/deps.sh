@@ -43,6 +43,9 @@ TEST=(
   postgresql
   # the console's browser tests (tests/integration/test_console.py)
   chromium chromium-driver python3-selenium
+  # /metrics: promtool check metrics, and a real Prometheus scraping the hub
+  # (tests/integration/test_metrics.py starts its own on loopback)
+  prometheus
 )
 # Peers the benchmarks measure Outpost against, in the same run; never
 # needed to build, test or try it.
@@ -58,7 +61,7 @@ BENCH=(
 # we want their programs (tests and benchmarks start their own instances
 # on loopback), not a daemon on this machine. A service that was there
 # before this run is left as it was.
-NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql)
+NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql prometheus)
 
 log() { printf 'deps.sh: %s\n' "$*"; }
 
