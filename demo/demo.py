@@ -13,6 +13,7 @@ is used.
 import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -169,6 +170,10 @@ def main():
             print(console)
             if KEEP:
                 print("running until Ctrl-C (KEEP=1)", flush=True)
+                # Ctrl-C (or SIGTERM) ends the wait even when started from
+                # a shell that set SIGINT to be ignored (a background job).
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
                 try:
                     while True:
                         time.sleep(3600)
