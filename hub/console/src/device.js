@@ -99,8 +99,26 @@ function Chart({ label, series }) {
 
 export function Device({ agent, device }) {
   const inv = useLive((signal) => api('GET', `/v1/agents/${enc(agent)}/devices`, undefined, { signal }), 30000, `${agent}`);
-  const smp = useLive((signal) => api('GET', `/v1/agents/${enc(agent)}/samples?device=${enc(device)}&limit=${SAMPLES}`,
-    undefined, { signal }), REFRESH_MS, `${agent}/${device}`);
+  // The newest SAMPLES samples once, then only those newer than the
+  // newest we have (since=), so a refresh moves only what is new.
+  const have = useRef({ key: null, list: [] });
+  const smp = useLive(async (signal) => {
+    const key = `${agent}/${device}`;
+    if (have.current.key !== key) have.current = { key, list: [] };
+    const newest = have.current.list.length ? Number(have.current.list[0].ts) : null;
+    // since= is inclusive: one poll's profiles share a ts and may come in
+    // different batches, so the newest ts is asked again and deduplicated.
+    const q = newest === null ? `limit=${SAMPLES}` : `since=${newest}&limit=1000`;
+    const got = await api('GET', `/v1/agents/${enc(agent)}/samples?device=${enc(device)}&${q}`,
+      undefined, { signal });
+    const seen = new Set(have.current.list.map((x) => `${x.ts}/${x.profile}`));
+    const fresh = got.filter((x) => !seen.has(`${x.ts}/${x.profile}`));
+    if (newest === null || fresh.length > 0) {
+      have.current.list = fresh.concat(have.current.list)
+        .sort((a, b) => Number(b.ts) - Number(a.ts)).slice(0, SAMPLES);
+    }
+    return have.current.list;
+  }, REFRESH_MS, `${agent}/${device}`);
   const [sel, setSel] = useState(null);
   const entry = (inv.data || []).find((d) => deviceId(d) === device);
   const samples = smp.data || [];
