@@ -420,6 +420,8 @@ api_results(struct hub_req *r)
 	}
 	log_debug("agent %s: batch %lld %s", r->agent->name, (long long)batch_id,
 	    stored ? "stored" : "was stored before");
+	if (stored)
+		hub_op_samples_wake(h, r->agent->name);
 	h->stats.batches += stored;
 	h->stats.batches_dup += !stored;
 	h->stats.batch_bytes += wire;
@@ -571,7 +573,7 @@ hub_api_command_changed(struct hub *h, const char *id)
 
 	for (; r != NULL; r = next) {
 		next = r->cw_next;
-		if (strcmp(r->arg, id) == 0)
+		if (r->route == HUB_R_CMD_GET && strcmp(r->arg, id) == 0)
 			hub_req_wake(r, HUB_WAKE_EVENT);
 	}
 }
@@ -713,7 +715,8 @@ api_list(struct hub_req *r)
 			return;
 		}
 	}
-	if (r->route == HUB_R_SAMPLES && api_samples_page(r, &pg) == -1)
+	if (r->route == HUB_R_SAMPLES && (api_samples_page(r, &pg) == -1 ||
+	    hub_op_samples_wait(r) == -1))
 		return;
 	if ((id = api_agent_by_name(r)) <= 0)
 		return;
@@ -727,6 +730,10 @@ api_list(struct hub_req *r)
 	}
 	if (rc == -1) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+		return;
+	}
+	if (r->route == HUB_R_SAMPLES && hub_op_samples_hold(r, b.len)) {
+		hub_buf_free(&b);   /* nothing new yet: held (operator.c) */
 		return;
 	}
 	hub_respond(r, MHD_HTTP_OK, "application/json", b.data, b.len);

@@ -293,6 +293,7 @@ struct hub_req {
 	struct loop_timer      timer;
 	struct hub_req        *prev, *next;  /* hub->held list */
 	struct hub_req        *cw_prev, *cw_next;  /* hub->cmd_waiters */
+	size_t                 wait_seen;    /* samples ?wait=: rows at the start */
 };
 
 #define HUB_AGENT_BUCKETS 1024
@@ -324,7 +325,7 @@ struct hub {
 	size_t                   active;       /* requests not yet completed */
 	size_t                   nheld;
 	struct hub_req          *held;         /* suspended requests */
-	struct hub_req          *cmd_waiters;  /* the held GET /v1/commands/{id} */
+	struct hub_req          *cmd_waiters;  /* held operator requests (?wait=) */
 	uint64_t                 next_flush_ms;
 	size_t                   upload_bytes; /* bodies being received */
 	struct hub_agent        *agents[HUB_AGENT_BUCKETS];
@@ -388,6 +389,12 @@ void hub_op_handle(struct hub_req *);
  * hub_store_agents(), the newest batch's "last_batch", "dropped_samples"
  * and "counters" (null without a batch). */
 void hub_op_agent_more(cJSON *o, const cJSON *row);
+/* GET samples ?wait=: the first pass reads wait (-1 and a 400 queued
+ * when bad); hold: whether to hold an answer of this many rows; wake:
+ * a batch of agent was stored here. */
+int  hub_op_samples_wait(struct hub_req *);
+bool hub_op_samples_hold(struct hub_req *, size_t rows_len);
+void hub_op_samples_wake(struct hub *, const char *agent);
 /* metrics.c: GET /metrics */
 void hub_metrics_handle(struct hub_req *);
 /* Once a second: expiry, lease wake-ups, last_seen, retention. */

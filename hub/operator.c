@@ -400,6 +400,49 @@ op_remove(struct hub_req *r)
 	hub_respond_json(r, MHD_HTTP_OK, o);
 }
 
+/* ---- GET samples ?wait=: the console's live charts long-poll ---- */
+
+int
+hub_op_samples_wait(struct hub_req *r)
+{
+	int64_t wait = 0;
+
+	if (r->held)
+		return 0;
+	if (op_query_int(r, "wait", 0, HUB_COMMAND_WAIT_MAX, &wait) == -1)
+		return -1;
+	r->deadline_ms = loop_now_ms(r->hub->loop) + (uint64_t)wait * 1000;
+	return 0;
+}
+
+bool
+hub_op_samples_hold(struct hub_req *r, size_t rows_len)
+{
+	struct hub *h = r->hub;
+	uint64_t now = loop_now_ms(h->loop);
+
+	/* "[]": nothing matches yet */
+	if (rows_len > 2 || h->draining || now >= r->deadline_ms ||
+	    r->wake == HUB_WAKE_TIMEOUT)
+		return false;
+	hub_req_suspend(r, r->deadline_ms - now);
+	return true;
+}
+
+/* A batch of this agent was stored on this node. (On another node of a
+ * group the wait simply runs out: the console asks again.) */
+void
+hub_op_samples_wake(struct hub *h, const char *agent)
+{
+	struct hub_req *r, *next;
+
+	for (r = h->cmd_waiters; r != NULL; r = next) {
+		next = r->cw_next;
+		if (r->route == HUB_R_SAMPLES && strcmp(r->arg, agent) == 0)
+			hub_req_wake(r, HUB_WAKE_EVENT);
+	}
+}
+
 void
 hub_op_agent_more(cJSON *o, const cJSON *row)
 {

@@ -106,7 +106,7 @@ hub_req_unhold(struct hub_req *r)
 	if (r->next != NULL)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
-	if (r->route == HUB_R_CMD_GET) {
+	if (r->route != HUB_R_POLL) {   /* an operator's wait */
 		if (r->cw_prev != NULL)
 			r->cw_prev->cw_next = r->cw_next;
 		else
@@ -140,7 +140,7 @@ hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 	if (h->held != NULL)
 		h->held->prev = r;
 	h->held = r;
-	if (r->route == HUB_R_CMD_GET) {
+	if (r->route != HUB_R_POLL) {   /* an operator's wait */
 		r->cw_prev = NULL;
 		r->cw_next = h->cmd_waiters;
 		if (h->cmd_waiters != NULL)

@@ -195,3 +195,33 @@ def test_agents_list_has_what_the_console_shows(hub):
     assert a["counters"] == {"polls": 12, "poll_errors": 1, "spool_bytes": 4096}
     assert a["last_batch"].endswith("Z")
     assert isinstance(a["polling"], bool) and isinstance(a["online"], bool)
+
+
+def test_samples_wait_holds_until_a_new_sample_arrives(hub):
+    import threading
+    dev = "10.0.0.7:161"
+    now = int(time.time() * 1000)
+    path = f"/v1/agents/site-1/samples?device={dev}&since={now}"
+    out = {}
+
+    def held():
+        t0 = time.monotonic()
+        out["got"] = hub.json("GET", path + "&wait=30", token=hub.tokens["viewer"],
+                              timeout=60)
+        out["took"] = time.monotonic() - t0
+
+    t = threading.Thread(target=held)
+    t.start()
+    time.sleep(0.5)
+    assert "got" not in out          # held: nothing newer than since yet
+    hub.post_batch(hub.agent_token, {"batch_id": 1, "samples": [
+        {"device": dev, "ts": now + 5, "profile": "system", "no_data": False,
+         "scalars": {".1.3.6.1.2.1.1.3.0": 1}, "tables": {}}]})
+    t.join(60)
+    assert [s["ts"] for s in out["got"]] == [now + 5]
+    assert out["took"] < 20          # woken by the batch, not by the 30 s wait
+    # Nothing new: the wait runs out and the answer is empty.
+    assert hub.json("GET", f"/v1/agents/site-1/samples?device={dev}&since={now + 6}"
+                    "&wait=1") == []
+    status, _, _ = hub.request("GET", path + "&wait=301")
+    assert status == 400
