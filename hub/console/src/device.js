@@ -7,7 +7,7 @@ import { html, useLive, ErrorLine, msTime, text } from './ui.js';
 import { bootTime, formatBps, rates } from './rates.js';
 import { deviceId } from './devices.js';
 
-const REFRESH_MS = 5000;
+const WAIT_S = 30;       // the samples long poll
 const SAMPLES = 300;
 
 const O = {
@@ -97,28 +97,45 @@ function Chart({ label, series }) {
   </figure>`;
 }
 
+// The device's samples, newest first: the newest SAMPLES once, then a
+// long poll for newer ones (GET samples?since=&wait=: the hub answers when
+// a sample of the agent arrives), the same pattern as the agents' polls.
+// A poll's profiles share its ts and come in one batch, so since=newest+1
+// misses none.
+function useSamples(agent, device) {
+  const [state, setState] = useState({ data: null, error: null });
+  useEffect(() => {
+    const ctl = new AbortController();
+    let list = [], failures = 0;
+    setState({ data: null, error: null });
+    (async () => {
+      while (!ctl.signal.aborted) {
+        const newest = list.length ? Number(list[0].ts) : null;
+        const q = newest === null ? `limit=${SAMPLES}` : `since=${newest + 1}&limit=1000&wait=${WAIT_S}`;
+        try {
+          const got = await api('GET', `/v1/agents/${enc(agent)}/samples?device=${enc(device)}&${q}`,
+            undefined, { signal: ctl.signal });
+          failures = 0;
+          if (newest === null || got.length > 0) {
+            list = got.concat(list).sort((a, b) => Number(b.ts) - Number(a.ts)).slice(0, SAMPLES);
+            setState({ data: list, error: null });
+          }
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+          setState({ data: list, error: e });
+          failures++;
+          await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** failures)));
+        }
+      }
+    })();
+    return () => ctl.abort();
+  }, [agent, device]);
+  return state;
+}
+
 export function Device({ agent, device }) {
   const inv = useLive((signal) => api('GET', `/v1/agents/${enc(agent)}/devices`, undefined, { signal }), 30000, `${agent}`);
-  // The newest SAMPLES samples once, then only those newer than the
-  // newest we have (since=), so a refresh moves only what is new.
-  const have = useRef({ key: null, list: [] });
-  const smp = useLive(async (signal) => {
-    const key = `${agent}/${device}`;
-    if (have.current.key !== key) have.current = { key, list: [] };
-    const newest = have.current.list.length ? Number(have.current.list[0].ts) : null;
-    // since= is inclusive: one poll's profiles share a ts and may come in
-    // different batches, so the newest ts is asked again and deduplicated.
-    const q = newest === null ? `limit=${SAMPLES}` : `since=${newest}&limit=1000`;
-    const got = await api('GET', `/v1/agents/${enc(agent)}/samples?device=${enc(device)}&${q}`,
-      undefined, { signal });
-    const seen = new Set(have.current.list.map((x) => `${x.ts}/${x.profile}`));
-    const fresh = got.filter((x) => !seen.has(`${x.ts}/${x.profile}`));
-    if (newest === null || fresh.length > 0) {
-      have.current.list = fresh.concat(have.current.list)
-        .sort((a, b) => Number(b.ts) - Number(a.ts)).slice(0, SAMPLES);
-    }
-    return have.current.list;
-  }, REFRESH_MS, `${agent}/${device}`);
+  const smp = useSamples(agent, device);
   const [sel, setSel] = useState(null);
   const entry = (inv.data || []).find((d) => deviceId(d) === device);
   const samples = smp.data || [];
