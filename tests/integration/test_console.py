@@ -261,6 +261,17 @@ def test_a_refusal_shows_the_agents_reason(site):
     assert "set" in reason.lower()
 
 
+def test_poll_now_from_the_console(site):
+    from selenium.webdriver.support.ui import Select
+    b = site["browser"]
+    Select(b.css("#type")[0]).select_by_value("poll.now")
+    b.css("#send")[0].click()
+    b.wait("polled", lambda: b.css('#result[data-status="done"]'), 40)
+    rows = [r.text for r in b.wait_css("#samples tbody tr", 2)]
+    assert rows[0].startswith("system") and rows[1].startswith("interfaces")
+    assert "interfaces: 8" in rows[1]
+
+
 def test_counter64_values_keep_every_digit(site, outpost):
     """2^53+1 and 2^64-1 as the device has them, not as a double rounds them."""
     got, want = console_walk(site, outpost, dev_id(site, site["edge"]),

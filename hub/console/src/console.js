@@ -3,7 +3,7 @@
 // polls of GET /v1/commands/{id}?wait=, as the agent follows its hub.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, enc, followCommand, isFinal } from './api.js';
-import { html, useLive, ErrorLine, text } from './ui.js';
+import { html, useLive, ErrorLine, msTime, text } from './ui.js';
 import { deviceId } from './devices.js';
 
 const TYPES = [
@@ -45,6 +45,19 @@ function Varbinds({ rows }) {
   </table>`;
 }
 
+// What a poll now brought back: one line per profile (these samples are
+// the command's result; the scheduled polls feed the device page).
+function Samples({ samples }) {
+  return html`<table id="samples" class="grid">
+    <thead><tr><th>Profile</th><th>Taken</th><th>Scalars</th><th>Table rows</th></tr></thead>
+    <tbody>${samples.map((s, i) => html`<tr key=${i}>
+      <td>${text(s.profile)}</td><td>${msTime(s.ts)}</td>
+      <td>${Object.keys(s.scalars || {}).length}</td>
+      <td>${Object.entries(s.tables || {}).map(([n, t]) => `${n}: ${Object.keys(t.rows || {}).length}`).join(', ') || '–'}</td>
+    </tr>`)}</tbody>
+  </table>`;
+}
+
 function Result({ cmd }) {
   if (!cmd) return null;
   const r = cmd.result;
@@ -55,7 +68,7 @@ function Result({ cmd }) {
     ${r && r.error ? html`<p id="reason" class="error">${text(r.error)}</p>` : null}
     ${d && Array.isArray(d.errors) && d.errors.length ? html`<ul class="error">${d.errors.map((e) => html`<li>${text(e.oid)}: ${text(e.error)}</li>`)}</ul>` : null}
     ${d && Array.isArray(d.varbinds) ? html`<${Varbinds} rows=${d.varbinds} />` : null}
-    ${d && Array.isArray(d.samples) ? html`<p>${d.samples.length} samples taken; the device page shows them.</p>` : null}
+    ${d && Array.isArray(d.samples) ? html`<${Samples} samples=${d.samples} />` : null}
   </div>`;
 }
 

@@ -103,9 +103,10 @@ function App() {
   const signOut = () => { setToken(null); setMe(null); setReason(null); };
   let page;
   if (r[0] === 'agents' && r[1] && r[2] === 'devices' && r[3] && r[4] === 'console') {
-    page = html`<${Console} agent=${r[1]} device=${r[3]} me=${me} />`;
+    // keyed: another device gets a fresh form (its own credential)
+    page = html`<${Console} key=${`${r[1]}/${r[3]}`} agent=${r[1]} device=${r[3]} me=${me} />`;
   } else if (r[0] === 'agents' && r[1] && r[2] === 'devices' && r[3]) {
-    page = html`<${Device} agent=${r[1]} device=${r[3]} />`;
+    page = html`<${Device} key=${`${r[1]}/${r[3]}`} agent=${r[1]} device=${r[3]} />`;
   } else if (r[0] === 'agents' && r[1]) {
     page = html`<${Devices} agent=${r[1]} />`;
   } else {
