@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define METRICS_MAX_BYTES   (32u << 20)
+#define METRICS_MAX_BYTES   (64u << 20)
 #define METRICS_WINDOW_MS   300000     /* Prometheus' default lookback */
 #define METRICS_MAX_SAMPLES 50000      /* newest samples read per scrape */
 #define METRICS_ONLINE_MS   30000      /* as "polling" in GET /v1/agents */
@@ -301,72 +301,88 @@ metrics_col_index(const cJSON *columns, const char *oid)
 #define LC_LOOKBACK_ROWS 300
 
 struct lc_entry {
-	char            *key;      /* agent \t device \t table */
-	char            *text;     /* _info lines, NULL: none known */
+	char            *key;      /* agent \t device \t table (lines: hash) */
+	char            *text;     /* lines, NULL: none known */
 	size_t           len;
 	uint64_t         seen_ms, retry_ms;
+	/* lines: the sample's lines of family f are text[off[f], off[f + 1]),
+	 * tables: the bit of each metrics_tables row it had */
+	uint32_t         off[F_INFO0 + 1];
+	unsigned         tables;
+	uint64_t         gen;
 	struct lc_entry *next;
 };
 
-static struct {
+struct lc_table {
 	struct lc_entry *b[LC_BUCKETS];
 	size_t           n, bytes;
-} lc;
+};
+
+/* lc: names per (agent, device, table); lines: the rendered lines of each
+ * stored sample (by a hash of its text), so a sample that several
+ * scrapes see is parsed and formatted once. */
+static struct lc_table lc, lines;
+static uint64_t lines_gen;
 
 static struct lc_entry *
-lc_find(const char *key, bool create)
+lc_find(struct lc_table *tab, const char *key, bool create)
 {
 	uint32_t h = 2166136261u;
 	struct lc_entry *e;
 
 	for (const char *p = key; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
-	for (e = lc.b[h % LC_BUCKETS]; e != NULL; e = e->next)
+	for (e = tab->b[h % LC_BUCKETS]; e != NULL; e = e->next)
 		if (strcmp(e->key, key) == 0)
 			return e;
-	if (!create || lc.n >= LC_MAX_ENTRIES ||
+	if (!create || tab->n >= LC_MAX_ENTRIES ||
 	    (e = calloc(1, sizeof(*e))) == NULL)
 		return NULL;
 	if ((e->key = strdup(key)) == NULL) {
 		free(e);
 		return NULL;
 	}
-	e->next = lc.b[h % LC_BUCKETS];
-	lc.b[h % LC_BUCKETS] = e;
-	lc.n++;
+	e->next = tab->b[h % LC_BUCKETS];
+	tab->b[h % LC_BUCKETS] = e;
+	tab->n++;
 	return e;
 }
 
 static void
-lc_set(struct lc_entry *e, const char *text, size_t len, uint64_t now)
+lc_set(struct lc_table *tab, struct lc_entry *e, const char *text, size_t len,
+    uint64_t now)
 {
 	char *t = NULL;
 
-	if (len > 0 && lc.bytes - e->len + len <= LC_MAX_BYTES &&
+	if (len > 0 && tab->bytes - e->len + len <= LC_MAX_BYTES &&
 	    (t = malloc(len + 1)) != NULL) {
 		memcpy(t, text, len);
 		t[len] = '\0';
 	}
-	lc.bytes -= e->len;
+	tab->bytes -= e->len;
 	free(e->text);
 	e->text = t;
 	e->len = t ? len : 0;
-	lc.bytes += e->len;
+	tab->bytes += e->len;
 	e->retry_ms = t ? 0 : now + LC_RETRY_MS;
 }
 
+/* lc: forget devices not seen for LC_FORGET_MS; lines: samples this scrape
+ * did not read (a newer one replaced them). */
 static void
-lc_prune(uint64_t now)
+lc_prune(struct lc_table *tab, uint64_t now)
 {
 	for (size_t i = 0; i < LC_BUCKETS; i++)
-		for (struct lc_entry **pp = &lc.b[i], *e; (e = *pp) != NULL;) {
-			if (now - e->seen_ms < LC_FORGET_MS) {
+		for (struct lc_entry **pp = &tab->b[i], *e; (e = *pp) != NULL;) {
+			/* seen_ms may be later than now (the scrape's start) */
+			if (tab == &lines ? e->gen == lines_gen :
+			    e->seen_ms + LC_FORGET_MS > now) {
 				pp = &e->next;
 				continue;
 			}
 			*pp = e->next;
-			lc.bytes -= e->len;
-			lc.n--;
+			tab->bytes -= e->len;
+			tab->n--;
 			free(e->text);
 			free(e->key);
 			free(e);
@@ -436,6 +452,37 @@ metrics_info_render(int ti, const char *lab, const cJSON *tab,
 
 static void metrics_block(struct mscrape *, int f, const char *, size_t);
 
+/* A table without label columns in this sample: the names known from an
+ * earlier one, or a look back in the stored samples (queued). */
+static void
+metrics_info_known(struct mscrape *m, const char *agent, const char *device,
+    const char *lab, int ti)
+{
+	uint64_t now = wall_ms();
+	struct lc_entry *e;
+	char key[700];
+
+	if (metrics_tables[ti].info_name == NULL)
+		return;
+	snprintf(key, sizeof(key), "%s\t%s\t%s", agent, device,
+	    metrics_tables[ti].table);
+	if ((e = lc_find(&lc, key, true)) == NULL)
+		return;
+	e->seen_ms = now;
+	if (e->text != NULL) {
+		metrics_block(m, F_INFO0 + ti, e->text, e->len);
+	} else if (now >= e->retry_ms && m->nmiss < LC_LOOKBACKS) {
+		struct lc_miss *x = &m->miss[m->nmiss++];
+
+		snprintf(x->key, sizeof(x->key), "%s", key);
+		snprintf(x->agent, sizeof(x->agent), "%s", agent);
+		snprintf(x->device, sizeof(x->device), "%s", device);
+		snprintf(x->lab, sizeof(x->lab), "%s", lab);
+		x->table = ti;
+		e->retry_ms = now + LC_RETRY_MS;   /* once per scrape at most */
+	}
+}
+
 /* One table of one sample: its metric columns, and its names (fresh, or
  * kept from an earlier sample, or to be looked up: *miss). */
 static void
@@ -485,26 +532,17 @@ metrics_table(struct mscrape *m, const char *agent, const char *device,
 	}
 	if (t->info_name == NULL)
 		return;
-	snprintf(key, sizeof(key), "%s\t%s\t%s", agent, device, t->table);
-	e = lc_find(key, true);
 	hub_buf_init(&info, 1u << 20);
 	if (metrics_info_render(ti, lab, tab, &info)) {
-		if (e != NULL)
-			lc_set(e, info.data, info.len, now);
+		snprintf(key, sizeof(key), "%s\t%s\t%s", agent, device, t->table);
+		if ((e = lc_find(&lc, key, true)) != NULL) {
+			lc_set(&lc, e, info.data, info.len, now);
+			e->seen_ms = now;
+		}
 		metrics_block(m, F_INFO0 + ti, info.data, info.len);
-	} else if (e != NULL && e->text != NULL) {
-		metrics_block(m, F_INFO0 + ti, e->text, e->len);
-	} else if (e != NULL && now >= e->retry_ms && m->nmiss < LC_LOOKBACKS) {
-		struct lc_miss *x = &m->miss[m->nmiss++];
-
-		snprintf(x->key, sizeof(x->key), "%s", key);
-		snprintf(x->agent, sizeof(x->agent), "%s", agent);
-		snprintf(x->device, sizeof(x->device), "%s", device);
-		snprintf(x->lab, sizeof(x->lab), "%s", lab);
-		x->table = ti;
+	} else {
+		metrics_info_known(m, agent, device, lab, ti);
 	}
-	if (e != NULL)
-		e->seen_ms = now;
 	hub_buf_free(&info);
 }
 
@@ -515,7 +553,7 @@ metrics_lookback(struct mscrape *m, const struct lc_miss *x)
 {
 	struct hub_samples_page pg = { .until = INT64_MAX,
 	    .limit = LC_LOOKBACK_ROWS };
-	struct lc_entry *e = lc_find(x->key, false);
+	struct lc_entry *e = lc_find(&lc, x->key, false);
 	struct hub_buf rows, info;
 	cJSON *arr = NULL, *s;
 	int64_t id;
@@ -538,11 +576,56 @@ metrics_lookback(struct mscrape *m, const struct lc_miss *x)
 		    metrics_info_render(x->table, x->lab, tab, &info))
 			break;
 	}
-	lc_set(e, info.data, info.len, wall_ms());
+	lc_set(&lc, e, info.data, info.len, wall_ms());
 	if (info.len > 0)
 		metrics_block(m, F_INFO0 + x->table, info.data, info.len);
 	hub_buf_free(&info);
 	cJSON_Delete(arr);
+}
+
+/* A sample seen before: its cached lines, and its tables' names. */
+static bool
+metrics_cached(struct mscrape *m, struct lc_entry *e, const char *agent,
+    const char *device, const char *lab)
+{
+	if (e == NULL || e->text == NULL)
+		return false;
+	for (int f = 0; f < F_INFO0; f++)
+		metrics_block(m, f, e->text + e->off[f], e->off[f + 1] - e->off[f]);
+	for (int ti = 0; ti < (int)countof(metrics_tables); ti++)
+		if (e->tables & (1u << ti))
+			metrics_info_known(m, agent, device, lab, ti);
+	e->gen = lines_gen;
+	m->samples++;
+	return true;
+}
+
+/* After a sample was rendered: its lines (those of the families from
+ * start[] on) into the cache. */
+static void
+metrics_cache(struct mscrape *m, struct lc_entry *e, const size_t *start,
+    unsigned tables)
+{
+	struct hub_buf b;
+	uint32_t off[F_INFO0 + 1];
+
+	if (e == NULL || m->truncated)
+		return;
+	hub_buf_init(&b, LC_MAX_BYTES);
+	for (int f = 0; f < F_INFO0; f++) {
+		off[f] = (uint32_t)b.len;
+		if (hub_buf_add(&b, m->fam[f].data + start[f],
+		    m->fam[f].len - start[f]) == -1) {
+			hub_buf_free(&b);
+			return;
+		}
+	}
+	off[F_INFO0] = (uint32_t)b.len;
+	lc_set(&lines, e, b.data, b.len, 0);
+	hub_buf_free(&b);
+	memcpy(e->off, off, sizeof(off));
+	e->tables = tables;
+	e->gen = lines_gen;
 }
 
 /* hub_store_latest_samples()' callback: one sample, all its series. */
@@ -551,20 +634,33 @@ metrics_sample_cb(const char *agent, const char *device, int64_t ts,
     const char *entry, size_t len, void *arg)
 {
 	struct mscrape *m = arg;
-	char ea[200], ed[600], ep[200], lab[1100], v[64];
+	char ea[200], ed[600], ep[200], lab[1100], v[64], key[900];
 	const cJSON *prof, *scalars, *tables;
+	size_t start[F_INFO0];
+	unsigned seen = 0;
+	uint64_t hash = 14695981039346656037ull;
+	struct lc_entry *e;
 	cJSON *s = NULL;
 
-	if (m->truncated || hub_json_parse(entry, len, &s, m->err,
-	    sizeof(m->err)) != HUB_IN_OK)
+	if (m->truncated)
 		return;
-	m->samples++;
-	prof = cJSON_GetObjectItemCaseSensitive(s, "profile");
 	metrics_escape(agent, ea, sizeof(ea));
 	metrics_escape(device, ed, sizeof(ed));
+	snprintf(lab, sizeof(lab), "agent=\"%s\",device=\"%s\"", ea, ed);
+	for (size_t i = 0; i < len; i++)
+		hash = (hash ^ (unsigned char)entry[i]) * 1099511628211ull;
+	snprintf(key, sizeof(key), "%s\t%s\t%016llx.%zu", agent, device,
+	    (unsigned long long)hash, len);
+	e = lc_find(&lines, key, true);
+	if (metrics_cached(m, e, agent, device, lab) ||
+	    hub_json_parse(entry, len, &s, m->err, sizeof(m->err)) != HUB_IN_OK)
+		return;
+	m->samples++;
+	for (int f = 0; f < F_INFO0; f++)
+		start[f] = m->fam[f].len;
+	prof = cJSON_GetObjectItemCaseSensitive(s, "profile");
 	metrics_escape(cJSON_IsString(prof) ? prof->valuestring : "", ep,
 	    sizeof(ep));
-	snprintf(lab, sizeof(lab), "agent=\"%s\",device=\"%s\"", ea, ed);
 	metrics_line(m, F_SAMPLE_TS, "outpost_device_sample_timestamp_seconds"
 	    "{%s,profile=\"%s\"} %.3f %lld\n", lab, ep, (double)ts / 1000,
 	    (long long)ts);
@@ -587,10 +683,13 @@ metrics_sample_cb(const char *agent, const char *device, int64_t ts,
 		const cJSON *t = cJSON_GetObjectItemCaseSensitive(tables,
 		    metrics_tables[ti].table);
 
-		if (cJSON_IsObject(t))
+		if (cJSON_IsObject(t)) {
 			metrics_table(m, agent, device, lab, ts, (int)ti, t);
+			seen |= 1u << ti;
+		}
 	}
 	cJSON_Delete(s);
+	metrics_cache(m, e, start, seen);
 }
 
 /* ---- the hub's own families, straight into the answer ---- */
@@ -824,12 +923,14 @@ hub_metrics_handle(struct hub_req *r)
 	for (int f = 0; f < F_NFAM; f++)
 		hub_buf_init(&m->fam[f], METRICS_MAX_BYTES);
 	metrics_hub(m);
+	lines_gen++;
 	rc = hub_store_latest_samples(m->hub->store, wall > METRICS_WINDOW_MS ?
 	    wall - METRICS_WINDOW_MS : 0, METRICS_MAX_SAMPLES, metrics_sample_cb, m);
 	/* after the read: the store answers one call at a time */
 	for (int i = 0; i < m->nmiss; i++)
 		metrics_lookback(m, &m->miss[i]);
-	lc_prune(wall);
+	lc_prune(&lc, wall);
+	lc_prune(&lines, wall);
 	for (int f = 0; f < F_NFAM; f++) {
 		const char *name, *help, *type = "gauge";
 

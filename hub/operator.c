@@ -21,6 +21,7 @@
 #define OP_HISTORY_DEFAULT 50
 #define OP_HISTORY_MAX     500
 #define OP_ROLE_MAX        16
+#define OP_ONLINE_STORED_MS 40000   /* "polling"'s 30 s + the 10 s flush */
 
 static const char *const op_roles[] = {
 	[HUB_ROLE_VIEWER] = "viewer",
@@ -450,9 +451,14 @@ hub_op_agent_more(cJSON *o, const cJSON *row)
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(row, "batch_ms");
 	const cJSON *d = cJSON_GetObjectItemCaseSensitive(row, "dropped_samples");
 	const cJSON *c = cJSON_GetObjectItemCaseSensitive(row, "counters");
+	const cJSON *ls = cJSON_GetObjectItemCaseSensitive(row, "last_seen_ms");
+	uint64_t now = wall_ms();
 	char ts[40];
 
-	cJSON_AddBoolToObject(o, "online", cJSON_IsTrue(p));
+	/* Polling here, or seen by any node of a group lately: each node
+	 * stores last_seen every 10 s, so the store lags by that much. */
+	cJSON_AddBoolToObject(o, "online", cJSON_IsTrue(p) || (cJSON_IsNumber(ls) &&
+	    (double)now - ls->valuedouble < OP_ONLINE_STORED_MS));
 	if (cJSON_IsNumber(b)) {
 		hub_rfc3339((uint64_t)b->valuedouble, ts, sizeof(ts));
 		cJSON_AddStringToObject(o, "last_batch", ts);

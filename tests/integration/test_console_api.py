@@ -194,7 +194,10 @@ def test_agents_list_has_what_the_console_shows(hub):
     assert a["dropped_samples"] == 3
     assert a["counters"] == {"polls": 12, "poll_errors": 1, "spool_bytes": 4096}
     assert a["last_batch"].endswith("Z")
-    assert isinstance(a["polling"], bool) and isinstance(a["online"], bool)
+    assert a["online"] is True       # it just talked to the hub
+    hub.add_agent("site-9")
+    b = next(x for x in hub.json("GET", "/v1/agents") if x["name"] == "site-9")
+    assert b["online"] is False and b["counters"] is None and b["last_batch"] is None
 
 
 def test_samples_wait_holds_until_a_new_sample_arrives(hub):

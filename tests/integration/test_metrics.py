@@ -122,6 +122,40 @@ def test_metrics_count_commands_by_status_and_time_the_store(hub):
     assert inf['op="command_add",le="+Inf"'][0] == "3"
 
 
+def test_interface_names_stay_between_label_reads(hub):
+    """The agent reads ifName only every label_interval: samples after
+    that one have no names, and outpost_if_info must not lose them, on
+    any scrape, for every device (more than the hub looks back per scrape)."""
+    agent = hub.add_agent("site-1")
+    now = int(time.time() * 1000)
+
+    def batch(bid, ts, names):
+        cols = [IF_HC_IN] + ([IF_NAME] if names else [])
+        hub.post_batch(agent, {"batch_id": bid, "samples": [
+            {"device": f"10.0.1.{d}:161", "ts": ts, "profile": "interfaces",
+             "no_data": False, "scalars": {}, "tables": {"interfaces": {
+                 "columns": cols, "truncated": False,
+                 "rows": {"1": [bid] + ([f"port-{d}"] if names else [])}}}}
+            for d in range(30)]})
+
+    def names():
+        status, _, body = hub.request("GET", "/metrics")
+        assert status == 200
+        return {k.split('device="')[1].split('"')[0]: k.split('if_name="')[1].split('"')[0]
+                for k in series(body.decode(), "outpost_if_info")}
+
+    want = {f"10.0.1.{d}:161": f"port-{d}" for d in range(30)}
+    batch(1, now - 2000, True)
+    assert names() == want
+    batch(2, now - 1000, False)     # newer, without names
+    for _ in range(3):
+        assert names() == want
+    # The counters are the newer sample's.
+    status, _, body = hub.request("GET", "/metrics")
+    assert set(series(body.decode(), "outpost_if_hc_in_octets_total").values()) == {
+        ("2", str(now - 1000))}
+
+
 # ---- a real Prometheus ----
 
 def free_port() -> int:
@@ -228,19 +262,23 @@ def test_prometheus_rate_of_an_interface_counter_is_the_farm_traffic(outpost):
             prom.wait("the hub scraped with the viewer token", 'up{job="outpost-hub"}',
                       lambda r: r and r[0]["value"][1] == "1", 30)
             sel = f'outpost_if_hc_in_octets_total{{device="{addr}:{farm.port}"}}'
-            # three device polls (10 s apart) in the window
-            prom.wait("three polls of the device", f"count_over_time({sel}[35s])",
+            # three device polls (10 s apart) seen
+            prom.wait("three polls of the device", f"count_over_time({sel}[60s])",
                       lambda r: len(r) == 8 and all(float(x["value"][1]) >= 3 for x in r),
                       60)
-            # Evaluated at the newest poll, over a window the three polls
-            # (about 10 s apart) cover to within one interval: rate() then
-            # extrapolates over the whole window, not a part of it, and
-            # a linear counter gives its exact rate.
+            # Evaluated at the newest poll, over a window that starts half
+            # a poll interval before the third-newest poll: rate() then
+            # extrapolates to the whole window (its start is within 1.1
+            # intervals), so a linear counter gives its exact rate, however
+            # the agent spaced its polls.
             at = float(prom.query(f"max(timestamp({sel}))")[0]["value"][1])
-            assert all(float(x["value"][1]) >= 3 for x in
-                       prom.query(f"count_over_time({sel}[25s])", at)), "polls too far apart"
+            raw = prom.query(f'{sel[:-1]},if_index="1"}}[90s]', at)
+            ts = sorted(float(t) for t, _ in raw[0]["values"])[-3:]
+            assert len(ts) == 3, raw
+            span = ts[-1] - ts[0]
+            window = f"{int((span + span / 4) * 1000)}ms"
             rates = {int(x["metric"]["if_index"]): float(x["value"][1])
-                     for x in prom.query(f"rate({sel}[25s])", at)}
+                     for x in prom.query(f"rate({sel}[{window}])", at)}
             assert sorted(rates) == list(range(1, 9)), rates
             for port, got in rates.items():
                 want = farm_rate(port)
@@ -252,7 +290,7 @@ def test_prometheus_rate_of_an_interface_counter_is_the_farm_traffic(outpost):
                 else:
                     assert abs(got / want - 1) < 0.10, (port, got, want)
             # The same through the info join a dashboard uses.
-            joined = prom.query(f"rate({sel}[25s]) * on(agent, device, if_index) "
+            joined = prom.query(f"rate({sel}[{window}]) * on(agent, device, if_index) "
                                 "group_left(if_name) outpost_if_info", at)
             assert {x["metric"]["if_name"] for x in joined} == {
                 f"Gi1/0/{p}" for p in range(1, 9)}
