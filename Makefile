@@ -29,7 +29,22 @@ LIB_SRC    = $(CORE_SRC) $(CONFIG_SRC) $(PROTOCOL_SRC) $(SNMP_SRC) $(TRANSPORT_S
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 # outpost-hub: hub/ on core/, config/ and protocol/ (no SNMP, no libcurl)
 HUB_LIB_SRC = $(filter-out hub/main.c,$(wildcard hub/*.c))
-HUB_LIB_OBJ = $(HUB_LIB_SRC:%.c=$(BUILD)/%.o)
+HUB_LIB_OBJ = $(HUB_LIB_SRC:%.c=$(BUILD)/%.o) $(CONSOLE_OBJ)
+# The operator console (hub/console/, docs/console.md): esbuild bundles it
+# and build.mjs embeds it gzip-compressed as a generated C file. Needs
+# node and hub/console/node_modules (`npm ci`, packaging/deps.sh); without
+# them outpost-hub is built with an empty console (/ says so).
+CONSOLE_DIR  = hub/console
+CONSOLE_SRC  = $(wildcard $(CONSOLE_DIR)/src/*) $(CONSOLE_DIR)/build.mjs \
+               $(CONSOLE_DIR)/package-lock.json
+CONSOLE_C    = $(BUILD)/hub/console_assets.c
+CONSOLE_OBJ  = $(BUILD)/hub/console_assets.o
+CONSOLE_TOOLS := $(shell command -v node >/dev/null 2>&1 && \
+                   test -x $(CONSOLE_DIR)/node_modules/.bin/esbuild && echo yes || echo no)
+# Rebuilt when the tools come or go, not only when the sources change.
+CONSOLE_MODE = $(BUILD)/hub/console.mode
+$(shell mkdir -p $(BUILD)/hub && (echo $(CONSOLE_TOOLS) | cmp -s - $(CONSOLE_MODE) || \
+  echo $(CONSOLE_TOOLS) > $(CONSOLE_MODE)))
 HUB_OBJ    = $(BUILD)/hub/main.o $(HUB_LIB_OBJ) $(CORE_SRC:%.c=$(BUILD)/%.o) \
              $(CONFIG_SRC:%.c=$(BUILD)/%.o) $(PROTOCOL_SRC:%.c=$(BUILD)/%.o)
 HUB_LIBS   = $(shell pkg-config --libs $(HUB_PKGS)) -lm
@@ -62,6 +77,20 @@ $(BUILD)/outpost: $(BUILD)/agent/main.o $(LIB_OBJ)
 
 $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
+$(CONSOLE_C): $(CONSOLE_SRC) $(CONSOLE_MODE)
+ifeq ($(CONSOLE_TOOLS),yes)
+	node $(CONSOLE_DIR)/build.mjs $(BUILD)/console $@
+else
+	@echo "console: node or $(CONSOLE_DIR)/node_modules missing" \
+	  "(packaging/deps.sh): outpost-hub is built without its console" >&2
+	printf '%s\n' '#include "hub/console.h"' \
+	  'const struct hub_console_asset hub_console_assets[] = {' \
+	  '	{ NULL, NULL, NULL, 0, 0, NULL, false },' '};' > $@
+endif
+
+$(CONSOLE_OBJ): $(CONSOLE_C) hub/console.h
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
 
 farm: $(FARM_BIN)
@@ -117,11 +146,12 @@ bench-fleet: $(BUILD)/outpost $(BUILD)/outpost-hub $(BUILD)/outpost-swarm
 	$(TEST_ENV) /usr/bin/python3 bench/fleet_bench.py $(FLEET_ARGS)
 
 # The README's first command: the packages it needs, build, then the
-# loopback demo.
+# loopback demo; it prints the console's URL and a token (KEEP=1: runs
+# until Ctrl-C).
 demo:
 	bash packaging/deps.sh --demo
 	$(MAKE) all
-	OUTPOST=$(CURDIR)/$(BUILD)/outpost demo/demo.py
+	OUTPOST=$(CURDIR)/$(BUILD)/outpost KEEP=$(KEEP) demo/demo.py
 
 # Debian build and test packages (needs root when some are missing).
 deps:
@@ -184,6 +214,8 @@ uninstall:
 
 # build/deb/outpost_VERSION_ARCH.deb and outpost-hub_VERSION_ARCH.deb
 deb: $(BUILD)/outpost $(BUILD)/outpost-hub
+	@grep -q '"/assets/' $(CONSOLE_C) || { echo "deb: $(BUILD)/outpost-hub" \
+	  "has no console (node/npm missing: packaging/deps.sh)" >&2; exit 1; }
 	bash packaging/build-deb.sh --outpost $(BUILD)/outpost \
 	  --hub $(BUILD)/outpost-hub --out $(BUILD)/deb
 

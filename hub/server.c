@@ -11,6 +11,7 @@
  * answers (or holds it again).
  */
 #include "hub/hub_int.h"
+#include "hub/console.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -368,6 +369,9 @@ hub_access(void *cls, struct MHD_Connection *conn, const char *url,
 		    &r->allow);
 		hub_buf_init(&r->body, hub_api_body_max(r->route));
 		if (r->route == HUB_R_NONE) {
+			/* Not the API: the console's page and files, if it is. */
+			if (r->allow == NULL && hub_console_serve(r, method, url))
+				return r->failed ? MHD_NO : MHD_YES;
 			if (r->allow != NULL)
 				hub_respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "method not allowed");

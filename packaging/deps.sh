@@ -44,6 +44,8 @@ TEST=(
   # the group behind a balancer (tests/integration/haproxy_fixture.py,
   # make bench-fleet)
   haproxy
+  # the console's browser tests (tests/integration/test_console.py)
+  chromium chromium-driver python3-selenium
   # /metrics: promtool check metrics, and a real Prometheus scraping the hub
   # (tests/integration/test_metrics.py starts its own on loopback)
   prometheus
@@ -79,6 +81,11 @@ for arg in "$@"; do
     *) log "unknown option '$arg' (expected --demo, --bench or --list)" >&2; exit 2 ;;
   esac
 done
+# The console (hub/console/) is built by node with the npm packages of its
+# lock file; Debian's nodejs and npm when no node is on PATH already.
+if ! command -v node >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 if [[ -n $list ]]; then
   printf '%s\n' "${PACKAGES[@]}"
   exit 0
@@ -137,6 +144,21 @@ else
     trap - EXIT
   fi
   keep_services_off
+fi
+
+# The console's build tools, exactly as package-lock.json pins them
+# (registry.npmjs.org), unless node_modules already matches it.
+console=$(cd "$(dirname "$0")/.." && pwd)/hub/console
+if [[ -f $console/package-lock.json ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm is missing: the console cannot be built (apt-get install npm)" >&2
+    exit 1
+  fi
+  if ! cmp -s "$console/package-lock.json" "$console/node_modules/.outpost-lock" 2>/dev/null; then
+    log "npm ci in $console"
+    (cd "$console" && npm ci --no-audit --no-fund) </dev/null
+    cp "$console/package-lock.json" "$console/node_modules/.outpost-lock"
+  fi
 fi
 
 # A system snmpd that was already running (it listens on 127.0.0.1:161) is
