@@ -59,7 +59,7 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit integration asan bench deps demo clean install docs \
-        uninstall deb man farm swarm bench-fleet
+        uninstall deb man farm swarm bench-fleet screenshots
 
 all: outpost outpost-hub
 
@@ -152,6 +152,10 @@ demo:
 	bash packaging/deps.sh --demo
 	$(MAKE) all
 	OUTPOST=$(CURDIR)/$(BUILD)/outpost KEEP=$(KEEP) demo/demo.py
+
+# The console's screenshots in docs/img, taken by its browser tests.
+screenshots: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
+	OUTPOST_SCREENSHOTS=docs/img $(TEST_ENV) tests/run integration -k test_console.py
 
 # Debian build and test packages (needs root when some are missing).
 deps:
