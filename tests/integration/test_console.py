@@ -9,6 +9,7 @@ The screenshots in docs/img/console-*.png are taken here (make screenshots).
 import ipaddress
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -60,19 +61,25 @@ def site(outpost):
         tokens = {role: hub.cli("add-token", name, "--role", role).stdout.strip()
                   for name, role in (("alice", "operator"), ("victor", "viewer"))}
         scan = f"{base}/28"
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            trap_port = u.getsockname()[1]
         agent = AgentProcess(outpost, os.path.join(tmp, "agent"),
                              f"http://127.0.0.1:{hub.port}", token, allow=scan,
                              poll_wait="20s",
                              extra={"scan": {"networks": scan, "port": farm.port,
                                              "interval": "1h"},
                                     "poll": {"interval": "10s",
-                                             "profiles": "system interfaces"}})
+                                             "profiles": "system interfaces"},
+                                    "traps": {"listen": f"udp:127.0.0.1:{trap_port}",
+                                              "communities": "public"}})
         agent.start()
         browser = Browser()
         try:
             yield {"hub": hub, "agent": agent, "farm": farm, "browser": browser,
                    "url": f"http://127.0.0.1:{hub.port}/", "switches": switches,
-                   "hostile": hostile, "edge": edge, "tmp": tmp, "tokens": tokens}
+                   "hostile": hostile, "edge": edge, "tmp": tmp, "tokens": tokens,
+                   "trap_port": trap_port}
         finally:
             browser.close()
             rc = agent.stop()
@@ -215,6 +222,27 @@ def test_hostile_sysdescr_is_text_on_the_device_page(site):
     dd = b.wait_css('#sysinfo dd[data-key="sysDescr"]')[0]
     b.wait("the sysDescr", lambda: dd.text == HOSTILE)
     assert b.css("#sysinfo img") == []
+
+
+def test_a_devices_traps_appear_live_on_its_page_as_text(site):
+    # A linkDown trap from the device's own address, with markup in a
+    # varbind: the page, already open, shows it without a reload.
+    b = site["browser"]
+    addr = site["switches"][2]
+    b.get(site["url"] + f"#/agents/site-1/devices/{dev_id(site, addr)}")
+    b.wait_css("#no-events")
+    out = subprocess.run(["snmptrap", "-v", "2c", "-c", "public", f"--clientaddr={addr}",
+                          f"127.0.0.1:{site['trap_port']}", "", "1.3.6.1.6.3.1.1.5.3",
+                          "1.3.6.1.2.1.2.2.1.1.3", "i", "3",
+                          "1.3.6.1.2.1.2.2.1.2.3", "s", HOSTILE],
+                         capture_output=True, text=True, env=client_env(), timeout=30)
+    assert out.returncode == 0, out.stderr
+    row = b.wait("the trap on the device page", lambda: b.css("#events tbody tr"), 60)
+    assert "linkDown" in row[0].text and addr in row[0].text, row[0].text
+    assert f"= STRING: {HOSTILE}" in row[0].text
+    assert b.css("#events img") == []
+    assert site["hub"].json("GET", "/v1/agents/site-1/events?device="
+                            f"{dev_id(site, addr)}")[0]["trap_oid"] == ".1.3.6.1.6.3.1.1.5.3"
 
 
 def console_walk(site, outpost, dev, subtree, rows):

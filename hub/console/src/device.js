@@ -6,6 +6,7 @@ import { api, enc } from './api.js';
 import { html, useLive, ErrorLine, msTime, text } from './ui.js';
 import { bootTime, formatBps, rates } from './rates.js';
 import { deviceId } from './devices.js';
+import { Events } from './events.js';
 
 const WAIT_S = 30;       // the samples long poll
 const SAMPLES = 300;
@@ -198,5 +199,6 @@ export function Device({ agent, device }) {
         <td class="num">${perSec(i.inDisc)}</td><td class="num">${perSec(i.outDisc)}</td>
       </tr>`)}</tbody>
     </table>
+    <${Events} agent=${agent} device=${device} />
   </section>`;
 }
