@@ -467,9 +467,9 @@ cfg_load_schema(const char *path, const struct cfg_schema *schema, void *root,
 	cfg_check_secrecy(&ld);
 
 	fclose(ld.fp);
-	explicit_bzero(iobuf, sizeof(iobuf));
+	platform_memzero(iobuf, sizeof(iobuf));
 	if (ld.line)
-		explicit_bzero(ld.line, ld.linecap);
+		platform_memzero(ld.line, ld.linecap);
 	free(ld.line);
 	for (size_t i = 0; i < ld.nseen; i++)
 		free(ld.seen[i].name);

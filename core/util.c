@@ -170,7 +170,7 @@ secret_free(char *s)
 {
 	if (s == NULL)
 		return;
-	explicit_bzero(s, strlen(s));
+	platform_memzero(s, strlen(s));
 	free(s);
 }
 

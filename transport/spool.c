@@ -149,59 +149,21 @@ tp_spool_name_id(const char *name)
 	return strcmp(name + SPOOL_NAME_LEN, SPOOL_SUFFIX) == 0 ? id : 0;
 }
 
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-
-	while (len > 0) {
-		ssize_t w = write(fd, c, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* name <- a then b, durably: temp file, fsync, rename, fsync dir. */
+/* name <- a then b, durably (platform_replace_file: temp file, flush,
+ * rename, the directory made durable). */
 static int
 tp_spool_write_file(struct spool *s, const char *name, const void *a, size_t alen,
     const void *b, size_t blen)
 {
-	char tmp[128];
-	int fd, e;
+	const struct platform_buf parts[2] = { { a, alen }, { b, blen } };
 
-	snprintf(tmp, sizeof(tmp), "%s%s", name, SPOOL_TMP_SUFFIX);
-	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		goto fail;
-	if (write_all(fd, a, alen) == -1 || write_all(fd, b, blen) == -1 ||
-	    fsync(fd) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		goto fail_tmp;
+	if (platform_replace_file(s->dir, name, parts, 2) == -1) {
+		log_complain(&s->disk_complain, mono_ms(), LOG_LVL_ERROR,
+		    "spool: cannot write %s/%s: %s", s->dir, name, strerror(errno));
+		return -1;
 	}
-	if (close(fd) == -1)
-		goto fail_tmp;
-	if (renameat(s->dirfd, tmp, s->dirfd, name) == -1)
-		goto fail_tmp;
-	if (fsync(s->dirfd) == -1)
-		goto fail;
 	log_release(&s->disk_complain, "spool: writing to %s works again", s->dir);
 	return 0;
-fail_tmp:
-	e = errno;
-	(void)unlinkat(s->dirfd, tmp, 0);
-	errno = e;
-fail:
-	log_complain(&s->disk_complain, mono_ms(), LOG_LVL_ERROR,
-	    "spool: cannot write %s/%s: %s", s->dir, name, strerror(errno));
-	return -1;
 }
 
 /* Read a whole file of at most max bytes. 0, -1 (errno), -2 too large. */

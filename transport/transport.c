@@ -160,7 +160,7 @@ static void
 wipe_slist(struct curl_slist *l)
 {
 	for (struct curl_slist *p = l; p != NULL; p = p->next)
-		explicit_bzero(p->data, strlen(p->data));
+		platform_memzero(p->data, strlen(p->data));
 	curl_slist_free_all(l);
 }
 
@@ -307,7 +307,7 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	t->hdr_upload = slist_add(t->hdr_upload, "Content-Encoding: gzip", &ok);
 	/* No 100-continue round trip before a batch. */
 	t->hdr_upload = slist_add(t->hdr_upload, "Expect:", &ok);
-	explicit_bzero(auth, sizeof(auth));
+	platform_memzero(auth, sizeof(auth));
 	if (!ok) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
