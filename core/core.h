@@ -132,6 +132,12 @@ int  platform_replace_file(const char *dir, const char *name,
  * elsewhere a plain copy). 0, or -1 if it does not fit. */
 int  platform_path_expand(const char *path, char *out, size_t outlen);
 
+/* `outpost service install|uninstall|start|stop|run` (service_win.c: the
+ * Service Control Manager; run is what the SCM starts and calls run, the
+ * agent's `run` command, on the service thread). Elsewhere a message
+ * naming systemd. An exit status. */
+int  platform_service(int argc, char **argv, int (*run)(int, char **));
+
 /* ---- intrusive tail queues (the shape of BSD sys/queue.h's TAILQ, which
  * mingw lacks; our own names so they never meet a system header's)
  * A head has first and a pointer to the last element's next; an entry
@@ -169,6 +175,9 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_init(const char *ident, enum log_level, bool daemon_style);
 void log_set_level(enum log_level);
+/* Send each line (the message alone, no prefix) to sink instead of
+ * stderr: the Windows Event Log. NULL: back to stderr. */
+void log_set_sink(void (*sink)(enum log_level, const char *msg));
 enum log_level log_get_level(void);
 int  log_level_parse(const char *s);   /* -1 if unknown */
 const char *log_level_name(enum log_level);

@@ -216,3 +216,12 @@ platform_path_expand(const char *path, char *out, size_t outlen)
 {
 	return (size_t)snprintf(out, outlen, "%s", path) < outlen ? 0 : -1;
 }
+
+int
+platform_service(int argc, char **argv, int (*run)(int, char **))
+{
+	fprintf(stderr, "outpost service: Windows' service manager only; here "
+	    "outpost runs under systemd (packaging/outpost.service, "
+	    "docs/operations.md)\n");
+	return 2;
+}
