@@ -60,7 +60,7 @@ struct cfg_file_report {
 };
 
 static void cfg_err(struct cfg_loader *, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PRINTF_LIKE(3, 4);
 
 static void
 cfg_err(struct cfg_loader *ld, int line, const char *fmt, ...)

@@ -8,8 +8,10 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+/* The socket API's headers, for every module: they differ by platform. */
 #ifdef _WIN32
 #include <winsock2.h>
 #include <ws2tcpip.h>
@@ -17,8 +19,20 @@
  * int, and not an index), a file descriptor elsewhere. */
 typedef SOCKET os_socket;
 #define OS_SOCKET_NONE INVALID_SOCKET
+/* POSIX names the Windows C runtime lacks: open(2) flags with no meaning
+ * there (no terminals, no blocking regular files, no symlinks in our
+ * paths), strndup and getline (platform_win.c). */
+#define O_CLOEXEC  _O_NOINHERIT
+#define O_NOCTTY   0
+#define O_NONBLOCK 0
+#define O_NOFOLLOW 0
+char *strndup(const char *, size_t);
+ssize_t getline(char **, size_t *, FILE *);
 #else
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 typedef int os_socket;
 #define OS_SOCKET_NONE (-1)
 #endif
@@ -26,6 +40,14 @@ typedef int os_socket;
 #define OUTPOST_VERSION "0.1.0"
 
 #define countof(a) (sizeof(a) / sizeof((a)[0]))
+
+/* printf-style checking: mingw's gcc checks plain "printf" against the
+ * old Microsoft runtime (no %zu); we print through the C99 one. */
+#if defined(_WIN32) && defined(__GNUC__) && !defined(__clang__)
+#define PRINTF_LIKE(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#endif
 
 /* ---- event loop (loop.c; I/O backend loop_epoll.c or loop_wsapoll.c) --
  * The generic part (timers, callbacks, which sockets are registered) is
@@ -128,6 +150,26 @@ uint64_t platform_fd_limit(uint64_t cap);
 struct platform_buf { const void *p; size_t len; };
 int  platform_replace_file(const char *dir, const char *name,
                            const struct platform_buf *, size_t n);
+/* mkdir(2): 0, or -1 with errno (EEXIST when it exists). On Windows mode
+ * is not used: the directory inherits its parent's ACL. */
+int  platform_mkdir(const char *path, unsigned mode);
+/* A directory for this program's scratch files that only this user can
+ * use ($TMPDIR/NAME-UID, checked to be ours and mode 0700; the user's
+ * %TEMP%\NAME), created if missing. 0, or -1: use none. */
+int  platform_private_tmpdir(const char *name, char *out, size_t outlen);
+/* Shared libraries loaded at run time (dlopen; LoadLibraryExW searching
+ * the program's directory and System32 only, never the current one).
+ * NULL with the reason in err. */
+#ifdef _WIN32
+#define PLATFORM_LIBCURL "libcurl-4.dll"
+#else
+#define PLATFORM_LIBCURL "libcurl.so.4"
+#endif
+void *platform_dl_open(const char *name, char *err, size_t errlen);
+void *platform_dl_sym(void *lib, const char *sym);
+void  platform_dl_close(void *lib);
+/* open_memstream(3); NULL (errno ENOSYS) where there is none (Windows). */
+FILE *platform_memstream(char **buf, size_t *len);
 /* Copies path to out with %VAR% environment references expanded (Windows;
  * elsewhere a plain copy). 0, or -1 if it does not fit. */
 int  platform_path_expand(const char *path, char *out, size_t outlen);
@@ -182,7 +224,7 @@ enum log_level log_get_level(void);
 int  log_level_parse(const char *s);   /* -1 if unknown */
 const char *log_level_name(enum log_level);
 void log_msg(enum log_level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PRINTF_LIKE(2, 3);
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
@@ -202,10 +244,10 @@ struct complain {
 #define COMPLAIN_MAX_GAP_MS   86400000ull
 /* Returns true if the line was logged. */
 bool log_complain(struct complain *, uint64_t now_ms, enum log_level,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                  const char *fmt, ...) PRINTF_LIKE(4, 5);
 /* Logs once (at INFO) if the target was failing; resets the state. */
 bool log_release(struct complain *, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PRINTF_LIKE(2, 3);
 
 /* ---- addresses and ranges (net.c) ------------------------------------ */
 

@@ -5,6 +5,7 @@
  */
 #include "core/core.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -224,4 +225,56 @@ platform_service(int argc, char **argv, int (*run)(int, char **))
 	    "outpost runs under systemd (packaging/outpost.service, "
 	    "docs/operations.md)\n");
 	return 2;
+}
+
+int
+platform_mkdir(const char *path, unsigned mode)
+{
+	return mkdir(path, (mode_t)mode);
+}
+
+int
+platform_private_tmpdir(const char *name, char *out, size_t outlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct stat st;
+
+	if ((size_t)snprintf(out, outlen, "%s/%s-%u", tmp ? tmp : "/tmp", name,
+	    (unsigned)getuid()) >= outlen)
+		return -1;
+	if (mkdir(out, 0700) == -1 && errno != EEXIST)
+		return -1;
+	/* Someone else's, or open to others: not ours to use. */
+	if (lstat(out, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != getuid() || (st.st_mode & 077) != 0)
+		return -1;
+	return 0;
+}
+
+FILE *
+platform_memstream(char **buf, size_t *len)
+{
+	return open_memstream(buf, len);
+}
+
+void *
+platform_dl_open(const char *name, char *err, size_t errlen)
+{
+	void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL)
+		snprintf(err, errlen, "%s", dlerror());
+	return h;
+}
+
+void *
+platform_dl_sym(void *lib, const char *sym)
+{
+	return dlsym(lib, sym);
+}
+
+void
+platform_dl_close(void *lib)
+{
+	dlclose(lib);
 }

@@ -405,3 +405,120 @@ platform_path_expand(const char *path, char *out, size_t outlen)
 		return -1;
 	return win_utf8(buf, out, outlen);
 }
+
+int
+platform_mkdir(const char *path, unsigned mode)
+{
+	wchar_t *w = win_wide(path);
+	DWORD e;
+
+	if (w == NULL)
+		return -1;
+	if (CreateDirectoryW(w, NULL)) {
+		free(w);
+		return 0;
+	}
+	e = GetLastError();
+	free(w);
+	errno = e == ERROR_ALREADY_EXISTS ? EEXIST : win_errno(e);
+	return -1;
+}
+
+int
+platform_private_tmpdir(const char *name, char *out, size_t outlen)
+{
+	wchar_t tmp[MAX_PATH + 1];
+	char t8[MAX_PATH * 3];
+	DWORD n = GetTempPathW(countof(tmp), tmp);
+
+	/* %TEMP% is the user's own (the profile's ACL); SYSTEM's for a
+	 * service. */
+	if (n == 0 || n > countof(tmp) || win_utf8(tmp, t8, sizeof(t8)) == -1 ||
+	    (size_t)snprintf(out, outlen, "%s%s", t8, name) >= outlen)
+		return -1;
+	return platform_mkdir(out, 0700) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+FILE *
+platform_memstream(char **buf, size_t *len)
+{
+	errno = ENOSYS;
+	return NULL;
+}
+
+char *
+strndup(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+	char *d = malloc(len + 1);
+
+	if (d != NULL) {
+		memcpy(d, s, len);
+		d[len] = '\0';
+	}
+	return d;
+}
+
+ssize_t
+getline(char **line, size_t *cap, FILE *f)
+{
+	size_t n = 0;
+	int c;
+
+	if (*line == NULL || *cap == 0) {
+		free(*line);
+		*cap = 128;
+		if ((*line = malloc(*cap)) == NULL)
+			return -1;
+	}
+	while ((c = getc(f)) != EOF) {
+		if (n + 2 > *cap) {
+			char *p = *cap > SIZE_MAX / 2 ? NULL : realloc(*line, *cap * 2);
+
+			if (p == NULL) {
+				errno = ENOMEM;
+				return -1;
+			}
+			*line = p;
+			*cap *= 2;
+		}
+		(*line)[n++] = (char)c;
+		if (c == '\n')
+			break;
+	}
+	(*line)[n] = '\0';
+	return n == 0 ? -1 : (ssize_t)n;
+}
+
+void *
+platform_dl_open(const char *name, char *err, size_t errlen)
+{
+	wchar_t *w = win_wide(name);
+	HMODULE h;
+
+	if (w == NULL) {
+		snprintf(err, errlen, "bad library name");
+		return NULL;
+	}
+	/* Next to outpost.exe (the MSI puts it there), never the current
+	 * directory: a planted DLL there must not load. */
+	h = LoadLibraryExW(w, NULL, LOAD_LIBRARY_SEARCH_APPLICATION_DIR |
+	    LOAD_LIBRARY_SEARCH_SYSTEM32);
+	free(w);
+	if (h == NULL)
+		snprintf(err, errlen, "not found next to outpost.exe (error %lu)",
+		    (unsigned long)GetLastError());
+	return (void *)h;
+}
+
+void *
+platform_dl_sym(void *lib, const char *sym)
+{
+	return (void *)GetProcAddress((HMODULE)lib, sym);
+}
+
+void
+platform_dl_close(void *lib)
+{
+	FreeLibrary((HMODULE)lib);
+}

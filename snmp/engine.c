@@ -17,12 +17,9 @@
  */
 #include "snmp/snmp_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 static void sess_io_cb(struct loop *, os_socket, int, void *);
 static void sess_timer_cb(struct loop *, struct loop_timer *, void *);

@@ -24,7 +24,6 @@
 #include "snmp/snmp_int.h"
 #include "snmp/scan_int.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

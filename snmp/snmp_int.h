@@ -2,7 +2,6 @@
 #ifndef OUTPOST_SNMP_INT_H
 #define OUTPOST_SNMP_INT_H
 
-#include <sys/socket.h>
 
 #include "snmp/snmp.h"
 

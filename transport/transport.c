@@ -7,7 +7,6 @@
 
 #include "config/config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
