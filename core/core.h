@@ -26,6 +26,7 @@ typedef SOCKET os_socket;
 #define O_NOCTTY   0
 #define O_NONBLOCK 0
 #define O_NOFOLLOW 0
+#define lstat(path, st) stat(path, st)   /* no symlinks in our paths */
 char *strndup(const char *, size_t);
 ssize_t getline(char **, size_t *, FILE *);
 #else
@@ -35,6 +36,7 @@ ssize_t getline(char **, size_t *, FILE *);
 #include <sys/socket.h>
 typedef int os_socket;
 #define OS_SOCKET_NONE (-1)
+#define O_BINARY 0   /* Windows' open(2) flag: no text-mode translation */
 #endif
 
 #define OUTPOST_VERSION "0.1.0"
@@ -150,6 +152,12 @@ uint64_t platform_fd_limit(uint64_t cap);
 struct platform_buf { const void *p; size_t len; };
 int  platform_replace_file(const char *dir, const char *name,
                            const struct platform_buf *, size_t n);
+/* rename(2) over an existing file, durable on Windows (MoveFileExW
+ * REPLACE_EXISTING | WRITE_THROUGH); 0 or -1 (errno). */
+int  platform_rename(const char *from, const char *to);
+/* Makes renames and deletions in dir durable (fsync of the directory;
+ * nothing to do on Windows, where MoveFileExW wrote through). */
+int  platform_dir_sync(const char *dir);
 /* mkdir(2): 0, or -1 with errno (EEXIST when it exists). On Windows mode
  * is not used: the directory inherits its parent's ACL. */
 int  platform_mkdir(const char *path, unsigned mode);

@@ -81,10 +81,9 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (log_journal) {
 		off = snprintf(line, sizeof(line), "<%d>", level_syslog[level]);
 	} else if (log_timestamps) {
-		struct timespec ts;
+		time_t sec = (time_t)(wall_ms() / 1000u);
 		struct tm tm;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
+		gmtime_r(&sec, &tm);
 		off = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
 		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s: %s: ",
 		    log_ident, level_names[level]);

@@ -170,7 +170,7 @@ platform_replace_file(const char *dir, const char *name,
     const struct platform_buf *bufs, size_t n)
 {
 	char tmp[4096], dst[4096];
-	int fd = -1, dfd = -1, e;
+	int fd = -1, e;
 
 	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= sizeof(dst) ||
 	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= sizeof(tmp)) {
@@ -193,16 +193,7 @@ platform_replace_file(const char *dir, const char *name,
 	if (rename(tmp, dst) == -1)
 		goto fail_tmp;
 	/* The rename itself is durable once the directory is. */
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(dfd) == -1) {
-		e = errno;
-		if (dfd != -1)
-			close(dfd);
-		errno = e;
-		return -1;
-	}
-	close(dfd);
-	return 0;
+	return platform_dir_sync(dir);
 fail_tmp:
 	e = errno;
 	if (fd != -1)
@@ -277,4 +268,26 @@ void
 platform_dl_close(void *lib)
 {
 	dlclose(lib);
+}
+
+int
+platform_rename(const char *from, const char *to)
+{
+	return rename(from, to);
+}
+
+int
+platform_dir_sync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
 }

@@ -323,6 +323,36 @@ platform_fd_limit(uint64_t cap)
 
 /* ---- files ---- */
 
+static int
+win_move(const wchar_t *from, const wchar_t *to, DWORD *err)
+{
+	if (MoveFileExW(from, to, MOVEFILE_REPLACE_EXISTING |
+	    MOVEFILE_WRITE_THROUGH))
+		return 0;
+	*err = GetLastError();
+	return -1;
+}
+
+int
+platform_rename(const char *from, const char *to)
+{
+	wchar_t *wf = win_wide(from), *wt = win_wide(to);
+	DWORD err = ERROR_SUCCESS;
+	int rc = -1;
+
+	if (wf != NULL && wt != NULL && (rc = win_move(wf, wt, &err)) == -1)
+		errno = win_errno(err);
+	free(wf);
+	free(wt);
+	return rc;
+}
+
+int
+platform_dir_sync(const char *dir)
+{
+	return 0;
+}
+
 int
 platform_replace_file(const char *dir, const char *name,
     const struct platform_buf *bufs, size_t n)
@@ -369,11 +399,8 @@ platform_replace_file(const char *dir, const char *name,
 	h = INVALID_HANDLE_VALUE;
 	/* WRITE_THROUGH: returns once the rename is on disk; directories
 	 * need no flush of their own here. */
-	if (!MoveFileExW(wtmp, wdst, MOVEFILE_REPLACE_EXISTING |
-	    MOVEFILE_WRITE_THROUGH)) {
-		err = GetLastError();
+	if (win_move(wtmp, wdst, &err) == -1)
 		goto out_tmp;
-	}
 	rc = 0;
 	goto out;
 out_tmp:

@@ -286,7 +286,6 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	loop_timer_init(&t->spool_timer, tp_spool_timer_fire, t);
 	loop_timer_init(&t->curl_timer, NULL, t);
 	tp_upload_init(t);
-	t->spool.dirfd = -1;
 	t->dedupe = xcalloc(1, sizeof(*t->dedupe));
 	tp_dedupe_init(t->dedupe);
 	t->cmd_scratch = xcalloc(1, TP_MAX_COMMAND_BYTES + 8);
@@ -553,7 +552,7 @@ transport_free(struct transport *t)
 {
 	if (t == NULL)
 		return;
-	if (t->spool.dirfd != -1) {
+	if (t->spool.dir != NULL) {
 		transport_shutdown(t);
 		(void)transport_close_batch(t);   /* items added since */
 	}
