@@ -549,3 +549,45 @@ platform_dl_close(void *lib)
 {
 	FreeLibrary((HMODULE)lib);
 }
+
+bool
+platform_dir_writable(const char *dir)
+{
+	/* The CRT's access() knows only the read-only attribute (and X_OK
+	 * is an invalid argument there); the ACL decides at CreateFile. */
+	return access(dir, W_OK) == 0;
+}
+
+bool
+platform_process_alive(long pid)
+{
+	HANDLE h = pid > 0 ? OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION,
+	    FALSE, (DWORD)pid) : NULL;
+	DWORD code = 0;
+	bool alive;
+
+	if (h == NULL)
+		return false;
+	alive = GetExitCodeProcess(h, &code) && code == STILL_ACTIVE;
+	CloseHandle(h);
+	return alive;
+}
+
+int
+platform_sock_error(os_socket fd)
+{
+	int err = 0, len = (int)sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0)
+		return -1;
+	/* Winsock names an ICMP port unreachable on a connected UDP socket
+	 * WSAECONNRESET. */
+	switch (err) {
+	case 0:               return 0;
+	case WSAECONNRESET:
+	case WSAECONNREFUSED: return ECONNREFUSED;
+	case WSAENETUNREACH:  return ENETUNREACH;
+	case WSAEHOSTUNREACH: return EHOSTUNREACH;
+	default:              return EIO;
+	}
+}
