@@ -115,19 +115,31 @@ static int
 svc_dispatch(int argc, char **argv)
 {
 	static char *run_argv[8];
+	static char defcfg[1024];
 	SERVICE_TABLE_ENTRYW table[] = {
 		{ (wchar_t *)SVC_NAME, svc_main },
 		{ NULL, NULL },
 	};
 	const char *log = "eventlog";
+	bool has_config = false;
 	int n = 0;
 
 	run_argv[n++] = "run";
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) {
 			log = argv[++i];
-		else if (n < (int)countof(run_argv) - 1)
+			continue;
+		}
+		has_config |= strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0;
+		if (n < (int)countof(run_argv) - 3)
 			run_argv[n++] = argv[i];
+	}
+	/* The MSI registers plain `service run`: the default config. */
+	if (!has_config && platform_path_expand(PLATFORM_DEFAULT_CONFIG, defcfg,
+	    sizeof(defcfg)) == 0) {
+		run_argv[n++] = "-c";
+		run_argv[n++] = defcfg;
 	}
 	run_argv[n] = NULL;
 	if (strcmp(log, "eventlog") == 0) {
