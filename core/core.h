@@ -118,6 +118,11 @@ uint64_t mono_us(void);
 #define PLATFORM_DEFAULT_CONFIG    "/etc/outpost/outpost.ini"
 #define PLATFORM_DEFAULT_STATE_DIR "/var/lib/outpost"
 #endif
+/* First thing in main(): on Windows the arguments as UTF-8 (from the
+ * UTF-16 command line, not the ANSI code page), stdout and stderr in
+ * binary mode (output byte-equal to Linux's: \n, not \r\n), a UTF-8
+ * console, Winsock started. Nothing elsewhere. */
+void platform_init(int *argc, char ***argv);
 /* "Stop" (SIGTERM, SIGINT; a service stop or shutdown, Ctrl+C) and
  * "reload" (SIGHUP; a service PARAMCHANGE control) arrive through the
  * loop; signo is what platform_signal_name() names. */

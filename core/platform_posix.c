@@ -312,3 +312,8 @@ platform_sock_error(os_socket fd)
 
 	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : -1;
 }
+
+void
+platform_init(int *argc, char ***argv)
+{
+}

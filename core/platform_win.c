@@ -11,8 +11,10 @@
 #include <aclapi.h>
 #include <bcrypt.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <io.h>
 #include <sddl.h>
+#include <shellapi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -590,4 +592,34 @@ platform_sock_error(os_socket fd)
 	case WSAEHOSTUNREACH: return EHOSTUNREACH;
 	default:              return EIO;
 	}
+}
+
+void
+platform_init(int *argc, char ***argv)
+{
+	int n = 0;
+	wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
+	char **av;
+	WSADATA wsa;
+
+	(void)_setmode(_fileno(stdout), _O_BINARY);
+	(void)_setmode(_fileno(stderr), _O_BINARY);
+	SetConsoleOutputCP(CP_UTF8);
+	/* For net-snmp, which opens sockets before any loop exists. */
+	(void)WSAStartup(MAKEWORD(2, 2), &wsa);
+	if (w == NULL || n < 1 || (av = calloc((size_t)n + 1, sizeof(*av))) == NULL)
+		return;   /* keep the CRT's ANSI arguments */
+	for (int i = 0; i < n; i++) {
+		char buf[32768];
+
+		if (win_utf8(w[i], buf, sizeof(buf)) == -1 ||
+		    (av[i] = strdup(buf)) == NULL) {
+			free(av);   /* what was copied stays: argv lives as long */
+			LocalFree(w);
+			return;
+		}
+	}
+	LocalFree(w);
+	*argc = n;
+	*argv = av;
 }
