@@ -602,8 +602,11 @@ platform_init(int *argc, char ***argv)
 	char **av;
 	WSADATA wsa;
 
-	(void)_setmode(_fileno(stdout), _O_BINARY);
-	(void)_setmode(_fileno(stderr), _O_BINARY);
+	/* A service has no standard streams (_fileno says -2): leave them. */
+	if (_fileno(stdout) >= 0)
+		(void)_setmode(_fileno(stdout), _O_BINARY);
+	if (_fileno(stderr) >= 0)
+		(void)_setmode(_fileno(stderr), _O_BINARY);
 	SetConsoleOutputCP(CP_UTF8);
 	/* For net-snmp, which opens sockets before any loop exists. */
 	(void)WSAStartup(MAKEWORD(2, 2), &wsa);

@@ -12,10 +12,13 @@
 #include "core/win_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <io.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SVC_NAME     L"Outpost"
 #define SVC_DISPLAY  L"Outpost SNMP agent"
@@ -148,12 +151,16 @@ svc_dispatch(int argc, char **argv)
 			log_set_sink(svc_eventlog_sink);
 	} else {
 		wchar_t *w = win_wide(log);
+		int fd = w != NULL ? _wopen(w, _O_WRONLY | _O_APPEND | _O_CREAT |
+		    _O_BINARY | _O_NOINHERIT, _S_IREAD | _S_IWRITE) : -1;
 
-		/* stderr appended to the file: log.c writes each line whole. */
-		if (w == NULL || _wfreopen(w, L"a", stderr) == NULL)
-			return 1;
+		/* The file becomes fd 2, which log.c writes each line to whole.
+		 * (A service has no standard streams to freopen.) */
 		free(w);
-		setvbuf(stderr, NULL, _IONBF, 0);
+		if (fd == -1 || _dup2(fd, 2) == -1)
+			return 1;
+		if (fd != 2)
+			_close(fd);
 	}
 	svc_argc = n;
 	svc_argv = run_argv;
