@@ -21,9 +21,18 @@ static const char main_usage[] =
 "  run -c FILE                run the agent service (hub commands, uploads)\n"
 "  status -c FILE             show a running agent's state\n"
 "  traps [--listen ADDR]      print SNMP notifications as they arrive\n"
+"  service install|uninstall|start|stop\n"
+"                             the Windows service (docs/windows.md)\n"
 "  check-config -c FILE       validate a configuration file\n"
 "  version                    print the version\n\n"
 "'outpost COMMAND --help' describes each command.\n";
+
+/* The service manager's side is the platform's; run is what it runs. */
+static int
+cmd_service(int argc, char **argv)
+{
+	return platform_service(argc, argv, cmd_run);
+}
 
 static const struct {
 	const char *name;
@@ -40,6 +49,7 @@ static const struct {
 	{ "transport-selftest", cmd_transport_selftest },
 	{ "status", cmd_status },
 	{ "traps", cmd_traps },
+	{ "service", cmd_service },
 };
 
 int
@@ -140,6 +150,7 @@ cmd_config_docs(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	platform_init(&argc, &argv);
 	log_init("outpost", LOG_LVL_WARN, false);
 	if (argc < 2) {
 		fputs(main_usage, stderr);

@@ -94,7 +94,7 @@ agent_write_status(struct agent *a)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->status_path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1 || text == NULL || write(fd, text, strlen(text)) < 0 ||
-	    close(fd) == -1 || rename(tmp, a->status_path) == -1)
+	    close(fd) == -1 || platform_rename(tmp, a->status_path) == -1)
 		log_warn("cannot write %s: %s", a->status_path, strerror(errno));
 	free(text);
 }
@@ -159,7 +159,7 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	struct agent *a = arg;
 
 	if (a->stopping) {
-		log_warn("second %s: stopping now", strsignal(signo));
+		log_warn("second %s: stopping now", platform_signal_name(signo));
 		if (!a->transport_closed) {
 			agent_commands_abort(a, "the agent stopped before the command finished");
 			transport_shutdown(a->tp);
@@ -168,7 +168,7 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 		loop_stop(l);
 		return;
 	}
-	log_info("%s: stopping (running commands: %u)", strsignal(signo),
+	log_info("%s: stopping (running commands: %u)", platform_signal_name(signo),
 	    a->commands_running);
 	platform_notify("STOPPING=1");
 	a->stopping = true;
@@ -282,7 +282,7 @@ dir_usable(const char *dir, char *err, size_t errlen)
 	if (stat(dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			snprintf(err, errlen, "%s is not a directory", dir);
-		else if (access(dir, W_OK | X_OK) == -1)
+		else if (!platform_dir_writable(dir))
 			snprintf(err, errlen, "%s is not writable by this user", dir);
 		else
 			return 0;
@@ -303,7 +303,7 @@ dir_usable(const char *dir, char *err, size_t errlen)
 			break;
 	}
 	if (stat(buf, &st) == -1 || !S_ISDIR(st.st_mode) ||
-	    access(buf, W_OK | X_OK) == -1) {
+	    !platform_dir_writable(buf)) {
 		snprintf(err, errlen, "%s cannot be created: %s is not a "
 		    "writable directory for this user", dir, buf);
 		return -1;
@@ -350,7 +350,7 @@ agent_run_problems(const struct config *cfg, char *token, size_t toklen)
 			cli_errorf("%s: %s", path, err);
 			n++;
 		}
-		explicit_bzero(tok, sizeof(tok));
+		platform_memzero(tok, sizeof(tok));
 	}
 	n += run_file_problem(path, "ca_file", cfg->server.ca_file);
 	n += run_file_problem(path, "client_cert", cfg->server.client_cert);
@@ -380,14 +380,14 @@ agent_load(const char *path, struct config **out, char *token, size_t toklen,
 	if (cli_config_load(path, &cfg) != 0)
 		return 1;
 	if (agent_run_problems(cfg, token, toklen) > 0) {
-		explicit_bzero(token, toklen);
+		platform_memzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}
 	snprintf(spool, spoollen, "%s/spool", cfg->agent.state_dir);
 	if (mkdir_p(cfg->agent.state_dir, 0700) == -1 || mkdir_p(spool, 0700) == -1) {
 		cli_errorf("%s: cannot create %s: %s", path, spool, strerror(errno));
-		explicit_bzero(token, toklen);
+		platform_memzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}
@@ -420,7 +420,7 @@ cmd_run(int argc, char **argv)
 	    a.cfg->agent.state_dir);
 	agent_transport_opts(a.cfg, token, spool, &to);
 	a.tp = transport_new(a.loop, &to, agent_on_command, &a, err, sizeof(err));
-	explicit_bzero(token, sizeof(token));
+	platform_memzero(token, sizeof(token));
 	if (a.tp == NULL) {
 		log_error("%s", err);
 		osnmp_engine_free(a.eng);

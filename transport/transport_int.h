@@ -93,7 +93,8 @@ uint64_t tp_wall_ms(void);
  * Version 1 (written before events existed) is read too: 52 bytes, no
  * events field, the payload CRC at 44 and the header's at 48.
  * Named %020llu.batch so that name order is batch_id order; written as
- * NAME.tmp, fsync'd, renamed, and the directory fsync'd.
+ * NAME.tmp, flushed to disk, renamed, and the rename made durable
+ * (platform_replace_file).
  */
 #define SPOOL_MAGIC       "OPSPOOL"
 #define SPOOL_VERSION     2u
@@ -101,6 +102,7 @@ uint64_t tp_wall_ms(void);
 #define SPOOL_HDR_SIZE_V1 52u
 #define SPOOL_SUFFIX      ".batch"
 #define SPOOL_TMP_SUFFIX  ".tmp"
+#define SPOOL_PATH_MAX    4096     /* dir/name of any spool file */
 #define SPOOL_STATE       "state"
 #define SPOOL_QUARANTINE  "quarantine"
 #define SPOOL_MAX_FILES   100000u     /* entries in the index */
@@ -127,8 +129,7 @@ struct spool_entry {
 };
 
 struct spool {
-	char               *dir;
-	int                 dirfd;
+	char               *dir;           /* NULL: not open */
 	struct spool_entry *ents;          /* sorted by id */
 	size_t              n, cap;
 	uint64_t            bytes;         /* sum of ents[].bytes */
