@@ -94,8 +94,8 @@ def wait_status(agent, pred, timeout=12):
     raise AssertionError(f"status never matched: {status(agent)}")
 
 
-def test_each_version_becomes_an_event(trap_agent):
-    agent, hub, target = trap_agent
+def send_each_version(target):
+    """v1, v2c and v3 authPriv traps, a v3 and a v2c inform (acknowledged)."""
     assert run(["snmptrap", "-v", "1", "-c", "public", target,
                 "1.3.6.1.4.1.8072.3.2.10", "127.0.0.9", "6", "17", "4242",
                 IFINDEX2, "s", "v1-trap"]).returncode == 0
@@ -111,8 +111,9 @@ def test_each_version_becomes_an_event(trap_agent):
              "", "1.3.6.1.6.3.1.1.5.4", "1.3.6.1.2.1.1.5.0", "x", "00FF"])
     assert r.returncode == 0, r.stderr
 
-    evs = wait_events(hub, 5)
-    assert len({e["id"] for e in evs}) == 5
+
+def check_each_version(evs):
+    assert len(evs) == 5 and len({e["id"] for e in evs}) == 5
     for e in evs:
         assert e["source"] == "127.0.0.1" and 0 < e["port"] < 65536
         assert isinstance(e["received"], int) and "device" not in e
@@ -140,6 +141,46 @@ def test_each_version_becomes_an_event(trap_agent):
     assert (inf["version"], inf["pdu"], inf["user"]) == ("3", "inform", "trapper")
     hexinf = by_value(evs, "00 FF")
     assert hexinf["pdu"] == "inform" and hexinf["varbinds"][0]["type"] == "Hex-STRING"
+
+
+def test_each_version_becomes_an_event(trap_agent):
+    agent, hub, target = trap_agent
+    send_each_version(target)
+    check_each_version(wait_events(hub, 5))
+
+
+def test_each_version_reaches_the_real_hub(outpost, tmp_path):
+    """The same notifications through the real hub: stored, and served by
+    GET /v1/agents/{agent}/events with every field as the agent sent it."""
+    from hub_fixture import SANITIZER_MARKERS, HubProcess, hub_binary
+    hub = HubProcess(hub_binary(), str(tmp_path / "hub"), max_poll_wait="5s").start()
+    token = hub.add_agent("traps")
+    port = free_udp_port()
+    agent = AgentProcess(outpost, str(tmp_path / "agent"), f"http://127.0.0.1:{hub.port}",
+                         token, credentials=CREDS, poll_wait="5s",
+                         extra={"traps": {"listen": f"udp:127.0.0.1:{port}",
+                                          "communities": "public trapcomm",
+                                          "credentials": "trapper"}})
+    try:
+        agent.start()
+        agent.wait_log("traps: listening")
+        send_each_version(f"127.0.0.1:{port}")
+        end = time.monotonic() + 20
+        while True:
+            evs = hub.json("GET", "/v1/agents/traps/events?wait=5")
+            if len(evs) >= 5 or time.monotonic() > end:
+                break
+            time.sleep(0.2)   # some there already: answered at once
+        check_each_version(evs)
+        # newest first, by the agent's received time
+        assert [e["received"] for e in evs] == sorted((e["received"] for e in evs),
+                                                      reverse=True)
+    finally:
+        rc = agent.stop()
+        hub.stop()
+    logs = agent.log() + hub.log()
+    assert not any(m in logs for m in SANITIZER_MARKERS), logs[-4000:]
+    assert rc == 0, agent.log()
 
 
 def test_refused_and_malformed_are_counted(trap_agent):
