@@ -357,7 +357,7 @@ osnmp_trap_close(struct osnmp_trap *t)
 		close(t->socks[i].fd);
 	}
 	for (size_t i = 0; i < t->ncommunities; i++) {
-		explicit_bzero(t->communities[i], t->community_len[i]);
+		platform_memzero(t->communities[i], t->community_len[i]);
 		free(t->communities[i]);
 	}
 	free(t->communities);

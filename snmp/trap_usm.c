@@ -79,19 +79,17 @@ hex_encode(const uint8_t *p, size_t n, char *out, size_t cap)
 static int
 state_save(const struct trap_usm *u, const char *dir, char *err, size_t errlen)
 {
-	char path[512], tmp[520], hex[2 * TRAP_ENGID_MAX + 1], text[128];
-	int fd, n;
+	char hex[2 * TRAP_ENGID_MAX + 1], text[128];
+	struct platform_buf part;
+	int n;
 
 	hex_encode(u->engid, u->engid_len, hex, sizeof(hex));
 	n = snprintf(text, sizeof(text), "engine_id %s\nboots %u\n", hex, u->boots);
-	snprintf(path, sizeof(path), "%s/%s", dir, ENGINE_FILE);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write(fd, text, (size_t)n) != n || fsync(fd) == -1 ||
-	    close(fd) == -1 || rename(tmp, path) == -1) {
-		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-		if (fd != -1)
-			(void)unlink(tmp);
+	part = (struct platform_buf){ text, (size_t)n };
+	/* A crash leaves the old boots or the new, never a torn file. */
+	if (platform_replace_file(dir, ENGINE_FILE, &part, 1) == -1) {
+		snprintf(err, errlen, "cannot write %s/%s: %s", dir, ENGINE_FILE,
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -164,8 +162,8 @@ trap_usm_free(struct trap_usm *u)
 {
 	if (u == NULL)
 		return;
-	explicit_bzero(u->plain, sizeof(u->plain));
-	explicit_bzero(u->tmp, sizeof(u->tmp));
+	platform_memzero(u->plain, sizeof(u->plain));
+	platform_memzero(u->tmp, sizeof(u->tmp));
 	free(u->users);
 	free(u);
 }
@@ -449,10 +447,10 @@ trap_usm_response(struct trap_usm *u, const struct trap_msg *m,
 	}
 	len = v3_message(m, &o, out, cap, &auth_off);
 	len = v3_finish(c, &k, out, len, auth_off, maclen);
-	explicit_bzero(&k, sizeof(k));
+	platform_memzero(&k, sizeof(k));
 	return len;
 fail:
-	explicit_bzero(&k, sizeof(k));
+	platform_memzero(&k, sizeof(k));
 	return 0;
 }
 
@@ -506,7 +504,7 @@ usm_user(struct trap_usm *u, uint8_t *buf, size_t len,
 		    usm_mac(c, k, buf, len, mac, &maclen) == 0 && CRYPTO_memcmp(mac, got, maclen) == 0)
 			return c;
 	}
-	explicit_bzero(k, sizeof(*k));
+	platform_memzero(k, sizeof(*k));
 	return NULL;
 }
 
@@ -575,6 +573,6 @@ trap_usm_in(struct trap_usm *u, uint8_t *buf, size_t len, struct trap_msg *m,
 	}
 	*cred = c;
 out:
-	explicit_bzero(&k, sizeof(k));
+	platform_memzero(&k, sizeof(k));
 	return v;
 }
