@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from conftest import native, wine, winpath
+from wine_fixture import native, wine, winpath
 from outpost_cli import DYNAMIC_TYPES, V3_FLAGS, parse_varbinds
 
 V2C = ["-c", "public"]

@@ -22,10 +22,10 @@ from types import SimpleNamespace
 import pytest
 
 from agent_fixture import AgentProcess
-from conftest import wine, winpath
+from wine_fixture import wine, winpath
 from hub_fixture import HubProcess, hub_binary
 from snmpd_fixture import SnmpdFarm
-from test_service import (kill_left, queue, result, run_ok, spool_batches, wait_for,
+from test_service import (kill_left, queue, result, run_ok, wait_for,
                           wait_polling)
 
 PORT = 1161
@@ -218,10 +218,13 @@ def win_service(outpost_exe, wine_prefix, lab):
     fd = os.open(ini, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
-    r = service(outpost_exe, "install")
+    log = os.path.join(lab.tmp, "svc", "service.log")
+    # The default config path (what the MSI's service uses); the log to a
+    # file rather than the Event Log, to show it when a test fails.
+    r = service(outpost_exe, "install", "--log", winpath(log))
     try:
         assert r.returncode == 0, r
-        yield SimpleNamespace(hub=hub, state=cfg.state, exe=outpost_exe)
+        yield SimpleNamespace(hub=hub, state=cfg.state, exe=outpost_exe, log_path=log)
     finally:
         service(outpost_exe, "stop")
         u = service(outpost_exe, "uninstall")
@@ -231,25 +234,36 @@ def win_service(outpost_exe, wine_prefix, lab):
         assert sc_state() is None, "the service is still registered after uninstall"
 
 
+def service_log(svc):
+    try:
+        with open(svc.log_path, errors="replace") as f:
+            return f.read()
+    except FileNotFoundError:
+        return "(no service log)"
+
+
 def test_service_stop_spools_the_open_batch_and_loses_nothing(win_service, lab):
     svc = win_service
     assert sc_state() == "STOPPED", "install must not start the service"
 
     def start():
         r = service(svc.exe, "start")
-        assert r.returncode == 0, r
+        assert r.returncode == 0, f"{r}\n{service_log(svc)}"
         wait_for("the service to run", lambda: sc_state() == "RUNNING", 30)
 
     def stop():
         t0 = time.monotonic()
         r = service(svc.exe, "stop")
-        assert r.returncode == 0, r
+        assert r.returncode == 0, f"{r}\n{service_log(svc)}"
         wait_for("the service to stop", lambda: sc_state() == "STOPPED", 30)
         assert time.monotonic() - t0 < 20
 
     start()
-    wait_polling(svc.hub, "winsvc", timeout=30)
-    hub_devices(svc.hub, "winsvc", 2)
-    accepted = drain_check(svc.hub, "winsvc", lab.devs, svc.state, stop, start)
+    try:
+        wait_polling(svc.hub, "winsvc", timeout=30)
+        hub_devices(svc.hub, "winsvc", 2)
+        accepted = drain_check(svc.hub, "winsvc", lab.devs, svc.state, stop, start)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\n--- service log\n{service_log(svc)}") from None
     assert accepted == 2, "2 devices x the system profile"
     stop()

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from conftest import wine
+from wine_fixture import wine
 
 WIN_BUILD = os.environ.get("WIN_BUILD", os.path.join(os.path.dirname(__file__), "..", "..",
                                                      "build-win"))
