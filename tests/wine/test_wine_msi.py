@@ -36,7 +36,7 @@ def table(msi, name):
 
 def test_msi_installs_the_program_the_dll_and_the_sample_config(msi):
     files = {r["FileName"].split("|")[-1]: r for r in table(msi, "File")}
-    assert set(files) == {"outpost.exe", "libcurl.dll", "outpost.ini"}, files
+    assert set(files) == {"outpost.exe", "libcurl-4.dll", "outpost.ini"}, files
     comps = {r["Component"]: r for r in table(msi, "Component")}
     dirs = {r["Directory"]: r for r in table(msi, "Directory")}
     assert dirs[comps["OutpostExe"]["Directory_"]]["Directory_Parent"] == "ProgramFiles64Folder"
@@ -74,7 +74,7 @@ def test_msi_install_and_uninstall_under_wine(msi, wine_prefix):
         assert r.returncode == 0, r
         with open(os.path.join(pf, "outpost.exe"), "rb") as a, open(built, "rb") as b:
             assert a.read() == b.read()
-        assert os.path.isfile(os.path.join(pf, "libcurl.dll"))
+        assert os.path.isfile(os.path.join(pf, "libcurl-4.dll"))
         with open(ini, "rb") as f:
             text = f.read()
         assert b"state_dir = C:\\ProgramData\\Outpost\\state\r\n" in text
@@ -85,7 +85,7 @@ def test_msi_install_and_uninstall_under_wine(msi, wine_prefix):
         u = wine("msiexec", "/x", msi, "/qn", timeout=180)
     assert u.returncode == 0, u
     assert not os.path.exists(os.path.join(pf, "outpost.exe"))
-    assert not os.path.exists(os.path.join(pf, "libcurl.dll"))
+    assert not os.path.exists(os.path.join(pf, "libcurl-4.dll"))
     assert sc_state() is None, "the service is still registered after uninstall"
     # The configuration is the user's: it stays (docs/windows.md).
     assert os.path.isfile(ini)
