@@ -17,7 +17,13 @@ CFLAGS_ALL   = $(OPT) $(WARN) $(SAN) -fno-strict-aliasing -fstack-protector-stro
 LDLIBS_ALL   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl -lm $(LDLIBS)
 
 # The module list reads like the architecture (docs/architecture.md).
-CORE_SRC   = $(wildcard core/*.c)
+# core/ holds the platform files: exactly one platform's are compiled,
+# POSIX (Linux) by default, Windows with PLATFORM=win (make windows).
+PLATFORM ?= posix
+PLATFORM_SRC_posix = core/platform_posix.c core/loop_epoll.c
+PLATFORM_SRC_win   = $(wildcard core/*_win.c) core/loop_wsapoll.c
+CORE_SRC   = $(filter-out $(PLATFORM_SRC_posix) $(PLATFORM_SRC_win), \
+               $(wildcard core/*.c)) $(PLATFORM_SRC_$(PLATFORM))
 CONFIG_SRC = $(wildcard config/*.c)
 SNMP_SRC   = $(wildcard snmp/*.c)
 TRANSPORT_SRC = $(wildcard transport/*.c)

@@ -72,7 +72,7 @@ extern const char cli_snmp_help[];
 
 /* Print "outpost CMD: msg" and a hint; returns EXIT_USAGE. */
 int  cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PRINTF_LIKE(2, 3);
 int  cli_parse_uint(const char *cmd, const char *what, const char *s,
                     int64_t min, int64_t max, unsigned *out);
 /* Commands that take only -c FILE (--config FILE) and --help: 0 with
@@ -82,7 +82,7 @@ int  cli_config_only(const char *cmd, const char *usage, int argc, char **argv,
 /* The command being run (main.c sets it), for cli_errorf's prefix. */
 void cli_set_command(const char *name);
 /* Print "outpost CMD: msg" on stderr (a runtime or config error). */
-void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_errorf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* config_load that prints every error: 0, or 1. */
 int  cli_config_load(const char *path, struct config **cfg);
 void cli_raise_nofile(void);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 const char cli_snmp_help[] =
 "Credentials (as in net-snmp's tools):\n"
@@ -365,13 +364,8 @@ cli_snmp_free(struct cli_snmp *c)
 void
 cli_raise_nofile(void)
 {
-	struct rlimit rl;
-
 	/* One socket per target in flight: take what the hard limit allows. */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
-		(void)setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	(void)platform_fd_limit(65536);
 }
 
 void

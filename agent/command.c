@@ -8,8 +8,6 @@
  */
 #include "agent/command_int.h"
 
-#include <arpa/inet.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
 

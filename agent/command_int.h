@@ -39,7 +39,7 @@ void cmd_free(struct cmd *);
 /* Send the result (once) and write the audit line; takes data. */
 void cmd_report(struct cmd *, const char *status, const char *error, cJSON *data);
 void cmd_refuse(struct cmd *, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+    PRINTF_LIKE(2, 3);
 /* target + credential + policy; false after refusing. */
 bool cmd_setup_snmp(struct cmd *, const cJSON *cmd, const struct config *);
 

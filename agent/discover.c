@@ -8,7 +8,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #define DISCOVER_FIRST_DELAY_MS 5000
 #define DISCOVER_PROGRESS_MS    60000   /* a progress line while a scan runs */
@@ -46,7 +45,7 @@ rand_below(uint64_t n)
 {
 	uint64_t r = 0;
 
-	if (n == 0 || getrandom(&r, sizeof(r), 0) != sizeof(r))
+	if (n == 0 || platform_random(&r, sizeof(r)) == -1)
 		return 0;
 	return r % n;
 }

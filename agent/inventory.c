@@ -1,17 +1,15 @@
 /*
  * The inventory: devices found by discovery, keyed by address:port, kept
- * in state_dir/inventory.json (temp file, fsync, rename) so a restart
+ * in state_dir/inventory.json (platform_replace_file: durably) so a restart
  * knows its devices, and the credential that worked, before the next scan.
  */
 #include "agent/agent_int.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define INV_FILE_MAX (64u << 20)
 
@@ -176,28 +174,25 @@ inv_load(struct agent *a)
 int
 inv_save(struct agent *a)
 {
-	char path[600], tmp[640];
+	const char *dir = a->cfg->agent.state_dir;
 	cJSON *arr = cJSON_CreateArray();
+	struct platform_buf part;
 	char *text;
-	int fd, rc = -1;
+	int rc = -1;
 
 	for (const struct inv_dev *d = a->devs; d; d = d->next)
 		cJSON_AddItemToArray(arr, inv_json(d));
 	text = cJSON_Print(arr);
 	cJSON_Delete(arr);
-	snprintf(path, sizeof(path), "%s/inventory.json", a->cfg->agent.state_dir);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd != -1 && text != NULL &&
-	    write(fd, text, strlen(text)) == (ssize_t)strlen(text) &&
-	    fsync(fd) == 0 && close(fd) == 0 && rename(tmp, path) == 0) {
-		rc = 0;
-		fd = -1;
+	if (text == NULL)
+		errno = ENOMEM;
+	else {
+		part.p = text;
+		part.len = strlen(text);
+		rc = platform_replace_file(dir, "inventory.json", &part, 1);
 	}
-	if (fd != -1)
-		close(fd);
 	if (rc == -1)
-		log_error("cannot write %s: %s", path, strerror(errno));
+		log_error("cannot write %s/inventory.json: %s", dir, strerror(errno));
 	free(text);
 	return rc;
 }

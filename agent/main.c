@@ -20,9 +20,18 @@ static const char main_usage[] =
 "  poll HOST[:PORT]...        poll devices once with profiles (JSON samples)\n"
 "  run -c FILE                run the agent service (hub commands, uploads)\n"
 "  status -c FILE             show a running agent's state\n"
+"  service install|uninstall|start|stop\n"
+"                             the Windows service (docs/windows.md)\n"
 "  check-config -c FILE       validate a configuration file\n"
 "  version                    print the version\n\n"
 "'outpost COMMAND --help' describes each command.\n";
+
+/* The service manager's side is the platform's; run is what it runs. */
+static int
+cmd_service(int argc, char **argv)
+{
+	return platform_service(argc, argv, cmd_run);
+}
 
 static const struct {
 	const char *name;
@@ -38,6 +47,7 @@ static const struct {
 	{ "run", cmd_run },
 	{ "transport-selftest", cmd_transport_selftest },
 	{ "status", cmd_status },
+	{ "service", cmd_service },
 };
 
 int

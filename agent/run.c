@@ -155,7 +155,7 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 	struct agent *a = arg;
 
 	if (a->stopping) {
-		log_warn("second %s: stopping now", strsignal(signo));
+		log_warn("second %s: stopping now", platform_signal_name(signo));
 		if (!a->transport_closed) {
 			agent_commands_abort(a, "the agent stopped before the command finished");
 			transport_shutdown(a->tp);
@@ -164,7 +164,7 @@ agent_signal_stop(struct loop *l, int signo, void *arg)
 		loop_stop(l);
 		return;
 	}
-	log_info("%s: stopping (running commands: %u)", strsignal(signo),
+	log_info("%s: stopping (running commands: %u)", platform_signal_name(signo),
 	    a->commands_running);
 	platform_notify("STOPPING=1");
 	a->stopping = true;
@@ -343,7 +343,7 @@ agent_run_problems(const struct config *cfg, char *token, size_t toklen)
 			cli_errorf("%s: %s", path, err);
 			n++;
 		}
-		explicit_bzero(tok, sizeof(tok));
+		platform_memzero(tok, sizeof(tok));
 	}
 	n += run_file_problem(path, "ca_file", cfg->server.ca_file);
 	n += run_file_problem(path, "client_cert", cfg->server.client_cert);
@@ -373,14 +373,14 @@ agent_load(const char *path, struct config **out, char *token, size_t toklen,
 	if (cli_config_load(path, &cfg) != 0)
 		return 1;
 	if (agent_run_problems(cfg, token, toklen) > 0) {
-		explicit_bzero(token, toklen);
+		platform_memzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}
 	snprintf(spool, spoollen, "%s/spool", cfg->agent.state_dir);
 	if (mkdir_p(cfg->agent.state_dir, 0700) == -1 || mkdir_p(spool, 0700) == -1) {
 		cli_errorf("%s: cannot create %s: %s", path, spool, strerror(errno));
-		explicit_bzero(token, toklen);
+		platform_memzero(token, toklen);
 		config_free(cfg);
 		return 1;
 	}
@@ -413,7 +413,7 @@ cmd_run(int argc, char **argv)
 	    a.cfg->agent.state_dir);
 	agent_transport_opts(a.cfg, token, spool, &to);
 	a.tp = transport_new(a.loop, &to, agent_on_command, &a, err, sizeof(err));
-	explicit_bzero(token, sizeof(token));
+	platform_memzero(token, sizeof(token));
 	if (a.tp == NULL) {
 		log_error("%s", err);
 		osnmp_engine_free(a.eng);

@@ -4,7 +4,6 @@
  */
 #include "agent/agent.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <getopt.h>
 #include <stdio.h>

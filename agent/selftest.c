@@ -61,7 +61,7 @@ cmd_transport_selftest(int argc, char **argv)
 	agent_transport_opts(cfg, token, spool, &to);
 	loop = loop_new();
 	rc = transport_selftest(loop, &to, batches, interval, items, timeout);
-	explicit_bzero(token, sizeof(token));
+	platform_memzero(token, sizeof(token));
 	loop_free(loop);
 	config_free(cfg);
 	return rc;

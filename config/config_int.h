@@ -68,7 +68,7 @@ struct cfg_report {
 	int count;
 };
 void cfg_reportf(struct cfg_report *, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PRINTF_LIKE(3, 4);
 /* Whether key was written in the file (false when not known). */
 bool cfg_was_set(const struct cfg_report *, const char *key);
 

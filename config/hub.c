@@ -5,7 +5,6 @@
  */
 #include "config/config_int.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

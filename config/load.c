@@ -60,7 +60,7 @@ struct cfg_file_report {
 };
 
 static void cfg_err(struct cfg_loader *, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+	PRINTF_LIKE(3, 4);
 
 static void
 cfg_err(struct cfg_loader *ld, int line, const char *fmt, ...)
@@ -467,9 +467,9 @@ cfg_load_schema(const char *path, const struct cfg_schema *schema, void *root,
 	cfg_check_secrecy(&ld);
 
 	fclose(ld.fp);
-	explicit_bzero(iobuf, sizeof(iobuf));
+	platform_memzero(iobuf, sizeof(iobuf));
 	if (ld.line)
-		explicit_bzero(ld.line, ld.linecap);
+		platform_memzero(ld.line, ld.linecap);
 	free(ld.line);
 	for (size_t i = 0; i < ld.nseen; i++)
 		free(ld.seen[i].name);

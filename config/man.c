@@ -90,7 +90,7 @@ cfg_man_values(FILE *f, const struct cfg_man_page *pg)
 {
 	char *md = NULL, *values, prefix[64];
 	size_t mdlen = 0;
-	FILE *mf = open_memstream(&md, &mdlen);
+	FILE *mf = platform_memstream(&md, &mdlen);
 
 	if (mf == NULL)
 		cfg_man_abort("open_memstream failed");

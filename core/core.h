@@ -8,24 +8,61 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+/* The socket API's headers, for every module: they differ by platform. */
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+/* A socket as the OS names it: a SOCKET handle on Windows (not a small
+ * int, and not an index), a file descriptor elsewhere. */
+typedef SOCKET os_socket;
+#define OS_SOCKET_NONE INVALID_SOCKET
+/* POSIX names the Windows C runtime lacks: open(2) flags with no meaning
+ * there (no terminals, no blocking regular files, no symlinks in our
+ * paths), strndup and getline (platform_win.c). */
+#define O_CLOEXEC  _O_NOINHERIT
+#define O_NOCTTY   0
+#define O_NONBLOCK 0
+#define O_NOFOLLOW 0
+#define lstat(path, st) stat(path, st)   /* no symlinks in our paths */
+char *strndup(const char *, size_t);
+ssize_t getline(char **, size_t *, FILE *);
+#else
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+typedef int os_socket;
+#define OS_SOCKET_NONE (-1)
+#define O_BINARY 0   /* Windows' open(2) flag: no text-mode translation */
+#endif
 
 #define OUTPOST_VERSION "0.1.0"
 
 #define countof(a) (sizeof(a) / sizeof((a)[0]))
 
-/* ---- event loop (loop.c) --------------------------------------------- */
+/* printf-style checking: mingw's gcc checks plain "printf" against the
+ * old Microsoft runtime (no %zu); we print through the C99 one. */
+#if defined(_WIN32) && defined(__GNUC__) && !defined(__clang__)
+#define PRINTF_LIKE(f, a) __attribute__((format(gnu_printf, f, a)))
+#else
+#define PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#endif
+
+/* ---- event loop (loop.c; I/O backend loop_epoll.c or loop_wsapoll.c) --
+ * The generic part (timers, callbacks, which sockets are registered) is
+ * loop.c; the backend that waits for I/O is chosen at build time. */
 
 #define LOOP_READ  1
 #define LOOP_WRITE 2
-/* Only in what a callback is given, with READ or WRITE: the fd has a
- * pending error (EPOLLERR), e.g. a UDP socket's ICMP refusal. */
+/* Only in what a callback is given, with READ or WRITE: the socket has a
+ * pending error (EPOLLERR, POLLERR), e.g. a UDP socket's ICMP refusal. */
 #define LOOP_ERROR 4
 
 struct loop;
-typedef void (*loop_io_cb)(struct loop *, int fd, int events, void *arg);
+typedef void (*loop_io_cb)(struct loop *, os_socket fd, int events, void *arg);
 typedef void (*loop_signal_cb)(struct loop *, int signo, void *arg);
 
 /* Timers are owned by the caller (intrusive), so arming never allocates
@@ -42,15 +79,22 @@ struct loop_timer {
 
 struct loop *loop_new(void);
 void loop_free(struct loop *);
-/* Register, change or remove interest in fd. events: LOOP_READ|LOOP_WRITE. */
-int  loop_io_set(struct loop *, int fd, int events, loop_io_cb, void *arg);
-void loop_io_del(struct loop *, int fd);
+/* Register, change or remove interest in a socket (on POSIX any fd).
+ * events: LOOP_READ|LOOP_WRITE. A socket removed by a callback is not
+ * reported to later callbacks of the same pass. At most LOOP_MAX_IO. */
+#define LOOP_MAX_IO (1u << 20)
+int  loop_io_set(struct loop *, os_socket fd, int events, loop_io_cb, void *arg);
+void loop_io_del(struct loop *, os_socket fd);
 void loop_timer_init(struct loop_timer *, loop_timer_cb, void *arg);
 void loop_timer_arm(struct loop *, struct loop_timer *, uint64_t delay_ms);
 void loop_timer_disarm(struct loop *, struct loop_timer *);
 bool loop_timer_armed(const struct loop_timer *);
-/* Deliver signo through the loop (signalfd), not in a handler. */
+/* Deliver signo through the loop, never in a handler: POSIX signals by
+ * signalfd; on Windows only what loop_raise() sends (the platform layer
+ * raises console and service control events this way). */
 int  loop_signal(struct loop *, int signo, loop_signal_cb, void *arg);
+/* Ask the loop to deliver signo; safe from any thread. 0 or -1. */
+int  loop_raise(struct loop *, int signo);
 /* Runs until loop_stop() or until nothing (fd, timer) is left. */
 int  loop_run(struct loop *);
 void loop_stop(struct loop *);
@@ -59,25 +103,121 @@ uint64_t mono_ms(void);                /* monotonic clock, uncached */
 uint64_t wall_ms(void);                /* Unix time in milliseconds */
 uint64_t mono_us(void);
 
-/* ---- platform (platform_posix.c) ---------------------------------------
- * What differs between operating systems, and nothing else: a Windows
- * service is one new file (platform_win32.c) implementing these with the
- * Service Control Manager (docs/windows.md). */
+/* ---- platform (platform_posix.c, platform_win.c) ---------------------
+ * What differs between operating systems, and nothing else: the rest of
+ * the code calls these and never an OS interface of its own (the loop's
+ * I/O backends are the other platform files). docs/windows.md. */
 
-#define PLATFORM_DEFAULT_CONFIG "/etc/outpost/outpost.ini"
-/* "Stop" (SIGTERM, SIGINT; a service stop request) and "reload" (SIGHUP)
- * arrive through the loop. */
+#ifdef _WIN32
+/* Expanded at run time (platform_path_expand): ProgramData may move. */
+#define PLATFORM_DEFAULT_CONFIG    "%ProgramData%\\Outpost\\outpost.ini"
+#define PLATFORM_DEFAULT_STATE_DIR "%ProgramData%\\Outpost\\state"
+#else
+#define PLATFORM_DEFAULT_CONFIG    "/etc/outpost/outpost.ini"
+#define PLATFORM_DEFAULT_STATE_DIR "/var/lib/outpost"
+#endif
+/* "Stop" (SIGTERM, SIGINT; a service stop or shutdown, Ctrl+C) and
+ * "reload" (SIGHUP; a service PARAMCHANGE control) arrive through the
+ * loop; signo is what platform_signal_name() names. */
 int  platform_on_stop(struct loop *, loop_signal_cb, void *arg);
 int  platform_on_reload(struct loop *, loop_signal_cb, void *arg);
+/* What stop or reload event signo is, for a log line ("Terminated",
+ * "service stop"); never NULL. */
+const char *platform_signal_name(int signo);
 /* Tell the service manager: "READY=1", "RELOADING=1", "STOPPING=1"
- * (systemd's sd_notify protocol when NOTIFY_SOCKET is set; else nothing). */
+ * (systemd's sd_notify protocol when NOTIFY_SOCKET is set; the Service
+ * Control Manager's states on Windows; else nothing). */
 void platform_notify(const char *state);
-/* A secret file must be accessible by its owner only (mode 0600 here,
- * an owner-only ACL on Windows). 0 if so; 1 with what is wrong
- * ("readable by group/others (mode 0644)") and the fix ("chmod 600
- * PATH") for the caller's message; -1 if fd cannot be examined. */
+/* A secret file must be readable by its owner only (mode 0600 here; on
+ * Windows a DACL granting read to nobody but Administrators, SYSTEM and
+ * the owner). 0 if so; 1 with what is wrong ("readable by group/others
+ * (mode 0644)") and the fix ("chmod 600 PATH") for the caller's message;
+ * -1 if fd cannot be examined. */
 int  platform_secret_exposed(int fd, const char *path, char *what, size_t wlen,
                              char *fix, size_t flen);
+/* len bytes from the OS's random generator (getrandom, BCryptGenRandom),
+ * never blocking after boot. 0, or -1 (errno). */
+int  platform_random(void *buf, size_t len);
+/* Wipes n bytes in a way the compiler keeps (explicit_bzero,
+ * SecureZeroMemory). */
+void platform_memzero(void *p, size_t n);
+/* Raises the soft open-file limit towards the hard one, to at most cap;
+ * the limit then in force, UINT64_MAX if none, 0 if unknown. Sockets on
+ * Windows have no such limit. */
+uint64_t platform_fd_limit(uint64_t cap);
+/* Replaces dir/name with the concatenation of n buffers, durably: a temp
+ * file (name.tmp) written and flushed to disk, renamed over name, and the
+ * rename made durable (fsync of dir; MOVEFILE_WRITE_THROUGH). A crash
+ * leaves the old or the new content, never a mix. 0 or -1 (errno). */
+struct platform_buf { const void *p; size_t len; };
+int  platform_replace_file(const char *dir, const char *name,
+                           const struct platform_buf *, size_t n);
+/* rename(2) over an existing file, durable on Windows (MoveFileExW
+ * REPLACE_EXISTING | WRITE_THROUGH); 0 or -1 (errno). */
+int  platform_rename(const char *from, const char *to);
+/* Makes renames and deletions in dir durable (fsync of the directory;
+ * nothing to do on Windows, where MoveFileExW wrote through). */
+int  platform_dir_sync(const char *dir);
+/* mkdir(2): 0, or -1 with errno (EEXIST when it exists). On Windows mode
+ * is not used: the directory inherits its parent's ACL. */
+int  platform_mkdir(const char *path, unsigned mode);
+/* A directory for this program's scratch files that only this user can
+ * use ($TMPDIR/NAME-UID, checked to be ours and mode 0700; the user's
+ * %TEMP%\NAME), created if missing. 0, or -1: use none. */
+int  platform_private_tmpdir(const char *name, char *out, size_t outlen);
+/* Shared libraries loaded at run time (dlopen; LoadLibraryExW searching
+ * the program's directory and System32 only, never the current one).
+ * NULL with the reason in err. */
+#ifdef _WIN32
+#define PLATFORM_LIBCURL "libcurl-4.dll"
+#else
+#define PLATFORM_LIBCURL "libcurl.so.4"
+#endif
+void *platform_dl_open(const char *name, char *err, size_t errlen);
+void *platform_dl_sym(void *lib, const char *sym);
+void  platform_dl_close(void *lib);
+/* open_memstream(3); NULL (errno ENOSYS) where there is none (Windows). */
+FILE *platform_memstream(char **buf, size_t *len);
+/* Copies path to out with %VAR% environment references expanded (Windows;
+ * elsewhere a plain copy). 0, or -1 if it does not fit. */
+int  platform_path_expand(const char *path, char *out, size_t outlen);
+
+/* `outpost service install|uninstall|start|stop|run` (service_win.c: the
+ * Service Control Manager; run is what the SCM starts and calls run, the
+ * agent's `run` command, on the service thread). Elsewhere a message
+ * naming systemd. An exit status. */
+int  platform_service(int argc, char **argv, int (*run)(int, char **));
+
+/* ---- intrusive tail queues (the shape of BSD sys/queue.h's TAILQ, which
+ * mingw lacks; our own names so they never meet a system header's)
+ * A head has first and a pointer to the last element's next; an entry
+ * has next and a pointer to the previous element's next. */
+#define TQ_HEAD(name, type) \
+	struct name { struct type *tqh_first; struct type **tqh_last; }
+#define TQ_ENTRY(type) \
+	struct { struct type *tqe_next; struct type **tqe_prev; }
+#define TQ_INIT(h) do { \
+	(h)->tqh_first = NULL; (h)->tqh_last = &(h)->tqh_first; } while (0)
+#define TQ_FIRST(h)         ((h)->tqh_first)
+#define TQ_EMPTY(h)         ((h)->tqh_first == NULL)
+#define TQ_NEXT(e, f)       ((e)->f.tqe_next)
+/* The element before e: its next field is what tqe_prev points to, and
+ * that next field sits at the start of its entry, like the head's. */
+#define TQ_PREV(e, hn, f)   (*(((struct hn *)((e)->f.tqe_prev))->tqh_last))
+#define TQ_LAST(h, hn)      (*(((struct hn *)((h)->tqh_last))->tqh_last))
+#define TQ_FOREACH(v, h, f) \
+	for ((v) = TQ_FIRST(h); (v) != NULL; (v) = TQ_NEXT(v, f))
+#define TQ_FOREACH_REVERSE(v, h, hn, f) \
+	for ((v) = TQ_LAST(h, hn); (v) != NULL; (v) = TQ_PREV(v, hn, f))
+#define TQ_INSERT_TAIL(h, e, f) do { \
+	(e)->f.tqe_next = NULL; (e)->f.tqe_prev = (h)->tqh_last; \
+	*(h)->tqh_last = (e); (h)->tqh_last = &(e)->f.tqe_next; } while (0)
+#define TQ_REMOVE(h, e, f) do { \
+	if ((e)->f.tqe_next != NULL) \
+		(e)->f.tqe_next->f.tqe_prev = (e)->f.tqe_prev; \
+	else \
+		(h)->tqh_last = (e)->f.tqe_prev; \
+	*(e)->f.tqe_prev = (e)->f.tqe_next; } while (0)
 
 /* ---- logging (log.c) ------------------------------------------------- */
 
@@ -85,11 +225,14 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void log_init(const char *ident, enum log_level, bool daemon_style);
 void log_set_level(enum log_level);
+/* Send each line (the message alone, no prefix) to sink instead of
+ * stderr: the Windows Event Log. NULL: back to stderr. */
+void log_set_sink(void (*sink)(enum log_level, const char *msg));
 enum log_level log_get_level(void);
 int  log_level_parse(const char *s);   /* -1 if unknown */
 const char *log_level_name(enum log_level);
 void log_msg(enum log_level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PRINTF_LIKE(2, 3);
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...)  log_msg(LOG_LVL_WARN, __VA_ARGS__)
 #define log_info(...)  log_msg(LOG_LVL_INFO, __VA_ARGS__)
@@ -109,10 +252,10 @@ struct complain {
 #define COMPLAIN_MAX_GAP_MS   86400000ull
 /* Returns true if the line was logged. */
 bool log_complain(struct complain *, uint64_t now_ms, enum log_level,
-                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                  const char *fmt, ...) PRINTF_LIKE(4, 5);
 /* Logs once (at INFO) if the target was failing; resets the state. */
 bool log_release(struct complain *, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+	PRINTF_LIKE(2, 3);
 
 /* ---- addresses and ranges (net.c) ------------------------------------ */
 

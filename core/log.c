@@ -16,6 +16,7 @@ static const char *log_ident = "outpost";
 static enum log_level log_level = LOG_LVL_INFO;
 static bool log_journal;     /* stderr is journald's stream */
 static bool log_timestamps;  /* daemon style, not on journald */
+static void (*log_sink)(enum log_level, const char *);
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 static const int level_syslog[] = { 3, 4, 6, 7 };
@@ -27,6 +28,12 @@ log_init(const char *ident, enum log_level level, bool daemon_style)
 	log_level = level;
 	log_journal = getenv("JOURNAL_STREAM") != NULL;
 	log_timestamps = daemon_style && !log_journal;
+}
+
+void
+log_set_sink(void (*sink)(enum log_level, const char *))
+{
+	log_sink = sink;
 }
 
 void
@@ -66,13 +73,17 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 
 	if (level > log_level)
 		return;
+	if (log_sink != NULL) {
+		vsnprintf(line, sizeof(line), fmt, ap);
+		log_sink(level, line);
+		return;
+	}
 	if (log_journal) {
 		off = snprintf(line, sizeof(line), "<%d>", level_syslog[level]);
 	} else if (log_timestamps) {
-		struct timespec ts;
+		time_t sec = (time_t)(wall_ms() / 1000u);
 		struct tm tm;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		gmtime_r(&ts.tv_sec, &tm);
+		gmtime_r(&sec, &tm);
 		off = (int)strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%SZ ", &tm);
 		off += snprintf(line + off, sizeof(line) - (size_t)off, "%s: %s: ",
 		    log_ident, level_names[level]);

@@ -1,65 +1,16 @@
 /*
- * The event loop: epoll for file descriptors, a binary min-heap of
- * caller-owned timers, signalfd for signals. One loop owns all I/O.
- * File events live in a table indexed by fd (as in Redis' ae.c), so an
- * fd removed by an earlier callback in the same batch is simply skipped.
+ * The event loop's generic part: the table of registered sockets, a
+ * binary min-heap of caller-owned timers, signal callbacks, and the pass
+ * that runs them. Waiting for I/O is the backend's (loop_int.h): epoll
+ * and signalfd on Linux, WSAPoll on Windows. The socket table is keyed by
+ * the socket, so one removed by an earlier callback in the same batch is
+ * simply not found and skipped (as in Redis' ae.c, which indexes by fd).
  */
-#include "core/core.h"
+#include "core/loop_int.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/signalfd.h>
-#include <time.h>
-#include <unistd.h>
-
-#define LOOP_BATCH 256
-
-struct loop_fd {
-	int        events;   /* 0 = unused */
-	loop_io_cb cb;
-	void      *arg;
-};
-
-struct loop_sig {
-	loop_signal_cb cb;
-	void          *arg;
-};
-
-struct loop {
-	int                 epfd;
-	struct loop_fd     *fds;
-	size_t              nfds;      /* size of fds[] */
-	size_t              nactive;   /* fds registered */
-	struct loop_timer **heap;
-	size_t              heap_len, heap_cap;
-	uint64_t            now_ms;
-	uint64_t            timer_seq;
-	bool                stop;
-	int                 sigfd;
-	sigset_t            sigmask;
-	struct loop_sig     sigs[65];
-};
-
-uint64_t
-mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 uint64_t
 mono_ms(void)
@@ -74,13 +25,10 @@ loop_new(void)
 
 	if (l == NULL)
 		return NULL;
-	l->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (l->epfd == -1) {
+	if (loop_backend_new(l) == -1) {
 		free(l);
 		return NULL;
 	}
-	l->sigfd = -1;
-	sigemptyset(&l->sigmask);
 	l->now_ms = mono_ms();
 	return l;
 }
@@ -92,12 +40,8 @@ loop_free(struct loop *l)
 		return;
 	for (size_t i = 0; i < l->heap_len; i++)
 		l->heap[i]->heap_idx = SIZE_MAX;
-	if (l->sigfd != -1) {
-		sigprocmask(SIG_UNBLOCK, &l->sigmask, NULL);
-		close(l->sigfd);
-	}
-	close(l->epfd);
-	free(l->fds);
+	loop_backend_free(l);
+	free(l->io);
 	free(l->heap);
 	free(l);
 }
@@ -114,61 +58,141 @@ loop_stop(struct loop *l)
 	l->stop = true;
 }
 
-/* ---- file descriptors ---- */
+/* ---- the socket table ---- */
+
+/* Fibonacci hashing: fds are small and dense, SOCKET handles multiples
+ * of 4; both spread over the table. */
+static size_t
+io_hash(const struct loop *l, os_socket fd)
+{
+	return (size_t)(((uint64_t)fd * 0x9E3779B97F4A7C15ull) >> 32) &
+	    (l->iocap - 1);
+}
+
+struct loop_io *
+loop_io_find(struct loop *l, os_socket fd)
+{
+	if (l->iocap == 0)
+		return NULL;
+	for (size_t i = io_hash(l, fd);; i = (i + 1) & (l->iocap - 1)) {
+		if (l->io[i].events == 0)
+			return NULL;
+		if (l->io[i].fd == fd)
+			return &l->io[i];
+	}
+}
+
+/* The free slot where fd goes (the table is at most half full). */
+static struct loop_io *
+io_slot(struct loop *l, os_socket fd)
+{
+	size_t i = io_hash(l, fd);
+
+	while (l->io[i].events != 0)
+		i = (i + 1) & (l->iocap - 1);
+	return &l->io[i];
+}
 
 static int
-loop_fd_grow(struct loop *l, int fd)
+io_grow(struct loop *l)
 {
-	size_t n = l->nfds ? l->nfds : 64;
-	struct loop_fd *p;
+	size_t oldcap = l->iocap, n = oldcap ? oldcap * 2 : 64;
+	struct loop_io *old = l->io, *p = calloc(n, sizeof(*p));
 
-	while (n <= (size_t)fd)
-		n *= 2;
-	p = realloc(l->fds, n * sizeof(*p));
 	if (p == NULL)
 		return -1;
-	memset(p + l->nfds, 0, (n - l->nfds) * sizeof(*p));
-	l->fds = p;
-	l->nfds = n;
+	l->io = p;
+	l->iocap = n;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].events != 0)
+			*io_slot(l, old[i].fd) = old[i];
+	free(old);
 	return 0;
 }
 
-int
-loop_io_set(struct loop *l, int fd, int events, loop_io_cb cb, void *arg)
+/* Backward-shift deletion: no tombstones, lookups stay short. */
+static void
+io_remove(struct loop *l, struct loop_io *e)
 {
-	struct epoll_event ev = { 0 };
-	int op;
+	size_t mask = l->iocap - 1, i = (size_t)(e - l->io), j = i;
 
-	if (fd < 0)
+	l->io[i].events = 0;
+	for (;;) {
+		size_t k;
+
+		j = (j + 1) & mask;
+		if (l->io[j].events == 0)
+			break;
+		k = io_hash(l, l->io[j].fd);
+		/* j's entry may fill the hole at i unless its home k lies
+		 * cyclically in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		l->io[i] = l->io[j];
+		l->io[j].events = 0;
+		i = j;
+	}
+	l->nio--;
+}
+
+int
+loop_io_set(struct loop *l, os_socket fd, int events, loop_io_cb cb, void *arg)
+{
+	struct loop_io *e;
+	int old;
+
+	if (fd == OS_SOCKET_NONE)
 		return -1;
 	if (events == 0) {
 		loop_io_del(l, fd);
 		return 0;
 	}
-	if ((size_t)fd >= l->nfds && loop_fd_grow(l, fd) == -1)
+	if ((e = loop_io_find(l, fd)) == NULL) {
+		if (l->nio >= LOOP_MAX_IO) {
+			errno = EMFILE;
+			return -1;
+		}
+		if ((l->nio + 1) * 2 > l->iocap && io_grow(l) == -1)
+			return -1;
+		e = io_slot(l, fd);
+		e->fd = fd;
+		e->bslot = SIZE_MAX;
+	}
+	old = e->events;
+	e->events = events;
+	if (loop_backend_set(l, e, old) == -1) {
+		e->events = old;
 		return -1;
-	op = l->fds[fd].events ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	ev.events = ((events & LOOP_READ) ? EPOLLIN : 0u) |
-	    ((events & LOOP_WRITE) ? EPOLLOUT : 0u);
-	ev.data.fd = fd;
-	if (epoll_ctl(l->epfd, op, fd, &ev) == -1)
-		return -1;
-	if (op == EPOLL_CTL_ADD)
+	}
+	e->cb = cb;
+	e->arg = arg;
+	if (old == 0) {
+		l->nio++;
 		l->nactive++;
-	l->fds[fd].events = events;
-	l->fds[fd].cb = cb;
-	l->fds[fd].arg = arg;
+	}
 	return 0;
 }
 
 void
-loop_io_del(struct loop *l, int fd)
+loop_io_del(struct loop *l, os_socket fd)
 {
-	if (fd < 0 || (size_t)fd >= l->nfds || l->fds[fd].events == 0)
+	struct loop_io *e = loop_io_find(l, fd);
+	int old;
+
+	if (e == NULL)
 		return;
+	old = e->events;
+	e->events = 0;
 	/* Fails harmlessly if the caller closed fd first. */
-	(void)epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
-	l->fds[fd].events = 0;
+	(void)loop_backend_set(l, e, old);
+	e->events = old;
+	io_remove(l, e);
+	l->nactive--;
+}
+
+void
+loop_io_unref(struct loop *l)
+{
 	l->nactive--;
 }
 
@@ -284,40 +308,31 @@ loop_run_timers(struct loop *l)
 
 /* ---- signals ---- */
 
-static void
-loop_sigfd_cb(struct loop *l, int fd, int events, void *arg)
-{
-	struct signalfd_siginfo si;
-
-	while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-		if (si.ssi_signo < countof(l->sigs) && l->sigs[si.ssi_signo].cb)
-			l->sigs[si.ssi_signo].cb(l, (int)si.ssi_signo,
-			    l->sigs[si.ssi_signo].arg);
-	}
-}
-
 int
 loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg)
 {
-	int fd;
-
-	if (signo <= 0 || (size_t)signo >= countof(l->sigs))
+	if (signo <= 0 || signo >= LOOP_NSIG)
 		return -1;
-	sigaddset(&l->sigmask, signo);
-	if (sigprocmask(SIG_BLOCK, &l->sigmask, NULL) == -1)
-		return -1;
-	fd = signalfd(l->sigfd, &l->sigmask, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (fd == -1)
+	if (loop_backend_signal(l, signo) == -1)
 		return -1;
 	l->sigs[signo].cb = cb;
 	l->sigs[signo].arg = arg;
-	if (l->sigfd == -1) {
-		l->sigfd = fd;
-		if (loop_io_set(l, fd, LOOP_READ, loop_sigfd_cb, NULL) == -1)
-			return -1;
-		l->nactive--;   /* a signal alone does not keep the loop alive */
-	}
 	return 0;
+}
+
+int
+loop_raise(struct loop *l, int signo)
+{
+	if (signo <= 0 || signo >= LOOP_NSIG)
+		return -1;
+	return loop_backend_raise(l, signo);
+}
+
+void
+loop_deliver_signal(struct loop *l, int signo)
+{
+	if (signo > 0 && signo < LOOP_NSIG && l->sigs[signo].cb != NULL)
+		l->sigs[signo].cb(l, signo, l->sigs[signo].arg);
 }
 
 /* ---- the loop ---- */
@@ -325,7 +340,7 @@ loop_signal(struct loop *l, int signo, loop_signal_cb cb, void *arg)
 int
 loop_run(struct loop *l)
 {
-	struct epoll_event evs[LOOP_BATCH];
+	struct loop_ready rd[LOOP_BATCH];
 
 	l->stop = false;
 	while (!l->stop && (l->nactive > 0 || l->heap_len > 0)) {
@@ -338,26 +353,21 @@ loop_run(struct loop *l)
 			    (when - l->now_ms > 60000 ? 60000 :
 			    (int)(when - l->now_ms));
 		}
-		n = epoll_wait(l->epfd, evs, LOOP_BATCH, timeout);
-		if (n == -1 && errno != EINTR)
+		n = loop_backend_wait(l, rd, LOOP_BATCH, timeout);
+		if (n == -1)
 			return -1;
 		l->now_ms = mono_ms();
 		for (int i = 0; i < n && !l->stop; i++) {
-			int fd = evs[i].data.fd, ready = 0;
-			struct loop_fd *f;
+			struct loop_io *e = loop_io_find(l, rd[i].fd);
+			int ready;
 
-			if ((size_t)fd >= l->nfds || l->fds[fd].events == 0)
+			if (e == NULL)
+				continue;   /* removed by an earlier callback */
+			ready = rd[i].ready & e->events;
+			if (ready == 0)
 				continue;
-			f = &l->fds[fd];
-			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-				ready |= LOOP_READ;
-			if (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-				ready |= LOOP_WRITE;
-			ready &= f->events;
-			if (ready && (evs[i].events & EPOLLERR))
-				ready |= LOOP_ERROR;
-			if (ready)
-				f->cb(l, fd, ready, f->arg);
+			ready |= rd[i].ready & LOOP_ERROR;
+			e->cb(l, rd[i].fd, ready, e->arg);
 		}
 		loop_run_timers(l);
 	}

@@ -10,11 +10,9 @@
  */
 #include "core/core.h"
 
-#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 /* Longer than any address or range we accept ("255.255.255.255-
  * 255.255.255.255" is 31 characters, a full IPv6 address 45). */

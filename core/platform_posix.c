@@ -1,17 +1,42 @@
 /*
- * The POSIX side of core/core.h's platform interface: signals for stop
- * and reload, systemd's notification socket, file modes for secrets.
+ * The POSIX side of core/core.h's platform interface: clocks, signals for
+ * stop and reload, systemd's notification socket, file modes for secrets,
+ * getrandom, durable file replacement, the open-file limit.
  */
 #include "core/core.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+
+uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 int
 platform_on_stop(struct loop *l, loop_signal_cb cb, void *arg)
@@ -65,4 +90,204 @@ platform_secret_exposed(int fd, const char *path, char *what, size_t wlen,
 	    (unsigned)(st.st_mode & 07777));
 	snprintf(fix, flen, "chmod 600 %s", path);
 	return 1;
+}
+
+const char *
+platform_signal_name(int signo)
+{
+	const char *s = strsignal(signo);
+
+	return s != NULL ? s : "signal";
+}
+
+int
+platform_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	while (len > 0) {
+		/* GRND_NONBLOCK: a daemon started at early boot gets an error
+		 * (callers fall back or refuse), never a hang. */
+		ssize_t n = getrandom(p, len, GRND_NONBLOCK);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void
+platform_memzero(void *p, size_t n)
+{
+	explicit_bzero(p, n);
+}
+
+uint64_t
+platform_fd_limit(uint64_t cap)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max && rl.rlim_cur < cap) {
+		rlim_t want = rl.rlim_max < cap ? rl.rlim_max : (rlim_t)cap;
+		struct rlimit nl = { .rlim_cur = want, .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &nl) == -1)
+			log_warn("raising the open file limit: %s", strerror(errno));
+		else
+			rl.rlim_cur = want;
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : (uint64_t)rl.rlim_cur;
+}
+
+static int
+write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+
+	while (len > 0) {
+		ssize_t w = write(fd, c, len);
+
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+platform_replace_file(const char *dir, const char *name,
+    const struct platform_buf *bufs, size_t n)
+{
+	char tmp[4096], dst[4096];
+	int fd = -1, e;
+
+	if ((size_t)snprintf(dst, sizeof(dst), "%s/%s", dir, name) >= sizeof(dst) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", dst) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd == -1)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (write_all(fd, bufs[i].p, bufs[i].len) == -1)
+			goto fail_tmp;
+	if (fsync(fd) == -1)
+		goto fail_tmp;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail_tmp;
+	}
+	fd = -1;
+	if (rename(tmp, dst) == -1)
+		goto fail_tmp;
+	/* The rename itself is durable once the directory is. */
+	return platform_dir_sync(dir);
+fail_tmp:
+	e = errno;
+	if (fd != -1)
+		close(fd);
+	(void)unlink(tmp);
+	errno = e;
+	return -1;
+}
+
+int
+platform_path_expand(const char *path, char *out, size_t outlen)
+{
+	return (size_t)snprintf(out, outlen, "%s", path) < outlen ? 0 : -1;
+}
+
+int
+platform_service(int argc, char **argv, int (*run)(int, char **))
+{
+	fprintf(stderr, "outpost service: Windows' service manager only; here "
+	    "outpost runs under systemd (packaging/outpost.service, "
+	    "docs/operations.md)\n");
+	return 2;
+}
+
+int
+platform_mkdir(const char *path, unsigned mode)
+{
+	return mkdir(path, (mode_t)mode);
+}
+
+int
+platform_private_tmpdir(const char *name, char *out, size_t outlen)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct stat st;
+
+	if ((size_t)snprintf(out, outlen, "%s/%s-%u", tmp ? tmp : "/tmp", name,
+	    (unsigned)getuid()) >= outlen)
+		return -1;
+	if (mkdir(out, 0700) == -1 && errno != EEXIST)
+		return -1;
+	/* Someone else's, or open to others: not ours to use. */
+	if (lstat(out, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != getuid() || (st.st_mode & 077) != 0)
+		return -1;
+	return 0;
+}
+
+FILE *
+platform_memstream(char **buf, size_t *len)
+{
+	return open_memstream(buf, len);
+}
+
+void *
+platform_dl_open(const char *name, char *err, size_t errlen)
+{
+	void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+
+	if (h == NULL)
+		snprintf(err, errlen, "%s", dlerror());
+	return h;
+}
+
+void *
+platform_dl_sym(void *lib, const char *sym)
+{
+	return dlsym(lib, sym);
+}
+
+void
+platform_dl_close(void *lib)
+{
+	dlclose(lib);
+}
+
+int
+platform_rename(const char *from, const char *to)
+{
+	return rename(from, to);
+}
+
+int
+platform_dir_sync(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e;
+
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
 }

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <strings.h>
 
 /* "> ~100 years" is surely a typo; it also keeps sums of a duration and
@@ -170,7 +169,7 @@ secret_free(char *s)
 {
 	if (s == NULL)
 		return;
-	explicit_bzero(s, strlen(s));
+	platform_memzero(s, strlen(s));
 	free(s);
 }
 
@@ -189,9 +188,9 @@ mkdir_p(const char *path, unsigned mode)
 		if (*p != '/')
 			continue;
 		*p = '\0';
-		if (mkdir(buf, (mode_t)mode) == -1 && errno != EEXIST)
+		if (platform_mkdir(buf, mode) == -1 && errno != EEXIST)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(buf, (mode_t)mode) == -1 && errno != EEXIST ? -1 : 0;
+	return platform_mkdir(buf, mode) == -1 && errno != EEXIST ? -1 : 0;
 }

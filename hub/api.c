@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #define API_POLLING_RECENT_MS 30000   /* "polling": a poll ended this recently */
 #define API_FLUSH_EVERY_MS    10000   /* last_seen to the store */
@@ -210,7 +209,7 @@ api_jitter(uint32_t lo, uint32_t hi)
 {
 	uint32_t v;
 
-	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != (ssize_t)sizeof(v))
+	if (platform_random(&v, sizeof(v)) == -1)
 		v = (uint32_t)mono_us();
 	return lo + v % (hi - lo + 1);
 }

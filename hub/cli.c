@@ -53,7 +53,7 @@ cli_new_token(struct hub_store *s, const char *name, bool add)
 	rc = add ? hub_store_agent_add(s, name, hash, wall_ms()) :
 	    hub_store_agent_set_token(s, name, hash);
 	if (rc != 0) {
-		explicit_bzero(token, sizeof(token));
+		platform_memzero(token, sizeof(token));
 		if (rc == 1 && add)
 			fprintf(stderr, "outpost-hub: agent '%s' exists (use "
 			    "rotate-token for a new token)\n", name);
@@ -65,7 +65,7 @@ cli_new_token(struct hub_store *s, const char *name, bool add)
 	}
 	printf("%s\n", token);
 	fflush(stdout);
-	explicit_bzero(token, sizeof(token));
+	platform_memzero(token, sizeof(token));
 	fprintf(stderr, "agent '%s' %s. Its token (printed once, stored only as "
 	    "a hash) goes in the agent's [server] token_file, chmod 600.\n", name,
 	    add ? "added" : "has a new token; the old one no longer works");

@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -590,7 +589,7 @@ hub_signal_cb(struct loop *l, int signo, void *arg)
 	h->draining = true;
 	h->drain_started_ms = mono_ms();
 	log_info("%s: draining (%zu held, %zu requests in flight; at most %llu ms)",
-	    strsignal(signo), h->nheld, h->active,
+	    platform_signal_name(signo), h->nheld, h->active,
 	    (unsigned long long)h->cfg->drain_grace);
 	while (h->held != NULL)
 		hub_req_wake(h->held, HUB_WAKE_DRAIN);
@@ -614,31 +613,24 @@ hub_tick_cb(struct loop *l, struct loop_timer *t, void *arg)
 static unsigned
 hub_fd_limit(uint64_t want)
 {
-	struct rlimit rl;
-	uint64_t fit;
+	uint64_t lim = platform_fd_limit(UINT64_MAX), fit;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+	if (lim == 0)
 		return want ? (unsigned)want : 1024 - HUB_FD_RESERVE;
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			log_warn("raising the open file limit: %s", strerror(errno));
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	fit = rl.rlim_cur == RLIM_INFINITY ? HUB_AUTO_CONN_MAX :
-	    rl.rlim_cur > HUB_FD_RESERVE + 16 ? rl.rlim_cur - HUB_FD_RESERVE : 16;
+	fit = lim == UINT64_MAX ? HUB_AUTO_CONN_MAX :
+	    lim > HUB_FD_RESERVE + 16 ? lim - HUB_FD_RESERVE : 16;
 	if (fit > HUB_AUTO_CONN_MAX)
 		fit = HUB_AUTO_CONN_MAX;
 	if (want == 0) {
 		log_debug("max_connections: %llu (the open file limit %llu less %u)",
-		    (unsigned long long)fit, (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)fit, (unsigned long long)lim,
 		    HUB_FD_RESERVE);
 		return (unsigned)fit;
 	}
-	if (rl.rlim_cur != RLIM_INFINITY && want + HUB_FD_RESERVE > rl.rlim_cur) {
+	if (lim != UINT64_MAX && want + HUB_FD_RESERVE > lim) {
 		log_warn("max_connections %llu exceeds the open file limit %llu: "
 		    "using %llu (raise LimitNOFILE)", (unsigned long long)want,
-		    (unsigned long long)rl.rlim_cur, (unsigned long long)fit);
+		    (unsigned long long)lim, (unsigned long long)fit);
 		want = fit;
 	}
 	return (unsigned)want;
@@ -656,7 +648,7 @@ hub_load_secrets(struct hub *h, char *err, size_t errlen)
 	    errlen) == -1)
 		return -1;
 	hub_token_hash(token, strlen(token), h->admin_hash);
-	explicit_bzero(token, sizeof(token));
+	platform_memzero(token, sizeof(token));
 	if (c->tls_cert == NULL)
 		return 0;
 	if (hub_file_read(c->tls_cert, HUB_TLS_FILE_MAX, &h->tls_cert, &n, err,
@@ -705,7 +697,7 @@ hub_free(struct hub *h)
 	}
 	hub_agents_free(h);
 	if (h->tls_key != NULL) {
-		explicit_bzero(h->tls_key, strlen(h->tls_key));
+		platform_memzero(h->tls_key, strlen(h->tls_key));
 		free(h->tls_key);
 	}
 	free(h->tls_cert);
@@ -749,7 +741,6 @@ hub_serve(const struct hub_config *hc)
 	char err[512];
 	struct hub h;
 
-	signal(SIGPIPE, SIG_IGN);
 	if (hub_prepare(&h, cfg, true, err, sizeof(err)) == -1) {
 		log_error("%s", err);
 		hub_release(&h);
@@ -823,8 +814,7 @@ hub_serve(const struct hub_config *hc)
 	loop_timer_init(&h.tick_timer, hub_tick_cb, &h);
 	loop_timer_init(&h.drain_timer, hub_stop_cb, &h);
 	loop_timer_init(&h.grace_timer, hub_stop_cb, &h);
-	if (loop_signal(h.loop, SIGTERM, hub_signal_cb, &h) == -1 ||
-	    loop_signal(h.loop, SIGINT, hub_signal_cb, &h) == -1) {
+	if (platform_on_stop(h.loop, hub_signal_cb, &h) == -1) {
 		log_error("cannot handle signals: %s", strerror(errno));
 		hub_release(&h);
 		return 1;

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,25 +86,6 @@ hub_token_hash(const char *token, size_t len, unsigned char out[HUB_HASH_LEN])
 	}
 }
 
-static int
-hub_random(void *buf, size_t len)
-{
-	unsigned char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = getrandom(p, len, 0);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int
 hub_token_generate(char *out, size_t outlen)
 {
@@ -114,7 +94,7 @@ hub_token_generate(char *out, size_t outlen)
 	unsigned char raw[33];   /* 32 random bytes, one zero pad */
 	size_t o = 0;
 
-	if (outlen < 44 || hub_random(raw, 32) == -1)
+	if (outlen < 44 || platform_random(raw, 32) == -1)
 		return -1;
 	raw[32] = 0;
 	for (size_t i = 0; i < 33; i += 3) {
@@ -129,7 +109,7 @@ hub_token_generate(char *out, size_t outlen)
 			out[o++] = b64[v & 63];
 	}
 	out[43] = '\0';
-	explicit_bzero(raw, sizeof(raw));
+	platform_memzero(raw, sizeof(raw));
 	return 0;
 }
 
@@ -138,7 +118,7 @@ hub_random_id(char out[33])
 {
 	unsigned char raw[16];
 
-	if (hub_random(raw, sizeof(raw)) == -1)
+	if (platform_random(raw, sizeof(raw)) == -1)
 		return -1;
 	for (size_t i = 0; i < sizeof(raw); i++)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
@@ -176,7 +156,7 @@ hub_file_read(const char *path, size_t max, char **out, size_t *outlen,
 		}
 	}
 	close(fd);
-	explicit_bzero(chunk, sizeof(chunk));
+	platform_memzero(chunk, sizeof(chunk));
 	if (b.len == 0) {
 		snprintf(err, errlen, "%s: empty file", path);
 		hub_buf_free(&b);
@@ -187,9 +167,9 @@ hub_file_read(const char *path, size_t max, char **out, size_t *outlen,
 	return 0;
 fail:
 	close(fd);
-	explicit_bzero(chunk, sizeof(chunk));
+	platform_memzero(chunk, sizeof(chunk));
 	if (b.data != NULL)
-		explicit_bzero(b.data, b.len);
+		platform_memzero(b.data, b.len);
 	hub_buf_free(&b);
 	return -1;
 }

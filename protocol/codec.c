@@ -295,6 +295,6 @@ proto_token_read(const char *path, char *buf, size_t len, char *err,
 		rc = 0;
 	}
 out:
-	explicit_bzero(tmp, sizeof(tmp));
+	platform_memzero(tmp, sizeof(tmp));
 	return rc;
 }

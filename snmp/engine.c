@@ -17,14 +17,11 @@
  */
 #include "snmp/snmp_int.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
-static void sess_io_cb(struct loop *, int, int, void *);
+static void sess_io_cb(struct loop *, os_socket, int, void *);
 static void sess_timer_cb(struct loop *, struct loop_timer *, void *);
 static void engine_pump(struct osnmp_engine *);
 static void sess_idle(struct osnmp_sess *);
@@ -52,10 +49,10 @@ osnmp_engine_new(struct loop *loop, const struct osnmp_engine_opts *o)
 		e->opts.max_sessions = 1024;
 	if (e->opts.idle_ms == 0)
 		e->opts.idle_ms = 5000;
-	TAILQ_INIT(&e->ready);
-	TAILQ_INIT(&e->sessions);
-	TAILQ_INIT(&e->idle);
-	TAILQ_INIT(&e->done);
+	TQ_INIT(&e->ready);
+	TQ_INIT(&e->sessions);
+	TQ_INIT(&e->idle);
+	TQ_INIT(&e->done);
 	loop_timer_init(&e->done_timer, engine_done_cb, e);
 	loop_timer_init(&e->unwatch_timer, engine_unwatch_cb, e);
 	netsnmp_large_fd_set_init(&e->fdset, FD_SETSIZE);
@@ -72,7 +69,7 @@ osnmp_engine_free(struct osnmp_engine *e)
 		return;
 	/* Callbacks of the requests failed below must not start new ones. */
 	e->closing = true;
-	while ((s = TAILQ_FIRST(&e->sessions)) != NULL) {
+	while ((s = TQ_FIRST(&e->sessions)) != NULL) {
 		sess_fail_all(s, OSNMP_ST_ERROR, "engine shut down");
 		sess_close(s);
 	}
@@ -119,14 +116,14 @@ engine_run_done(struct osnmp_engine *e)
 {
 	struct osnmp_req *r;
 
-	while ((r = TAILQ_FIRST(&e->done)) != NULL) {
+	while ((r = TQ_FIRST(&e->done)) != NULL) {
 		struct osnmp_reply rep = {
 			.status = r->status,
 			.pdu = r->response,
 			.errmsg = r->errmsg[0] ? r->errmsg : NULL,
 			.rtt_us = r->rtt_us,
 		};
-		TAILQ_REMOVE(&e->done, r, link);
+		TQ_REMOVE(&e->done, r, link);
 		r->cb(&rep, r->arg);
 		if (r->response)
 			snmp_free_pdu(r->response);
@@ -148,7 +145,7 @@ req_finish(struct osnmp_req *r, enum osnmp_status st, netsnmp_pdu *resp,
 	if (msg)
 		snprintf(r->errmsg, sizeof(r->errmsg), "%s", msg);
 	r->rtt_us = r->sent_us ? mono_us() - r->sent_us : 0;
-	TAILQ_INSERT_TAIL(&e->done, r, link);
+	TQ_INSERT_TAIL(&e->done, r, link);
 	if (!loop_timer_armed(&e->done_timer))
 		loop_timer_arm(e->loop, &e->done_timer, 0);
 }
@@ -225,7 +222,7 @@ engine_expire_idle(struct osnmp_engine *e)
 	struct osnmp_sess *s;
 	uint64_t now = mono_ms();
 
-	while ((s = TAILQ_FIRST(&e->idle)) != NULL &&
+	while ((s = TQ_FIRST(&e->idle)) != NULL &&
 	    now - s->idle_since_ms >= e->opts.idle_ms)
 		sess_close(s);
 }
@@ -235,7 +232,7 @@ sess_unidle(struct osnmp_sess *s)
 {
 	struct osnmp_engine *e = s->eng;
 
-	TAILQ_REMOVE(&e->idle, s, ilink);
+	TQ_REMOVE(&e->idle, s, ilink);
 	e->nidle--;
 	s->idle = false;
 	if (s->watched && --e->idle_watched == 0)
@@ -250,7 +247,7 @@ engine_unwatch_cb(struct loop *l, struct loop_timer *t, void *arg)
 	struct osnmp_engine *e = arg;
 	struct osnmp_sess *s;
 
-	TAILQ_FOREACH_REVERSE(s, &e->idle, osnmp_sess_list, ilink) {
+	TQ_FOREACH_REVERSE(s, &e->idle, osnmp_sess_list, ilink) {
 		if (!s->watched)
 			break;
 		loop_io_del(e->loop, s->fd);
@@ -346,8 +343,8 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
 	char addr[INET6_ADDRSTRLEN];
 
 	/* The socket cap: make room from the idle sessions, oldest first. */
-	while (e->nsessions >= e->opts.max_sessions && !TAILQ_EMPTY(&e->idle))
-		sess_close(TAILQ_FIRST(&e->idle));
+	while (e->nsessions >= e->opts.max_sessions && !TQ_EMPTY(&e->idle))
+		sess_close(TQ_FIRST(&e->idle));
 	s = xcalloc(1, sizeof(*s));
 	s->eng = e;
 	s->cred_fp = fp;
@@ -356,7 +353,7 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
 	s->cred = t->cred;
 	s->timeout_ms = t->timeout_ms;
 	s->retries = t->retries;
-	TAILQ_INIT(&s->pending);
+	TQ_INIT(&s->pending);
 	loop_timer_init(&s->timer, sess_timer_cb, s);
 	if (resolve(t->host, t->port, &s->peer, &s->peerlen, err, errlen) == -1)
 		goto fail;
@@ -371,18 +368,18 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
 	}
 	if (sess_netsnmp_open(s, err, errlen) == -1) {
 		/* Out of descriptors, perhaps: lingering sessions give way. */
-		if (TAILQ_EMPTY(&e->idle))
+		if (TQ_EMPTY(&e->idle))
 			goto fail;
-		while (!TAILQ_EMPTY(&e->idle))
-			sess_close(TAILQ_FIRST(&e->idle));
+		while (!TQ_EMPTY(&e->idle))
+			sess_close(TQ_FIRST(&e->idle));
 		if (sess_netsnmp_open(s, err, errlen) == -1)
 			goto fail;
 	}
 	tr = snmp_sess_transport(s->sessp);
-	s->fd = tr ? tr->sock : -1;
+	s->fd = tr && tr->sock >= 0 ? (os_socket)tr->sock : OS_SOCKET_NONE;
 	/* A connected UDP socket: the kernel accepts replies only from the
 	 * peer and reports ICMP port-unreachable as ECONNREFUSED. */
-	if (s->fd < 0 || connect(s->fd, (struct sockaddr *)&s->peer, s->peerlen) == -1 ||
+	if (s->fd == OS_SOCKET_NONE || connect(s->fd, (struct sockaddr *)&s->peer, s->peerlen) == -1 ||
 	    loop_io_set(e->loop, s->fd, LOOP_READ, sess_io_cb, s) == -1) {
 		snprintf(err, errlen, "%s: cannot set up socket: %s", t->host,
 		    strerror(errno));
@@ -390,14 +387,14 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
 		goto fail;
 	}
 	s->watched = true;
-	TAILQ_INSERT_TAIL(&e->sessions, s, elink);
+	TQ_INSERT_TAIL(&e->sessions, s, elink);
 	e->nsessions++;
 	s->hash = sess_hash(t, fp);
 	s->hnext = e->hash[s->hash % SESS_HASH_SIZE];
 	e->hash[s->hash % SESS_HASH_SIZE] = s;
 	return s;
 fail:
-	explicit_bzero(&s->keys, sizeof(s->keys));
+	platform_memzero(&s->keys, sizeof(s->keys));
 	free(s);
 	return NULL;
 }
@@ -409,18 +406,18 @@ sess_close(struct osnmp_sess *s)
 
 	s->closing = true;
 	if (s->in_ready)
-		TAILQ_REMOVE(&e->ready, s, rlink);
+		TQ_REMOVE(&e->ready, s, rlink);
 	if (s->idle)
 		sess_unidle(s);
 	loop_timer_disarm(e->loop, &s->timer);
-	if (s->fd >= 0)
+	if (s->fd != OS_SOCKET_NONE)
 		loop_io_del(e->loop, s->fd);
 	if (s->sessp)
 		snmp_sess_close(s->sessp);   /* closes the socket too */
-	TAILQ_REMOVE(&e->sessions, s, elink);
+	TQ_REMOVE(&e->sessions, s, elink);
 	sess_unhash(s);
 	e->nsessions--;
-	explicit_bzero(&s->keys, sizeof(s->keys));
+	platform_memzero(&s->keys, sizeof(s->keys));
 	free(s);
 }
 
@@ -430,7 +427,7 @@ sess_idle(struct osnmp_sess *s)
 {
 	struct osnmp_engine *e = s->eng;
 
-	if (s->dead || s->stale || e->closing || s->fd < 0) {
+	if (s->dead || s->stale || e->closing || s->fd == OS_SOCKET_NONE) {
 		sess_close(s);
 		return;
 	}
@@ -439,12 +436,12 @@ sess_idle(struct osnmp_sess *s)
 	loop_timer_disarm(e->loop, &s->timer);
 	s->idle = true;
 	s->idle_since_ms = mono_ms();
-	TAILQ_INSERT_TAIL(&e->idle, s, ilink);
+	TQ_INSERT_TAIL(&e->idle, s, ilink);
 	e->nidle++;
 	if (s->watched && e->idle_watched++ == 0)
 		loop_timer_arm(e->loop, &e->unwatch_timer, 0);
 	while (e->nidle > e->opts.max_idle)
-		sess_close(TAILQ_FIRST(&e->idle));
+		sess_close(TQ_FIRST(&e->idle));
 }
 
 /* Fail everything queued or on the wire (socket error, shutdown). */
@@ -453,8 +450,8 @@ sess_fail_all(struct osnmp_sess *s, enum osnmp_status st, const char *msg)
 {
 	struct osnmp_req *r;
 
-	while ((r = TAILQ_FIRST(&s->pending)) != NULL) {
-		TAILQ_REMOVE(&s->pending, r, link);
+	while ((r = TQ_FIRST(&s->pending)) != NULL) {
+		TQ_REMOVE(&s->pending, r, link);
 		s->eng->queued--;
 		req_finish(r, st, NULL, msg);
 	}
@@ -536,10 +533,10 @@ static void
 sess_send_one(struct osnmp_sess *s)
 {
 	struct osnmp_engine *e = s->eng;
-	struct osnmp_req *r = TAILQ_FIRST(&s->pending);
+	struct osnmp_req *r = TQ_FIRST(&s->pending);
 	int slot = -1;
 
-	TAILQ_REMOVE(&s->pending, r, link);
+	TQ_REMOVE(&s->pending, r, link);
 	for (size_t i = 0; i < countof(s->wire); i++)
 		if (s->wire[i] == NULL) {
 			slot = (int)i;
@@ -580,14 +577,14 @@ engine_pump(struct osnmp_engine *e)
 	struct osnmp_sess *s;
 
 	while (e->inflight < e->opts.max_inflight &&
-	    (s = TAILQ_FIRST(&e->ready)) != NULL) {
-		TAILQ_REMOVE(&e->ready, s, rlink);
+	    (s = TQ_FIRST(&e->ready)) != NULL) {
+		TQ_REMOVE(&e->ready, s, rlink);
 		s->in_ready = false;
-		if (TAILQ_EMPTY(&s->pending) || s->dead || !sess_usable(s))
+		if (TQ_EMPTY(&s->pending) || s->dead || !sess_usable(s))
 			continue;
 		sess_send_one(s);
-		if (!TAILQ_EMPTY(&s->pending) && s->inflight < sess_cap(s)) {
-			TAILQ_INSERT_TAIL(&e->ready, s, rlink);
+		if (!TQ_EMPTY(&s->pending) && s->inflight < sess_cap(s)) {
+			TQ_INSERT_TAIL(&e->ready, s, rlink);
 			s->in_ready = true;
 		}
 	}
@@ -598,9 +595,9 @@ sess_schedule(struct osnmp_sess *s)
 {
 	struct osnmp_engine *e = s->eng;
 
-	if (!s->in_ready && !s->dead && !TAILQ_EMPTY(&s->pending) &&
+	if (!s->in_ready && !s->dead && !TQ_EMPTY(&s->pending) &&
 	    s->inflight < sess_cap(s) && sess_usable(s)) {
-		TAILQ_INSERT_TAIL(&e->ready, s, rlink);
+		TQ_INSERT_TAIL(&e->ready, s, rlink);
 		s->in_ready = true;
 	}
 	engine_pump(e);
@@ -624,7 +621,7 @@ sess_after(struct osnmp_sess *s)
 	sess_start(s);
 	sess_schedule(s);
 	s->busy = false;
-	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending))
+	if (s->inflight == 0 && TQ_EMPTY(&s->pending))
 		sess_idle(s);
 	else
 		sess_arm(s);
@@ -632,7 +629,7 @@ sess_after(struct osnmp_sess *s)
 }
 
 static void
-sess_io_cb(struct loop *l, int fd, int events, void *arg)
+sess_io_cb(struct loop *l, os_socket fd, int events, void *arg)
 {
 	struct osnmp_sess *s = arg;
 	struct osnmp_engine *e = s->eng;
@@ -719,11 +716,11 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 	r->cb = cb;
 	r->arg = arg;
 	r->slot = -1;
-	TAILQ_INSERT_TAIL(&s->pending, r, link);
+	TQ_INSERT_TAIL(&s->pending, r, link);
 	e->queued++;
 	sess_start(s);
 	sess_schedule(s);
-	if (s->inflight == 0 && TAILQ_EMPTY(&s->pending) && !s->busy)
+	if (s->inflight == 0 && TQ_EMPTY(&s->pending) && !s->busy)
 		sess_idle(s);
 	return 0;
 }

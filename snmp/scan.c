@@ -24,10 +24,8 @@
 #include "snmp/snmp_int.h"
 #include "snmp/scan_int.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 
 static const oid scan_oids[SCAN_NVB][9] = {
@@ -411,7 +409,7 @@ scan_free(struct osnmp_scan *s)
 	free(s->in_msg);
 	free(s->in_iov);
 	free(s->in_ctl);
-	explicit_bzero(s->tpl, sizeof(s->tpl));
+	platform_memzero(s->tpl, sizeof(s->tpl));
 	free(s);
 }
 
@@ -495,7 +493,7 @@ scan_timer_cb(struct loop *l, struct loop_timer *t, void *arg)
 }
 
 static void
-scan_io_cb(struct loop *l, int fd, int events, void *arg)
+scan_io_cb(struct loop *l, os_socket fd, int events, void *arg)
 {
 	scan_pump(arg);
 }
@@ -653,7 +651,7 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
 	if (nslots > s->total)
 		nslots = s->total > 0 ? s->total : 1;
 	s->opts.concurrency = (unsigned)nslots;
-	if (getrandom(&salt, sizeof(salt), 0) != sizeof(salt))
+	if (platform_random(&salt, sizeof(salt)) == -1)
 		salt = (uint32_t)mono_us();   /* ids stay correct, only guessable */
 	if (scan_table_init(&s->tab, (uint32_t)nslots, salt) == -1 ||
 	    (has_v3 && (s->eng_req = calloc(nslots, sizeof(*s->eng_req))) == NULL) ||

@@ -2,8 +2,6 @@
 #ifndef OUTPOST_SNMP_INT_H
 #define OUTPOST_SNMP_INT_H
 
-#include <sys/queue.h>
-#include <sys/socket.h>
 
 #include "snmp/snmp.h"
 
@@ -21,9 +19,9 @@ struct osnmp_req {
 	enum osnmp_status        status;
 	char                    errmsg[160];
 	bool                    resynced;   /* v3: one notInTimeWindow retry taken */
-	TAILQ_ENTRY(osnmp_req)   link;       /* pending or done list */
+	TQ_ENTRY(osnmp_req)   link;       /* pending or done list */
 };
-TAILQ_HEAD(osnmp_req_list, osnmp_req);
+TQ_HEAD(osnmp_req_list, osnmp_req);
 
 /* A v3 session's keys, localised to its engine (v3keys.c). */
 struct v3_keys {
@@ -47,7 +45,7 @@ struct osnmp_sess {
 	struct sockaddr_storage peer;
 	socklen_t               peerlen;
 	void                   *sessp;      /* net-snmp single session */
-	int                     fd;
+	os_socket               fd;
 	struct loop_timer       timer;
 	struct osnmp_req_list    pending;
 	struct osnmp_req        *wire[SESS_MAX_WIRE];
@@ -62,11 +60,11 @@ struct osnmp_sess {
 	int                     v3_state;   /* V3_* in v3.c */
 	uint32_t                hash;
 	struct osnmp_sess       *hnext;     /* engine hash chain */
-	TAILQ_ENTRY(osnmp_sess)  rlink;      /* engine ready list */
-	TAILQ_ENTRY(osnmp_sess)  elink;      /* engine session list */
-	TAILQ_ENTRY(osnmp_sess)  ilink;      /* engine idle list, oldest first */
+	TQ_ENTRY(osnmp_sess)  rlink;      /* engine ready list */
+	TQ_ENTRY(osnmp_sess)  elink;      /* engine session list */
+	TQ_ENTRY(osnmp_sess)  ilink;      /* engine idle list, oldest first */
 };
-TAILQ_HEAD(osnmp_sess_list, osnmp_sess);
+TQ_HEAD(osnmp_sess_list, osnmp_sess);
 
 struct v3key_cache;
 

@@ -16,8 +16,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 enum { V3_NONE, V3_DISCOVERING, V3_GOT_ENGINE, V3_READY };
 
@@ -27,25 +25,18 @@ lib_persistent_dir(void)
 {
 	char dir[256], sub[300];
 	const char *tmp;
-	struct stat st;
 
 	if ((tmp = getenv("SNMP_PERSISTENT_DIR")) != NULL) {
 		/* pre-create it, or net-snmp announces it on stderr */
 		snprintf(sub, sizeof(sub), "%s/cert_indexes", tmp);
-		(void)mkdir(sub, 0700);
+		(void)platform_mkdir(sub, 0700);
 		return;
 	}
-	tmp = getenv("TMPDIR");
 	/* net-snmp creates <dir>/cert_indexes at init; never /var/lib/snmp. */
-	snprintf(dir, sizeof(dir), "%s/outpost-netsnmp-%u", tmp ? tmp : "/tmp",
-	    (unsigned)getuid());
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
-		return;
-	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != getuid() || (st.st_mode & 077) != 0)
+	if (platform_private_tmpdir("outpost-netsnmp", dir, sizeof(dir)) == -1)
 		return;   /* not ours: leave net-snmp's default */
 	snprintf(sub, sizeof(sub), "%s/cert_indexes", dir);
-	(void)mkdir(sub, 0700);
+	(void)platform_mkdir(sub, 0700);
 	netsnmp_ds_set_string(NETSNMP_DS_LIBRARY_ID,
 	    NETSNMP_DS_LIB_PERSISTENT_DIR, dir);
 }

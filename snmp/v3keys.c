@@ -33,9 +33,9 @@ struct v3key {
 	struct v3_keys val;        /* KU: auth = Ku; KUL: both localised;
 	                              ENGINE: auth = the engine ID */
 	struct v3key *hnext;
-	TAILQ_ENTRY(v3key) lru;
+	TQ_ENTRY(v3key) lru;
 };
-TAILQ_HEAD(v3key_list, v3key);
+TQ_HEAD(v3key_list, v3key);
 
 struct v3key_cache {
 	struct v3key    *hash[V3KEY_BUCKETS];
@@ -90,9 +90,9 @@ kb_hash(const struct keybuf *k)
 static void
 entry_free(struct v3key *k)
 {
-	explicit_bzero(k->key, k->klen);
+	platform_memzero(k->key, k->klen);
 	free(k->key);
-	explicit_bzero(&k->val, sizeof(k->val));
+	platform_memzero(&k->val, sizeof(k->val));
 	free(k);
 }
 
@@ -106,7 +106,7 @@ entry_unlink(struct v3key_cache *c, struct v3key *k)
 			*pp = k->hnext;
 			break;
 		}
-	TAILQ_REMOVE(&c->lru, k, lru);
+	TQ_REMOVE(&c->lru, k, lru);
 	c->n--;
 }
 
@@ -118,8 +118,8 @@ cache_get(struct v3key_cache *c, const struct keybuf *kb, uint32_t h)
 	for (k = c->hash[h % V3KEY_BUCKETS]; k != NULL; k = k->hnext)
 		if (k->hash == h && k->klen == kb->len &&
 		    memcmp(k->key, kb->b, kb->len) == 0) {
-			TAILQ_REMOVE(&c->lru, k, lru);
-			TAILQ_INSERT_TAIL(&c->lru, k, lru);
+			TQ_REMOVE(&c->lru, k, lru);
+			TQ_INSERT_TAIL(&c->lru, k, lru);
 			return k;
 		}
 	return NULL;
@@ -132,7 +132,7 @@ cache_put(struct v3key_cache *c, const struct keybuf *kb, uint32_t h,
 	struct v3key *k;
 
 	if (c->n >= V3KEY_MAX) {
-		k = TAILQ_FIRST(&c->lru);
+		k = TQ_FIRST(&c->lru);
 		entry_unlink(c, k);
 		entry_free(k);
 	}
@@ -144,7 +144,7 @@ cache_put(struct v3key_cache *c, const struct keybuf *kb, uint32_t h,
 	k->val = *val;
 	k->hnext = c->hash[h % V3KEY_BUCKETS];
 	c->hash[h % V3KEY_BUCKETS] = k;
-	TAILQ_INSERT_TAIL(&c->lru, k, lru);
+	TQ_INSERT_TAIL(&c->lru, k, lru);
 	c->n++;
 }
 
@@ -153,7 +153,7 @@ cache_new(struct v3key_cache **cp)
 {
 	if (*cp == NULL) {
 		*cp = xcalloc(1, sizeof(**cp));
-		TAILQ_INIT(&(*cp)->lru);
+		TQ_INIT(&(*cp)->lru);
 	}
 	return *cp;
 }
@@ -171,7 +171,7 @@ cache_free(struct v3key_cache **cp)
 
 	if (*cp == NULL)
 		return;
-	while ((k = TAILQ_FIRST(&(*cp)->lru)) != NULL) {
+	while ((k = TQ_FIRST(&(*cp)->lru)) != NULL) {
 		entry_unlink(*cp, k);
 		entry_free(k);
 	}
@@ -296,7 +296,7 @@ v3_ku_derive(int proto, const char *password, u_char *ku, size_t *kulen)
 	}
 	ok = ok && EVP_DigestFinal_ex(ctx, ku, &outlen) == 1;
 	EVP_MD_CTX_free(ctx);
-	explicit_bzero(buf, chunk);
+	platform_memzero(buf, chunk);
 	if (!ok)
 		return -1;
 	*kulen = outlen;
@@ -322,7 +322,7 @@ ku_get(struct osnmp_engine *e, int proto, const char *password, u_char *out,
 	if (!kb.overflow && (k = cache_get(c, &kb, h)) != NULL) {
 		memcpy(out, k->val.auth, k->val.auth_len);
 		*outlen = k->val.auth_len;
-		explicit_bzero(&kb, sizeof(kb));
+		platform_memzero(&kb, sizeof(kb));
 		return 0;
 	}
 	v.auth_len = sizeof(v.auth);
@@ -334,8 +334,8 @@ ku_get(struct osnmp_engine *e, int proto, const char *password, u_char *out,
 		if (!kb.overflow)
 			cache_put(c, &kb, h, &v);
 	}
-	explicit_bzero(&kb, sizeof(kb));
-	explicit_bzero(&v, sizeof(v));
+	platform_memzero(&kb, sizeof(kb));
+	platform_memzero(&v, sizeof(v));
 	return rc;
 }
 
@@ -366,7 +366,7 @@ localise_priv(const struct config_credential *cr, const u_char *engid,
 	} else {
 		rc = SNMPERR_GENERR;
 	}
-	explicit_bzero(u.privKey, u.privKeyLen);
+	platform_memzero(u.privKey, u.privKeyLen);
 	free(u.privKey);
 	return rc == SNMPERR_SUCCESS ? 0 : -1;
 }
@@ -398,7 +398,7 @@ localise(struct osnmp_engine *e, const struct config_credential *cr,
 			rc = -1;
 		}
 	}
-	explicit_bzero(ku, sizeof(ku));
+	platform_memzero(ku, sizeof(ku));
 	return rc;
 }
 
@@ -433,7 +433,7 @@ v3_keys_get(struct osnmp_engine *e, const struct config_credential *cr,
 		if (!kb.overflow)
 			cache_put(c, &kb, h, out);
 	}
-	explicit_bzero(&kb, sizeof(kb));
+	platform_memzero(&kb, sizeof(kb));
 	return rc;
 }
 
@@ -461,7 +461,7 @@ static void
 set_key(u_char **dst, size_t *dstlen, const u_char *src, size_t len)
 {
 	if (*dst != NULL) {
-		explicit_bzero(*dst, *dstlen);
+		platform_memzero(*dst, *dstlen);
 		free(*dst);
 	}
 	*dst = len ? netsnmp_memdup(src, len) : NULL;

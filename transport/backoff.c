@@ -7,7 +7,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,7 +99,7 @@ backoff_retry_after(const char *value, time_t now, uint64_t cap_ms,
 	return 0;
 }
 
-/* xoshiro256** seeded from getrandom(2): the jitter only needs to differ
+/* xoshiro256** seeded from the OS (platform_random): the jitter only needs to differ
  * between agents, not to be secret. */
 static uint64_t rng_s[4];
 static bool rng_seeded;
@@ -115,9 +114,7 @@ static void
 rng_seed(void)
 {
 	uint64_t x;
-	ssize_t got = getrandom(rng_s, sizeof(rng_s), GRND_NONBLOCK);
-
-	if (got != (ssize_t)sizeof(rng_s)) {
+	if (platform_random(rng_s, sizeof(rng_s)) == -1) {
 		/* Early boot: mix time and pid (splitmix64). */
 		x = (uint64_t)time(NULL) ^ (mono_us() << 20) ^ (uint64_t)getpid();
 		for (int i = 0; i < 4; i++) {

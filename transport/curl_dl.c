@@ -1,10 +1,10 @@
 /* libcurl resolved at run time: see curl_dl.h for why. */
 #define CURL_DL_IMPL
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "transport/curl_dl.h"
 
 static struct curl_dl curl_dl;
@@ -13,21 +13,22 @@ static void *curl_dl_handle;
 int
 curl_dl_load(char *err, size_t errlen)
 {
+	char why[256];
 	void *h;
 
 	if (curl_dl_handle != NULL)
 		return 0;
 	/* The soname the headers we built against belong to. */
-	if ((h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(err, errlen, "cannot load libcurl (libcurl.so.4; Debian "
-		    "package libcurl4): %s", dlerror());
+	if ((h = platform_dl_open(PLATFORM_LIBCURL, why, sizeof(why))) == NULL) {
+		snprintf(err, errlen, "cannot load libcurl (" PLATFORM_LIBCURL
+		    "; Debian package libcurl4): %s", why);
 		return -1;
 	}
 #define CURL_DL_RESOLVE(f) \
-	if ((*(void **)&curl_dl.f = dlsym(h, #f)) == NULL) { \
-		snprintf(err, errlen, "libcurl.so.4 lacks %s: libcurl %s or " \
-		    "newer is needed", #f, LIBCURL_VERSION); \
-		dlclose(h); \
+	if ((*(void **)&curl_dl.f = platform_dl_sym(h, #f)) == NULL) { \
+		snprintf(err, errlen, PLATFORM_LIBCURL " lacks %s: libcurl %s " \
+		    "or newer is needed", #f, LIBCURL_VERSION); \
+		platform_dl_close(h); \
 		return -1; \
 	}
 	CURL_DL_FUNCS(CURL_DL_RESOLVE)

@@ -18,7 +18,7 @@
 static void tp_http_check_done(struct transport *);
 
 static void
-tp_http_io_cb(struct loop *l, int fd, int events, void *arg)
+tp_http_io_cb(struct loop *l, os_socket fd, int events, void *arg)
 {
 	struct transport *t = arg;
 	int flags = 0, running;

@@ -1,7 +1,8 @@
 /*
  * The spool: closed batches on disk until the hub answers 2xx. Every file
- * is written to a temp name, fsync'd, renamed and the directory fsync'd,
- * so after a crash a batch is either whole or absent; a file that fails
+ * is written to a temp name, flushed, renamed and the rename made durable
+ * (platform_replace_file), so after a crash a batch is either whole or
+ * absent; a file that fails
  * its checks anyway (disk trouble, a kill in the wrong place on a
  * filesystem that lies) is quarantined and counted, never fatal.
  *
@@ -149,70 +150,50 @@ tp_spool_name_id(const char *name)
 	return strcmp(name + SPOOL_NAME_LEN, SPOOL_SUFFIX) == 0 ? id : 0;
 }
 
-static int
-write_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-
-	while (len > 0) {
-		ssize_t w = write(fd, c, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* name <- a then b, durably: temp file, fsync, rename, fsync dir. */
+/* name <- a then b, durably (platform_replace_file: temp file, flush,
+ * rename, the directory made durable). */
 static int
 tp_spool_write_file(struct spool *s, const char *name, const void *a, size_t alen,
     const void *b, size_t blen)
 {
-	char tmp[128];
-	int fd, e;
+	const struct platform_buf parts[2] = { { a, alen }, { b, blen } };
 
-	snprintf(tmp, sizeof(tmp), "%s%s", name, SPOOL_TMP_SUFFIX);
-	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
-		goto fail;
-	if (write_all(fd, a, alen) == -1 || write_all(fd, b, blen) == -1 ||
-	    fsync(fd) == -1) {
-		e = errno;
-		close(fd);
-		errno = e;
-		goto fail_tmp;
+	if (platform_replace_file(s->dir, name, parts, 2) == -1) {
+		log_complain(&s->disk_complain, mono_ms(), LOG_LVL_ERROR,
+		    "spool: cannot write %s/%s: %s", s->dir, name, strerror(errno));
+		return -1;
 	}
-	if (close(fd) == -1)
-		goto fail_tmp;
-	if (renameat(s->dirfd, tmp, s->dirfd, name) == -1)
-		goto fail_tmp;
-	if (fsync(s->dirfd) == -1)
-		goto fail;
 	log_release(&s->disk_complain, "spool: writing to %s works again", s->dir);
 	return 0;
-fail_tmp:
-	e = errno;
-	(void)unlinkat(s->dirfd, tmp, 0);
-	errno = e;
-fail:
-	log_complain(&s->disk_complain, mono_ms(), LOG_LVL_ERROR,
-	    "spool: cannot write %s/%s: %s", s->dir, name, strerror(errno));
-	return -1;
+}
+
+/* dir/name into buf (PATH_MAX-sized); names are ours and short. */
+static const char *
+tp_spool_path(const struct spool *s, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", s->dir, name);
+	return buf;
+}
+
+static int
+tp_spool_unlink(const struct spool *s, const char *name)
+{
+	char path[SPOOL_PATH_MAX];
+
+	return unlink(tp_spool_path(s, name, path, sizeof(path)));
 }
 
 /* Read a whole file of at most max bytes. 0, -1 (errno), -2 too large. */
 static int
-read_file(int dirfd, const char *name, size_t max, unsigned char **out,
-    size_t *len)
+read_file(const struct spool *s, const char *name, size_t max,
+    unsigned char **out, size_t *len)
 {
+	char path[SPOOL_PATH_MAX];
 	struct stat st;
 	unsigned char *buf;
 	size_t off = 0;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(tp_spool_path(s, name, path, sizeof(path)),
+	    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_BINARY);
 
 	if (fd == -1)
 		return -1;
@@ -265,7 +246,7 @@ tp_spool_load_state(struct spool *s, uint64_t *reserved, uint64_t *dropped)
 {
 	unsigned char *b;
 	size_t len;
-	int rc = read_file(s->dirfd, SPOOL_STATE, 4096, &b, &len);
+	int rc = read_file(s, SPOOL_STATE, 4096, &b, &len);
 
 	if (rc == -1 && errno == ENOENT)
 		return 1;
@@ -366,24 +347,23 @@ qfile_cmp(const void *a, const void *b)
 /* Keep quarantine/ to SPOOL_QUARANTINE_MAX_FILES files and a quarter of
  * the spool's bytes: it is for a person to look at, not an archive. */
 static void
-tp_spool_quarantine_trim(struct spool *s, int qfd)
+tp_spool_quarantine_trim(struct spool *s)
 {
+	char qdir[SPOOL_PATH_MAX], path[SPOOL_PATH_MAX];
 	struct qfile *q = NULL;
 	size_t n = 0, cap = 0, i;
 	uint64_t total = 0;
 	struct dirent *de;
 	DIR *d;
-	int fd = dup(qfd);
 
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = opendir(tp_spool_path(s, SPOOL_QUARANTINE, qdir,
+	    sizeof(qdir)))) == NULL)
 		return;
-	}
 	while ((de = readdir(d)) != NULL && n < 4 * SPOOL_QUARANTINE_MAX_FILES) {
 		struct stat st;
 		if (de->d_name[0] == '.' ||
-		    fstatat(qfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    (size_t)snprintf(path, sizeof(path), "%s/%s", qdir,
+		    de->d_name) >= sizeof(path) || lstat(path, &st) == -1 ||
 		    !S_ISREG(st.st_mode) || strlen(de->d_name) >= sizeof(q->name))
 			continue;
 		if (n == cap) {
@@ -405,7 +385,8 @@ tp_spool_quarantine_trim(struct spool *s, int qfd)
 		qsort(q, n, sizeof(*q), qfile_cmp);
 	for (i = 0; i < n && (n - i > SPOOL_QUARANTINE_MAX_FILES ||
 	    total > s->max_bytes / 4); i++) {
-		if (unlinkat(qfd, q[i].name, 0) == 0)
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", qdir,
+		    q[i].name) < sizeof(path) && unlink(path) == 0)
 			log_warn("spool: deleted old quarantined file %s/%s/%s",
 			    s->dir, SPOOL_QUARANTINE, q[i].name);
 		total -= q[i].size;
@@ -418,26 +399,23 @@ static int
 tp_spool_quarantine_name(struct spool *s, const char *name, const char *qname,
     const char *why)
 {
-	char dst[512];
-	int qfd;
+	char dst[512], from[SPOOL_PATH_MAX], to[SPOOL_PATH_MAX];
 
-	if (mkdirat(s->dirfd, SPOOL_QUARANTINE, 0700) == -1 && errno != EEXIST)
+	if (platform_mkdir(tp_spool_path(s, SPOOL_QUARANTINE, to, sizeof(to)),
+	    0700) == -1 && errno != EEXIST)
 		goto fail;
 	snprintf(dst, sizeof(dst), "%s/%s", SPOOL_QUARANTINE, qname);
-	if (renameat(s->dirfd, name, s->dirfd, dst) == -1)
+	if (platform_rename(tp_spool_path(s, name, from, sizeof(from)),
+	    tp_spool_path(s, dst, to, sizeof(to))) == -1)
 		goto fail;
-	(void)fsync(s->dirfd);
+	(void)platform_dir_sync(s->dir);
 	log_warn("spool: %s/%s: %s; moved to %s/%s", s->dir, name, why, s->dir, dst);
-	qfd = openat(s->dirfd, SPOOL_QUARANTINE, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (qfd != -1) {
-		tp_spool_quarantine_trim(s, qfd);
-		close(qfd);
-	}
+	tp_spool_quarantine_trim(s);
 	return 0;
 fail:
 	log_error("spool: %s/%s: %s; cannot quarantine it (%s), deleting it",
 	    s->dir, name, why, strerror(errno));
-	(void)unlinkat(s->dirfd, name, 0);
+	(void)tp_spool_unlink(s, name);
 	return -1;
 }
 
@@ -472,7 +450,7 @@ tp_spool_recover_file(struct spool *s, const char *name, uint64_t id)
 	const char *why = NULL;
 	unsigned char *buf = NULL;
 	size_t len = 0;
-	int rc = read_file(s->dirfd, name, SPOOL_MAX_FILE, &buf, &len);
+	int rc = read_file(s, name, SPOOL_MAX_FILE, &buf, &len);
 
 	if (rc == -2)
 		why = "larger than any batch";
@@ -499,14 +477,10 @@ tp_spool_scan(struct spool *s, uint64_t *max_id)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd = dup(s->dirfd);
 	unsigned unrelated = 0;
 
-	if (fd == -1 || (d = fdopendir(fd)) == NULL) {
-		if (fd != -1)
-			close(fd);
+	if ((d = opendir(s->dir)) == NULL)
 		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
 		const char *name = de->d_name;
 		uint64_t id;
@@ -518,7 +492,7 @@ tp_spool_scan(struct spool *s, uint64_t *max_id)
 		if (has_suffix(name, SPOOL_TMP_SUFFIX)) {
 			/* A write that never reached its rename: the batch was
 			 * never acknowledged as spooled, nothing else to do. */
-			if (unlinkat(s->dirfd, name, 0) == 0) {
+			if (tp_spool_unlink(s, name) == 0) {
 				s->corrupt++;
 				log_warn("spool: removed unfinished file %s/%s",
 				    s->dir, name);
@@ -544,23 +518,27 @@ tp_spool_open(struct spool *s, const char *dir, uint64_t max_bytes,
     uint64_t max_age_ms, char *err, size_t errlen)
 {
 	uint64_t reserved = 0, dropped = 0, max_id = 0, wall = tp_wall_ms();
+	struct stat sb;
 	int st;
 
 	memset(s, 0, sizeof(*s));
-	s->dirfd = -1;
 	s->max_bytes = max_bytes;
 	s->max_age_ms = max_age_ms;
 	if (mkdir_p(dir, 0700) == -1) {
 		snprintf(err, errlen, "spool directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
-	s->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd == -1) {
-		snprintf(err, errlen, "spool directory %s: %s", dir, strerror(errno));
+	if (strlen(dir) + 64 >= SPOOL_PATH_MAX) {
+		snprintf(err, errlen, "spool directory %s: path too long", dir);
+		return -1;
+	}
+	if (stat(dir, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+		snprintf(err, errlen, "spool directory %s: %s", dir,
+		    strerror(S_ISDIR(sb.st_mode) ? errno : ENOTDIR));
 		return -1;
 	}
 	s->dir = xstrdup(dir);
-	if (faccessat(s->dirfd, ".", W_OK, AT_EACCESS) == -1) {
+	if (access(dir, W_OK) == -1) {
 		snprintf(err, errlen, "spool directory %s: %s", dir, strerror(errno));
 		tp_spool_close(s);
 		return -1;
@@ -596,9 +574,6 @@ tp_spool_open(struct spool *s, const char *dir, uint64_t max_bytes,
 void
 tp_spool_close(struct spool *s)
 {
-	if (s->dirfd != -1)
-		close(s->dirfd);
-	s->dirfd = -1;
 	free(s->ents);
 	s->ents = NULL;
 	s->n = s->cap = 0;
@@ -640,7 +615,7 @@ tp_spool_write(struct spool *s, const struct spool_hdr *h, const void *payload)
 	e.created_ms = h->created_ms;
 	e.nsamples = h->nsamples;
 	if (tp_spool_index_add(s, &e) == -1) {
-		(void)unlinkat(s->dirfd, name, 0);
+		(void)tp_spool_unlink(s, name);
 		log_error("spool: out of memory");
 		return -1;
 	}
@@ -658,7 +633,7 @@ tp_spool_read(struct spool *s, uint64_t id, struct spool_hdr *h,
 	int rc;
 
 	tp_spool_name(name, sizeof(name), id);
-	rc = read_file(s->dirfd, name, SPOOL_MAX_FILE, &buf, &len);
+	rc = read_file(s, name, SPOOL_MAX_FILE, &buf, &len);
 	if (rc == -2)
 		return -2;
 	if (rc == -1)
@@ -683,14 +658,14 @@ tp_spool_remove(struct spool *s, uint64_t id)
 	tp_spool_name(name, sizeof(name), id);
 	if (i < s->n && s->ents[i].id == id)
 		tp_spool_index_del(s, i);
-	if (unlinkat(s->dirfd, name, 0) == -1 && errno != ENOENT) {
+	if (tp_spool_unlink(s, name) == -1 && errno != ENOENT) {
 		log_error("spool: cannot delete %s/%s: %s", s->dir, name,
 		    strerror(errno));
 		return -1;
 	}
 	/* A batch that came back after a crash would be sent again: the
 	 * hub drops it by id, but a split original would double its items. */
-	(void)fsync(s->dirfd);
+	(void)platform_dir_sync(s->dir);
 	if (s->n == 0)
 		log_release(&s->drop_complain, "spool: %s: all sent (%" PRIu64
 		    " samples dropped unsent since start)", s->dir,
@@ -711,7 +686,7 @@ tp_spool_enforce(struct spool *s, uint64_t now_wall_ms)
 		if (i == s->n)
 			break;
 		tp_spool_name(name, sizeof(name), s->ents[i].id);
-		(void)unlinkat(s->dirfd, name, 0);
+		(void)tp_spool_unlink(s, name);
 		ns += s->ents[i].nsamples;
 		nb++;
 		full++;
@@ -726,7 +701,7 @@ tp_spool_enforce(struct spool *s, uint64_t now_wall_ms)
 			continue;
 		}
 		tp_spool_name(name, sizeof(name), e->id);
-		(void)unlinkat(s->dirfd, name, 0);
+		(void)tp_spool_unlink(s, name);
 		ns += e->nsamples;
 		nb++;
 		old++;

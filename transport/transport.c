@@ -7,7 +7,6 @@
 
 #include "config/config.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -160,7 +159,7 @@ static void
 wipe_slist(struct curl_slist *l)
 {
 	for (struct curl_slist *p = l; p != NULL; p = p->next)
-		explicit_bzero(p->data, strlen(p->data));
+		platform_memzero(p->data, strlen(p->data));
 	curl_slist_free_all(l);
 }
 
@@ -287,7 +286,6 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	loop_timer_init(&t->spool_timer, tp_spool_timer_fire, t);
 	loop_timer_init(&t->curl_timer, NULL, t);
 	tp_upload_init(t);
-	t->spool.dirfd = -1;
 	t->dedupe = xcalloc(1, sizeof(*t->dedupe));
 	tp_dedupe_init(t->dedupe);
 	t->cmd_scratch = xcalloc(1, TP_MAX_COMMAND_BYTES + 8);
@@ -307,7 +305,7 @@ transport_new(struct loop *loop, const struct transport_opts *opts,
 	t->hdr_upload = slist_add(t->hdr_upload, "Content-Encoding: gzip", &ok);
 	/* No 100-continue round trip before a batch. */
 	t->hdr_upload = slist_add(t->hdr_upload, "Expect:", &ok);
-	explicit_bzero(auth, sizeof(auth));
+	platform_memzero(auth, sizeof(auth));
 	if (!ok) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -554,7 +552,7 @@ transport_free(struct transport *t)
 {
 	if (t == NULL)
 		return;
-	if (t->spool.dirfd != -1) {
+	if (t->spool.dir != NULL) {
 		transport_shutdown(t);
 		(void)transport_close_batch(t);   /* items added since */
 	}

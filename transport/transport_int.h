@@ -90,13 +90,15 @@ uint64_t tp_wall_ms(void);
  *   32 u64 payload length   40 u32 samples in the batch
  *   44 u32 CRC-32 of the payload                   48 u32 CRC-32 of bytes 0-47
  * Named %020llu.batch so that name order is batch_id order; written as
- * NAME.tmp, fsync'd, renamed, and the directory fsync'd.
+ * NAME.tmp, flushed to disk, renamed, and the rename made durable
+ * (platform_replace_file).
  */
 #define SPOOL_MAGIC       "OPSPOOL"
 #define SPOOL_VERSION     1u
 #define SPOOL_HDR_SIZE    52u
 #define SPOOL_SUFFIX      ".batch"
 #define SPOOL_TMP_SUFFIX  ".tmp"
+#define SPOOL_PATH_MAX    4096     /* dir/name of any spool file */
 #define SPOOL_STATE       "state"
 #define SPOOL_QUARANTINE  "quarantine"
 #define SPOOL_MAX_FILES   100000u     /* entries in the index */
@@ -120,8 +122,7 @@ struct spool_entry {
 };
 
 struct spool {
-	char               *dir;
-	int                 dirfd;
+	char               *dir;           /* NULL: not open */
 	struct spool_entry *ents;          /* sorted by id */
 	size_t              n, cap;
 	uint64_t            bytes;         /* sum of ents[].bytes */

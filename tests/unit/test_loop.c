@@ -147,6 +147,102 @@ signals_arrive_through_the_loop(void **st)
 }
 
 static void
+raise_cb(struct loop *l, struct loop_timer *t, void *arg)
+{
+	assert_int_equal(loop_raise(l, SIGTERM), 0);
+	loop_timer_arm(l, t, 1000);
+}
+
+static void
+loop_raise_delivers_through_the_loop(void **st)
+{
+	struct loop *l = loop_new();
+	struct loop_timer t;
+
+	assert_int_equal(loop_signal(l, SIGTERM, sig_cb, NULL), 0);
+	loop_timer_init(&t, raise_cb, NULL);
+	loop_timer_arm(l, &t, 1);
+	got_signal = 0;
+	loop_run(l);
+	assert_int_equal(got_signal, SIGTERM);
+	loop_timer_disarm(l, &t);
+	loop_free(l);
+}
+
+/* Two readable pipes whose callbacks each remove both: only the first
+ * to run is called, though the backend reported both in one batch. */
+static int pair_fds[2], pair_calls;
+
+static void
+pair_cb(struct loop *l, int fd, int ev, void *arg)
+{
+	pair_calls++;
+	loop_io_del(l, pair_fds[0]);
+	loop_io_del(l, pair_fds[1]);
+}
+
+static void
+a_socket_removed_by_an_earlier_callback_is_skipped(void **st)
+{
+	struct loop *l = loop_new();
+	int a[2], b[2];
+
+	assert_int_equal(pipe(a), 0);
+	assert_int_equal(pipe(b), 0);
+	assert_int_equal(write(a[1], "x", 1), 1);
+	assert_int_equal(write(b[1], "x", 1), 1);
+	pair_fds[0] = a[0];
+	pair_fds[1] = b[0];
+	pair_calls = 0;
+	assert_int_equal(loop_io_set(l, a[0], LOOP_READ, pair_cb, NULL), 0);
+	assert_int_equal(loop_io_set(l, b[0], LOOP_READ, pair_cb, NULL), 0);
+	assert_int_equal(loop_run(l), 0);
+	assert_int_equal(pair_calls, 1);
+	close(a[0]); close(a[1]); close(b[0]); close(b[1]);
+	loop_free(l);
+}
+
+/* The socket table is a hash: growing it and removing entries (which
+ * moves their neighbours) must keep every socket with its own callback. */
+#define MANY 150
+static int many[MANY][2], many_calls[MANY];
+
+static void
+many_cb(struct loop *l, int fd, int ev, void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	char c;
+
+	assert_int_equal(fd, many[i][0]);
+	assert_int_equal(read(fd, &c, 1), 1);
+	many_calls[i]++;
+	loop_io_del(l, fd);
+}
+
+static void
+many_sockets_each_reach_their_own_callback(void **st)
+{
+	struct loop *l = loop_new();
+
+	for (int i = 0; i < MANY; i++) {
+		assert_int_equal(pipe(many[i]), 0);
+		assert_int_equal(write(many[i][1], "x", 1), 1);
+		many_calls[i] = 0;
+		assert_int_equal(loop_io_set(l, many[i][0], LOOP_READ, many_cb,
+		    (void *)(intptr_t)i), 0);
+	}
+	for (int i = 0; i < MANY; i += 3)
+		loop_io_del(l, many[i][0]);
+	assert_int_equal(loop_run(l), 0);
+	for (int i = 0; i < MANY; i++) {
+		assert_int_equal(many_calls[i], i % 3 == 0 ? 0 : 1);
+		close(many[i][0]);
+		close(many[i][1]);
+	}
+	loop_free(l);
+}
+
+static void
 repeated_failures_are_logged_less_and_less_often(void **st)
 {
 	struct complain c = { 0 };
@@ -172,6 +268,9 @@ main(void)
 		cmocka_unit_test(readable_fd_runs_its_callback_then_loop_ends_when_idle),
 		cmocka_unit_test(signals_arrive_through_the_loop),
 		cmocka_unit_test(a_timer_rearmed_for_zero_ms_lets_fds_run),
+		cmocka_unit_test(loop_raise_delivers_through_the_loop),
+		cmocka_unit_test(a_socket_removed_by_an_earlier_callback_is_skipped),
+		cmocka_unit_test(many_sockets_each_reach_their_own_callback),
 		cmocka_unit_test(repeated_failures_are_logged_less_and_less_often),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
