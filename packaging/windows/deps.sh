@@ -161,6 +161,12 @@ fetch_source() {
   echo "$ver" > "$W/$src.version"
 }
 
+# CPU seconds (user + system) of this script's finished children so far.
+child_cpu() {
+  times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m")
+                         printf "%d\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+}
+
 # build LIB SOURCE DEPS...: run build_LIB unless its stamp is current.
 # The stamp: the library's version, its recipe, its dependencies' stamps.
 declare -A STAMP
@@ -174,6 +180,8 @@ build() {
     return 0
   fi
   rm -f "$CACHE/stamps/$lib"
+  local cpu0
+  cpu0=$(child_cpu)
   [[ $src == - ]] || fetch_source "$src"
   log "$lib: building"
   # Not in an if: errexit must stay on inside the recipe.
@@ -186,7 +194,9 @@ build() {
     die "$lib failed (log: $CACHE/$lib.log)"
   fi
   [[ $src == - ]] || { cp "$W/$src.version" "$CACHE/stamps/$lib.version"; rm -rf "${W:?}/$src" "${W:?}/dl-$src"; }
-  log "$lib: built in $((SECONDS - start))s"
+  local cpu
+  cpu=$(child_cpu)
+  log "$lib: built in $((SECONDS - start))s (CPU $((cpu - cpu0))s: on a busy machine the wall time says little)"
   echo "${STAMP[$lib]}" > "$CACHE/stamps/$lib"
   built+=("$lib $((SECONDS - start))s")
 }
@@ -227,7 +237,7 @@ build_openssl() {
 build_netsnmp() {
   cd "$W/net-snmp"
   # Cache variables configure cannot probe when cross-compiling.
-  "${CROSS_ENV[@]}" ./configure --host="$HOST" --build="$(gcc -dumpmachine)" \
+  env "${CROSS_ENV[@]}" ./configure --host="$HOST" --build="$(gcc -dumpmachine)" \
     --prefix="$P" --with-defaults --disable-agent --disable-applications \
     --disable-manuals --disable-scripts --disable-mibs --disable-embedded-perl \
     --without-perl-modules --without-python-modules --disable-shared --enable-static \

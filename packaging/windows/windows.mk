@@ -38,9 +38,10 @@ ifeq ($(PLATFORM),win)
 include $(WIN_DEPS)/env.mk
 
 # The same warnings (WARN, CFLAGS_ALL); the C library's printf is
-# mingw's C99 one so that numbers print as on Linux (byte-equal output).
+# mingw's C99 one so that numbers print as on Linux (byte-equal output);
+# _POSIX_C_SOURCE brings mingw's gmtime_r and friends.
 CPPFLAGS_ALL = -std=c11 -D_GNU_SOURCE -I. $(WIN_CPPFLAGS) \
-               -D_WIN32_WINNT=0x0601 -D__USE_MINGW_ANSI_STDIO=1
+               -D_WIN32_WINNT=0x0601 -D__USE_MINGW_ANSI_STDIO=1 -D_POSIX_C_SOURCE=200809L
 LDLIBS_ALL   = $(WIN_LDFLAGS) $(WIN_LIBS) $(LDLIBS)
 # Unit tests of the agent's modules; the hub's are Linux-only.
 WIN_UNIT_SRC = $(filter-out tests/unit/test_hub_%,$(UNIT_SRC))
