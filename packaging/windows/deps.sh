@@ -236,15 +236,18 @@ build_openssl() {
 
 build_netsnmp() {
   cd "$W/net-snmp"
-  # Cache variables configure cannot probe when cross-compiling.
-  env "${CROSS_ENV[@]}" ./configure --host="$HOST" --build="$(gcc -dumpmachine)" \
+  # No pkg-config: with it, configure adds -lssl (we build libcrypto only)
+  # and would ask the build machine's openssl.pc; without, it looks for
+  # libcrypto in --with-openssl's directory.
+  env "${CROSS_ENV[@]}" PKG_CONFIG=false \
+    ./configure --host="$HOST" --build="$(gcc -dumpmachine)" \
     --prefix="$P" --with-defaults --disable-agent --disable-applications \
     --disable-manuals --disable-scripts --disable-mibs --disable-embedded-perl \
     --without-perl-modules --without-python-modules --disable-shared --enable-static \
     --with-openssl="$P" --without-pcre --without-rpm --without-nl \
     --with-default-snmp-version=2 --with-sys-contact=unknown --with-sys-location=unknown \
     --with-logfile=none --with-persistent-directory="C:/ProgramData/Outpost/snmp" \
-    LIBS="-lws2_32 -lcrypt32 -lbcrypt"
+    LIBS="-lws2_32 -lcrypt32 -lbcrypt" "$@"
   make -j"$JOBS" -C snmplib
   make installheaders
   make -C snmplib installlibs
@@ -316,7 +319,7 @@ WIN_DEPS     = $CACHE
 WIN_CPPFLAGS = -I$P/include -DNETSNMP_NO_INLINE
 WIN_LDFLAGS  = -L$P/lib -static
 WIN_LIBS     = -lnetsnmp -lcrypto -lcjson -linih -lz -lws2_32 -liphlpapi -lcrypt32 -lbcrypt -ladvapi32 -luser32 -lgdi32
-WIN_DLLS     = $(ls "$P"/bin/*.dll | tr '\n' ' ')
+WIN_DLLS     = $P/bin/libcurl-4.dll
 WIN_CMOCKA   = -lcmocka-static
 EOF
 rm -rf "$W"

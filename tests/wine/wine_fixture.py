@@ -24,7 +24,7 @@ def winpath(path: str) -> str:
     return "Z:" + os.path.abspath(path).replace("/", "\\")
 
 
-@dataclass
+@dataclass(repr=False)
 class WineResult:
     args: list
     returncode: int
@@ -40,7 +40,7 @@ class WineResult:
     def err(self) -> str:
         return self.stderr.decode(errors="replace")
 
-    def __str__(self) -> str:
+    def __repr__(self) -> str:
         return (f"$ wine {' '.join(map(str, self.args))}\n-> exit {self.returncode} in "
                 f"{self.elapsed:.2f}s\n--- stdout\n{self.out[:3000]}--- stderr\n"
                 f"{self.err[:3000]}")
