@@ -161,10 +161,11 @@ fetch_source() {
   echo "$ver" > "$W/$src.version"
 }
 
-# CPU seconds (user + system) of this script's finished children so far.
+# CPU seconds (user + system) of this script's finished children so far
+# (/proc: $(times) would run in a subshell and see none).
+CLK_TCK=$(getconf CLK_TCK)
 child_cpu() {
-  times | awk 'NR == 2 { split($1, u, "m"); split($2, s, "m")
-                         printf "%d\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
+  awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); print int(($14 + $15) / hz) }' "/proc/$$/stat"
 }
 
 # build LIB SOURCE DEPS...: run build_LIB unless its stamp is current.
@@ -216,16 +217,17 @@ build_zlib() {
 }
 
 # libcrypto only (net-snmp's USM: MD5, SHA-1/2, DES, AES), without the
-# algorithms and protocols nothing here uses: 40% fewer files to
-# compile. no-deprecated must stay off: net-snmp uses the DES_* calls.
+# algorithms and protocols nothing here uses: a third fewer files to
+# compile. DH, DSA and EC stay (libnetsnmp calls DH_free and certificate
+# functions); no-deprecated stays off (net-snmp uses the DES_* calls).
 build_openssl() {
   cd "$W/openssl"
   ./Configure mingw64 --cross-compile-prefix="$HOST-" --prefix="$P" --libdir=lib \
     no-shared no-tests no-dso no-engine no-module no-ui-console \
     no-aria no-bf no-blake2 no-camellia no-cast no-idea no-md4 no-mdc2 no-rc2 no-rc4 \
     no-rmd160 no-seed no-siphash no-siv no-sm2 no-sm3 no-sm4 no-whirlpool no-gost \
-    no-srp no-ts no-ocsp no-cms no-ct no-comp no-scrypt no-ec2m no-dsa \
-    no-ssl3 no-tls1 no-tls1_1 no-dtls no-ec no-dh no-chacha no-poly1305 no-ocb no-rfc3779
+    no-srp no-ts no-ocsp no-cms no-ct no-comp no-scrypt no-ec2m \
+    no-ssl3 no-tls1 no-tls1_1 no-dtls no-chacha no-poly1305 no-ocb no-rfc3779
   make -j"$JOBS" build_generated
   make -j"$JOBS" libcrypto.a libcrypto.pc
   mkdir -p "$P/include/openssl" "$P/lib/pkgconfig"
@@ -239,7 +241,18 @@ build_netsnmp() {
   # No pkg-config: with it, configure adds -lssl (we build libcrypto only)
   # and would ask the build machine's openssl.pc; without, it looks for
   # libcrypto in --with-openssl's directory.
-  env "${CROSS_ENV[@]}" PKG_CONFIG=false \
+  # Its function probes link with -lcrypto alone, which a static
+  # libcrypto cannot satisfy (it needs ws2_32, crypt32, bcrypt): the
+  # answers, from the library's symbol table.
+  local f found=() syms
+  syms=$("$HOST-nm" -g --defined-only "$P/lib/libcrypto.a" 2>/dev/null | awk '{print $3}')
+  for f in AES_cfb128_encrypt EVP_sha224 EVP_sha384 EVP_MD_CTX_create EVP_MD_CTX_destroy \
+           EVP_MD_CTX_new EVP_MD_CTX_free DH_set0_pqg DH_get0_pqg DH_get0_key \
+           ASN1_STRING_get0_data X509_NAME_ENTRY_get_object X509_NAME_ENTRY_get_data \
+           X509_get_signature_nid ERR_get_error_all OPENSSL_sk_num OPENSSL_sk_value; do
+    if grep -qx "$f" <<<"$syms"; then found+=("ac_cv_func_$f=yes"); else found+=("ac_cv_func_$f=no"); fi
+  done
+  env "${CROSS_ENV[@]}" PKG_CONFIG=false "${found[@]}" \
     ./configure --host="$HOST" --build="$(gcc -dumpmachine)" \
     --prefix="$P" --with-defaults --disable-agent --disable-applications \
     --disable-manuals --disable-scripts --disable-mibs --disable-embedded-perl \
