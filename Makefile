@@ -22,10 +22,15 @@ LDLIBS_ALL   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl -lm
 PLATFORM ?= posix
 PLATFORM_SRC_posix = core/platform_posix.c core/loop_epoll.c
 PLATFORM_SRC_win   = $(wildcard core/*_win.c) core/loop_wsapoll.c
-CORE_SRC   = $(filter-out $(PLATFORM_SRC_posix) $(PLATFORM_SRC_win), \
-               $(wildcard core/*.c)) $(PLATFORM_SRC_$(PLATFORM))
+# snmp/'s scanner is Linux's batched UDP; on Windows a stub says so.
+PLATFORM_SRC_posix += snmp/scan.c snmp/scan_io.c
+PLATFORM_SRC_win   += snmp/scan_win.c
+PLATFORM_ALL = $(PLATFORM_SRC_posix) $(PLATFORM_SRC_win)
+CORE_SRC   = $(filter-out $(PLATFORM_ALL), $(wildcard core/*.c)) \
+             $(filter core/%,$(PLATFORM_SRC_$(PLATFORM)))
 CONFIG_SRC = $(wildcard config/*.c)
-SNMP_SRC   = $(wildcard snmp/*.c)
+SNMP_SRC   = $(filter-out $(PLATFORM_ALL), $(wildcard snmp/*.c)) \
+             $(filter snmp/%,$(PLATFORM_SRC_$(PLATFORM)))
 TRANSPORT_SRC = $(wildcard transport/*.c)
 # protocol/: what both sides of the wire share (limits, commands, gzip)
 PROTOCOL_SRC = $(wildcard protocol/*.c)

@@ -125,7 +125,7 @@ inv_load(struct agent *a)
 	snprintf(path, sizeof(path), "%s/inventory.json", a->cfg->agent.state_dir);
 	if ((f = fopen(path, "r")) == NULL)
 		return;
-	if (fstat(fileno(f), &st) == -1 || st.st_size > INV_FILE_MAX) {
+	if (fstat(fileno(f), &st) == -1 || (uint64_t)st.st_size > INV_FILE_MAX) {
 		fclose(f);
 		log_error("%s: too large; ignored", path);
 		return;

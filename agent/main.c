@@ -148,6 +148,7 @@ cmd_config_docs(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	platform_init(&argc, &argv);
 	log_init("outpost", LOG_LVL_WARN, false);
 	if (argc < 2) {
 		fputs(main_usage, stderr);

@@ -91,7 +91,7 @@ agent_write_status(struct agent *a)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", a->status_path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd == -1 || text == NULL || write(fd, text, strlen(text)) < 0 ||
-	    close(fd) == -1 || rename(tmp, a->status_path) == -1)
+	    close(fd) == -1 || platform_rename(tmp, a->status_path) == -1)
 		log_warn("cannot write %s: %s", a->status_path, strerror(errno));
 	free(text);
 }
@@ -275,7 +275,7 @@ dir_usable(const char *dir, char *err, size_t errlen)
 	if (stat(dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode))
 			snprintf(err, errlen, "%s is not a directory", dir);
-		else if (access(dir, W_OK | X_OK) == -1)
+		else if (!platform_dir_writable(dir))
 			snprintf(err, errlen, "%s is not writable by this user", dir);
 		else
 			return 0;
@@ -296,7 +296,7 @@ dir_usable(const char *dir, char *err, size_t errlen)
 			break;
 	}
 	if (stat(buf, &st) == -1 || !S_ISDIR(st.st_mode) ||
-	    access(buf, W_OK | X_OK) == -1) {
+	    !platform_dir_writable(buf)) {
 		snprintf(err, errlen, "%s cannot be created: %s is not a "
 		    "writable directory for this user", dir, buf);
 		return -1;

@@ -108,7 +108,7 @@ cmd_status(int argc, char **argv)
 		fprintf(stderr, "outpost status: %s: not valid JSON\n", file);
 		return 1;
 	}
-	alive = num(o, "pid") > 0 && kill((pid_t)num(o, "pid"), 0) == 0 &&
+	alive = num(o, "pid") > 0 && platform_process_alive((long)num(o, "pid")) &&
 	    (double)wall_ms() - num(o, "written_ms") < STATUS_STALE_MS;
 	ago(when, sizeof(when), num(o, "written_ms"));
 	ago(contact, sizeof(contact), num(o, "last_contact_ms"));

@@ -59,7 +59,7 @@ static const struct cfg_enum cfg_log_levels[] = {
 
 #define A struct config_agent
 static const struct cfg_key agent_keys[] = {
-	{ CFG_STRING(A, state_dir), .def = "/var/lib/outpost", .flags = CFG_F_RESTART,
+	{ CFG_STRING(A, state_dir), .def = PLATFORM_DEFAULT_STATE_DIR, .flags = CFG_F_RESTART,
 	  .doc = "Directory for the agent's state and spool files." },
 	{ CFG_ENUM(A, log_level, cfg_log_levels), .def = "info",
 	  .doc = "Least severe level that is logged." },

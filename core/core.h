@@ -109,13 +109,20 @@ uint64_t mono_us(void);
  * I/O backends are the other platform files). docs/windows.md. */
 
 #ifdef _WIN32
-/* Expanded at run time (platform_path_expand): ProgramData may move. */
+/* The config path is expanded where it is used (platform_path_expand);
+ * state_dir is a config default, taken as written: a ProgramData
+ * elsewhere than C: needs state_dir set (the MSI's sample sets it). */
 #define PLATFORM_DEFAULT_CONFIG    "%ProgramData%\\Outpost\\outpost.ini"
-#define PLATFORM_DEFAULT_STATE_DIR "%ProgramData%\\Outpost\\state"
+#define PLATFORM_DEFAULT_STATE_DIR "C:\\ProgramData\\Outpost\\state"
 #else
 #define PLATFORM_DEFAULT_CONFIG    "/etc/outpost/outpost.ini"
 #define PLATFORM_DEFAULT_STATE_DIR "/var/lib/outpost"
 #endif
+/* First thing in main(): on Windows the arguments as UTF-8 (from the
+ * UTF-16 command line, not the ANSI code page), stdout and stderr in
+ * binary mode (output byte-equal to Linux's: \n, not \r\n), a UTF-8
+ * console, Winsock started. Nothing elsewhere. */
+void platform_init(int *argc, char ***argv);
 /* "Stop" (SIGTERM, SIGINT; a service stop or shutdown, Ctrl+C) and
  * "reload" (SIGHUP; a service PARAMCHANGE control) arrive through the
  * loop; signo is what platform_signal_name() names. */
@@ -158,6 +165,14 @@ int  platform_rename(const char *from, const char *to);
 /* Makes renames and deletions in dir durable (fsync of the directory;
  * nothing to do on Windows, where MoveFileExW wrote through). */
 int  platform_dir_sync(const char *dir);
+/* The socket's pending error, cleared by reading it (SO_ERROR): 0 if
+ * none, an errno value (ICMP port unreachable is ECONNREFUSED on every
+ * platform), -1 if it cannot be read. */
+int  platform_sock_error(os_socket fd);
+/* Whether this user may create files in dir (access W_OK|X_OK). */
+bool platform_dir_writable(const char *dir);
+/* Whether process pid exists (kill(pid, 0); OpenProcess). */
+bool platform_process_alive(long pid);
 /* mkdir(2): 0, or -1 with errno (EEXIST when it exists). On Windows mode
  * is not used: the directory inherits its parent's ACL. */
 int  platform_mkdir(const char *path, unsigned mode);

@@ -159,11 +159,13 @@ loop_io_set(struct loop *l, os_socket fd, int events, loop_io_cb cb, void *arg)
 		e->bslot = SIZE_MAX;
 	}
 	old = e->events;
-	e->events = events;
-	if (loop_backend_set(l, e, old) == -1) {
+	/* A new entry holds its slot while the backend runs. */
+	e->events = old ? old : events;
+	if (loop_backend_set(l, e, old, events) == -1) {
 		e->events = old;
 		return -1;
 	}
+	e->events = events;
 	e->cb = cb;
 	e->arg = arg;
 	if (old == 0) {
@@ -177,15 +179,11 @@ void
 loop_io_del(struct loop *l, os_socket fd)
 {
 	struct loop_io *e = loop_io_find(l, fd);
-	int old;
 
 	if (e == NULL)
 		return;
-	old = e->events;
-	e->events = 0;
 	/* Fails harmlessly if the caller closed fd first. */
-	(void)loop_backend_set(l, e, old);
-	e->events = old;
+	(void)loop_backend_set(l, e, e->events, 0);
 	io_remove(l, e);
 	l->nactive--;
 }

@@ -49,14 +49,14 @@ loop_backend_free(struct loop *l)
 }
 
 int
-loop_backend_set(struct loop *l, struct loop_io *io, int old)
+loop_backend_set(struct loop *l, struct loop_io *io, int old, int events)
 {
 	struct epoll_event ev = { 0 };
 
-	if (io->events == 0)
+	if (events == 0)
 		return epoll_ctl(l->be->epfd, EPOLL_CTL_DEL, io->fd, NULL);
-	ev.events = ((io->events & LOOP_READ) ? EPOLLIN : 0u) |
-	    ((io->events & LOOP_WRITE) ? EPOLLOUT : 0u);
+	ev.events = ((events & LOOP_READ) ? EPOLLIN : 0u) |
+	    ((events & LOOP_WRITE) ? EPOLLOUT : 0u);
 	ev.data.fd = io->fd;
 	return epoll_ctl(l->be->epfd, old ? EPOLL_CTL_MOD : EPOLL_CTL_ADD,
 	    io->fd, &ev);

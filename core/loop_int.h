@@ -61,9 +61,10 @@ void loop_deliver_signal(struct loop *, int signo);
 /* Each backend implements these. */
 int  loop_backend_new(struct loop *);
 void loop_backend_free(struct loop *);
-/* io->events holds the new interest (0: removed; io is then still valid
- * for the call); old is what it was (0: new). 0 or -1. */
-int  loop_backend_set(struct loop *, struct loop_io *io, int old);
+/* Sets io's interest to events (0: removed) from old (0: new). io and
+ * the whole table are unchanged during the call (the backend may look
+ * other sockets up); io->events is still old. 0 or -1. */
+int  loop_backend_set(struct loop *, struct loop_io *io, int old, int events);
 /* Waits at most timeout_ms (-1: no limit) and fills at most max entries;
  * their count, or -1 (errno set) on a failure other than an interruption. */
 int  loop_backend_wait(struct loop *, struct loop_ready *, int max,

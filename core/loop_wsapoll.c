@@ -60,11 +60,11 @@ poll_events(int events)
 }
 
 int
-loop_backend_set(struct loop *l, struct loop_io *io, int old)
+loop_backend_set(struct loop *l, struct loop_io *io, int old, int events)
 {
 	struct loop_backend *b = l->be;
 
-	if (io->events == 0) {
+	if (events == 0) {
 		size_t i = io->bslot, last;
 
 		if (i >= b->npfd)
@@ -82,7 +82,7 @@ loop_backend_set(struct loop *l, struct loop_io *io, int old)
 		return 0;
 	}
 	if (old != 0) {
-		b->pfd[io->bslot].events = poll_events(io->events);
+		b->pfd[io->bslot].events = poll_events(events);
 		return 0;
 	}
 	if (b->npfd == b->cap) {
@@ -95,7 +95,7 @@ loop_backend_set(struct loop *l, struct loop_io *io, int old)
 		b->cap = n;
 	}
 	b->pfd[b->npfd].fd = io->fd;
-	b->pfd[b->npfd].events = poll_events(io->events);
+	b->pfd[b->npfd].events = poll_events(events);
 	b->pfd[b->npfd].revents = 0;
 	io->bslot = b->npfd++;
 	return 0;

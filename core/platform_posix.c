@@ -291,3 +291,29 @@ platform_dir_sync(const char *dir)
 	}
 	return close(fd);
 }
+
+bool
+platform_dir_writable(const char *dir)
+{
+	return access(dir, W_OK | X_OK) == 0;
+}
+
+bool
+platform_process_alive(long pid)
+{
+	return pid > 0 && kill((pid_t)pid, 0) == 0;
+}
+
+int
+platform_sock_error(os_socket fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	return getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == 0 ? err : -1;
+}
+
+void
+platform_init(int *argc, char ***argv)
+{
+}

@@ -11,8 +11,10 @@
 #include <aclapi.h>
 #include <bcrypt.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <io.h>
 #include <sddl.h>
+#include <shellapi.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -548,4 +550,79 @@ void
 platform_dl_close(void *lib)
 {
 	FreeLibrary((HMODULE)lib);
+}
+
+bool
+platform_dir_writable(const char *dir)
+{
+	/* The CRT's access() knows only the read-only attribute (and X_OK
+	 * is an invalid argument there); the ACL decides at CreateFile. */
+	return access(dir, W_OK) == 0;
+}
+
+bool
+platform_process_alive(long pid)
+{
+	HANDLE h = pid > 0 ? OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION,
+	    FALSE, (DWORD)pid) : NULL;
+	DWORD code = 0;
+	bool alive;
+
+	if (h == NULL)
+		return false;
+	alive = GetExitCodeProcess(h, &code) && code == STILL_ACTIVE;
+	CloseHandle(h);
+	return alive;
+}
+
+int
+platform_sock_error(os_socket fd)
+{
+	int err = 0, len = (int)sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, (char *)&err, &len) != 0)
+		return -1;
+	/* Winsock names an ICMP port unreachable on a connected UDP socket
+	 * WSAECONNRESET. */
+	switch (err) {
+	case 0:               return 0;
+	case WSAECONNRESET:
+	case WSAECONNREFUSED: return ECONNREFUSED;
+	case WSAENETUNREACH:  return ENETUNREACH;
+	case WSAEHOSTUNREACH: return EHOSTUNREACH;
+	default:              return EIO;
+	}
+}
+
+void
+platform_init(int *argc, char ***argv)
+{
+	int n = 0;
+	wchar_t **w = CommandLineToArgvW(GetCommandLineW(), &n);
+	char **av;
+	WSADATA wsa;
+
+	/* A service has no standard streams (_fileno says -2): leave them. */
+	if (_fileno(stdout) >= 0)
+		(void)_setmode(_fileno(stdout), _O_BINARY);
+	if (_fileno(stderr) >= 0)
+		(void)_setmode(_fileno(stderr), _O_BINARY);
+	SetConsoleOutputCP(CP_UTF8);
+	/* For net-snmp, which opens sockets before any loop exists. */
+	(void)WSAStartup(MAKEWORD(2, 2), &wsa);
+	if (w == NULL || n < 1 || (av = calloc((size_t)n + 1, sizeof(*av))) == NULL)
+		return;   /* keep the CRT's ANSI arguments */
+	for (int i = 0; i < n; i++) {
+		char buf[32768];
+
+		if (win_utf8(w[i], buf, sizeof(buf)) == -1 ||
+		    (av[i] = strdup(buf)) == NULL) {
+			free(av);   /* what was copied stays: argv lives as long */
+			LocalFree(w);
+			return;
+		}
+	}
+	LocalFree(w);
+	*argc = n;
+	*argv = av;
 }

@@ -12,10 +12,13 @@
 #include "core/win_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <io.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define SVC_NAME     L"Outpost"
 #define SVC_DISPLAY  L"Outpost SNMP agent"
@@ -115,19 +118,31 @@ static int
 svc_dispatch(int argc, char **argv)
 {
 	static char *run_argv[8];
+	static char defcfg[1024];
 	SERVICE_TABLE_ENTRYW table[] = {
 		{ (wchar_t *)SVC_NAME, svc_main },
 		{ NULL, NULL },
 	};
 	const char *log = "eventlog";
+	bool has_config = false;
 	int n = 0;
 
 	run_argv[n++] = "run";
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
+		if (strcmp(argv[i], "--log") == 0 && i + 1 < argc) {
 			log = argv[++i];
-		else if (n < (int)countof(run_argv) - 1)
+			continue;
+		}
+		has_config |= strcmp(argv[i], "-c") == 0 ||
+		    strcmp(argv[i], "--config") == 0;
+		if (n < (int)countof(run_argv) - 3)
 			run_argv[n++] = argv[i];
+	}
+	/* The MSI registers plain `service run`: the default config. */
+	if (!has_config && platform_path_expand(PLATFORM_DEFAULT_CONFIG, defcfg,
+	    sizeof(defcfg)) == 0) {
+		run_argv[n++] = "-c";
+		run_argv[n++] = defcfg;
 	}
 	run_argv[n] = NULL;
 	if (strcmp(log, "eventlog") == 0) {
@@ -136,12 +151,16 @@ svc_dispatch(int argc, char **argv)
 			log_set_sink(svc_eventlog_sink);
 	} else {
 		wchar_t *w = win_wide(log);
+		int fd = w != NULL ? _wopen(w, _O_WRONLY | _O_APPEND | _O_CREAT |
+		    _O_BINARY | _O_NOINHERIT, _S_IREAD | _S_IWRITE) : -1;
 
-		/* stderr appended to the file: log.c writes each line whole. */
-		if (w == NULL || _wfreopen(w, L"a", stderr) == NULL)
-			return 1;
+		/* The file becomes fd 2, which log.c writes each line to whole.
+		 * (A service has no standard streams to freopen.) */
 		free(w);
-		setvbuf(stderr, NULL, _IONBF, 0);
+		if (fd == -1 || _dup2(fd, 2) == -1)
+			return 1;
+		if (fd != 2)
+			_close(fd);
 	}
 	svc_argc = n;
 	svc_argv = run_argv;

@@ -261,8 +261,6 @@ static int
 sess_wake(struct osnmp_sess *s, const struct osnmp_target *t)
 {
 	struct osnmp_engine *e = s->eng;
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
 
 	sess_unidle(s);
 	s->cred = t->cred;
@@ -270,7 +268,7 @@ sess_wake(struct osnmp_sess *s, const struct osnmp_target *t)
 		return 0;
 	/* Reading SO_ERROR clears an ICMP error that a late datagram of the
 	 * last request drew: it says nothing about the next one. */
-	(void)getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+	(void)platform_sock_error(s->fd);
 	if (loop_io_set(e->loop, s->fd, LOOP_READ, sess_io_cb, s) == -1) {
 		sess_close(s);
 		return -1;
@@ -633,13 +631,12 @@ sess_io_cb(struct loop *l, os_socket fd, int events, void *arg)
 {
 	struct osnmp_sess *s = arg;
 	struct osnmp_engine *e = s->eng;
-	int soerr = 0;
-	socklen_t len = sizeof(soerr);
+	int soerr;
 
 	/* A pending ICMP error on the connected socket: nobody listens. The
 	 * loop says when there is one, so a plain reply costs no syscall. */
 	if ((events & LOOP_ERROR) &&
-	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+	    (soerr = platform_sock_error(fd)) > 0) {
 		char msg[128];
 		snprintf(msg, sizeof(msg), "%s", soerr == ECONNREFUSED ?
 		    "port unreachable (no SNMP agent)" : strerror(soerr));
@@ -650,8 +647,10 @@ sess_io_cb(struct loop *l, os_socket fd, int events, void *arg)
 		engine_run_done(e);
 		return;
 	}
-	if (fd >= (int)e->fdset.lfs_setsize)
-		netsnmp_large_fd_set_resize(&e->fdset, fd + 1);
+	/* Sized by descriptor on POSIX, by socket count on Windows: a
+	 * handle's value + 1 is more than enough for both. */
+	if ((size_t)fd >= (size_t)e->fdset.lfs_setsize)
+		netsnmp_large_fd_set_resize(&e->fdset, (int)fd + 1);
 	NETSNMP_LARGE_FD_ZERO(&e->fdset);
 	NETSNMP_LARGE_FD_SET(fd, &e->fdset);
 	s->busy = true;

@@ -226,15 +226,15 @@ ber_int(struct ber *b, int64_t *out)
 }
 
 static int
-vb_index(const struct ber *oid)
+vb_index(const struct ber *name)
 {
-	size_t n = (size_t)(oid->end - oid->p);
+	size_t n = (size_t)(name->end - name->p);
 
-	if (n != sizeof(sys_oid_prefix) + 2 || oid->p[n - 1] != 0 ||
-	    memcmp(oid->p, sys_oid_prefix, sizeof(sys_oid_prefix)) != 0)
+	if (n != sizeof(sys_oid_prefix) + 2 || name->p[n - 1] != 0 ||
+	    memcmp(name->p, sys_oid_prefix, sizeof(sys_oid_prefix)) != 0)
 		return -1;
 	for (int i = 0; i < SCAN_NVB; i++)
-		if (oid->p[n - 2] == sys_oid_arc[i])
+		if (name->p[n - 2] == sys_oid_arc[i])
 			return i;
 	return -1;
 }

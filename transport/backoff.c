@@ -158,8 +158,5 @@ tp_rand_upto(uint64_t n)
 uint64_t
 tp_wall_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return wall_ms();
 }

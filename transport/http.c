@@ -277,7 +277,11 @@ tp_http_req_init(struct transport *t, struct tp_req *r, const char *what,
 	SETOPT(e, CURLOPT_USERAGENT, "outpost/" OUTPOST_VERSION);
 	SETOPT(e, CURLOPT_PROTOCOLS_STR, "http,https");
 	SETOPT(e, CURLOPT_FOLLOWLOCATION, 0L);
-	SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	/* HTTP/2 where libcurl has it; a libcurl built without (the
+	 * Windows build's) speaks HTTP/1.1, which the hub serves too. */
+	if (curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
+	    (long)CURL_HTTP_VERSION_2TLS) != CURLE_OK)
+		SETOPT(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	/* No CURLOPT_PIPEWAIT: with it an upload waits on a connection whose
 	 * poll is held (or hung) when the hub speaks HTTP/1.1. Over HTTP/2
 	 * the first two requests may each open a connection; later ones

@@ -9,6 +9,42 @@
 
 #include "core/core.h"
 
+/* Two connected sockets (the loop takes sockets on every platform; WSAPoll
+ * takes nothing else). Call after loop_new(): it starts Winsock. */
+#ifdef _WIN32
+static int
+sock_pair(os_socket p[2])
+{
+	struct sockaddr_in a[2];
+	int len = (int)sizeof(a[0]);
+	u_long nb = 1;
+
+	for (int i = 0; i < 2; i++) {
+		memset(&a[i], 0, sizeof(a[i]));
+		a[i].sin_family = AF_INET;
+		a[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		p[i] = socket(AF_INET, SOCK_DGRAM, 0);
+		if (p[i] == OS_SOCKET_NONE ||
+		    bind(p[i], (struct sockaddr *)&a[i], sizeof(a[i])) != 0 ||
+		    getsockname(p[i], (struct sockaddr *)&a[i], &len) != 0 ||
+		    ioctlsocket(p[i], FIONBIO, &nb) != 0)
+			return -1;
+	}
+	if (connect(p[0], (struct sockaddr *)&a[1], sizeof(a[1])) != 0 ||
+	    connect(p[1], (struct sockaddr *)&a[0], sizeof(a[0])) != 0)
+		return -1;
+	return 0;
+}
+#define sock_close closesocket
+#else
+static int
+sock_pair(os_socket p[2])
+{
+	return socketpair(AF_UNIX, SOCK_STREAM, 0, p);
+}
+#define sock_close close
+#endif
+
 
 static struct loop_timer timers[5];
 static struct { int seen[8]; int n; } order;
@@ -54,12 +90,12 @@ zero_cb(struct loop *l, struct loop_timer *t, void *arg)
 }
 
 static void
-zero_pipe_cb(struct loop *l, int fd, int ev, void *arg)
+zero_pipe_cb(struct loop *l, os_socket fd, int ev, void *arg)
 {
 	int *fd_reads = arg;
 	char c;
 
-	assert_int_equal(read(fd, &c, 1), 1);
+	assert_int_equal(recv(fd, &c, 1, 0), 1);
 	(*fd_reads)++;
 	loop_io_del(l, fd);
 }
@@ -69,10 +105,11 @@ a_timer_rearmed_for_zero_ms_lets_fds_run(void **st)
 {
 	struct loop *l = loop_new();
 	struct loop_timer t;
-	int p[2], fd_reads = 0;
+	os_socket p[2];
+	int fd_reads = 0;
 
-	assert_int_equal(pipe(p), 0);
-	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(sock_pair(p), 0);
+	assert_int_equal(send(p[1], "x", 1, 0), 1);
 	assert_int_equal(loop_io_set(l, p[0], LOOP_READ, zero_pipe_cb, &fd_reads), 0);
 	loop_timer_init(&t, zero_cb, &fd_reads);
 	loop_timer_arm(l, &t, 0);
@@ -80,19 +117,19 @@ a_timer_rearmed_for_zero_ms_lets_fds_run(void **st)
 	loop_run(l);
 	assert_int_equal(fd_reads, 1);
 	assert_true(zero_runs < 10);   /* one pass, not a thousand */
-	close(p[0]);
-	close(p[1]);
+	sock_close(p[0]);
+	sock_close(p[1]);
 	loop_free(l);
 }
 
 static int pipe_reads;
 
 static void
-pipe_cb(struct loop *l, int fd, int ev, void *arg)
+pipe_cb(struct loop *l, os_socket fd, int ev, void *arg)
 {
 	char c;
 	assert_true(ev & LOOP_READ);
-	assert_int_equal(read(fd, &c, 1), 1);
+	assert_int_equal(recv(fd, &c, 1, 0), 1);
 	pipe_reads++;
 	loop_io_del(l, fd);
 }
@@ -101,16 +138,16 @@ static void
 readable_fd_runs_its_callback_then_loop_ends_when_idle(void **st)
 {
 	struct loop *l = loop_new();
-	int p[2];
+	os_socket p[2];
 
-	assert_int_equal(pipe(p), 0);
+	assert_int_equal(sock_pair(p), 0);
 	assert_int_equal(loop_io_set(l, p[0], LOOP_READ, pipe_cb, NULL), 0);
-	assert_int_equal(write(p[1], "x", 1), 1);
+	assert_int_equal(send(p[1], "x", 1, 0), 1);
 	pipe_reads = 0;
 	assert_int_equal(loop_run(l), 0);
 	assert_int_equal(pipe_reads, 1);
-	close(p[0]);
-	close(p[1]);
+	sock_close(p[0]);
+	sock_close(p[1]);
 	loop_free(l);
 }
 
@@ -123,6 +160,7 @@ sig_cb(struct loop *l, int signo, void *arg)
 	loop_stop(l);
 }
 
+#ifndef _WIN32
 static void
 kill_cb(struct loop *l, struct loop_timer *t, void *arg)
 {
@@ -145,6 +183,7 @@ signals_arrive_through_the_loop(void **st)
 	loop_timer_disarm(l, &t);
 	loop_free(l);
 }
+#endif
 
 static void
 raise_cb(struct loop *l, struct loop_timer *t, void *arg)
@@ -169,12 +208,13 @@ loop_raise_delivers_through_the_loop(void **st)
 	loop_free(l);
 }
 
-/* Two readable pipes whose callbacks each remove both: only the first
+/* Two readable sockets whose callbacks each remove both: only the first
  * to run is called, though the backend reported both in one batch. */
-static int pair_fds[2], pair_calls;
+static os_socket pair_fds[2];
+static int pair_calls;
 
 static void
-pair_cb(struct loop *l, int fd, int ev, void *arg)
+pair_cb(struct loop *l, os_socket fd, int ev, void *arg)
 {
 	pair_calls++;
 	loop_io_del(l, pair_fds[0]);
@@ -185,12 +225,12 @@ static void
 a_socket_removed_by_an_earlier_callback_is_skipped(void **st)
 {
 	struct loop *l = loop_new();
-	int a[2], b[2];
+	os_socket a[2], b[2];
 
-	assert_int_equal(pipe(a), 0);
-	assert_int_equal(pipe(b), 0);
-	assert_int_equal(write(a[1], "x", 1), 1);
-	assert_int_equal(write(b[1], "x", 1), 1);
+	assert_int_equal(sock_pair(a), 0);
+	assert_int_equal(sock_pair(b), 0);
+	assert_int_equal(send(a[1], "x", 1, 0), 1);
+	assert_int_equal(send(b[1], "x", 1, 0), 1);
 	pair_fds[0] = a[0];
 	pair_fds[1] = b[0];
 	pair_calls = 0;
@@ -198,23 +238,24 @@ a_socket_removed_by_an_earlier_callback_is_skipped(void **st)
 	assert_int_equal(loop_io_set(l, b[0], LOOP_READ, pair_cb, NULL), 0);
 	assert_int_equal(loop_run(l), 0);
 	assert_int_equal(pair_calls, 1);
-	close(a[0]); close(a[1]); close(b[0]); close(b[1]);
+	sock_close(a[0]); sock_close(a[1]); sock_close(b[0]); sock_close(b[1]);
 	loop_free(l);
 }
 
 /* The socket table is a hash: growing it and removing entries (which
  * moves their neighbours) must keep every socket with its own callback. */
 #define MANY 150
-static int many[MANY][2], many_calls[MANY];
+static os_socket many[MANY][2];
+static int many_calls[MANY];
 
 static void
-many_cb(struct loop *l, int fd, int ev, void *arg)
+many_cb(struct loop *l, os_socket fd, int ev, void *arg)
 {
 	int i = (int)(intptr_t)arg;
 	char c;
 
 	assert_int_equal(fd, many[i][0]);
-	assert_int_equal(read(fd, &c, 1), 1);
+	assert_int_equal(recv(fd, &c, 1, 0), 1);
 	many_calls[i]++;
 	loop_io_del(l, fd);
 }
@@ -225,8 +266,8 @@ many_sockets_each_reach_their_own_callback(void **st)
 	struct loop *l = loop_new();
 
 	for (int i = 0; i < MANY; i++) {
-		assert_int_equal(pipe(many[i]), 0);
-		assert_int_equal(write(many[i][1], "x", 1), 1);
+		assert_int_equal(sock_pair(many[i]), 0);
+		assert_int_equal(send(many[i][1], "x", 1, 0), 1);
 		many_calls[i] = 0;
 		assert_int_equal(loop_io_set(l, many[i][0], LOOP_READ, many_cb,
 		    (void *)(intptr_t)i), 0);
@@ -236,8 +277,8 @@ many_sockets_each_reach_their_own_callback(void **st)
 	assert_int_equal(loop_run(l), 0);
 	for (int i = 0; i < MANY; i++) {
 		assert_int_equal(many_calls[i], i % 3 == 0 ? 0 : 1);
-		close(many[i][0]);
-		close(many[i][1]);
+		sock_close(many[i][0]);
+		sock_close(many[i][1]);
 	}
 	loop_free(l);
 }
@@ -266,7 +307,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(timers_fire_in_deadline_order_and_disarmed_ones_never),
 		cmocka_unit_test(readable_fd_runs_its_callback_then_loop_ends_when_idle),
+#ifndef _WIN32
 		cmocka_unit_test(signals_arrive_through_the_loop),
+#endif
 		cmocka_unit_test(a_timer_rearmed_for_zero_ms_lets_fds_run),
 		cmocka_unit_test(loop_raise_delivers_through_the_loop),
 		cmocka_unit_test(a_socket_removed_by_an_earlier_callback_is_skipped),
