@@ -257,7 +257,7 @@ build_netsnmp() {
     --prefix="$P" --with-defaults --disable-agent --disable-applications \
     --disable-manuals --disable-scripts --disable-mibs --disable-embedded-perl \
     --without-perl-modules --without-python-modules --disable-shared --enable-static \
-    --with-openssl="$P" --without-pcre --without-rpm --without-nl \
+    --with-openssl="$P" --enable-blumenthal-aes --without-pcre --without-rpm --without-nl \
     --with-default-snmp-version=2 --with-sys-contact=unknown --with-sys-location=unknown \
     --with-logfile=none --with-persistent-directory="C:/ProgramData/Outpost/snmp" \
     LIBS="-lws2_32 -lcrypt32 -lbcrypt" "$@"
