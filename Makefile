@@ -134,6 +134,9 @@ TEST_ENV = OUTPOST=$(CURDIR)/$(BUILD)/outpost OUTPOST_HUB=$(CURDIR)/$(BUILD)/out
 
 check: $(BUILD)/outpost $(BUILD)/outpost-hub $(UNIT_BIN) $(FARM_BIN)
 	$(TEST_ENV) tests/run
+ifeq ($(WIN_TOOLS)$(BUILD),yesbuild)
+	$(MAKE) windows-check
+endif
 
 integration: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
 	$(TEST_ENV) tests/run integration
@@ -236,4 +239,8 @@ deb: $(BUILD)/outpost $(BUILD)/outpost-hub
 	  --hub $(BUILD)/outpost-hub --out $(BUILD)/deb
 
 clean:
-	rm -rf build build-asan outpost outpost-hub
+	rm -rf build build-asan build-win outpost outpost-hub
+
+# make windows, make windows-check: the cross-built agent and its tests
+# under Wine (packaging/windows/windows.mk, docs/windows.md).
+include packaging/windows/windows.mk

@@ -6,6 +6,8 @@
 #   deps.sh           build + test: what `make check` and `make asan` need
 #   deps.sh --demo    build + what `make demo` runs (snmpd, python3)
 #   deps.sh --bench   build + test + the benchmarks' peers (`make bench`)
+#   deps.sh --windows build + the Windows cross toolchain, Wine and wixl
+#                     (`make windows`; the test set includes them too)
 #   deps.sh ... --list  print the set's packages, install nothing
 #
 # Packages installed here for their programs never leave a system service
@@ -50,6 +52,13 @@ TEST=(
   # (tests/integration/test_metrics.py starts its own on loopback)
   prometheus
 )
+# `make windows` and the tests under Wine (tests/wine): the cross compiler
+# and zlib, what packaging/windows/deps.sh needs to cross-build the other
+# libraries from Debian's sources (dpkg-source, cmake, ninja), Wine, wixl.
+WINDOWS=(
+  gcc-mingw-w64-x86-64 libz-mingw-w64-dev dpkg-dev cmake ninja-build
+  wine wine64 wixl msitools
+)
 # Peers the benchmarks measure Outpost against, in the same run; never
 # needed to build, test or try it.
 BENCH=(
@@ -71,14 +80,17 @@ NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql haproxy prometheus)
 log() { printf 'deps.sh: %s\n' "$*"; }
 
 set_name=test list=
-PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}")
+PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}" "${WINDOWS[@]}")
 for arg in "$@"; do
   case "$arg" in
     --demo) PACKAGES=("${BUILD[@]}" "${RUN[@]}"); set_name=demo ;;
-    --bench) PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}" "${BENCH[@]}"); set_name=bench ;;
+    --bench) PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}" "${WINDOWS[@]}" "${BENCH[@]}")
+      set_name=bench ;;
+    --windows) PACKAGES=("${BUILD[@]}" "${WINDOWS[@]}"); set_name=windows ;;
     --list) list=1 ;;
-    -h|--help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
-    *) log "unknown option '$arg' (expected --demo, --bench or --list)" >&2; exit 2 ;;
+    -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) log "unknown option '$arg' (expected --demo, --bench, --windows or --list)" >&2
+      exit 2 ;;
   esac
 done
 # The console (hub/console/) is built by node with the npm packages of its
