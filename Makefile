@@ -132,11 +132,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(HUB_LIB_OBJ)
 TEST_ENV = OUTPOST=$(CURDIR)/$(BUILD)/outpost OUTPOST_HUB=$(CURDIR)/$(BUILD)/outpost-hub \
            BUILD=$(BUILD)
 
+# The Windows build's tests under Wine are not part of check yet: the
+# port is unfinished (scan, discovery and the unit tests under mingw;
+# docs/windows.md). `make windows windows-check` runs them.
 check: $(BUILD)/outpost $(BUILD)/outpost-hub $(UNIT_BIN) $(FARM_BIN)
 	$(TEST_ENV) tests/run
-ifeq ($(WIN_TOOLS)$(BUILD),yesbuild)
-	$(MAKE) windows-check
-endif
 
 integration: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
 	$(TEST_ENV) tests/run integration
