@@ -154,9 +154,7 @@ hub_api_auth(struct hub_req *r)
 {
 	struct hub *h = r->hub;
 	unsigned char hash[HUB_HASH_LEN];
-	char name[HUB_NAME_MAX + 1];
 	const char *a, *tok;
-	int64_t id;
 
 	if (r->route == HUB_R_HEALTHZ)
 		return 0;
@@ -183,19 +181,77 @@ hub_api_auth(struct hub_req *r)
 		}
 		return 0;
 	}
-	id = hub_store_agent_by_token(h->store, hash, name, sizeof(name));
-	if (id < 0) {
+	/* The agent is looked up by the route's store call (calls.c),
+	 * off the loop: api_agent_done(). */
+	memcpy(r->tok_hash, hash, HUB_HASH_LEN);
+	return 0;
+}
+
+/* ---- store calls (work.c, calls.c) ---- */
+
+/* The finished call of r (the caller frees it), or NULL: none yet. */
+static struct hub_call *
+api_taken(struct hub_req *r)
+{
+	struct hub_call *c;
+
+	if (r->job == NULL || !r->job_done)
+		return NULL;
+	c = (struct hub_call *)r->job;
+	r->job = NULL;
+	r->job_done = false;
+	return c;
+}
+
+/* r waits for c; false when it was answered instead (503). */
+static bool
+api_call(struct hub_req *r, struct hub_call *c)
+{
+	if (c == NULL) {
+		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return false;
+	}
+	c->events = r->hub->events;
+	if (hub_req_call(r, &c->job) == -1) {
+		hub_call_free(c);
+		return false;
+	}
+	return true;
+}
+
+static struct hub_call *
+api_agent_call(struct hub_req *r, void (*run)(struct hub_job *,
+    struct hub_store *))
+{
+	struct hub_call *c = hub_call_new(run);
+
+	if (c != NULL) {
+		memcpy(c->hash, r->tok_hash, HUB_HASH_LEN);
+		c->agent_id = r->agent != NULL ? r->agent->id : 0;
+	}
+	return c;
+}
+
+/* An agent route's look-up, done: r->agent set, or answered (-1). */
+static int
+api_agent_done(struct hub_req *r, struct hub_call *c)
+{
+	struct hub *h = r->hub;
+
+	if (r->agent != NULL)
+		return 0;
+	if (c->agent_id == 0 && c->job.rc < 0) {
 		/* The store is away (a database across the network): the
 		 * agent retries later. */
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
 		return -1;
 	}
-	if (id == 0) {
+	if (c->agent_id == 0) {
 		api_unauthorized(r, "unknown agent token");
 		return -1;
 	}
-	if ((r->agent = hub_agent_get(h, id, name)) == NULL) {
+	if ((r->agent = hub_agent_get(h, c->agent_id, c->name)) == NULL) {
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 		return -1;
 	}
@@ -256,15 +312,51 @@ api_poll_answer(struct hub_req *r, int64_t cursor, const struct hub_buf *cmds,
 	hub_respond(r, MHD_HTTP_OK, "application/json", b.data, b.len);
 }
 
+/* The draining answer: come back, spread over the poll wait. */
 static void
-api_poll(struct hub_req *r)
+api_poll_drained(struct hub_req *r)
+{
+	/* Spread over the agent's poll wait, not a fixed few seconds: the
+	 * drained node's agents reach the others at the steady rate, not
+	 * in one bunch that stays in phase. */
+	r->close = true;
+	api_poll_answer(r, 0, NULL, api_jitter(0, api_poll_wait_ms(r)));
+}
+
+/* Submit the poll's store call: ack (first time), then what is due. */
+static void
+api_poll_submit(struct hub_req *r, const char *ack)
 {
 	struct hub *h = r->hub;
-	struct hub_agent *a = r->agent;
-	uint64_t now = loop_now_ms(h->loop);
-	struct hub_poll p = { 0 };
+	struct hub_call *c = api_agent_call(r, hub_call_poll);
 
-	if (!r->held) {
+	if (c == NULL) {
+		(void)api_call(r, c);
+		return;
+	}
+	if (ack != NULL)
+		snprintf(c->ack, sizeof(c->ack), "%s", ack);
+	c->poll.now_ms = wall_ms();
+	if (h->draining) {
+		/* Only record the ack: the agent did get those. */
+		c->poll.max_bytes = 1;
+	} else {
+		c->poll.lease_ms = h->cfg->command_lease;
+		c->poll.max_commands = HUB_POLL_MAX_COMMANDS;
+		c->poll.max_bytes = HUB_POLL_MAX_BYTES;
+	}
+	(void)api_call(r, c);
+}
+
+static void
+api_poll(struct hub_req *r, struct hub_call *c)
+{
+	struct hub *h = r->hub;
+	struct hub_agent *a;
+	uint64_t now = loop_now_ms(h->loop);
+	bool drained;
+
+	if (c == NULL && !r->held) {
 		const char *w = hub_req_query(r, "wait");
 		const char *ack = hub_req_query(r, "ack");
 		int64_t wait = 0;
@@ -287,53 +379,54 @@ api_poll(struct hub_req *r)
 		if (wait_ms > h->cfg->max_poll_wait)
 			wait_ms = h->cfg->max_poll_wait;
 		r->deadline_ms = now + wait_ms;
-		/* One held poll per agent: an older one is a connection the
-		 * agent gave up on (restart, timeout) and must not take
-		 * commands. */
-		if (a->poll != NULL && a->poll != r)
-			hub_req_wake(a->poll, HUB_WAKE_SUPERSEDED);
-		p.ack = ack;
-	}
-	if (h->draining) {
-		if (p.ack != NULL) {
-			/* Still record the ack: the agent did get those. */
-			p.now_ms = wall_ms();
-			p.max_bytes = 1;
-			if (hub_store_poll(h->store, a->id, &p) == 0)
-				hub_buf_free(&p.commands);
-		}
-		/* Spread over the agent's poll wait, not a fixed few seconds:
-		 * the drained node's agents reach the others at the steady
-		 * rate, not in one bunch that stays in phase. */
-		r->close = true;
-		api_poll_answer(r, 0, NULL, api_jitter(0, api_poll_wait_ms(r)));
+		api_poll_submit(r, ack);
 		return;
 	}
-	if (r->wake == HUB_WAKE_SUPERSEDED) {
-		api_poll_answer(r, 0, NULL, 0);
+	if (c == NULL) {
+		/* Woken while held. */
+		if (r->wake == HUB_WAKE_SUPERSEDED)
+			api_poll_answer(r, 0, NULL, 0);
+		else if (h->draining)
+			api_poll_drained(r);
+		else
+			api_poll_submit(r, NULL);
 		return;
 	}
-	p.now_ms = wall_ms();
-	p.lease_ms = h->cfg->command_lease;
-	p.max_commands = HUB_POLL_MAX_COMMANDS;
-	p.max_bytes = HUB_POLL_MAX_BYTES;
-	if (hub_store_poll(h->store, a->id, &p) == -1) {
+	drained = c->poll.max_commands == 0;
+	if (api_agent_done(r, c) == -1)
+		goto out;
+	a = r->agent;
+	/* One held poll per agent: an older one is a connection the agent
+	 * gave up on (restart, timeout) and must not take commands. */
+	if (a->poll != NULL && a->poll != r)
+		hub_req_wake(a->poll, HUB_WAKE_SUPERSEDED);
+	if (drained) {
+		api_poll_drained(r);
+		goto out;
+	}
+	if (c->job.rc < 0) {
 		log_complain(&h->store_complain, now, LOG_LVL_ERROR,
-		    "store: cannot read commands: %s", hub_store_errmsg(h->store));
+		    "store: cannot read commands: %s", c->err[0] ? c->err :
+		    "see above");
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
-		return;
+		goto out;
 	}
-	if (p.ncommands > 0) {
+	if (c->poll.ncommands > 0) {
 		log_debug("agent %s: %zu commands delivered (cursor %lld)", a->name,
-		    p.ncommands, (long long)p.cursor);
-		api_poll_answer(r, p.cursor, &p.commands, 0);
-		hub_buf_free(&p.commands);
-		return;
+		    c->poll.ncommands, (long long)c->poll.cursor);
+		api_poll_answer(r, c->poll.cursor, &c->poll.commands, 0);
+		goto out;
 	}
-	hub_buf_free(&p.commands);
 	if (now >= r->deadline_ms || r->wake == HUB_WAKE_TIMEOUT) {
 		api_poll_answer(r, 0, NULL, 0);
+		goto out;
+	}
+	if (h->events != c->events) {
+		/* Something was queued while the store was read: read again
+		 * rather than hold past it. */
+		hub_call_free(c);
+		api_poll_submit(r, NULL);
 		return;
 	}
 	if (h->shed_at > 0 && h->nheld >= h->shed_at) {
@@ -343,10 +436,12 @@ api_poll(struct hub_req *r)
 		    "answering new ones at once (max_connections)", h->nheld);
 		api_poll_answer(r, 0, NULL, api_jitter(API_SHED_HINT_MIN,
 		    API_SHED_HINT_MAX));
-		return;
+		goto out;
 	}
 	a->poll = r;
 	hub_req_suspend(r, r->deadline_ms - now);
+out:
+	hub_call_free(c);
 }
 
 static void
@@ -363,94 +458,92 @@ api_ingest_status(int rc)
 }
 
 static void
-api_results(struct hub_req *r)
+api_results(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	const char *ce = hub_req_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
-	char err[256], *json = NULL;
-	size_t jlen = 0;
-	cJSON *batch = NULL, *o;
-	int64_t batch_id;
-	bool stored;
-	int rc;
+	cJSON *o;
 
-	if (ce == NULL || strcasecmp(ce, "gzip") != 0) {
-		hub_respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		    "Content-Encoding: gzip is required");
+	if (c == NULL) {
+		if (ce == NULL || strcasecmp(ce, "gzip") != 0) {
+			hub_respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+			    "Content-Encoding: gzip is required");
+			return;
+		}
+		if (r->body.len == 0) {
+			hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "empty body");
+			return;
+		}
+		/* Inflated, checked and stored on a worker (batch.c); the
+		 * body stays counted in upload_bytes until then. */
+		if ((c = api_agent_call(r, hub_batch_run)) != NULL) {
+			c->upload = r->body;
+			hub_buf_init(&r->body, 0);
+		}
+		(void)api_call(r, c);
 		return;
 	}
-	if (r->body.len == 0) {
-		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "empty body");
-		return;
-	}
-	rc = proto_gunzip(r->body.data, r->body.len, PROTO_UPLOAD_MAX_JSON, &json,
-	    &jlen, err, sizeof(err));
-	/* The compressed body is not needed any more. */
 	h->upload_bytes -= r->budget;
 	r->budget = 0;
-	hub_buf_free(&r->body);
-	if (rc == HUB_IN_OK) {
-		rc = hub_json_parse(json, jlen, &batch, err, sizeof(err));
-		free(json);
+	if (api_agent_done(r, c) == -1)
+		goto out;
+	if (c->http == 400 || c->http == 413) {
+		log_info("agent %s: batch refused: %s", r->agent->name, c->err);
+		hub_respond_error(r, (unsigned)c->http, "%s", c->err);
+		goto out;
 	}
-	if (rc != HUB_IN_OK) {
-		log_info("agent %s: batch refused: %s", r->agent->name, err);
-		hub_respond_error(r, (unsigned)api_ingest_status(rc), "%s", err);
-		return;
-	}
-	if (proto_batch_check(batch, &batch_id, err, sizeof(err)) != PROTO_OK) {
-		cJSON_Delete(batch);
-		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
-		return;
-	}
-	if (hub_store_batch(h->store, r->agent->id, batch, batch_id, wall_ms(),
-	    &stored, api_command_done_cb, h) == -1) {
-		cJSON_Delete(batch);
+	if (c->http != 200) {
 		log_complain(&h->store_complain, loop_now_ms(h->loop), LOG_LVL_ERROR,
-		    "store: cannot store a batch: %s", hub_store_errmsg(h->store));
+		    "store: cannot store a batch: %s", c->err);
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
-		return;
+		goto out;
 	}
-	log_debug("agent %s: batch %lld %s", r->agent->name, (long long)batch_id,
-	    stored ? "stored" : "was stored before");
-	cJSON_Delete(batch);
+	log_debug("agent %s: batch %lld %s", r->agent->name,
+	    (long long)c->batch_id, c->stored ? "stored" : "was stored before");
+	hub_store_each_id(&c->ids, api_command_done_cb, h);
 	if ((o = cJSON_CreateObject()) != NULL) {
 		char idtxt[24];
 
 		/* As an integer: a double would print 2^53-1 rounded. */
-		snprintf(idtxt, sizeof(idtxt), "%lld", (long long)batch_id);
+		snprintf(idtxt, sizeof(idtxt), "%lld", (long long)c->batch_id);
 		cJSON_AddRawToObject(o, "batch_id", idtxt);
-		cJSON_AddBoolToObject(o, "stored", stored);
+		cJSON_AddBoolToObject(o, "stored", c->stored);
 	}
 	hub_respond_json(r, MHD_HTTP_OK, o);
+out:
+	hub_call_free(c);
 }
 
 /* ---- operator API ---- */
 
-static int64_t
-api_agent_by_name(struct hub_req *r)
+/* An operator call naming an agent, done: 0, or -1 answered. */
+static int
+api_named_done(struct hub_req *r, struct hub_call *c)
 {
-	int64_t id = hub_store_agent_by_name(r->hub->store, r->arg);
-
-	if (id < 0)
+	if (c->agent_id == 0 && c->job.rc < 0) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-	else if (id == 0)
+		return -1;
+	}
+	if (c->agent_id == 0) {
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "no agent '%s'", r->arg);
-	return id;
+		return -1;
+	}
+	return 0;
 }
 
 static void
-api_command_post(struct hub_req *r)
+api_command_post(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	char err[256], id[33], created[40], *txt;
 	cJSON *cmd = NULL, *o;
-	uint64_t now;
-	int64_t agent_id;
 	struct hub_agent *a;
+	uint64_t now;
 	int rc;
 
+	if (c != NULL)
+		goto done;
 	if (h->draining) {
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "draining");
@@ -469,10 +562,6 @@ api_command_post(struct hub_req *r)
 	if (proto_command_check(cmd, err, sizeof(err)) == -1) {
 		cJSON_Delete(cmd);
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
-		return;
-	}
-	if ((agent_id = api_agent_by_name(r)) <= 0) {
-		cJSON_Delete(cmd);
 		return;
 	}
 	if (hub_random_id(id) == -1) {
@@ -495,62 +584,80 @@ api_command_post(struct hub_req *r)
 		    "command larger than %u bytes", PROTO_COMMAND_MAX_BYTES);
 		return;
 	}
-	rc = hub_store_command_add(h->store, agent_id, id,
-	    cJSON_GetObjectItemCaseSensitive(cmd, "type")->valuestring, txt, now,
-	    now + h->cfg->command_ttl);
+	if ((c = hub_call_new(hub_call_command_add)) != NULL) {
+		snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
+		snprintf(c->id, sizeof(c->id), "%s", id);
+		c->type = xstrdup(cJSON_GetObjectItemCaseSensitive(cmd,
+		    "type")->valuestring);
+		c->text = xstrdup(txt);
+		c->now_ms = now;
+		c->expires_ms = now + h->cfg->command_ttl;
+	}
 	cJSON_free(txt);
 	cJSON_Delete(cmd);
-	if (rc == -1) {
+	(void)api_call(r, c);
+	return;
+done:
+	if (api_named_done(r, c) == -1)
+		goto out;
+	if (c->job.rc < 0) {
 		log_complain(&h->store_complain, loop_now_ms(h->loop), LOG_LVL_ERROR,
-		    "store: cannot queue a command: %s", hub_store_errmsg(h->store));
+		    "store: cannot queue a command (see above)");
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
+		goto out;
 	}
-	log_debug("command %s queued for %s", id, r->arg);
-	if ((a = hub_agent_find(h, agent_id)) != NULL && a->poll != NULL)
+	log_debug("command %s queued for %s", c->id, r->arg);
+	h->events++;
+	if ((a = hub_agent_find(h, c->agent_id)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 	if ((o = cJSON_CreateObject()) != NULL)
-		cJSON_AddStringToObject(o, "id", id);
+		cJSON_AddStringToObject(o, "id", c->id);
 	hub_respond_json(r, MHD_HTTP_CREATED, o);
+out:
+	hub_call_free(c);
 }
 
 static void
-api_command_get(struct hub_req *r)
+api_command_get(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	uint64_t now = loop_now_ms(h->loop);
-	cJSON *o;
-	bool final;
-	int rc;
 
-	if (!r->held) {
-		const char *w = hub_req_query(r, "wait");
-		int64_t wait = 0;
+	if (c == NULL) {
+		if (!r->held) {
+			const char *w = hub_req_query(r, "wait");
+			int64_t wait = 0;
 
-		if (w != NULL && *w != '\0' &&
-		    parse_int(w, 0, HUB_COMMAND_WAIT_MAX, &wait) == -1) {
-			hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
-			    "wait must be 0-%d seconds", HUB_COMMAND_WAIT_MAX);
-			return;
+			if (w != NULL && *w != '\0' &&
+			    parse_int(w, 0, HUB_COMMAND_WAIT_MAX, &wait) == -1) {
+				hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
+				    "wait must be 0-%d seconds", HUB_COMMAND_WAIT_MAX);
+				return;
+			}
+			r->deadline_ms = now + (uint64_t)wait * 1000;
 		}
-		r->deadline_ms = now + (uint64_t)wait * 1000;
+		if ((c = hub_call_new(hub_call_command_get)) != NULL)
+			snprintf(c->id, sizeof(c->id), "%.*s", HUB_ID_MAX, r->arg);
+		(void)api_call(r, c);
+		return;
 	}
-	rc = hub_store_command_get(h->store, r->arg, &o, &final);
-	if (rc == 1) {
+	if (c->job.rc == 1) {
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "no command '%s'", r->arg);
-		return;
-	}
-	if (rc == -1) {
+	} else if (c->job.rc == -1) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
-	}
-	if (final || h->draining || now >= r->deadline_ms ||
+	} else if (c->final || h->draining || now >= r->deadline_ms ||
 	    r->wake == HUB_WAKE_TIMEOUT) {
-		hub_respond_json(r, MHD_HTTP_OK, o);
+		hub_respond_json(r, MHD_HTTP_OK, c->json);
+		c->json = NULL;
+	} else if (h->events != c->events) {
+		/* It may have finished while the store was read. */
+		hub_call_free(c);
+		api_command_get(r, NULL);
 		return;
+	} else {
+		hub_req_suspend(r, r->deadline_ms - now);
 	}
-	cJSON_Delete(o);
-	hub_req_suspend(r, r->deadline_ms - now);
+	hub_call_free(c);
 }
 
 void
@@ -558,6 +665,7 @@ hub_api_command_changed(struct hub *h, const char *id)
 {
 	struct hub_req *r = h->cmd_waiters, *next;
 
+	h->events++;
 	for (; r != NULL; r = next) {
 		next = r->cw_next;
 		if (strcmp(r->arg, id) == 0)
@@ -574,6 +682,7 @@ hub_api_store_event(int kind, const char *id, void *arg)
 	struct hub_agent *a;
 	int64_t agent;
 
+	h->events++;
 	if (kind == 'c')
 		hub_api_command_changed(h, id);
 	else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
@@ -582,14 +691,20 @@ hub_api_store_event(int kind, const char *id, void *arg)
 }
 
 static void
-api_agents(struct hub_req *r)
+api_agents(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	uint64_t wall = wall_ms();
 	cJSON *rows, *out, *e;
 
-	if (hub_store_agents(h->store, &rows) == -1 ||
-	    (out = cJSON_CreateArray()) == NULL) {
+	if (c == NULL) {
+		(void)api_call(r, hub_call_new(hub_call_agents));
+		return;
+	}
+	rows = c->json;
+	c->json = NULL;
+	hub_call_free(c);
+	if (rows == NULL || (out = cJSON_CreateArray()) == NULL) {
 		cJSON_Delete(rows);
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		return;
@@ -683,47 +798,54 @@ api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
 }
 
 static void
-api_list(struct hub_req *r)
+api_list(struct hub_req *r, struct hub_call *c)
 {
-	struct hub *h = r->hub;
-	struct hub_samples_page pg;
-	char device[300];
-	struct hub_buf b;
-	int64_t id;
-	int rc;
+	size_t len;
 
-	if (r->route == HUB_R_SAMPLES) {
+	if (c != NULL)
+		goto done;
+	c = hub_call_new(r->route == HUB_R_SAMPLES ? hub_call_samples :
+	    hub_call_devices);
+	if (c != NULL && r->route == HUB_R_SAMPLES) {
 		const char *d = hub_req_query(r, "device");
 
-		if (d == NULL || hub_device_normalize(d, device, sizeof(device)) == -1) {
+		if (d == NULL ||
+		    hub_device_normalize(d, c->device, sizeof(c->device)) == -1) {
+			hub_call_free(c);
 			hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
 			    "device=ADDRESS[:PORT] is required");
 			return;
 		}
+		if (api_samples_page(r, &c->page) == -1) {
+			hub_call_free(c);
+			return;
+		}
 	}
-	if (r->route == HUB_R_SAMPLES && api_samples_page(r, &pg) == -1)
-		return;
-	if ((id = api_agent_by_name(r)) <= 0)
-		return;
-	if (r->route == HUB_R_SAMPLES) {
-		rc = hub_store_samples(h->store, id, device, &pg, &b);
-		if (rc == 0 && pg.more)
-			snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
-			    (long long)pg.last_ts, (long long)pg.last_id);
-	} else {
-		rc = hub_store_devices(h->store, id, &b);
-	}
-	if (rc == -1) {
+	if (c != NULL)
+		snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
+	(void)api_call(r, c);
+	return;
+done:
+	if (api_named_done(r, c) == -1)
+		goto out;
+	if (c->job.rc < 0) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
+		goto out;
 	}
-	hub_respond(r, MHD_HTTP_OK, "application/json", b.data, b.len);
+	if (r->route == HUB_R_SAMPLES && c->page.more)
+		snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
+		    (long long)c->page.last_ts, (long long)c->page.last_id);
+	len = c->out.len;
+	hub_respond(r, MHD_HTTP_OK, "application/json", hub_buf_take(&c->out), len);
+out:
+	hub_call_free(c);
 }
 
 void
 hub_api_handle(struct hub_req *r)
 {
 	struct hub *h = r->hub;
+	struct hub_call *c = api_taken(r);
 
 	switch (r->route) {
 	case HUB_R_HEALTHZ:
@@ -734,24 +856,25 @@ hub_api_handle(struct hub_req *r)
 			hub_respond(r, MHD_HTTP_OK, "text/plain", strdup("ok\n"), 3);
 		break;
 	case HUB_R_POLL:
-		api_touch(r);
-		api_poll(r);
+		if (r->agent != NULL)
+			api_touch(r);
+		api_poll(r, c);
 		break;
 	case HUB_R_RESULTS:
-		api_results(r);
+		api_results(r, c);
 		break;
 	case HUB_R_CMD_POST:
-		api_command_post(r);
+		api_command_post(r, c);
 		break;
 	case HUB_R_CMD_GET:
-		api_command_get(r);
+		api_command_get(r, c);
 		break;
 	case HUB_R_AGENTS:
-		api_agents(r);
+		api_agents(r, c);
 		break;
 	case HUB_R_DEVICES:
 	case HUB_R_SAMPLES:
-		api_list(r);
+		api_list(r, c);
 		break;
 	case HUB_R_NONE:
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");
@@ -761,20 +884,12 @@ hub_api_handle(struct hub_req *r)
 
 /* ---- housekeeping ---- */
 
-static void
-api_lease_cb(int64_t agent_id, void *arg)
-{
-	struct hub_agent *a = hub_agent_find(arg, agent_id);
-
-	if (a != NULL && a->poll != NULL)
-		hub_req_wake(a->poll, HUB_WAKE_EVENT);
-}
-
 void
 hub_api_tick_flush(struct hub *h)
 {
 	bool begun = false;
 
+	/* At shutdown, the workers stopped: on the loop's store. */
 	for (size_t b = 0; b < HUB_AGENT_BUCKETS; b++) {
 		for (struct hub_agent *a = h->agents[b]; a != NULL; a = a->next) {
 			if (!a->dirty)
@@ -792,27 +907,95 @@ hub_api_tick_flush(struct hub *h)
 		(void)hub_store_commit(h->store);
 }
 
+/* The agents whose last_seen is to be stored, into the tick's call. */
+static void
+api_tick_touch(struct hub *h, struct hub_call *c)
+{
+	size_t n = 0, i = 0;
+
+	for (size_t b = 0; b < HUB_AGENT_BUCKETS; b++)
+		for (struct hub_agent *a = h->agents[b]; a != NULL; a = a->next)
+			n += a->dirty;
+	if (n == 0 || (c->touch = calloc(n, sizeof(*c->touch))) == NULL)
+		return;
+	for (size_t b = 0; b < HUB_AGENT_BUCKETS; b++) {
+		for (struct hub_agent *a = h->agents[b]; a != NULL; a = a->next) {
+			if (!a->dirty || i == n)
+				continue;
+			c->touch[i].id = a->id;
+			c->touch[i].last_seen_ms = a->last_seen_ms;
+			memcpy(c->touch[i].address, a->address, sizeof(a->address));
+			memcpy(c->touch[i].version, a->version, sizeof(a->version));
+			a->dirty = false;
+			i++;
+		}
+	}
+	c->ntouch = i;
+}
+
+static void
+api_tick_done(struct hub_job *j)
+{
+	struct hub_call *c = (struct hub_call *)j;
+	struct hub *h = c->job.req == NULL ? (struct hub *)c->text : NULL;
+	uint64_t now = loop_now_ms(h->loop);
+
+	h->tick_job = NULL;
+	hub_store_each_id(&c->ids, api_command_done_cb, h);
+	for (size_t off = 0; off + sizeof(int64_t) <= c->agents.len;
+	    off += sizeof(int64_t)) {
+		int64_t id;
+		struct hub_agent *a;
+
+		memcpy(&id, c->agents.data + off, sizeof(id));
+		h->events++;
+		if ((a = hub_agent_find(h, id)) != NULL && a->poll != NULL)
+			hub_req_wake(a->poll, HUB_WAKE_EVENT);
+	}
+	if (c->cleaned > 0)
+		log_info("retention: %d old rows deleted", c->cleaned);
+	/* More left: go on next second, a slice at a time. */
+	if (c->cleaned >= API_CLEANUP_ROWS)
+		h->next_cleanup_ms = now + 1000;
+	c->text = NULL;
+	hub_call_free(c);
+}
+
 void
 hub_api_tick(struct hub *h)
 {
 	uint64_t wall = wall_ms(), now = loop_now_ms(h->loop);
-	int n;
+	struct hub_call *c;
 
-	if (hub_store_expire(h->store, wall, api_command_done_cb, h) > 0)
-		log_debug("commands expired");
-	if (h->nheld > 0)
-		(void)hub_store_leases_due(h->store, wall, api_lease_cb, h);
+	if (h->tick_job != NULL)
+		return;   /* the last one is still at the store */
+	if ((c = hub_call_new(hub_call_tick)) == NULL)
+		return;
+	c->job.done = api_tick_done;
+	c->text = (char *)h;   /* the hub, for api_tick_done */
+	c->now_ms = wall;
+	c->leases = h->nheld > 0;
 	if (now >= h->next_flush_ms) {
-		hub_api_tick_flush(h);
+		api_tick_touch(h, c);
 		h->next_flush_ms = now + API_FLUSH_EVERY_MS;
 	}
 	if (now >= h->next_cleanup_ms && wall > h->cfg->retention) {
-		n = hub_store_cleanup(h->store, wall - h->cfg->retention,
-		    API_CLEANUP_ROWS);
-		if (n > 0)
-			log_info("retention: %d old rows deleted", n);
-		/* More left: go on next second, a slice at a time. */
-		h->next_cleanup_ms = now + (n >= API_CLEANUP_ROWS ? 1000 :
-		    API_CLEANUP_EVERY_MS);
+		c->cleanup = true;
+		c->cutoff_ms = wall - h->cfg->retention;
+		c->max_rows = API_CLEANUP_ROWS;
+		h->next_cleanup_ms = now + API_CLEANUP_EVERY_MS;
 	}
+	if (hub_work_submit(h, &c->job) == -1) {
+		/* Busy: the last_seen of these go next time. */
+		for (size_t i = 0; i < c->ntouch; i++) {
+			struct hub_agent *a = hub_agent_find(h, c->touch[i].id);
+
+			if (a != NULL)
+				a->dirty = true;
+		}
+		c->text = NULL;
+		hub_call_free(c);
+		return;
+	}
+	h->tick_job = &c->job;
 }

@@ -94,6 +94,9 @@ enum hub_ingest_rc {
  * them with json_int_exact). Invalid UTF-8 is HUB_IN_BAD (400). */
 int  hub_json_parse(const char *s, size_t len, cJSON **out, char *err,
                     size_t errlen);
+/* The text checks of hub_json_parse() without a tree: depth, grammar,
+ * strict UTF-8 (the message names the batch and the JSON path). */
+int  hub_json_check(const char *s, size_t len, char *err, size_t errlen);
 /* Installs cJSON's allocation hooks (once, at start-up). */
 void hub_json_init(void);
 /* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
@@ -154,7 +157,8 @@ int  hub_store_poll(struct hub_store *, int64_t agent_id, struct hub_poll *);
 
 /* Stores a parsed, validated batch in one transaction; *stored is false
  * for a batch_id this agent sent before. */
-int  hub_store_batch(struct hub_store *, int64_t agent_id, const cJSON *batch,
+int  hub_store_batch(struct hub_store *, int64_t agent_id,
+                     const struct hub_batch *batch,
                      int64_t batch_id, uint64_t now_ms, bool *stored,
                      hub_store_id_cb, void *arg);
 /* Queued (or delivered and unacked, lease over) commands past their TTL
@@ -235,6 +239,10 @@ struct hub_req {
 	struct loop_timer      timer;
 	struct hub_req        *prev, *next;  /* hub->held list */
 	struct hub_req        *cw_prev, *cw_next;  /* hub->cmd_waiters */
+	struct hub_job        *job;          /* its store call (work.c) */
+	bool                   parked;       /* suspended until job is done */
+	bool                   job_done;
+	unsigned char          tok_hash[HUB_HASH_LEN];  /* agent routes */
 };
 
 #define HUB_AGENT_BUCKETS 1024
@@ -266,7 +274,106 @@ struct hub {
 	uint64_t                 next_cleanup_ms;
 	struct complain          auth_complain, store_complain, limit_complain;
 	struct complain          shed_complain, utf8_complain;
+	struct hub_work         *work;         /* store calls off the loop */
+	struct hub_job          *tick_job;     /* the tick's, while it runs */
+	/* Bumped by every wake-up event: a poll or command read whose call
+	 * was under way when one came reads again instead of holding. */
+	uint64_t                 events;
 };
+
+/* work.c: store calls on worker threads (store.h tells how to add one).
+ * run gets the worker's own store; done (NULL: none) runs on the loop;
+ * with req set, the request is resumed instead and its route handler
+ * finds the finished job in r->job. */
+#define HUB_PG_WORKERS     4      /* connections to PostgreSQL */
+#define HUB_WORK_QUEUE_MAX 4096   /* jobs submitted and not yet done */
+struct hub_job {
+	void           (*run)(struct hub_job *, struct hub_store *);
+	void           (*done)(struct hub_job *);
+	struct hub_req  *req;
+	int              rc;
+	struct hub_job  *next;
+};
+int  hub_work_start(struct hub *, char *err, size_t errlen);
+void hub_work_stop(struct hub *);
+/* 0, or -1 when the queue is full (answer 503). */
+int  hub_work_submit(struct hub *, struct hub_job *);
+size_t hub_work_queued(struct hub *);
+
+/* calls.c: the API's store calls as jobs. One struct for all of them:
+ * a call fills its inputs, its run function (on a worker) the outputs;
+ * hub_call_free() frees whatever was set. */
+struct hub_touch {
+	int64_t  id;
+	uint64_t last_seen_ms;
+	char     address[64], version[32];
+};
+struct hub_call {
+	struct hub_job   job;
+	/* in */
+	int64_t          agent_id;     /* 0: looked up (hash or name) first */
+	unsigned char    hash[HUB_HASH_LEN];
+	char             name[HUB_NAME_MAX + 1];
+	char             id[HUB_ID_MAX + 1];
+	char            *type, *text;  /* a command */
+	uint64_t         now_ms, expires_ms;
+	char             ack[PROTO_CURSOR_MAX + 1];
+	struct hub_poll  poll;
+	struct hub_samples_page page;
+	char             device[300];
+	struct hub_buf   upload;       /* a batch as received (gzip) */
+	struct hub_touch *touch;       /* the tick's */
+	size_t           ntouch;
+	bool             leases, cleanup;
+	uint64_t         cutoff_ms;
+	int              max_rows;
+	uint64_t         events;       /* hub->events when submitted */
+	/* out: job.rc is the store call's (or the look-up's when <= 0) */
+	int              http;         /* batch: 200, 400, 413, 503 */
+	char             err[256];
+	struct hub_buf   out;          /* a list answer */
+	struct hub_buf   ids;          /* command ids finished, NUL-separated */
+	struct hub_buf   agents;       /* int64_t agent ids (leases due) */
+	cJSON           *json;
+	bool             final, stored;
+	int64_t          batch_id;
+	int              cleaned;
+};
+struct hub_call *hub_call_new(void (*run)(struct hub_job *, struct hub_store *));
+void hub_call_free(struct hub_call *);
+/* Agent routes: the agent of c->hash (job.rc 1, 0 unknown, -1 error). */
+void hub_call_auth(struct hub_job *, struct hub_store *);
+/* A hub_store_id_cb adding to c->ids. */
+void hub_call_add_id(const char *id, void *c);
+void hub_call_poll(struct hub_job *, struct hub_store *);
+void hub_call_command_add(struct hub_job *, struct hub_store *);
+void hub_call_command_get(struct hub_job *, struct hub_store *);
+void hub_call_agents(struct hub_job *, struct hub_store *);
+void hub_call_devices(struct hub_job *, struct hub_store *);
+void hub_call_samples(struct hub_job *, struct hub_store *);
+void hub_call_tick(struct hub_job *, struct hub_store *);
+
+/* batch.c: a batch split into its parts, not one tree (store.h) */
+struct hub_span {
+	const char *p;
+	size_t      n;
+};
+struct hub_batch {
+	const char     *text;
+	size_t          len;
+	int64_t         batch_id;
+	cJSON          *head;     /* batch_id, agent_version, created_ms, ... */
+	struct hub_span arr[3];   /* results, inventory, samples (n 0: none) */
+};
+/* Checks the text (depth, grammar, UTF-8), splits it, checks the schema
+ * (protocol/); HUB_IN_OK, or HUB_IN_BAD / HUB_IN_TOO_BIG with err. */
+int  hub_batch_scan(const char *s, size_t len, struct hub_batch *, char *err,
+                    size_t errlen);
+void hub_batch_free(struct hub_batch *);
+/* The next entry of an array span (it advances); false at its end. */
+bool hub_batch_next(struct hub_span *it, struct hub_span *entry);
+/* The job of POST /v1/agent/results: auth, inflate, scan, store. */
+void hub_batch_run(struct hub_job *, struct hub_store *);
 
 /* tls.c */
 
@@ -284,6 +391,10 @@ int  hub_prepare(struct hub *, const struct config_hub *, bool open_store,
 void hub_release(struct hub *);
 void hub_req_suspend(struct hub_req *, uint64_t wait_ms);
 void hub_req_wake(struct hub_req *, enum hub_wake);
+/* Submit j for r and suspend r until it is done (then the route's
+ * handler runs again with r->job set); -1: queue full, 503 answered. */
+int  hub_req_call(struct hub_req *, struct hub_job *j);
+void hub_req_unpark(struct hub_req *);
 /* Queue a response; body (malloc'd, may be NULL) is taken. */
 void hub_respond(struct hub_req *, unsigned status, const char *ctype,
                  char *body, size_t len);

@@ -162,6 +162,36 @@ hub_req_wake(struct hub_req *r, enum hub_wake why)
 	hub_kick(r->hub);
 }
 
+/* A store call: the request waits suspended (not held: a drain or the
+ * shed count do not see it) until its job is done. */
+int
+hub_req_call(struct hub_req *r, struct hub_job *j)
+{
+	j->req = r;
+	r->job = j;
+	r->job_done = false;
+	if (hub_work_submit(r->hub, j) == -1) {
+		r->job = NULL;
+		r->retry_after = 5;
+		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "store busy: too many requests waiting for it");
+		return -1;
+	}
+	r->parked = true;
+	MHD_suspend_connection(r->conn);
+	return 0;
+}
+
+void
+hub_req_unpark(struct hub_req *r)
+{
+	if (!r->parked)
+		return;
+	r->parked = false;
+	MHD_resume_connection(r->conn);
+	hub_kick(r->hub);
+}
+
 /* ---- responses ---- */
 
 void
@@ -419,14 +449,14 @@ hub_access(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	r->processing = true;
 	hub_api_handle(r);
-	if (!r->suspended && r->budget > 0) {
+	if (!r->suspended && !r->parked && r->budget > 0) {
 		/* The body has been used: give its memory back now, not when
 		 * the response has been sent. */
 		h->upload_bytes -= r->budget;
 		r->budget = 0;
 		hub_buf_free(&r->body);
 	}
-	if (!r->answered && !r->suspended) {
+	if (!r->answered && !r->suspended && !r->parked) {
 		log_error("http: %s %s: no response (bug)", method, url);
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 	}
@@ -691,6 +721,9 @@ hub_load_secrets(struct hub *h, char *err, size_t errlen)
 static void
 hub_free(struct hub *h)
 {
+	/* Jobs first: their requests are answered, none points at a
+	 * connection MHD has freed. */
+	hub_work_stop(h);
 	if (h->mhd != NULL) {
 		while (h->held != NULL)
 			hub_req_wake(h->held, HUB_WAKE_DRAIN);
@@ -769,6 +802,11 @@ hub_serve(const struct hub_config *hc)
 	 * polls held here. */
 	if (hub_store_watch(h.store, h.loop, hub_api_store_event, &h) == -1) {
 		log_error("store: %s", hub_store_errmsg(h.store));
+		hub_release(&h);
+		return 1;
+	}
+	if (hub_work_start(&h, err, sizeof(err)) == -1) {
+		log_error("%s", err);
 		hub_release(&h);
 		return 1;
 	}

@@ -31,6 +31,7 @@
 struct hub_store;
 struct hub_buf;
 struct hub_poll;
+struct hub_batch;
 
 /* Called with the id of every command a batch finished. */
 typedef void (*hub_store_id_cb)(const char *id, void *arg);
@@ -100,7 +101,8 @@ struct hub_store_ops {
 	int  (*command_get)(struct hub_store *, const char *id, cJSON **out,
 	                    bool *final);
 	int  (*poll)(struct hub_store *, int64_t agent_id, struct hub_poll *);
-	int  (*batch)(struct hub_store *, int64_t agent_id, const cJSON *batch,
+	int  (*batch)(struct hub_store *, int64_t agent_id,
+	              const struct hub_batch *batch,
 	              int64_t batch_id, uint64_t now_ms, bool *stored,
 	              hub_store_id_cb, void *arg);
 	int  (*expire)(struct hub_store *, uint64_t now_ms, hub_store_id_cb,
@@ -140,7 +142,7 @@ struct hub_store_rows {
 /* Validates and walks results, inventory and samples (entries that are
  * not well-formed are skipped, as documented); the ids of the commands a
  * result changed are added to done (NUL-separated). 0 or -1. */
-int  hub_store_batch_rows(const cJSON *batch, int64_t agent_id,
+int  hub_store_batch_rows(const struct hub_batch *batch, int64_t agent_id,
                           uint64_t now_ms, const struct hub_store_rows *,
                           void *ctx, struct hub_buf *done);
 /* cb for each NUL-separated id in ids. */

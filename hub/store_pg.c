@@ -1179,7 +1179,7 @@ static const struct hub_store_rows pg_rows = {
 /* The rows of a batch: results and inventory pipelined, then samples by
  * COPY; 0 or -1 (the transaction must then be rolled back). */
 static int
-pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
+pg_batch_rows(struct pg_store *s, const struct hub_batch *batch, int64_t agent_id,
     uint64_t now_ms, struct hub_buf *done)
 {
 	struct pg_pipe pp = { .s = s, .done = done };
@@ -1207,7 +1207,7 @@ pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
 }
 
 static int
-pg_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
+pg_batch(struct hub_store *hs, int64_t agent_id, const struct hub_batch *batch,
     int64_t batch_id, uint64_t now_ms, bool *stored, hub_store_id_cb cb,
     void *arg)
 {
@@ -1219,7 +1219,7 @@ pg_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
 
 	*stored = false;
 	hub_buf_init(&done, (size_t)64 << 20);
-	if (hub_store_batch_head(batch, &hd) == -1)
+	if (hub_store_batch_head(batch->head, &hd) == -1)
 		return -1;
 	if (pg_begin(hs) == -1)
 		goto fail_nobegin;
