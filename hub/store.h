@@ -6,11 +6,30 @@
  *                   share one database (a group behind a balancer)
  *   store.c         selection by [hub] db, the migration runner
  *
- * Calls return when done. SQLite answers from the local disk; the
- * PostgreSQL backend answers in about one round trip per call (a poll is
- * one: pipelined), bounds every wait (statement_timeout,
- * tcp_user_timeout), fails at once while the server is away and
- * reconnects in the background on the loop (docs/hub.md, "Store").
+ * The ops themselves are synchronous and keep one store handle to one
+ * thread: the hub runs them on its store workers (work.c: PostgreSQL, 4
+ * threads with a connection each; SQLite, 1 thread owning the
+ * connection), never on the event loop; the CLI and start-up call them
+ * directly. PostgreSQL answers in about one round trip per call (a poll
+ * is one: pipelined), bounds every wait (statement_timeout,
+ * tcp_user_timeout) and fails at once while the server is away
+ * (docs/hub.md, "Store").
+ *
+ * Adding an operation (mechanical):
+ *   1. here: a member of struct hub_store_ops and its hub_store_X()
+ *      wrapper (store.c, hub_int.h); a schema change is a migration step
+ *      appended at the END of each backend's step list;
+ *   2. both backends: store_sqlite.c and store_pg.c (one statement, or a
+ *      pipeline; statements only, no loop, no hub state: it runs on a
+ *      worker thread);
+ *   3. hub_int.h struct hub_call: its inputs and outputs (or reuse some);
+ *      calls.c: hub_call_X(job, store) calling hub_store_X(store, ...)
+ *      with them and setting job->rc;
+ *   4. api.c (or your route's file): the handler gets (r, c). c == NULL:
+ *      check the request, c = hub_call_new(hub_call_X), fill it,
+ *      api_call(r, c), return (the request is suspended). c != NULL: the
+ *      call is done: answer from c, hub_call_free(c). Without a request
+ *      (a timer), set job.done and hub_work_submit() it.
  *
  * Events that other nodes must see (a command queued for an agent, a
  * command finished) reach every node through hub_store_watch(): the
