@@ -406,8 +406,7 @@ api_poll(struct hub_req *r, struct hub_call *c)
 	}
 	if (c->job.rc < 0) {
 		log_complain(&h->store_complain, now, LOG_LVL_ERROR,
-		    "store: cannot read commands: %s", c->err[0] ? c->err :
-		    "see above");
+		    "store: cannot read commands: %s", c->err);
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
 		goto out;
@@ -602,7 +601,7 @@ done:
 		goto out;
 	if (c->job.rc < 0) {
 		log_complain(&h->store_complain, loop_now_ms(h->loop), LOG_LVL_ERROR,
-		    "store: cannot queue a command (see above)");
+		    "store: cannot queue a command: %s", c->err);
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		goto out;
 	}

@@ -79,6 +79,8 @@ hub_call_poll(struct hub_job *j, struct hub_store *s)
 		return;
 	c->poll.ack = c->ack[0] != '\0' ? c->ack : NULL;
 	j->rc = hub_store_poll(s, c->agent_id, &c->poll) == 0 ? 1 : -1;
+	if (j->rc < 0)
+		snprintf(c->err, sizeof(c->err), "%s", hub_store_errmsg(s));
 }
 
 void
@@ -91,6 +93,8 @@ hub_call_command_add(struct hub_job *j, struct hub_store *s)
 		return;
 	j->rc = hub_store_command_add(s, c->agent_id, c->id, c->type, c->text,
 	    c->now_ms, c->expires_ms) == 0 ? 1 : -1;
+	if (j->rc < 0)
+		snprintf(c->err, sizeof(c->err), "%s", hub_store_errmsg(s));
 }
 
 void

@@ -2,7 +2,9 @@
  * libmicrohttpd on core's event loop. MHD runs in "external epoll"
  * mode: its epoll fd is one fd of our loop, a loop timer follows
  * MHD_get_timeout(), and MHD_run() is called from both, so MHD's
- * callbacks, the store and every timer run on the one thread.
+ * callbacks and every timer run on the one thread. The store does not:
+ * its calls are jobs on worker threads (work.c), the request suspended
+ * meanwhile (hub_req_call).
  *
  * A held request (long poll, GET /v1/commands/{id}?wait) is a suspended
  * MHD connection plus a loop timer: no thread and no socket activity
@@ -473,6 +475,9 @@ hub_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	hub_req_unhold(r);
+	/* A call done at shutdown whose answer MHD no longer asked for. */
+	if (r->job != NULL && r->job_done)
+		hub_call_free((struct hub_call *)r->job);
 	h->upload_bytes -= r->budget;
 	hub_buf_free(&r->body);
 	h->active--;
