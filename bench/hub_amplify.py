@@ -44,12 +44,14 @@ def rss_kib(pid, key="VmRSS"):
 
 
 class Prober(threading.Thread):
-    """GET /healthz every 100 ms on one connection; latencies in ms with
+    """GET path every 100 ms on one connection; latencies in ms with
     the time each was sent."""
 
-    def __init__(self, port):
+    def __init__(self, port, path="/healthz", token=None):
         super().__init__(daemon=True)
         self.port = port
+        self.path = path
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.stop = threading.Event()
         self.samples = []
         self.errors = 0
@@ -59,7 +61,7 @@ class Prober(threading.Thread):
         while not self.stop.is_set():
             t0 = time.monotonic()
             try:
-                conn.request("GET", "/healthz")
+                conn.request("GET", self.path, headers=self.headers)
                 r = conn.getresponse()
                 r.read()
                 ok = r.status == 200
@@ -83,10 +85,13 @@ def measure(hub_path, db=None, label="sqlite"):
         hub.start()
         try:
             token = hub.add_agent("amp")
+            other = hub.add_agent("other")
             pid = hub.proc.pid
             base = rss_kib(pid)
             prober = Prober(hub.port)
+            poller = Prober(hub.port, "/v1/agent/commands?wait=0", other)
             prober.start()
+            poller.start()
             time.sleep(1.0)
             t0 = time.monotonic()
             status, _, _ = hub.request(
@@ -95,15 +100,22 @@ def measure(hub_path, db=None, label="sqlite"):
                 timeout=300)
             t1 = time.monotonic()
             time.sleep(2.0)
-            prober.stop.set()
-            prober.join()
+            for p in (prober, poller):
+                p.stop.set()
+                p.join()
             peak = rss_kib(pid, "VmHWM")
             after = rss_kib(pid)
         finally:
             hub.stop()
-    during = [ms for t, ms in prober.samples if t0 - 0.1 <= t <= t1]
-    p50 = statistics.median(during) if during else float("nan")
-    worst = max(during) if during else float("nan")
+    def spread(p):
+        during = [ms for t, ms in p.samples if t0 - 0.1 <= t <= t1]
+        if not during:
+            return "- / -", 0
+        return (f"{statistics.median(during):.1f} / {max(during):.1f}",
+                len(during))
+
+    hz, nhz = spread(prober)
+    po, npo = spread(poller)
     return [
         (f"amplify {label}: upload status", str(status), "HTTP"),
         (f"amplify {label}: upload answered in", f"{t1 - t0:.2f}", "s"),
@@ -113,9 +125,12 @@ def measure(hub_path, db=None, label="sqlite"):
          f"{base / 1024:.0f} / {peak / 1024:.0f} / {after / 1024:.0f}", "MiB"),
         (f"amplify {label}: peak growth / inflated size",
          f"{(peak - base) / 1024 / (inflated >> 20):.2f}", "x"),
-        (f"amplify {label}: /healthz during upload p50 / max (n={len(during)})",
-         f"{p50:.1f} / {worst:.1f}", "ms"),
-        (f"amplify {label}: /healthz failures", str(prober.errors), "-"),
+        (f"amplify {label}: /healthz during upload p50 / max (n={nhz})",
+         hz, "ms"),
+        (f"amplify {label}: another agent's poll (wait=0) p50 / max (n={npo})",
+         po, "ms"),
+        (f"amplify {label}: /healthz, poll failures",
+         f"{prober.errors}, {poller.errors}", "-"),
     ]
 
 

@@ -473,19 +473,28 @@ api_results(struct hub_req *r, struct hub_call *c)
 			hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "empty body");
 			return;
 		}
-		/* Inflated, checked and stored on a worker (batch.c); the
-		 * body stays counted in upload_bytes until then. */
-		if ((c = api_agent_call(r, hub_batch_run)) != NULL) {
-			c->upload = r->body;
-			hub_buf_init(&r->body, 0);
-		}
-		(void)api_call(r, c);
+		/* The agent first: a stranger's body is never inflated. */
+		(void)api_call(r, api_agent_call(r, hub_call_auth));
 		return;
+	}
+	if (c->job.run == hub_call_auth) {
+		if (api_agent_done(r, c) == 0) {
+			struct hub_call *b = api_agent_call(r, hub_batch_run);
+
+			/* Inflated, checked and split on the prep thread,
+			 * stored on a worker (batch.c, work.c); the body stays
+			 * counted in upload_bytes until then. */
+			if (b != NULL) {
+				b->job.prep = hub_batch_prep;
+				b->upload = r->body;
+				hub_buf_init(&r->body, 0);
+			}
+			(void)api_call(r, b);
+		}
+		goto out;
 	}
 	h->upload_bytes -= r->budget;
 	r->budget = 0;
-	if (api_agent_done(r, c) == -1)
-		goto out;
 	if (c->http == 400 || c->http == 413) {
 		log_info("agent %s: batch refused: %s", r->agent->name, c->err);
 		hub_respond_error(r, (unsigned)c->http, "%s", c->err);

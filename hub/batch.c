@@ -193,46 +193,62 @@ hub_batch_free(struct hub_batch *b)
 	b->head = NULL;
 }
 
-/* ---- the job: inflate, check, store ---- */
+/* ---- the job: inflate, check, split (prep), then store (run) ---- */
+
+void
+hub_batch_prep(struct hub_job *j)
+{
+	struct hub_call *c = (struct hub_call *)j;
+	struct hub_batch *b = xcalloc(1, sizeof(*b));
+	int rc;
+
+	rc = proto_gunzip(c->upload.data, c->upload.len, PROTO_UPLOAD_MAX_JSON,
+	    &c->text_in, &c->jlen, c->err, sizeof(c->err));
+	hub_buf_free(&c->upload);
+	if (rc == HUB_IN_OK)
+		rc = hub_batch_scan(c->text_in, c->jlen, b, c->err, sizeof(c->err));
+	if (rc != HUB_IN_OK) {
+		c->http = rc == HUB_IN_TOO_BIG ? 413 : 400;
+		free(b);
+		hub_batch_end(c);
+		return;
+	}
+	c->batch = b;
+}
 
 void
 hub_batch_run(struct hub_job *j, struct hub_store *s)
 {
 	struct hub_call *c = (struct hub_call *)j;
-	struct hub_batch b;
-	char *json = NULL;
-	size_t jlen = 0;
-	int rc;
 
-	/* Agent first: the body is not even inflated for a stranger. */
-	hub_call_auth(j, s);
-	if (c->job.rc <= 0) {
-		hub_buf_free(&c->upload);
-		return;
-	}
-	c->job.rc = 0;
-	rc = proto_gunzip(c->upload.data, c->upload.len, PROTO_UPLOAD_MAX_JSON,
-	    &json, &jlen, c->err, sizeof(c->err));
-	hub_buf_free(&c->upload);
-	if (rc == HUB_IN_OK)
-		rc = hub_batch_scan(json, jlen, &b, c->err, sizeof(c->err));
-	if (rc != HUB_IN_OK) {
-		free(json);
-		c->http = rc == HUB_IN_TOO_BIG ? 413 : 400;
-		goto out;
-	}
-	c->batch_id = b.batch_id;
+	if (c->batch == NULL)
+		return;   /* refused by prep: c->http says why */
+	c->batch_id = c->batch->batch_id;
 	hub_buf_init(&c->ids, (size_t)64 << 20);
-	if (hub_store_batch(s, c->agent_id, &b, b.batch_id, wall_ms(),
+	if (hub_store_batch(s, c->agent_id, c->batch, c->batch_id, wall_ms(),
 	    &c->stored, hub_call_add_id, c) == -1) {
 		snprintf(c->err, sizeof(c->err), "%s", hub_store_errmsg(s));
 		c->http = 503;
 	} else {
 		c->http = 200;
 	}
-	hub_batch_free(&b);
-	free(json);
-out:
+	hub_batch_end(c);
+}
+
+void
+hub_batch_end(struct hub_call *c)
+{
+	size_t jlen = c->jlen;
+
+	if (c->batch != NULL) {
+		hub_batch_free(c->batch);
+		free(c->batch);
+		c->batch = NULL;
+	}
+	free(c->text_in);
+	c->text_in = NULL;
+	c->jlen = 0;
+	/* glibc keeps freed heap for later; a big batch gives it back. */
 	if (jlen >= HUB_BATCH_TRIM_AT)
 		malloc_trim(0);
 }

@@ -29,6 +29,7 @@ hub_call_free(struct hub_call *c)
 	free(c->touch);
 	hub_buf_free(&c->poll.commands);
 	hub_buf_free(&c->upload);
+	hub_batch_end(c);
 	hub_buf_free(&c->out);
 	hub_buf_free(&c->ids);
 	hub_buf_free(&c->agents);

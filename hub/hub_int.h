@@ -288,6 +288,7 @@ struct hub {
 #define HUB_PG_WORKERS     4      /* connections to PostgreSQL */
 #define HUB_WORK_QUEUE_MAX 4096   /* jobs submitted and not yet done */
 struct hub_job {
+	void           (*prep)(struct hub_job *);   /* NULL, or CPU work first */
 	void           (*run)(struct hub_job *, struct hub_store *);
 	void           (*done)(struct hub_job *);
 	struct hub_req  *req;
@@ -322,6 +323,9 @@ struct hub_call {
 	struct hub_samples_page page;
 	char             device[300];
 	struct hub_buf   upload;       /* a batch as received (gzip) */
+	char            *text_in;      /* ... inflated (jlen bytes) */
+	size_t           jlen;
+	struct hub_batch *batch;       /* ... split */
 	struct hub_touch *touch;       /* the tick's */
 	size_t           ntouch;
 	bool             leases, cleanup;
@@ -372,8 +376,12 @@ int  hub_batch_scan(const char *s, size_t len, struct hub_batch *, char *err,
 void hub_batch_free(struct hub_batch *);
 /* The next entry of an array span (it advances); false at its end. */
 bool hub_batch_next(struct hub_span *it, struct hub_span *entry);
-/* The job of POST /v1/agent/results: auth, inflate, scan, store. */
+/* The job of POST /v1/agent/results (after its agent's look-up): prep
+ * inflates, checks and splits (no store), run stores. */
+void hub_batch_prep(struct hub_job *);
 void hub_batch_run(struct hub_job *, struct hub_store *);
+/* Frees a batch's text and parts (also hub_call_free's). */
+void hub_batch_end(struct hub_call *);
 
 /* tls.c */
 

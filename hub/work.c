@@ -9,6 +9,12 @@
  * worker owns the one connection (SQLite writes one at a time anyway),
  * so the loop never waits for the disk or for a big batch.
  *
+ * A job with a prep step (a batch: inflate, check, split) runs it first
+ * on the prep thread, which needs no store: a big batch's CPU time holds
+ * neither the loop nor the store workers (SQLite's one, above all). The
+ * prep thread runs ahead of the workers by HUB_PREP_AHEAD jobs at most,
+ * so prepared batches waiting for the store stay few.
+ *
  * The queue is bounded (HUB_WORK_QUEUE_MAX): past it a request is
  * answered 503 at once. Finished jobs reach the loop through an eventfd.
  */
@@ -24,12 +30,18 @@
 #include <unistd.h>
 
 #define HUB_WORK_MAX 8
+#define HUB_PREP_AHEAD 2   /* prepared jobs waiting for a worker */
 
 struct hub_work {
 	pthread_mutex_t   mu;
 	pthread_cond_t    cv;
 	struct hub_job   *head, *tail;         /* waiting for a worker */
 	struct hub_job   *fin_head, *fin_tail; /* done, for the loop */
+	struct hub_job   *prep_head, *prep_tail; /* waiting for the prep thread */
+	pthread_cond_t    prep_cv;
+	size_t            prepped;             /* prepared, not yet taken */
+	pthread_t         prep_th;
+	bool              prep_started, prep_stop;
 	size_t            queued;              /* submitted, not yet finished */
 	bool              stop;
 	int               efd;
@@ -40,6 +52,58 @@ struct hub_work {
 	struct hub       *hub;
 	unsigned          idx;                 /* handed to the next thread */
 };
+
+/* Under w->mu. */
+static void
+work_push(struct hub_job **head, struct hub_job **tail, struct hub_job *j)
+{
+	j->next = NULL;
+	if (*tail != NULL)
+		(*tail)->next = j;
+	else
+		*head = j;
+	*tail = j;
+}
+
+static struct hub_job *
+work_pop(struct hub_job **head, struct hub_job **tail)
+{
+	struct hub_job *j = *head;
+
+	if (j != NULL) {
+		*head = j->next;
+		if (*head == NULL)
+			*tail = NULL;
+		j->next = NULL;
+	}
+	return j;
+}
+
+static void *
+work_prep_main(void *arg)
+{
+	struct hub_work *w = arg;
+	struct hub_job *j;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		/* At shutdown what is queued is still prepared and stored. */
+		while ((w->prep_head == NULL && !w->prep_stop) ||
+		    (w->prep_head != NULL && w->prepped >= HUB_PREP_AHEAD &&
+		    !w->prep_stop))
+			pthread_cond_wait(&w->prep_cv, &w->mu);
+		if ((j = work_pop(&w->prep_head, &w->prep_tail)) == NULL)
+			break;
+		pthread_mutex_unlock(&w->mu);
+		j->prep(j);
+		pthread_mutex_lock(&w->mu);
+		w->prepped++;
+		work_push(&w->head, &w->tail, j);
+		pthread_cond_signal(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
 
 static void *
 work_main(void *arg)
@@ -54,21 +118,16 @@ work_main(void *arg)
 	for (;;) {
 		while (w->head == NULL && !w->stop)
 			pthread_cond_wait(&w->cv, &w->mu);
-		if (w->head == NULL)
+		if ((j = work_pop(&w->head, &w->tail)) == NULL)
 			break;
-		j = w->head;
-		w->head = j->next;
-		if (w->head == NULL)
-			w->tail = NULL;
+		if (j->prep != NULL) {
+			w->prepped--;
+			pthread_cond_signal(&w->prep_cv);
+		}
 		pthread_mutex_unlock(&w->mu);
-		j->next = NULL;
 		j->run(j, s);
 		pthread_mutex_lock(&w->mu);
-		if (w->fin_tail != NULL)
-			w->fin_tail->next = j;
-		else
-			w->fin_head = j;
-		w->fin_tail = j;
+		work_push(&w->fin_head, &w->fin_tail, j);
 		if (write(w->efd, &one, sizeof(one)) < 0) {
 			/* the counter is full: the loop is reading already */
 		}
@@ -127,6 +186,7 @@ hub_work_start(struct hub *h, char *err, size_t errlen)
 	w->efd = -1;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->prep_cv, NULL);
 	h->work = w;
 	if (hub_store_parse_db(h->cfg->db, &kind, &where, err, errlen) == -1)
 		return -1;
@@ -162,7 +222,13 @@ hub_work_start(struct hub *h, char *err, size_t errlen)
 			return -1;
 		}
 	}
+	if (pthread_create(&w->prep_th, NULL, work_prep_main, w) == 0)
+		w->prep_started = true;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!w->prep_started) {
+		snprintf(err, errlen, "work: cannot start the prep thread");
+		return -1;
+	}
 	return 0;
 }
 
@@ -178,12 +244,13 @@ hub_work_submit(struct hub *h, struct hub_job *j)
 		return -1;
 	}
 	w->queued++;
-	if (w->tail != NULL)
-		w->tail->next = j;
-	else
-		w->head = j;
-	w->tail = j;
-	pthread_cond_signal(&w->cv);
+	if (j->prep != NULL) {
+		work_push(&w->prep_head, &w->prep_tail, j);
+		pthread_cond_signal(&w->prep_cv);
+	} else {
+		work_push(&w->head, &w->tail, j);
+		pthread_cond_signal(&w->cv);
+	}
 	pthread_mutex_unlock(&w->mu);
 	return 0;
 }
@@ -210,6 +277,14 @@ hub_work_stop(struct hub *h)
 
 	if (w == NULL)
 		return;
+	/* The prep thread first: what it hands on, the workers store. */
+	pthread_mutex_lock(&w->mu);
+	w->prep_stop = true;
+	pthread_cond_broadcast(&w->prep_cv);
+	pthread_mutex_unlock(&w->mu);
+	if (w->prep_started)
+		pthread_join(w->prep_th, NULL);
+	w->prep_started = false;
 	pthread_mutex_lock(&w->mu);
 	w->stop = true;
 	pthread_cond_broadcast(&w->cv);
@@ -227,6 +302,7 @@ hub_work_stop(struct hub *h)
 		for (int i = 0; i < HUB_WORK_MAX; i++)
 			hub_store_close(w->stores[i]);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->prep_cv);
 	pthread_mutex_destroy(&w->mu);
 	free(w);
 	h->work = NULL;
