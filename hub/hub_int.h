@@ -299,7 +299,6 @@ int  hub_work_start(struct hub *, char *err, size_t errlen);
 void hub_work_stop(struct hub *);
 /* 0, or -1 when the queue is full (answer 503). */
 int  hub_work_submit(struct hub *, struct hub_job *);
-size_t hub_work_queued(struct hub *);
 
 /* calls.c: the API's store calls as jobs. One struct for all of them:
  * a call fills its inputs, its run function (on a worker) the outputs;
@@ -374,8 +373,9 @@ struct hub_batch {
 int  hub_batch_scan(const char *s, size_t len, struct hub_batch *, char *err,
                     size_t errlen);
 void hub_batch_free(struct hub_batch *);
-/* The next entry of an array span (it advances); false at its end. */
-bool hub_batch_next(struct hub_span *it, struct hub_span *entry);
+/* The next entry of an array span that is an object (it advances; the
+ * others are skipped unparsed); false at the array's end. */
+bool hub_batch_next_object(struct hub_span *it, struct hub_span *entry);
 /* The job of POST /v1/agent/results (after its agent's look-up): prep
  * inflates, checks and splits (no store), run stores. */
 void hub_batch_prep(struct hub_job *);

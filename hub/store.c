@@ -228,21 +228,16 @@ hub_store_batch_head_free(struct hub_batch_head *hd)
 	hd->counters = NULL;
 }
 
-/* One entry of an array, parsed alone (exact integers, under the parse
- * budget); NULL when it is not an object (skipped, not parsed) or on
- * error (*bad). */
+/* One object entry of an array, parsed alone (exact integers, under the
+ * parse budget); NULL on error. */
 static cJSON *
-store_entry(const struct hub_span *e, bool *bad)
+store_entry(const struct hub_span *e)
 {
 	char err[256];
 	cJSON *j;
 
-	*bad = false;
-	if (e->n == 0 || e->p[0] != '{')
-		return NULL;
 	if (hub_json_parse(e->p, e->n, &j, err, sizeof(err)) != HUB_IN_OK) {
 		log_error("store: a batch entry: %s", err);
-		*bad = true;
 		return NULL;
 	}
 	return j;
@@ -331,15 +326,13 @@ hub_store_batch_rows(const struct hub_batch *b, int64_t agent_id,
 	for (int a = 0; a < 3; a++) {
 		struct hub_span it = b->arr[a], e;
 
-		while (hub_batch_next(&it, &e)) {
-			bool bad;
-			cJSON *j = store_entry(&e, &bad);
-			int rc = 0;
+		/* Entries that are not objects are skipped unparsed. */
+		while (hub_batch_next_object(&it, &e)) {
+			cJSON *j = store_entry(&e);
+			int rc;
 
-			if (bad)
-				return -1;
 			if (j == NULL)
-				continue;
+				return -1;
 			if (a == 0)
 				rc = store_result(j, agent_id, now_ms, rows, ctx, done);
 			else if (a == 1)

@@ -255,19 +255,6 @@ hub_work_submit(struct hub *h, struct hub_job *j)
 	return 0;
 }
 
-size_t
-hub_work_queued(struct hub *h)
-{
-	size_t n;
-
-	if (h->work == NULL)
-		return 0;
-	pthread_mutex_lock(&h->work->mu);
-	n = h->work->queued;
-	pthread_mutex_unlock(&h->work->mu);
-	return n;
-}
-
 /* At shutdown: the jobs queued run to their end (their requests are
  * answered), then the workers stop. */
 void
