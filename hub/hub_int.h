@@ -7,6 +7,9 @@
  *   store*.c  the store interface (store.h): SQLite or PostgreSQL
  *   server.c  libmicrohttpd on the core loop, held requests, drain
  *   api.c     the endpoints of docs/protocol.md
+ *   tick.c    the once-a-second housekeeping
+ *   work.c    store calls on worker threads; calls.c the calls
+ *   batch.c   batches split by a scanner, stored entry by entry
  *   cli.c     add-agent, check-config and friends
  */
 #ifndef OUTPOST_HUB_INT_H
@@ -428,7 +431,7 @@ void hub_api_handle(struct hub_req *);
 void hub_api_command_changed(struct hub *, const char *id);
 /* hub_store_watch()'s callback (arg: the hub). */
 void hub_api_store_event(int kind, const char *id, void *arg);
-/* Once a second: expiry, lease wake-ups, last_seen, retention. */
+/* tick.c: once a second, expiry, lease wake-ups, last_seen, retention. */
 void hub_api_tick(struct hub *);
 /* Store agents' last_seen, address and version. */
 void hub_api_tick_flush(struct hub *);
