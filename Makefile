@@ -29,7 +29,22 @@ LIB_SRC    = $(CORE_SRC) $(CONFIG_SRC) $(PROTOCOL_SRC) $(SNMP_SRC) $(TRANSPORT_S
 LIB_OBJ    = $(LIB_SRC:%.c=$(BUILD)/%.o)
 # outpost-hub: hub/ on core/, config/ and protocol/ (no SNMP, no libcurl)
 HUB_LIB_SRC = $(filter-out hub/main.c,$(wildcard hub/*.c))
-HUB_LIB_OBJ = $(HUB_LIB_SRC:%.c=$(BUILD)/%.o)
+HUB_LIB_OBJ = $(HUB_LIB_SRC:%.c=$(BUILD)/%.o) $(CONSOLE_OBJ)
+# The operator console (hub/console/, docs/console.md): esbuild bundles it
+# and build.mjs embeds it gzip-compressed as a generated C file. Needs
+# node and hub/console/node_modules (`npm ci`, packaging/deps.sh); without
+# them outpost-hub is built with an empty console (/ says so).
+CONSOLE_DIR  = hub/console
+CONSOLE_SRC  = $(wildcard $(CONSOLE_DIR)/src/*) $(CONSOLE_DIR)/build.mjs \
+               $(CONSOLE_DIR)/package-lock.json
+CONSOLE_C    = $(BUILD)/hub/console_assets.c
+CONSOLE_OBJ  = $(BUILD)/hub/console_assets.o
+CONSOLE_TOOLS := $(shell command -v node >/dev/null 2>&1 && \
+                   test -x $(CONSOLE_DIR)/node_modules/.bin/esbuild && echo yes || echo no)
+# Rebuilt when the tools come or go, not only when the sources change.
+CONSOLE_MODE = $(BUILD)/hub/console.mode
+$(shell mkdir -p $(BUILD)/hub && (echo $(CONSOLE_TOOLS) | cmp -s - $(CONSOLE_MODE) || \
+  echo $(CONSOLE_TOOLS) > $(CONSOLE_MODE)))
 HUB_OBJ    = $(BUILD)/hub/main.o $(HUB_LIB_OBJ) $(CORE_SRC:%.c=$(BUILD)/%.o) \
              $(CONFIG_SRC:%.c=$(BUILD)/%.o) $(PROTOCOL_SRC:%.c=$(BUILD)/%.o)
 HUB_LIBS   = $(shell pkg-config --libs $(HUB_PKGS)) -lm
@@ -44,7 +59,7 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all check unit integration asan bench deps demo clean install docs \
-        uninstall deb man farm
+        uninstall deb man farm swarm bench-fleet screenshots
 
 all: outpost outpost-hub
 
@@ -64,7 +79,28 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
 
+$(CONSOLE_C): $(CONSOLE_SRC) $(CONSOLE_MODE)
+ifeq ($(CONSOLE_TOOLS),yes)
+	node $(CONSOLE_DIR)/build.mjs $(BUILD)/console $@
+else
+	@echo "console: node or $(CONSOLE_DIR)/node_modules missing" \
+	  "(packaging/deps.sh): outpost-hub is built without its console" >&2
+	printf '%s\n' '#include "hub/console.h"' \
+	  'const struct hub_console_asset hub_console_assets[] = {' \
+	  '	{ NULL, NULL, NULL, 0, 0, NULL, false },' '};' > $@
+endif
+
+$(CONSOLE_OBJ): $(CONSOLE_C) hub/console.h
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) -c -o $@ $<
+
 farm: $(FARM_BIN)
+
+# outpost-swarm: many agents' real transports in one process, for the hub
+# group benchmark (bench/swarm.c). Not part of `make all` nor the .deb.
+swarm: $(BUILD)/outpost-swarm
+
+$(BUILD)/outpost-swarm: $(BUILD)/bench/swarm.o $(LIB_OBJ)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(BUILD)/outpost-farm: $(BUILD)/tests/farm/farm.o $(FARM_LIB_OBJ)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(FARM_LIBS)
@@ -99,16 +135,27 @@ asan:
 
 # The benchmarks' peers (onesixtyone, prometheus-snmp-exporter) are
 # installed here only, never by deps or demo.
-bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
+bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN) $(BUILD)/outpost-swarm
 	bash packaging/deps.sh --bench
 	$(TEST_ENV) bench/run
 
+# The hub group on PostgreSQL behind HAProxy, with 10,000 swarm agents and
+# 100 real ones (bench/fleet_bench.py; about 15 minutes, needs root).
+bench-fleet: $(BUILD)/outpost $(BUILD)/outpost-hub $(BUILD)/outpost-swarm
+	bash packaging/deps.sh
+	$(TEST_ENV) /usr/bin/python3 bench/fleet_bench.py $(FLEET_ARGS)
+
 # The README's first command: the packages it needs, build, then the
-# loopback demo.
+# loopback demo; it prints the console's URL and a token (KEEP=1: runs
+# until Ctrl-C).
 demo:
 	bash packaging/deps.sh --demo
 	$(MAKE) all
-	OUTPOST=$(CURDIR)/$(BUILD)/outpost demo/demo.py
+	OUTPOST=$(CURDIR)/$(BUILD)/outpost KEEP=$(KEEP) demo/demo.py
+
+# The console's screenshots in docs/img, taken by its browser tests.
+screenshots: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN)
+	OUTPOST_SCREENSHOTS=docs/img $(TEST_ENV) tests/run integration -k test_console.py
 
 # Debian build and test packages (needs root when some are missing).
 deps:
@@ -171,6 +218,8 @@ uninstall:
 
 # build/deb/outpost_VERSION_ARCH.deb and outpost-hub_VERSION_ARCH.deb
 deb: $(BUILD)/outpost $(BUILD)/outpost-hub
+	@grep -q '"/assets/' $(CONSOLE_C) || { echo "deb: $(BUILD)/outpost-hub" \
+	  "has no console (node/npm missing: packaging/deps.sh)" >&2; exit 1; }
 	bash packaging/build-deb.sh --outpost $(BUILD)/outpost \
 	  --hub $(BUILD)/outpost-hub --out $(BUILD)/deb
 

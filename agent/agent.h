@@ -23,6 +23,7 @@ int cmd_run(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_poll(int argc, char **argv);
 int cmd_transport_selftest(int argc, char **argv);
+int cmd_traps(int argc, char **argv);
 
 /* ---- cli.c: what the SNMP commands share ---- */
 

@@ -87,9 +87,15 @@ struct agent {
 	struct discover_scan *cmd_scans;       /* scans run for commands */
 	struct complain      inv_full;
 	struct profset      *ps;              /* current profiles */
+	struct poll_sweep   *sweep;           /* poll.now for every device */
 	struct rows_budget   rows_budget;     /* tables of the polls in flight */
 	uint64_t             polls, poll_errors, samples;
 	uint64_t             reloads;          /* SIGHUPs applied (status.json) */
+	/* notifications (traps.c) */
+	struct osnmp_trap   *traps;
+	struct config_credential *trap_creds;  /* copies the receiver borrows */
+	size_t               ntrap_creds;
+	uint64_t             event_id, events, traps_queue_reported;
 	bool                 oneshot;          /* outpost poll: no schedule */
 	const struct config_credential *cli_cred;   /* outpost poll's flags */
 	enum { STOP_NONE, STOP_COMMANDS, STOP_UPLOADS } stop_phase;
@@ -114,6 +120,16 @@ void agent_command(struct agent *, const cJSON *cmd);
 void agent_commands_abort(struct agent *, const char *why);
 /* A deep copy that outlives a reload of the configuration. */
 void agent_cred_copy(struct config_credential *dst, const struct config_credential *src);
+
+/* traps.c: the notification receiver of the service */
+int    agent_traps_start(struct agent *);
+void   agent_traps_stop(struct agent *);
+/* After a reload (a->cfg is the new one): restart if [traps] changed. */
+void   agent_traps_reload(struct agent *, const struct config *old);
+/* Counters into the batches, and status (if not NULL) gets "traps". */
+void   agent_traps_counters(struct agent *, cJSON *status);
+cJSON *agent_event_json(const struct osnmp_notification *, const char *device,
+                        uint64_t id);
 
 /* inventory.c */
 struct inv_dev *inv_find(struct agent *, const char *address, unsigned port);
@@ -148,6 +164,12 @@ void poll_release(struct profset *);
  * one sample per profile polled without error, docs/protocol.md. */
 typedef void (*poll_done_cb)(struct inv_dev *, cJSON *samples, const char *err, void *arg);
 int  poll_now(struct inv_dev *, const char *profile, poll_done_cb, void *arg);
+/* Every device allow() lets through, a window at a time; their samples go
+ * out with the normal stream. The count queued; *skipped the others. */
+size_t poll_now_all(struct agent *, const char *profile,
+                    bool (*allow)(const struct config *, const struct inv_dev *),
+                    size_t *skipped);
+void poll_sweep_free(struct agent *);
 
 /* rows.c: the rows of one table while a poll walks it, keyed by
  * instance (O(1) per value), values kept as raw bytes until the sample

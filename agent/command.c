@@ -368,21 +368,17 @@ rcmd_poll_now(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	const cJSON *prof = cJSON_GetObjectItemCaseSensitive(args, "profile");
 	const char *pname = cJSON_IsString(prof) ? prof->valuestring : NULL;
 	char host[256], err[256];
-	unsigned port = (unsigned)cfg->scan.port, n = 0;
+	unsigned port = (unsigned)cfg->scan.port;
 	struct inv_dev *d;
 
 	if (dev == NULL) {
-		/* Every device, now; samples go out with the normal stream. */
-		unsigned skipped = 0;
-		for (d = c->agent->devs; d; d = d->next) {
-			if (!policy_allows_device(cfg, d))
-				skipped++;
-			else
-				n += poll_now(d, pname, NULL, NULL) == 0;
-		}
+		/* Every device, a window at a time (poll.c); samples go out
+		 * with the normal stream. */
+		size_t skipped, queued;
+		queued = poll_now_all(c->agent, pname, policy_allows_device, &skipped);
 		cJSON *data = cJSON_CreateObject();
-		cJSON_AddNumberToObject(data, "devices_polled", n);
-		cJSON_AddNumberToObject(data, "devices_outside_policy", skipped);
+		cJSON_AddNumberToObject(data, "devices_polled", (double)queued);
+		cJSON_AddNumberToObject(data, "devices_outside_policy", (double)skipped);
 		cmd_report(c, "ok", NULL, data);
 		return;
 	}

@@ -202,7 +202,7 @@ rcmd_snmp_walk(struct cmd *c, const cJSON *cmd, const struct config *cfg)
 	char err[256];
 	int64_t v;
 
-	if (osnmp_oid_parse(o->valuestring, root, &len, err, sizeof(err)) == -1) {
+	if (osnmp_oid_parse_root(o->valuestring, root, &len, err, sizeof(err)) == -1) {
 		cmd_refuse(c, "args.oid: %s", err);
 		return;
 	}

@@ -65,6 +65,7 @@ inv_free_all(struct agent *a)
 {
 	struct inv_dev *d, *n;
 
+	poll_sweep_free(a);
 	for (d = a->devs; d; d = n) {
 		n = d->next;
 		poll_device_removed(d);

@@ -20,6 +20,7 @@ static const char main_usage[] =
 "  poll HOST[:PORT]...        poll devices once with profiles (JSON samples)\n"
 "  run -c FILE                run the agent service (hub commands, uploads)\n"
 "  status -c FILE             show a running agent's state\n"
+"  traps [--listen ADDR]      print SNMP notifications as they arrive\n"
 "  check-config -c FILE       validate a configuration file\n"
 "  version                    print the version\n\n"
 "'outpost COMMAND --help' describes each command.\n";
@@ -38,6 +39,7 @@ static const struct {
 	{ "run", cmd_run },
 	{ "transport-selftest", cmd_transport_selftest },
 	{ "status", cmd_status },
+	{ "traps", cmd_traps },
 };
 
 int

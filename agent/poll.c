@@ -10,6 +10,7 @@
  * "no_data": true; the samples go into the transport's open batch.
  */
 #include "agent/agent_int.h"
+#include "protocol/protocol.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
@@ -208,13 +209,29 @@ rows_clear(struct poll_run *r)
 	r->scalars = NULL;
 }
 
+/* A poll's samples into the normal stream (ownership taken). */
+static void
+poll_emit(struct agent *a, cJSON *samples)
+{
+	cJSON *s;
+
+	if (a->transport_closed) {
+		cJSON_Delete(samples);   /* cut short at exit: never accepted */
+		return;
+	}
+	while ((s = cJSON_DetachItemFromArray(samples, 0)) != NULL) {
+		a->samples++;
+		transport_add(a->tp, "samples", s);
+	}
+	cJSON_Delete(samples);
+}
+
 static void
 poll_finish(struct poll_run *r)
 {
 	struct inv_dev *d = r->d;
 	struct agent *a = d->agent;
 	uint64_t now = mono_ms();
-	cJSON *s;
 
 	d->run = NULL;
 	d->last_values = r->values;
@@ -237,17 +254,10 @@ poll_finish(struct poll_run *r)
 		log_complain(&d->slow, now, LOG_LVL_WARN, "poll %s:%u (%s) took %llu ms, "
 		    "longer than its interval", d->address, d->port, d->sys_name,
 		    (unsigned long long)d->duration_ms);
-	if (r->done != NULL) {
+	if (r->done != NULL)
 		r->done(d, r->samples, r->error[0] ? r->error : NULL, r->arg);
-	} else if (a->transport_closed) {
-		cJSON_Delete(r->samples);   /* cut short at exit: never accepted */
-	} else {
-		while ((s = cJSON_DetachItemFromArray(r->samples, 0)) != NULL) {
-			a->samples++;
-			transport_add(a->tp, "samples", s);
-		}
-		cJSON_Delete(r->samples);
-	}
+	else
+		poll_emit(a, r->samples);
 	rows_clear(r);
 	config_credential_clear(&r->cred);
 	poll_release(r->ps);
@@ -662,6 +672,99 @@ poll_now(struct inv_dev *d, const char *profile, poll_done_cb done, void *arg)
 	d->run = r;
 	poll_profile(r);
 	return 0;
+}
+
+/*
+ * poll.now for every device. A sweep starts at most POLL_NOW_WINDOW polls
+ * at a time, in inventory order, and the next as each one ends: 10,000
+ * devices must not open 10,000 sockets and send 10,000 requests in one
+ * pass. A new sweep replaces the devices the current one has not started.
+ */
+#define POLL_NOW_WINDOW 256
+
+struct poll_sweep {
+	struct inv_dev **devs;
+	size_t           n, next;
+	unsigned         inflight;
+	bool             pumping, has_profile;
+	char             profile[PROTO_NAME_MAX + 1];
+};
+
+static void sweep_pump(struct agent *);
+
+static void
+sweep_done(struct inv_dev *d, cJSON *samples, const char *err, void *arg)
+{
+	struct agent *a = arg;
+
+	poll_emit(a, samples);
+	if (a->sweep != NULL) {
+		a->sweep->inflight--;
+		sweep_pump(a);
+	}
+}
+
+static void
+sweep_pump(struct agent *a)
+{
+	struct poll_sweep *s = a->sweep;
+
+	/* A poll that fails at once ends inside poll_now(): its callback
+	 * comes back here, and the outer pass carries on. */
+	if (s == NULL || s->pumping)
+		return;
+	s->pumping = true;
+	while (!a->stopping && s->inflight < POLL_NOW_WINDOW && s->next < s->n) {
+		struct inv_dev *d = s->devs[s->next++];
+
+		s->inflight++;
+		if (poll_now(d, s->has_profile ? s->profile : NULL, sweep_done,
+		    a) == -1)
+			s->inflight--;   /* already polling, or no credential */
+	}
+	s->pumping = false;
+	if (s->inflight == 0 && (s->next >= s->n || a->stopping))
+		poll_sweep_free(a);
+}
+
+size_t
+poll_now_all(struct agent *a, const char *profile,
+    bool (*allow)(const struct config *, const struct inv_dev *),
+    size_t *skipped)
+{
+	struct poll_sweep *s = a->sweep;
+	size_t n = 0;
+
+	*skipped = 0;
+	if (s == NULL) {
+		s = a->sweep = xcalloc(1, sizeof(*s));
+	} else {
+		free(s->devs);   /* not started yet: replaced */
+		s->devs = NULL;
+	}
+	s->devs = xcalloc(a->ndevs ? a->ndevs : 1, sizeof(*s->devs));
+	for (struct inv_dev *d = a->devs; d && n < a->ndevs; d = d->next) {
+		if (allow(a->cfg, d))
+			s->devs[n++] = d;
+		else
+			(*skipped)++;
+	}
+	s->n = n;
+	s->next = 0;
+	s->has_profile = profile != NULL;
+	snprintf(s->profile, sizeof(s->profile), "%s", profile ? profile : "");
+	sweep_pump(a);
+	return n;
+}
+
+void
+poll_sweep_free(struct agent *a)
+{
+	if (a->sweep == NULL)
+		return;
+	free(a->sweep->devs);
+	free(a->sweep);
+	a->sweep = NULL;
 }
 
 static void

@@ -332,7 +332,7 @@ cmd_walk(int argc, char **argv)
 		return rc == -2 ? 0 : rc;
 	if (argc - pos > 1)
 		return cli_usage_error("walk", "one OID at most (got %d)", argc - pos);
-	if (pos < argc && osnmp_oid_parse(argv[pos], root, &rootlen, err, sizeof(err)) == -1)
+	if (pos < argc && osnmp_oid_parse_root(argv[pos], root, &rootlen, err, sizeof(err)) == -1)
 		return cli_usage_error("walk", "%s", err);
 	if ((rc = query_start(&q)) != 0) {
 		cli_snmp_free(&q.cli);

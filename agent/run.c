@@ -85,6 +85,9 @@ agent_write_status(struct agent *a)
 	cJSON_AddNumberToObject(o, "commands_failed", (double)a->commands_failed);
 	cJSON_AddNumberToObject(o, "commands_refused", (double)a->commands_refused);
 	cJSON_AddNumberToObject(o, "reloads", (double)a->reloads);
+	cJSON_AddNumberToObject(o, "events", (double)a->events);
+	cJSON_AddNumberToObject(o, "dropped_events", (double)st.dropped_events);
+	agent_traps_counters(a, o);
 	cJSON_AddItemToObject(o, "schedule", agent_schedule_json(a));
 	text = cJSON_Print(o);
 	cJSON_Delete(o);
@@ -109,6 +112,7 @@ agent_status_cb(struct loop *l, struct loop_timer *t, void *arg)
 	transport_set_counter(a->tp, "polls", (double)a->polls);
 	transport_set_counter(a->tp, "poll_errors", (double)a->poll_errors);
 	transport_set_counter(a->tp, "samples", (double)a->samples);
+	transport_set_counter(a->tp, "events", (double)a->events);
 	loop_timer_arm(l, t, STATUS_EVERY_MS);
 }
 
@@ -179,7 +183,7 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 {
 	struct agent *a = arg;
 	struct config_errors errs;
-	struct config *cfg;
+	struct config *cfg, *old;
 	char err[256], restart[512];
 	bool had_polls = a->ps != NULL && a->ps->n > 0, reschedule, rescan;
 
@@ -214,8 +218,11 @@ agent_signal_reload(struct loop *l, int signo, void *arg)
 	 * reads the new config, which has the same [scan]. */
 	if (rescan)
 		discover_stop(a, false);
-	config_free(a->cfg);
+	old = a->cfg;
 	a->cfg = cfg;
+	if (!a->stopping)
+		agent_traps_reload(a, old);
+	config_free(old);
 	log_set_level((enum log_level)cfg->agent.log_level);
 	if (reschedule)
 		poll_reschedule_all(a);
@@ -435,6 +442,15 @@ cmd_run(int argc, char **argv)
 		return 1;
 	}
 	inv_load(&a);
+	if (agent_traps_start(&a) == -1) {
+		transport_free(a.tp);
+		osnmp_engine_free(a.eng);
+		inv_free_all(&a);
+		poll_release(a.ps);
+		loop_free(a.loop);
+		config_free(a.cfg);
+		return 1;
+	}
 	discover_start(&a);
 	loop_timer_arm(a.loop, &a.status_timer, 0);
 	log_info("outpost %s: hub %s, state %s, %zu credentials, %zu allowed networks",
@@ -445,6 +461,7 @@ cmd_run(int argc, char **argv)
 	loop_run(a.loop);
 	agent_write_status(&a);
 	discover_stop(&a, true);
+	agent_traps_stop(&a);
 	loop_timer_disarm(a.loop, &a.flush_timer);
 	if (!a.transport_closed)
 		transport_shutdown(a.tp);

@@ -75,6 +75,28 @@ print_schedule(const cJSON *sched)
 	}
 }
 
+/* [traps]: what arrived and what was dropped, and why. */
+static void
+print_traps(const cJSON *o)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(o, "traps");
+	const char *engid;
+
+	if (!cJSON_IsObject(t))
+		return;
+	printf("notifications:    %.0f received (%.0f informs acked), %.0f events "
+	    "dropped\n", num(t, "received"), num(t, "informs_acked"),
+	    num(o, "dropped_events"));
+	printf("  refused:        %.0f community, %.0f auth, %.0f time window, "
+	    "%.0f rate, %.0f malformed, %.0f queue full\n",
+	    num(t, "dropped_community"), num(t, "dropped_auth"),
+	    num(t, "dropped_time_window"), num(t, "dropped_rate"),
+	    num(t, "malformed"), num(t, "queue_full"));
+	engid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(t, "engine_id"));
+	if (engid != NULL)
+		printf("  v3 engine:      %s (boots %.0f)\n", engid, num(t, "engine_boots"));
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -126,6 +148,7 @@ cmd_status(int argc, char **argv)
 		print_schedule(cJSON_GetObjectItemCaseSensitive(o, "schedule"));
 	printf("commands:         %.0f ok, %.0f failed, %.0f refused\n",
 	    num(o, "commands_ok"), num(o, "commands_failed"), num(o, "commands_refused"));
+	print_traps(o);
 	cJSON_Delete(o);
 	return alive ? 0 : 1;
 }

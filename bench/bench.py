@@ -16,8 +16,13 @@ when a tool does not run. Devices are real snmpd instances on loopback.
   (f) the device farm (build/outpost-farm): one poll cycle of 10,000
       simulated devices against prometheus-snmp-exporter, and a
       16,000-row table against snmpbulkwalk: bench/farm_bench.py.
+  (g) notifications received per second with 0 loss, outpost traps
+      against snmptrapd -f -Lf, same sender: bench/trap_bench.py.
   (e) outpost-hub (OUTPOST_HUB): held polls, delivery latency, ingest:
       bench/hub_bench.py. No peer: peer and ratio are "-".
+  (g) with BENCH_FLEET=1 only (about 15 minutes): a hub group on
+      PostgreSQL behind HAProxy, its own table (bench/fleet_bench.py,
+      also `make bench-fleet`; BENCH_FLEET_ARGS passes its options).
 """
 
 import os
@@ -37,6 +42,7 @@ import hub_amplify  # noqa: E402  (bench/: a 60 MiB amplification upload)
 import farm_bench  # noqa: E402  (bench/: 10,000 farm devices, a 16,000-row table)
 import v3_bench  # noqa: E402  (bench/: a full v3 walk of snmpd)
 import scan_bench  # noqa: E402  (bench/: a /16 in a silent namespace)
+import trap_bench  # noqa: E402  (bench/: notifications vs snmptrapd)
 import benchtable  # noqa: E402
 
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(HERE, "..", "build", "outpost")
@@ -153,11 +159,16 @@ def main():
               file=sys.stderr)
     for r in farm_bench.run(env, OUTPOST):
         row(*r)
+    for r in trap_bench.run(env, OUTPOST):
+        row(*r)
     for name, value, unit in (hub_bench.run(os.path.abspath(HUB)) +
                               hub_amplify.run(os.path.abspath(HUB))):
         name = name[4:] if name.startswith("hub ") else name
         rows.append((f"hub: {name}", str(value), "-", "-", unit))
     benchtable.print_table(rows, "hub rows have no peer")
+    if os.environ.get("BENCH_FLEET") == "1":
+        fleet = [sys.executable, os.path.join(HERE, "fleet_bench.py")]
+        subprocess.run(fleet + os.environ.get("BENCH_FLEET_ARGS", "").split(), check=True)
 
 
 if __name__ == "__main__":

@@ -23,3 +23,21 @@ def print_table(rows, note=""):
     print("ratio = outpost / peer (lower is better for time, memory and bytes; "
           "higher for OIDs per CPU-s; 1.00 for devices found means the same count)"
           + (f"; {note}" if note else ""))
+
+
+TARGET_HEAD = ("figure", "outpost", "target", "persistent baseline", "poll wait", "met")
+
+
+def print_targets(rows, note=""):
+    """Rows of (figure, measured, target, baseline, poll wait, met): text
+    cells, for figures judged against a target rather than a peer
+    (bench/fleet_bench.py)."""
+    out = [tuple(str(c) for c in r) for r in rows]
+    widths = [max(len(r[i]) for r in out + [TARGET_HEAD]) for i in range(6)]
+    line = "  ".join("{:<%d}" % w for w in widths)
+    print(line.format(*TARGET_HEAD))
+    print(line.format(*("-" * w for w in widths)))
+    for r in out:
+        print(line.format(*r).rstrip())
+    if note:
+        print(note)

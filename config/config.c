@@ -6,9 +6,13 @@
 
 #include <stdio.h>
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 /* Messages quote the file; a terminal must not interpret what it holds. */
 static char *
@@ -129,6 +133,23 @@ cfg_check_refs(const char *path, const struct config *cfg, struct config_errors 
 			    cfg->scan.credentials.line, n, n);
 			cfg_errors_add(errs, msg);
 		}
+	}
+	for (size_t i = 0; i < cfg->traps.credentials.count; i++) {
+		const char *n = cfg->traps.credentials.items[i];
+		const struct config_credential *c = config_credential_find(cfg, n);
+		if (c == NULL)
+			snprintf(msg, sizeof(msg), "%s:%d: [traps] credentials names "
+			    "'%.64s', but there is no [credential %.64s] section", path,
+			    cfg->traps.credentials.line, n, n);
+		else if (c->version != CFG_SNMP_V3)
+			snprintf(msg, sizeof(msg), "%s:%d: [traps] credentials names "
+			    "'%.64s', a version %s credential: list version 3 ones "
+			    "here and v1/v2c communities in [traps] communities", path,
+			    cfg->traps.credentials.line, n,
+			    config_version_name(c->version));
+		else
+			continue;
+		cfg_errors_add(errs, msg);
 	}
 	config_builtin_profile_names(names, sizeof(names));
 	for (size_t i = 0; i < cfg->poll.profiles.count; i++) {
@@ -329,4 +350,76 @@ config_free(struct config *cfg)
 	cfg_root_free(&cfg_schema, cfg);
 	free(cfg->path);
 	free(cfg);
+}
+
+int
+config_udp_endpoint(const char *s, struct sockaddr_storage *out,
+    unsigned *outlen, char *err, size_t errlen)
+{
+	char host[64];
+	const char *p, *colon;
+	char *end;
+	unsigned long port;
+	bool v6 = strncmp(s, "udp6:", 5) == 0;
+	size_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (!v6 && strncmp(s, "udp:", 4) != 0) {
+		snprintf(err, errlen, "'%.64s' must be udp:ADDR:PORT or "
+		    "udp6:[ADDR]:PORT", s);
+		return -1;
+	}
+	p = s + (v6 ? 5 : 4);
+	if (v6) {
+		const char *close = strchr(p, ']');
+		if (*p != '[' || close == NULL || close[1] != ':') {
+			snprintf(err, errlen, "'%.64s': an IPv6 address goes in "
+			    "brackets, udp6:[ADDR]:PORT", s);
+			return -1;
+		}
+		n = (size_t)(close - p - 1);
+		p++;
+		colon = close + 1;
+	} else {
+		if ((colon = strrchr(p, ':')) == NULL) {
+			snprintf(err, errlen, "'%.64s' has no :PORT", s);
+			return -1;
+		}
+		n = (size_t)(colon - p);
+	}
+	if (n == 0 || n >= sizeof(host)) {
+		snprintf(err, errlen, "'%.64s' has no address", s);
+		return -1;
+	}
+	memcpy(host, p, n);
+	host[n] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || errno != 0 ||
+	    port < 1 || port > 65535) {
+		snprintf(err, errlen, "'%.64s': the port must be 1-65535", s);
+		return -1;
+	}
+	if (v6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)out;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1) {
+			snprintf(err, errlen, "'%.64s': '%s' is not a numeric IPv6 "
+			    "address", s, host);
+			return -1;
+		}
+		*outlen = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)out;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1) {
+			snprintf(err, errlen, "'%.64s': '%s' is not a numeric IPv4 "
+			    "address (IPv6: udp6:[ADDR]:PORT)", s, host);
+			return -1;
+		}
+		*outlen = sizeof(*a);
+	}
+	return 0;
 }

@@ -105,6 +105,15 @@ struct config_poll {
 	int                   max_rows;      /* per table of a profile */
 };
 
+/* [traps]: SNMP notifications received and forwarded as events */
+struct config_traps {
+	struct config_strings listen;        /* udp:ADDR:PORT, udp6:[ADDR]:PORT */
+	struct config_strings communities;   /* v1/v2c; secret */
+	struct config_strings credentials;   /* [credential] names, v3 users */
+	int                   rate;          /* notifications/s per source */
+	int                   queue_max;     /* waiting in the receive buffer */
+};
+
 /* [profile NAME]: a user profile: scalars and table columns to poll */
 struct config_profile {
 	char                 *name;
@@ -119,6 +128,7 @@ struct config {
 	struct config_policy      policy;
 	struct config_scan        scan;
 	struct config_poll        poll;
+	struct config_traps       traps;
 	struct config_profile    *profiles;
 	size_t                    nprofiles;
 	struct config_credential *creds;
@@ -194,6 +204,12 @@ void config_builtin_profile_names(char *buf, size_t len);
  * parsing and limits as in the file. 0, or -1 with a message. */
 int  config_set(struct config *, const char *section, const char *key,
                 const char *value, char *err, size_t errlen);
+/* A [traps] listen item, "udp:ADDR:PORT" or "udp6:[ADDR]:PORT" (numeric
+ * addresses only), into out (a struct sockaddr_in or sockaddr_in6,
+ * *outlen set). 0 or -1 with a message naming the problem. */
+struct sockaddr_storage;
+int  config_udp_endpoint(const char *s, struct sockaddr_storage *out,
+                         unsigned *outlen, char *err, size_t errlen);
 /* [policy] allow_networks, or the [scan] networks when it is empty. */
 const struct config_addrs *config_allowed_networks(const struct config *);
 

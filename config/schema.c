@@ -301,6 +301,57 @@ static const struct cfg_key poll_keys[] = {
 };
 #undef PO
 
+/* ---- [traps] ------------------------------------------------------- */
+
+#define T struct config_traps
+static const struct cfg_key traps_keys[] = {
+	{ CFG_STRINGS(T, listen),
+	  .doc = "Where notifications are received: udp:ADDR:PORT or "
+	         "udp6:[ADDR]:PORT, numeric (udp:0.0.0.0:162 is usual; port 162 "
+	         "needs CAP_NET_BIND_SERVICE, which the systemd unit grants). "
+	         "Empty: no receiver." },
+	{ CFG_STRINGS(T, communities), .flags = CFG_F_SECRET,
+	  .doc = "Communities accepted from SNMPv1/v2c notifications; others are "
+	         "dropped and counted. Empty: v1/v2c notifications are dropped." },
+	{ CFG_STRINGS(T, credentials),
+	  .doc = "[credential] names of version 3 whose USM users may send "
+	         "traps and informs (informs are answered with this agent's own "
+	         "engine ID, kept in state_dir)." },
+	{ CFG_INT(T, rate), .def = "1000", .min = 1, .max = 1000000,
+	  .doc = "Notifications per second accepted from one source address "
+	         "(a token bucket with a burst of one second); the rest are "
+	         "dropped and counted." },
+	{ CFG_INT(T, queue_max), .def = "4096", .min = 16, .max = 1000000,
+	  .doc = "Notifications that may wait to be read: sizes the socket's "
+	         "receive buffer (1 KiB each, within the kernel's limit); what "
+	         "overflows it is counted in dropped_events." },
+};
+#undef T
+
+static void
+cfg_traps_check(const void *obj, struct cfg_report *r)
+{
+	const struct config_traps *t = obj;
+	struct sockaddr_storage ss;
+	unsigned sl;
+	char err[256];
+
+	if (t->listen.count > 16)
+		cfg_reportf(r, "listen", "listen takes at most 16 addresses");
+	for (size_t i = 0; i < t->listen.count; i++)
+		if (config_udp_endpoint(t->listen.items[i], &ss, &sl, err,
+		    sizeof(err)) == -1)
+			cfg_reportf(r, "listen", "listen: %s", err);
+	for (size_t i = 0; i < t->communities.count; i++)
+		if (strlen(t->communities.items[i]) > 255)
+			cfg_reportf(r, "communities", "communities: one is longer "
+			    "than 255 characters");
+	if (t->listen.count > 0 && t->communities.count == 0 &&
+	    t->credentials.count == 0)
+		cfg_reportf(r, "listen", "listen is set but neither communities nor "
+		    "credentials: every notification would be dropped");
+}
+
 /* ---- [profile NAME] ------------------------------------------------ */
 
 #define PR struct config_profile
@@ -452,6 +503,11 @@ static const struct cfg_section cfg_sections[] = {
 	         "sent to the hub when it changes." },
 	{ CFG_SECTION(R, "poll", struct config_poll, poll, poll_keys),
 	  .doc = "Scheduled polling of every discovered device." },
+	{ CFG_SECTION(R, "traps", struct config_traps, traps, traps_keys),
+	  .check = cfg_traps_check,
+	  .doc = "SNMP notifications (v1 and v2c traps, v3 traps and informs) "
+	         "received on the agent's loop and sent to the hub as events "
+	         "(docs/protocol.md). A file with communities must be chmod 600." },
 	{ CFG_NAMED_SECTION(R, "profile", struct config_profile, profiles,
 	      nprofiles, profile_keys),
 	  .check = cfg_profile_check, .builtin_profiles = true,

@@ -5,12 +5,15 @@
 reference hub (outpost-hub) and the agent (outpost run). The agent
 discovers the devices, polls them and long-polls the hub for commands;
 we read the inventory and live samples from the hub's operator API, send
-commands through it and print their results. Only loopback is used.
+commands through it and print their results, then print the console's
+URL and a token (KEEP=1: and keep running until Ctrl-C). Only loopback
+is used.
 """
 
 import datetime
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,8 @@ BUILD = os.path.join(HERE, "..", "build")
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(BUILD, "outpost")
 HUB = os.environ.get("OUTPOST_HUB") or os.path.join(BUILD, "outpost-hub")
 NET, PORT, NDEV = "127.0.90.0/27", 1161, 20
+# make demo KEEP=1: leave it all running for the console until Ctrl-C
+KEEP = os.environ.get("KEEP", "") not in ("", "0")
 
 
 def when(ms):
@@ -98,6 +103,12 @@ def main():
                          log_level="info").start()
         token = hub.add_agent("site-1")
         print(f"hub on http://127.0.0.1:{hub.port}; agent 'site-1' added")
+        # A token for the console with the operator role (outpost-hub
+        # add-token): it may look and send commands, not manage the hub.
+        operator = hub.cli("add-token", "demo", "--role", "operator").stdout.strip()
+        console = (f"console: http://127.0.0.1:{hub.port}/  sign in with the "
+                   f"operator token: {operator}")
+        print(console)
 
         step("starting the agent: outpost run -c outpost.ini")
         agent = AgentProcess(OUTPOST, os.path.join(tmp, "agent"),
@@ -154,6 +165,22 @@ def main():
             step("outpost status -c outpost.ini")
             fresh_status(agent, int(time.time() * 1000))
             subprocess.run([OUTPOST, "status", "-c", agent.ini], env=client_env())
+
+            step("the operator console (docs/console.md)")
+            print(console)
+            if KEEP:
+                print("running until Ctrl-C (KEEP=1)", flush=True)
+                # Ctrl-C (or SIGTERM) ends the wait even when started from
+                # a shell that set SIGINT to be ignored (a background job).
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+                signal.signal(signal.SIGTERM, signal.default_int_handler)
+                try:
+                    while True:
+                        time.sleep(3600)
+                except KeyboardInterrupt:
+                    print()
+            else:
+                print("(make demo KEEP=1 keeps everything running for it)")
         finally:
             step("stopping the agent, the hub and the devices")
             agent.stop()

@@ -48,6 +48,11 @@ hub_api_route(const char *method, const char *url, char *arg, size_t arglen,
 
 	*allow = NULL;
 	arg[0] = '\0';
+	/* operator.c's routes and /metrics first (GET .../commands is the
+	 * history, POST queues) */
+	if ((r = hub_op_route(method, url, arg, arglen, allow)) != HUB_R_NONE ||
+	    *allow != NULL)
+		return r;
 	if (strcmp(url, "/healthz") == 0) {
 		r = HUB_R_HEALTHZ;
 	} else if (strcmp(url, "/v1/agent/commands") == 0) {
@@ -68,6 +73,8 @@ hub_api_route(const char *method, const char *url, char *arg, size_t arglen,
 			r = HUB_R_DEVICES;
 		} else if (strcmp(rest, "/samples") == 0) {
 			r = HUB_R_SAMPLES;
+		} else if (strcmp(rest, "/events") == 0) {
+			r = HUB_R_EVENTS;
 		}
 	} else if (strncmp(url, "/v1/commands/", 13) == 0) {
 		rest = api_path_arg(url + 13, arg, arglen, HUB_ID_MAX);
@@ -91,7 +98,7 @@ hub_api_body_max(enum hub_route r)
 	case HUB_R_CMD_POST:
 		return PROTO_COMMAND_MAX_BYTES;
 	default:
-		return 0;
+		return hub_op_body_max(r);
 	}
 }
 
@@ -149,7 +156,6 @@ api_touch(struct hub_req *r)
 int
 hub_api_auth(struct hub_req *r)
 {
-	struct hub *h = r->hub;
 	unsigned char hash[HUB_HASH_LEN];
 	const char *a, *tok;
 
@@ -172,11 +178,12 @@ hub_api_auth(struct hub_req *r)
 	}
 	hub_token_hash(tok, strlen(tok), hash);
 	if (!api_agent_route(r->route)) {
-		if (CRYPTO_memcmp(hash, h->admin_hash, HUB_HASH_LEN) != 0) {
-			api_unauthorized(r, "not the admin token");
-			return -1;
-		}
-		return 0;
+		const char *why = NULL;
+		int rc = hub_op_auth(r, hash, &why);
+
+		if (rc == -1 && why != NULL)
+			api_unauthorized(r, why);
+		return rc;
 	}
 	/* The agent is looked up by the route's store call (calls.c),
 	 * off the loop: api_agent_done(). */
@@ -200,9 +207,8 @@ api_taken(struct hub_req *r)
 	return c;
 }
 
-/* r waits for c; false when it was answered instead (503). */
-static bool
-api_call(struct hub_req *r, struct hub_call *c)
+bool
+hub_api_call(struct hub_req *r, struct hub_call *c)
 {
 	if (c == NULL) {
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -328,7 +334,7 @@ api_poll_submit(struct hub_req *r, const char *ack)
 	struct hub_call *c = api_agent_call(r, hub_call_poll);
 
 	if (c == NULL) {
-		(void)api_call(r, c);
+		(void)hub_api_call(r, c);
 		return;
 	}
 	if (ack != NULL)
@@ -342,7 +348,7 @@ api_poll_submit(struct hub_req *r, const char *ack)
 		c->poll.max_commands = HUB_POLL_MAX_COMMANDS;
 		c->poll.max_bytes = HUB_POLL_MAX_BYTES;
 	}
-	(void)api_call(r, c);
+	(void)hub_api_call(r, c);
 }
 
 static void
@@ -471,7 +477,7 @@ api_results(struct hub_req *r, struct hub_call *c)
 			return;
 		}
 		/* The agent first: a stranger's body is never inflated. */
-		(void)api_call(r, api_agent_call(r, hub_call_auth));
+		(void)hub_api_call(r, api_agent_call(r, hub_call_auth));
 		return;
 	}
 	if (c->job.run == hub_call_auth) {
@@ -484,9 +490,10 @@ api_results(struct hub_req *r, struct hub_call *c)
 			if (b != NULL) {
 				b->job.prep = hub_batch_prep;
 				b->upload = r->body;
+				b->wire = r->body.len;
 				hub_buf_init(&r->body, 0);
 			}
-			(void)api_call(r, b);
+			(void)hub_api_call(r, b);
 		}
 		goto out;
 	}
@@ -507,6 +514,15 @@ api_results(struct hub_req *r, struct hub_call *c)
 	log_debug("agent %s: batch %lld %s", r->agent->name,
 	    (long long)c->batch_id, c->stored ? "stored" : "was stored before");
 	hub_store_each_id(&c->ids, api_command_done_cb, h);
+	if (c->stored) {
+		h->events++;
+		hub_events_batch_stored(h, r->agent->id, c->had_events);
+		hub_op_samples_wake(h, r->agent->name);
+	}
+	h->stats.batches += c->stored;
+	h->stats.batches_dup += !c->stored;
+	h->stats.batch_bytes += c->wire;
+	h->stats.batch_json_bytes += c->json_bytes;
 	if ((o = cJSON_CreateObject()) != NULL) {
 		char idtxt[24];
 
@@ -522,9 +538,8 @@ out:
 
 /* ---- operator API ---- */
 
-/* An operator call naming an agent, done: 0, or -1 answered. */
-static int
-api_named_done(struct hub_req *r, struct hub_call *c)
+int
+hub_api_named_done(struct hub_req *r, struct hub_call *c)
 {
 	if (c->agent_id == 0 && c->job.rc < 0) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
@@ -597,13 +612,14 @@ api_command_post(struct hub_req *r, struct hub_call *c)
 		c->text = xstrdup(txt);
 		c->now_ms = now;
 		c->expires_ms = now + h->cfg->command_ttl;
+		snprintf(c->who, sizeof(c->who), "%s", r->who);
 	}
 	cJSON_free(txt);
 	cJSON_Delete(cmd);
-	(void)api_call(r, c);
+	(void)hub_api_call(r, c);
 	return;
 done:
-	if (api_named_done(r, c) == -1)
+	if (hub_api_named_done(r, c) == -1)
 		goto out;
 	if (c->job.rc < 0) {
 		log_complain(&h->store_complain, loop_now_ms(h->loop), LOG_LVL_ERROR,
@@ -611,8 +627,9 @@ done:
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		goto out;
 	}
-	log_debug("command %s queued for %s", c->id, r->arg);
+	log_debug("command %s queued for %s by %s", c->id, r->arg, r->who);
 	h->events++;
+	h->stats.commands_queued++;
 	if ((a = hub_agent_find(h, c->agent_id)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 	if ((o = cJSON_CreateObject()) != NULL)
@@ -643,7 +660,7 @@ api_command_get(struct hub_req *r, struct hub_call *c)
 		}
 		if ((c = hub_call_new(hub_call_command_get)) != NULL)
 			snprintf(c->id, sizeof(c->id), "%.*s", HUB_ID_MAX, r->arg);
-		(void)api_call(r, c);
+		(void)hub_api_call(r, c);
 		return;
 	}
 	if (c->job.rc == 1) {
@@ -673,7 +690,7 @@ hub_api_command_changed(struct hub *h, const char *id)
 	h->events++;
 	for (; r != NULL; r = next) {
 		next = r->cw_next;
-		if (strcmp(r->arg, id) == 0)
+		if (r->route == HUB_R_CMD_GET && strcmp(r->arg, id) == 0)
 			hub_req_wake(r, HUB_WAKE_EVENT);
 	}
 }
@@ -690,7 +707,10 @@ hub_api_store_event(int kind, const char *id, void *arg)
 	h->events++;
 	if (kind == 'c')
 		hub_api_command_changed(h, id);
-	else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
+	else if (kind == 'e') {
+		if (parse_int(id, 1, INT64_MAX, &agent) == 0)
+			hub_events_wake(h, agent);
+	} else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
 	    (a = hub_agent_find(h, agent)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 }
@@ -703,7 +723,7 @@ api_agents(struct hub_req *r, struct hub_call *c)
 	cJSON *rows, *out, *e;
 
 	if (c == NULL) {
-		(void)api_call(r, hub_call_new(hub_call_agents));
+		(void)hub_api_call(r, hub_call_new(hub_call_agents));
 		return;
 	}
 	rows = c->json;
@@ -756,14 +776,16 @@ api_agents(struct hub_req *r, struct hub_call *c)
 		cJSON_AddBoolToObject(o, "polling", a != NULL && (a->poll != NULL ||
 		    (a->last_seen_ms > 0 && wall - a->last_seen_ms <
 		    API_POLLING_RECENT_MS)));
+		hub_op_agent_more(o, e);   /* online, last batch's counters */
 	}
 	cJSON_Delete(rows);
 	hub_respond_json(r, MHD_HTTP_OK, out);
 }
 
-/* since, until, limit and cursor of GET samples (docs/protocol.md). */
-static int
-api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
+/* since, until, limit and cursor of GET samples and events
+ * (docs/protocol.md). */
+int
+hub_api_page(struct hub_req *r, struct hub_samples_page *pg)
 {
 	const char *since = hub_req_query(r, "since");
 	const char *until = hub_req_query(r, "until");
@@ -777,7 +799,8 @@ api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
 	if ((since != NULL && parse_int(since, 0, INT64_MAX, &pg->since) == -1) ||
 	    (until != NULL && parse_int(until, 0, INT64_MAX, &pg->until) == -1)) {
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "since and until must be "
-		    "times in ms since 1970 (the samples' ts)");
+		    "times in ms since 1970 (the samples' ts, the events' "
+		    "received)");
 		return -1;
 	}
 	if (limit != NULL && parse_int(limit, 1, API_SAMPLES_LIMIT_MAX, &n) == -1) {
@@ -805,6 +828,7 @@ api_samples_page(struct hub_req *r, struct hub_samples_page *pg)
 static void
 api_list(struct hub_req *r, struct hub_call *c)
 {
+	struct hub *h = r->hub;
 	size_t len;
 
 	if (c != NULL)
@@ -821,22 +845,33 @@ api_list(struct hub_req *r, struct hub_call *c)
 			    "device=ADDRESS[:PORT] is required");
 			return;
 		}
-		if (api_samples_page(r, &c->page) == -1) {
+		if (hub_api_page(r, &c->page) == -1 ||
+		    hub_op_samples_wait(r) == -1) {
 			hub_call_free(c);
 			return;
 		}
 	}
 	if (c != NULL)
 		snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
-	(void)api_call(r, c);
+	(void)hub_api_call(r, c);
 	return;
 done:
-	if (api_named_done(r, c) == -1)
+	if (hub_api_named_done(r, c) == -1)
 		goto out;
 	if (c->job.rc < 0) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		goto out;
 	}
+	if (r->route == HUB_R_SAMPLES && c->out.len <= 2 &&
+	    h->events != c->events && !h->draining &&
+	    loop_now_ms(h->loop) < r->deadline_ms) {
+		/* A batch may have come while the store was read. */
+		hub_call_free(c);
+		api_list(r, NULL);
+		return;
+	}
+	if (r->route == HUB_R_SAMPLES && hub_op_samples_hold(r, c->out.len))
+		goto out;   /* nothing new yet: held (operator.c) */
 	if (r->route == HUB_R_SAMPLES && c->page.more)
 		snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
 		    (long long)c->page.last_ts, (long long)c->page.last_id);
@@ -852,6 +887,28 @@ hub_api_handle(struct hub_req *r)
 	struct hub *h = r->hub;
 	struct hub_call *c = api_taken(r);
 
+	if (r->op_lookup) {
+		/* An operator's token other than the admin file's: looked up
+		 * first (operator.c), then the route runs as if called anew. */
+		const char *why = NULL;
+		int rc;
+
+		if (c == NULL) {
+			if ((c = hub_call_new(hub_call_token)) != NULL)
+				memcpy(c->hash, r->tok_hash, HUB_HASH_LEN);
+			(void)hub_api_call(r, c);
+			return;
+		}
+		r->op_lookup = false;
+		rc = hub_op_auth_done(r, c, &why);
+		hub_call_free(c);
+		c = NULL;
+		if (rc == -1) {
+			if (why != NULL)
+				api_unauthorized(r, why);
+			return;
+		}
+	}
 	switch (r->route) {
 	case HUB_R_HEALTHZ:
 		if (h->draining)
@@ -881,8 +938,14 @@ hub_api_handle(struct hub_req *r)
 	case HUB_R_SAMPLES:
 		api_list(r, c);
 		break;
+	case HUB_R_EVENTS:
+		hub_events_get(r, c);
+		break;
 	case HUB_R_NONE:
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");
+		break;
+	default:
+		hub_op_handle(r, c);   /* operator.c, metrics.c */
 		break;
 	}
 }

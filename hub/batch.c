@@ -114,8 +114,11 @@ scan_key_is(const char *k, size_t n, const char *want)
 /* The members the hub reads besides the arrays, parsed one by one. */
 static const char *const batch_head_keys[] = {
 	"batch_id", "agent_version", "created_ms", "dropped_samples", "counters",
+	"dropped_events",
 };
-static const char *const batch_arrays[] = { "results", "inventory", "samples" };
+static const char *const batch_arrays[] = {
+	"results", "inventory", "samples", "events",
+};
 
 static int
 scan_member(struct hub_batch *b, const char *k, size_t kn, const char *v,
@@ -233,10 +236,15 @@ void
 hub_batch_run(struct hub_job *j, struct hub_store *s)
 {
 	struct hub_call *c = (struct hub_call *)j;
+	struct hub_span it, e;
 
 	if (c->batch == NULL)
 		return;   /* refused by prep: c->http says why */
 	c->batch_id = c->batch->batch_id;
+	/* an events entry: the event waiters look (events.c) */
+	it = c->batch->arr[3];
+	c->had_events = hub_batch_next_object(&it, &e);
+	c->json_bytes = c->jlen;
 	hub_buf_init(&c->ids, (size_t)64 << 20);
 	if (hub_store_batch(s, c->agent_id, c->batch, c->batch_id, wall_ms(),
 	    &c->stored, hub_call_add_id, c) == -1) {

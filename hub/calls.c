@@ -34,6 +34,9 @@ hub_call_free(struct hub_call *c)
 	hub_buf_free(&c->ids);
 	hub_buf_free(&c->agents);
 	cJSON_Delete(c->json);
+	if (c->more_free != NULL)
+		c->more_free(c->more);
+	explicit_bzero(c->token, sizeof(c->token));
 	free(c);
 }
 
@@ -93,7 +96,7 @@ hub_call_command_add(struct hub_job *j, struct hub_store *s)
 	if (j->rc <= 0)
 		return;
 	j->rc = hub_store_command_add(s, c->agent_id, c->id, c->type, c->text,
-	    c->now_ms, c->expires_ms) == 0 ? 1 : -1;
+	    c->now_ms, c->expires_ms, c->who[0] ? c->who : NULL) == 0 ? 1 : -1;
 	if (j->rc < 0)
 		snprintf(c->err, sizeof(c->err), "%s", hub_store_errmsg(s));
 }

@@ -26,6 +26,12 @@ cli_store(const struct hub_config *hc)
 	return s;
 }
 
+struct hub_store *
+hub_cli_store(const struct hub_config *hc)
+{
+	return cli_store(hc);
+}
+
 static bool
 cli_name_ok(const char *name)
 {

@@ -23,6 +23,11 @@ int  hub_cmd_add_agent(const struct hub_config *, const char *name);
 int  hub_cmd_rotate_token(const struct hub_config *, const char *name);
 int  hub_cmd_remove_agent(const struct hub_config *, const char *name);
 int  hub_cmd_list_agents(const struct hub_config *);
+/* Operator tokens (hub/operator.c): role viewer, operator or admin. */
+int  hub_cmd_add_token(const struct hub_config *, const char *name,
+                       const char *role);
+int  hub_cmd_remove_token(const struct hub_config *, const char *name);
+int  hub_cmd_list_tokens(const struct hub_config *);
 /* Loads everything serving needs (admin token, TLS files, the store)
  * without listening; prints "configuration OK" or the problems. */
 int  hub_cmd_check(const struct hub_config *);

@@ -10,6 +10,7 @@
  *   tick.c    the once-a-second housekeeping
  *   work.c    store calls on worker threads; calls.c the calls
  *   batch.c   batches split by a scanner, stored entry by entry
+ *   events.c  GET .../events and its long poll (store_events.c: storing)
  *   cli.c     add-agent, check-config and friends
  */
 #ifndef OUTPOST_HUB_INT_H
@@ -46,6 +47,9 @@
 #define HUB_COMMAND_WAIT_MAX  300           /* s, GET /v1/commands/{id} */
 #define HUB_POLL_WAIT_MAX     3600          /* s, protocol bound of wait */
 #define HUB_SAMPLES_MAX       100
+#define HUB_EVENT_ID_MAX      128           /* an agent's event id, bytes */
+#define HUB_EVENTS_WAIT_MAX   300           /* s, GET events?wait= */
+#define HUB_EVENT_WAITERS_MAX 1024          /* held GET events, this node */
 #define HUB_DEVICES_MAX       100000
 #define HUB_LIST_MAX_BYTES    (64u << 20)   /* one operator response */
 #define HUB_SECRET_FILE_MAX   4096
@@ -105,6 +109,32 @@ void hub_json_init(void);
 /* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
 int  hub_device_normalize(const char *in, char *out, size_t outlen);
 
+/* cli.c: the store a command works on; NULL after printing why. */
+struct hub_config;
+struct hub_store *hub_cli_store(const struct hub_config *);
+
+/* ---- operator.c: operator tokens and their roles ---- */
+
+/* Ordered: each role may do what the ones before it may. */
+enum hub_role {
+	HUB_ROLE_NONE, HUB_ROLE_VIEWER, HUB_ROLE_OPERATOR, HUB_ROLE_ADMIN,
+};
+/* "viewer" ... ; NULL for NONE */
+const char *hub_role_name(enum hub_role);
+/* HUB_ROLE_NONE when name is not a role */
+enum hub_role hub_role_parse(const char *name);
+/* The admin token file's token is this operator name (reserved). */
+#define HUB_ADMIN_FILE_NAME "admin"
+
+/* ---- metrics.c ---- */
+
+/* Store calls timed for the latency histogram. */
+enum hub_store_op {
+	HUB_SOP_POLL, HUB_SOP_BATCH, HUB_SOP_COMMAND_ADD, HUB_SOP_COMMAND_GET,
+	HUB_SOP_AUTH, HUB_SOP_HISTORY, HUB_SOP_METRICS, HUB_SOP_COUNT,
+};
+void hub_metrics_store_time(enum hub_store_op, uint64_t us);
+
 /* ---- store.c: the calls below go to the backend [hub] db names ---- */
 
 int  hub_store_open(const char *path, struct hub_store **, char *err, size_t errlen);
@@ -132,18 +162,44 @@ int64_t hub_store_agent_by_token(struct hub_store *,
 int64_t hub_store_agent_by_name(struct hub_store *, const char *name);
 int  hub_store_agent_touch(struct hub_store *, int64_t id, uint64_t last_seen_ms,
                            const char *address, const char *version);
-/* [{"id", "name", "last_seen_ms", "version", "address"}] */
+/* [{"id", "name", "last_seen_ms", "version", "address"}, plus from the
+ * agent's newest batch "batch_ms", "dropped_samples" and "counters"
+ * (raw JSON) when there is one] */
 int  hub_store_agents(struct hub_store *, cJSON **out);
 
-/* Commands. body is the full command object as delivered. */
+/* Operator tokens (hash only, like agents'). _add: 0, 1 if the name
+ * exists, -1; _remove: 0, 1 if none, -1; _by_hash: 1 found (name and
+ * role copied), 0 none, -1. _list: [{"name", "role", "created_ms"}]. */
+int  hub_store_token_add(struct hub_store *, const char *name, const char *role,
+                         const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms);
+int  hub_store_token_remove(struct hub_store *, const char *name);
+int  hub_store_token_by_hash(struct hub_store *,
+                             const unsigned char hash[HUB_HASH_LEN], char *name,
+                             size_t namelen, char *role, size_t rolelen);
+int  hub_store_tokens(struct hub_store *, cJSON **out);
+
+/* Commands. body is the full command object as delivered; sender the
+ * name of the operator token that queued it. */
 int  hub_store_command_add(struct hub_store *, int64_t agent_id, const char *id,
                            const char *type, const char *body,
-                           uint64_t now_ms, uint64_t expires_ms);
-/* The operator view ({"id", "agent", "type", "status", "created",
- * "updated", "result"}): 0, 1 if unknown, -1 on error. final is set when
- * the status is done, failed or expired. */
+                           uint64_t now_ms, uint64_t expires_ms,
+                           const char *sender);
+/* The operator view ({"id", "agent", "type", "target", "args", "sender",
+ * "status", "created", "updated", "duration_ms", "result"}): 0, 1 if
+ * unknown, -1 on error. final is set when the status is done, failed or
+ * expired. */
 int  hub_store_command_get(struct hub_store *, const char *id, cJSON **out,
                            bool *final);
+/* An agent's commands created in [since, until), newest first, at most
+ * limit, each the operator view without "result". */
+int  hub_store_commands(struct hub_store *, int64_t agent_id, int64_t since,
+                        int64_t until, int limit, cJSON **out);
+/* Commands by status, all agents: cb(status, count). */
+int  hub_store_command_counts(struct hub_store *, hub_store_count_cb, void *arg);
+/* The newest sample of each (agent, device, profile) received since
+ * since_ms, at most max_rows, ordered by agent name and device. */
+int  hub_store_latest_samples(struct hub_store *, uint64_t since_ms, int max_rows,
+                              hub_store_sample_cb, void *arg);
 
 struct hub_poll {
 	const char *ack;        /* NULL: none */
@@ -187,6 +243,10 @@ struct hub_samples_page {
 };
 int  hub_store_samples(struct hub_store *, int64_t agent_id, const char *device,
                        struct hub_samples_page *, struct hub_buf *out);
+/* A page of events (store_events.c), by the agent's received time;
+ * device NULL: every event of the agent. */
+int  hub_store_events(struct hub_store *, int64_t agent_id, const char *device,
+                      struct hub_samples_page *, struct hub_buf *out);
 
 /* ---- server.c / api.c ---- */
 
@@ -196,6 +256,11 @@ struct MHD_Daemon;
 enum hub_route {
 	HUB_R_NONE, HUB_R_HEALTHZ, HUB_R_POLL, HUB_R_RESULTS, HUB_R_CMD_POST,
 	HUB_R_CMD_GET, HUB_R_AGENTS, HUB_R_DEVICES, HUB_R_SAMPLES,
+	HUB_R_EVENTS,
+	/* operator.c: roles, history, token and agent management */
+	HUB_R_WHOAMI, HUB_R_HISTORY, HUB_R_TOKENS, HUB_R_TOKEN_ADD,
+	HUB_R_TOKEN_DEL, HUB_R_AGENT_ADD, HUB_R_AGENT_DEL,
+	HUB_R_METRICS,  /* metrics.c */
 };
 
 enum hub_wake {
@@ -236,19 +301,32 @@ struct hub_req {
 	size_t                 discarded;
 	size_t                 budget;       /* bytes counted in hub->upload_bytes */
 	struct hub_agent      *agent;        /* agent routes, after auth */
+	enum hub_role          role;         /* operator routes, after auth */
+	char                   who[HUB_NAME_MAX + 1];  /* the token's name */
 	char                   arg[HUB_NAME_MAX + HUB_ID_MAX + 2];  /* path part */
 	char                   next_cursor[48];  /* Next-Cursor header; "" = none */
 	uint64_t               deadline_ms;  /* loop clock */
 	struct loop_timer      timer;
 	struct hub_req        *prev, *next;  /* hub->held list */
-	struct hub_req        *cw_prev, *cw_next;  /* hub->cmd_waiters */
+	struct hub_req        *cw_prev, *cw_next;  /* hub->cmd_waiters or
+	                                              hub->event_waiters */
+	int64_t                ev_agent;     /* held GET events: its agent */
+	size_t                 wait_seen;    /* samples ?wait=: rows at the start */
 	struct hub_job        *job;          /* its store call (work.c) */
 	bool                   parked;       /* suspended until job is done */
 	bool                   job_done;
-	unsigned char          tok_hash[HUB_HASH_LEN];  /* agent routes */
+	bool                   op_lookup;    /* operator token: look it up */
+	unsigned char          tok_hash[HUB_HASH_LEN];  /* auth's hash */
 };
 
 #define HUB_AGENT_BUCKETS 1024
+
+/* Counters of this process for /metrics (metrics.c). */
+struct hub_stats {
+	uint64_t batches, batches_dup, batch_bytes, batch_json_bytes;
+	uint64_t commands_queued;
+	uint64_t forbidden;
+};
 
 struct hub {
 	const struct config_hub *cfg;
@@ -270,7 +348,10 @@ struct hub {
 	size_t                   active;       /* requests not yet completed */
 	size_t                   nheld;
 	struct hub_req          *held;         /* suspended requests */
-	struct hub_req          *cmd_waiters;  /* the held GET /v1/commands/{id} */
+	struct hub_req          *event_waiters; /* the held GET .../events */
+	size_t                   nevent_waiters;
+	struct hub_req          *cmd_waiters;  /* held operator requests (?wait=):
+	                                          commands/{id}, samples */
 	uint64_t                 next_flush_ms;
 	size_t                   upload_bytes; /* bodies being received */
 	struct hub_agent        *agents[HUB_AGENT_BUCKETS];
@@ -282,6 +363,7 @@ struct hub {
 	/* Bumped by every wake-up event: a poll or command read whose call
 	 * was under way when one came reads again instead of holding. */
 	uint64_t                 events;
+	struct hub_stats         stats;        /* metrics.c */
 };
 
 /* work.c: store calls on worker threads (store.h tells how to add one).
@@ -334,6 +416,12 @@ struct hub_call {
 	uint64_t         cutoff_ms;
 	int              max_rows;
 	uint64_t         events;       /* hub->events when submitted */
+	char             who[HUB_NAME_MAX + 1];  /* operator: the sender */
+	char             role[16];     /* a token's */
+	char             token[64];    /* a new token (wiped when freed) */
+	size_t           wire;         /* a batch's gzip bytes */
+	void            *more;         /* a route's own state ... */
+	void           (*more_free)(void *);   /* ... and how to free it */
 	/* out: job.rc is the store call's (or the look-up's when <= 0) */
 	int              http;         /* batch: 200, 400, 413, 503 */
 	char             err[256];
@@ -343,6 +431,8 @@ struct hub_call {
 	cJSON           *json;
 	bool             final, stored;
 	int64_t          batch_id;
+	bool             had_events;   /* the batch had an events entry */
+	size_t           json_bytes;   /* ... inflated */
 	int              cleaned;
 };
 struct hub_call *hub_call_new(void (*run)(struct hub_job *, struct hub_store *));
@@ -358,6 +448,16 @@ void hub_call_agents(struct hub_job *, struct hub_store *);
 void hub_call_devices(struct hub_job *, struct hub_store *);
 void hub_call_samples(struct hub_job *, struct hub_store *);
 void hub_call_tick(struct hub_job *, struct hub_store *);
+void hub_call_events(struct hub_job *, struct hub_store *);
+/* operator.c's and metrics.c's */
+void hub_call_token(struct hub_job *, struct hub_store *);
+void hub_call_history(struct hub_job *, struct hub_store *);
+void hub_call_tokens(struct hub_job *, struct hub_store *);
+void hub_call_token_add(struct hub_job *, struct hub_store *);
+void hub_call_agent_add(struct hub_job *, struct hub_store *);
+void hub_call_token_remove(struct hub_job *, struct hub_store *);
+void hub_call_agent_remove(struct hub_job *, struct hub_store *);
+void hub_metrics_run(struct hub_job *, struct hub_store *);
 
 /* batch.c: a batch split into its parts, not one tree (store.h) */
 struct hub_span {
@@ -369,7 +469,8 @@ struct hub_batch {
 	size_t          len;
 	int64_t         batch_id;
 	cJSON          *head;     /* batch_id, agent_version, created_ms, ... */
-	struct hub_span arr[3];   /* results, inventory, samples (n 0: none) */
+	struct hub_span arr[4];   /* results, inventory, samples, events (n 0:
+	                             none) */
 };
 /* Checks the text (depth, grammar, UTF-8), splits it, checks the schema
  * (protocol/); HUB_IN_OK, or HUB_IN_BAD / HUB_IN_TOO_BIG with err. */
@@ -431,9 +532,50 @@ void hub_api_handle(struct hub_req *);
 void hub_api_command_changed(struct hub *, const char *id);
 /* hub_store_watch()'s callback (arg: the hub). */
 void hub_api_store_event(int kind, const char *id, void *arg);
+/* GET samples' and events' since, until, limit and cursor; -1 when a
+ * response (400) was queued. */
+int  hub_api_page(struct hub_req *, struct hub_samples_page *);
+/* A call naming the path's agent (c->name), done: 0, or -1 with a
+ * response (404, 500) queued. */
+int  hub_api_named_done(struct hub_req *, struct hub_call *);
+/* r waits for c (a store call, store.h); false when it was answered
+ * instead (503). */
+bool hub_api_call(struct hub_req *, struct hub_call *);
+/* operator.c: its routes (HUB_R_NONE: not one of them), their body
+ * limits, operator auth and their handlers. Auth: the admin token's
+ * hash is checked at once; another token is looked up by a store call
+ * (r->op_lookup set) and auth_done checks its answer. Both: 0, or -1
+ * with *why for a 401, or -1 with a 403 (503) queued. */
+enum hub_route hub_op_route(const char *method, const char *url, char *arg,
+                            size_t arglen, const char **allow);
+size_t hub_op_body_max(enum hub_route);
+int  hub_op_auth(struct hub_req *, const unsigned char hash[HUB_HASH_LEN],
+                 const char **why);
+int  hub_op_auth_done(struct hub_req *, struct hub_call *, const char **why);
+void hub_op_handle(struct hub_req *, struct hub_call *);
+/* GET /v1/agents: adds "online" (= "polling") and, from the store row of
+ * hub_store_agents(), the newest batch's "last_batch", "dropped_samples"
+ * and "counters" (null without a batch). */
+void hub_op_agent_more(cJSON *o, const cJSON *row);
+/* GET samples ?wait=: the first pass reads wait (-1 and a 400 queued
+ * when bad); hold: whether to hold an answer of this many rows; wake:
+ * a batch of agent was stored here. */
+int  hub_op_samples_wait(struct hub_req *);
+bool hub_op_samples_hold(struct hub_req *, size_t rows_len);
+void hub_op_samples_wake(struct hub *, const char *agent);
+/* metrics.c: GET /metrics */
+void hub_metrics_handle(struct hub_req *, struct hub_call *);
 /* tick.c: once a second, expiry, lease wake-ups, last_seen, retention. */
 void hub_api_tick(struct hub *);
 /* Store agents' last_seen, address and version. */
 void hub_api_tick_flush(struct hub *);
+
+/* events.c: GET /v1/agents/{agent}/events, its long poll */
+void hub_events_get(struct hub_req *, struct hub_call *);
+/* Events were stored for agent_id (here or, through the store's
+ * notifications, on another node): its held GET events look again. */
+void hub_events_wake(struct hub *, int64_t agent_id);
+/* After a batch was stored: wake when it held events. */
+void hub_events_batch_stored(struct hub *, int64_t agent_id, bool events);
 
 #endif

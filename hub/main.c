@@ -24,6 +24,10 @@ static const char hub_usage[] =
 "  rotate-token NAME     give an agent a new token (the old one stops working)\n"
 "  remove-agent NAME     delete an agent with its commands and data\n"
 "  list-agents           name, last seen, version, address\n"
+"  add-token NAME --role viewer|operator|admin\n"
+"                        an operator token; prints it once\n"
+"  remove-token NAME     delete an operator token (it stops working at once)\n"
+"  list-tokens           operator token names, roles, creation times\n"
 "  check-config          validate the configuration and its files\n"
 "  version               print the version\n\n"
 "Options:\n"
@@ -59,6 +63,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = HUB_DEFAULT_CONFIG, *cmd = "serve", *arg = NULL;
+	const char *role = NULL;
 	struct config_errors errs;
 	struct hub_config *hc;
 	int opt, rc, nargs;
@@ -88,13 +93,28 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "version") == 0)
 		return hub_version();
-	if (strcmp(cmd, "add-agent") == 0 || strcmp(cmd, "rotate-token") == 0 ||
-	    strcmp(cmd, "remove-agent") == 0) {
+	if (strcmp(cmd, "add-token") == 0) {
+		/* NAME --role ROLE, or --role ROLE NAME */
+		for (int i = optind; i < argc; i++) {
+			if (strcmp(argv[i], "--role") == 0 && i + 1 < argc)
+				role = argv[++i];
+			else if (strncmp(argv[i], "--role=", 7) == 0)
+				role = argv[i] + 7;
+			else if (arg == NULL && argv[i][0] != '-')
+				arg = argv[i];
+			else
+				return hub_usage_error("unexpected argument", argv[i]);
+		}
+		if (arg == NULL || role == NULL)
+			return hub_usage_error("expected NAME --role viewer|operator|"
+			    "admin after", cmd);
+	} else if (strcmp(cmd, "add-agent") == 0 || strcmp(cmd, "rotate-token") == 0 ||
+	    strcmp(cmd, "remove-agent") == 0 || strcmp(cmd, "remove-token") == 0) {
 		if (nargs != 1)
 			return hub_usage_error("expected one agent NAME after", cmd);
 		arg = argv[optind];
 	} else if (strcmp(cmd, "serve") == 0 || strcmp(cmd, "check-config") == 0 ||
-	    strcmp(cmd, "list-agents") == 0) {
+	    strcmp(cmd, "list-agents") == 0 || strcmp(cmd, "list-tokens") == 0) {
 		if (nargs != 0)
 			return hub_usage_error("unexpected argument", argv[optind]);
 	} else {
@@ -119,6 +139,12 @@ main(int argc, char **argv)
 		rc = hub_cmd_add_agent(hc, arg);
 	else if (strcmp(cmd, "rotate-token") == 0)
 		rc = hub_cmd_rotate_token(hc, arg);
+	else if (strcmp(cmd, "add-token") == 0)
+		rc = hub_cmd_add_token(hc, arg, role);
+	else if (strcmp(cmd, "remove-token") == 0)
+		rc = hub_cmd_remove_token(hc, arg);
+	else if (strcmp(cmd, "list-tokens") == 0)
+		rc = hub_cmd_list_tokens(hc);
 	else
 		rc = hub_cmd_remove_agent(hc, arg);
 	config_hub_free(hc);

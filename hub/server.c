@@ -13,6 +13,7 @@
  * answers (or holds it again).
  */
 #include "hub/hub_int.h"
+#include "hub/console.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,10 +93,20 @@ hub_kick(struct hub *h)
 
 /* ---- held requests ---- */
 
+/* The list of waiters a held request of this route joins, or NULL. */
+static struct hub_req **
+hub_waiters(struct hub *h, enum hub_route route)
+{
+	/* an operator's wait: commands/{id} and samples, or events */
+	return route == HUB_R_POLL ? NULL :
+	    route == HUB_R_EVENTS ? &h->event_waiters : &h->cmd_waiters;
+}
+
 static void
 hub_req_unhold(struct hub_req *r)
 {
 	struct hub *h = r->hub;
+	struct hub_req **list = hub_waiters(h, r->route);
 
 	if (!r->suspended)
 		return;
@@ -107,14 +118,16 @@ hub_req_unhold(struct hub_req *r)
 	if (r->next != NULL)
 		r->next->prev = r->prev;
 	r->prev = r->next = NULL;
-	if (r->route == HUB_R_CMD_GET) {
+	if (list != NULL) {
 		if (r->cw_prev != NULL)
 			r->cw_prev->cw_next = r->cw_next;
 		else
-			h->cmd_waiters = r->cw_next;
+			*list = r->cw_next;
 		if (r->cw_next != NULL)
 			r->cw_next->cw_prev = r->cw_prev;
 		r->cw_prev = r->cw_next = NULL;
+		if (r->route == HUB_R_EVENTS)
+			h->nevent_waiters--;
 	}
 	h->nheld--;
 	if (r->agent != NULL && r->agent->poll == r)
@@ -132,6 +145,7 @@ void
 hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 {
 	struct hub *h = r->hub;
+	struct hub_req **list = hub_waiters(h, r->route);
 
 	r->suspended = true;
 	r->held = true;
@@ -141,12 +155,14 @@ hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 	if (h->held != NULL)
 		h->held->prev = r;
 	h->held = r;
-	if (r->route == HUB_R_CMD_GET) {
+	if (list != NULL) {
 		r->cw_prev = NULL;
-		r->cw_next = h->cmd_waiters;
-		if (h->cmd_waiters != NULL)
-			h->cmd_waiters->cw_prev = r;
-		h->cmd_waiters = r;
+		r->cw_next = *list;
+		if (*list != NULL)
+			(*list)->cw_prev = r;
+		*list = r;
+		if (r->route == HUB_R_EVENTS)
+			h->nevent_waiters++;
 	}
 	h->nheld++;
 	loop_timer_arm(h->loop, &r->timer, wait_ms);
@@ -385,6 +401,9 @@ hub_access(void *cls, struct MHD_Connection *conn, const char *url,
 		    &r->allow);
 		hub_buf_init(&r->body, hub_api_body_max(r->route));
 		if (r->route == HUB_R_NONE) {
+			/* Not the API: the console's page and files, if it is. */
+			if (r->allow == NULL && hub_console_serve(r, method, url))
+				return r->failed ? MHD_NO : MHD_YES;
 			if (r->allow != NULL)
 				hub_respond_error(r, MHD_HTTP_METHOD_NOT_ALLOWED,
 				    "method not allowed");

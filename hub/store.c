@@ -215,10 +215,7 @@ hub_store_batch_head(const cJSON *batch, struct hub_batch_head *hd)
 	hd->has_created = json_int_exact(j, 0, INT64_C(1) << 53, &hd->created_ms);
 	j = cJSON_GetObjectItemCaseSensitive(batch, "dropped_samples");
 	hd->has_dropped = json_int_exact(j, 0, INT64_C(1) << 53, &hd->dropped);
-	j = cJSON_GetObjectItemCaseSensitive(batch, "counters");
-	if (cJSON_IsObject(j) && (hd->counters = cJSON_PrintUnformatted(j)) == NULL)
-		return -1;
-	return 0;
+	return hub_store_batch_counters(batch, &hd->counters);
 }
 
 void
@@ -323,7 +320,7 @@ hub_store_batch_rows(const struct hub_batch *b, int64_t agent_id,
     struct hub_buf *done)
 {
 	/* One entry's tree at a time: a batch never becomes one tree. */
-	for (int a = 0; a < 3; a++) {
+	for (int a = 0; a < 4; a++) {
 		struct hub_span it = b->arr[a], e;
 
 		/* Entries that are not objects are skipped unparsed. */
@@ -337,8 +334,10 @@ hub_store_batch_rows(const struct hub_batch *b, int64_t agent_id,
 				rc = store_result(j, agent_id, now_ms, rows, ctx, done);
 			else if (a == 1)
 				rc = store_inventory(j, agent_id, now_ms, rows, ctx);
-			else
+			else if (a == 2)
 				rc = store_sample(j, agent_id, now_ms, rows, ctx);
+			else
+				rc = hub_store_batch_event(j, agent_id, now_ms, rows, ctx);
 			cJSON_Delete(j);
 			if (rc == -1)
 				return -1;
@@ -427,25 +426,34 @@ hub_store_agents(struct hub_store *s, cJSON **out)
 	return s->ops->agents(s, out);
 }
 
+/* The calls an agent or operator waits on are timed for /metrics. */
+#define STORE_TIMED(op, call) do { \
+	uint64_t t0_ = mono_us(); \
+	int rc_ = (call); \
+	hub_metrics_store_time((op), mono_us() - t0_); \
+	return rc_; \
+} while (0)
+
 int
 hub_store_command_add(struct hub_store *s, int64_t agent_id, const char *id,
-    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms)
+    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms,
+    const char *sender)
 {
-	return s->ops->command_add(s, agent_id, id, type, body, now_ms,
-	    expires_ms);
+	STORE_TIMED(HUB_SOP_COMMAND_ADD, s->ops->command_add(s, agent_id, id,
+	    type, body, now_ms, expires_ms, sender));
 }
 
 int
 hub_store_command_get(struct hub_store *s, const char *id, cJSON **out,
     bool *final)
 {
-	return s->ops->command_get(s, id, out, final);
+	STORE_TIMED(HUB_SOP_COMMAND_GET, s->ops->command_get(s, id, out, final));
 }
 
 int
 hub_store_poll(struct hub_store *s, int64_t agent_id, struct hub_poll *p)
 {
-	return s->ops->poll(s, agent_id, p);
+	STORE_TIMED(HUB_SOP_POLL, s->ops->poll(s, agent_id, p));
 }
 
 int
@@ -454,8 +462,8 @@ hub_store_batch(struct hub_store *s, int64_t agent_id,
     int64_t batch_id, uint64_t now_ms, bool *stored, hub_store_id_cb cb,
     void *arg)
 {
-	return s->ops->batch(s, agent_id, batch, batch_id, now_ms, stored, cb,
-	    arg);
+	STORE_TIMED(HUB_SOP_BATCH, s->ops->batch(s, agent_id, batch, batch_id,
+	    now_ms, stored, cb, arg));
 }
 
 int
@@ -516,4 +524,87 @@ hub_store_samples(struct hub_store *s, int64_t agent_id, const char *device,
 	pg->more = false;
 	pg->last_ts = pg->last_id = 0;
 	return s->ops->samples(s, agent_id, device, pg, out);
+}
+
+/* ---- operator tokens, command history, metrics ---- */
+
+int
+hub_store_token_add(struct hub_store *s, const char *name, const char *role,
+    const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms)
+{
+	return s->ops->token_add(s, name, role, hash, now_ms);
+}
+
+int
+hub_store_token_remove(struct hub_store *s, const char *name)
+{
+	return s->ops->token_remove(s, name);
+}
+
+int
+hub_store_token_by_hash(struct hub_store *s,
+    const unsigned char hash[HUB_HASH_LEN], char *name, size_t namelen,
+    char *role, size_t rolelen)
+{
+	STORE_TIMED(HUB_SOP_AUTH, s->ops->token_by_hash(s, hash, name, namelen,
+	    role, rolelen));
+}
+
+int
+hub_store_tokens(struct hub_store *s, cJSON **out)
+{
+	return s->ops->tokens(s, out);
+}
+
+int
+hub_store_commands(struct hub_store *s, int64_t agent_id, int64_t since,
+    int64_t until, int limit, cJSON **out)
+{
+	STORE_TIMED(HUB_SOP_HISTORY, s->ops->commands(s, agent_id, since, until,
+	    limit, out));
+}
+
+int
+hub_store_command_counts(struct hub_store *s, hub_store_count_cb cb, void *arg)
+{
+	return s->ops->command_counts(s, cb, arg);
+}
+
+int
+hub_store_latest_samples(struct hub_store *s, uint64_t since_ms, int max_rows,
+    hub_store_sample_cb cb, void *arg)
+{
+	STORE_TIMED(HUB_SOP_METRICS, s->ops->latest_samples(s, since_ms, max_rows,
+	    cb, arg));
+}
+
+void
+hub_store_command_more(cJSON *o, const char *sender, const char *body,
+    int64_t created_ms, int64_t updated_ms, bool final)
+{
+	char err[128];
+	cJSON *b = NULL, *t, *a;
+
+	/* The exact parser: a long integer in args keeps its digits. */
+	if (body != NULL && hub_json_parse(body, strlen(body), &b, err,
+	    sizeof(err)) != HUB_IN_OK)
+		b = NULL;
+	t = cJSON_GetObjectItemCaseSensitive(b, "target");
+	a = cJSON_DetachItemFromObjectCaseSensitive(b, "args");
+
+	if (sender != NULL)
+		cJSON_AddStringToObject(o, "sender", sender);
+	else
+		cJSON_AddNullToObject(o, "sender");
+	if (cJSON_IsString(t))
+		cJSON_AddStringToObject(o, "target", t->valuestring);
+	else
+		cJSON_AddNullToObject(o, "target");
+	cJSON_AddItemToObject(o, "args", a != NULL ? a : cJSON_CreateNull());
+	if (final && updated_ms >= created_ms)
+		cJSON_AddNumberToObject(o, "duration_ms",
+		    (double)(updated_ms - created_ms));
+	else
+		cJSON_AddNullToObject(o, "duration_ms");
+	cJSON_Delete(b);
 }

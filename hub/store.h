@@ -57,8 +57,16 @@ typedef void (*hub_store_id_cb)(const char *id, void *arg);
 /* Agents with a delivered, unacked command whose lease ran out. */
 typedef void (*hub_store_agent_cb)(int64_t agent_id, void *arg);
 /* An event from any node: kind 'a' (commands queued for agent id, in
- * decimal) or 'c' (command id changed: finished or expired). */
+ * decimal), 'c' (command id changed: finished or expired) or 'e' (SNMP
+ * notifications stored for agent id, in decimal: store_events.c). */
 typedef void (*hub_store_event_cb)(int kind, const char *id, void *arg);
+
+/* hub_store_command_counts(): one status and its number of commands. */
+typedef void (*hub_store_count_cb)(const char *status, int64_t n, void *arg);
+/* hub_store_latest_samples(): one stored sample (JSON text, len bytes). */
+typedef void (*hub_store_sample_cb)(const char *agent, const char *device,
+                                    int64_t ts, const char *entry, size_t len,
+                                    void *arg);
 
 enum hub_store_kind { HUB_STORE_SQLITE, HUB_STORE_PG };
 
@@ -116,7 +124,7 @@ struct hub_store_ops {
 	int  (*agents)(struct hub_store *, cJSON **out);
 	int  (*command_add)(struct hub_store *, int64_t agent_id, const char *id,
 	                    const char *type, const char *body, uint64_t now_ms,
-	                    uint64_t expires_ms);
+	                    uint64_t expires_ms, const char *sender);
 	int  (*command_get)(struct hub_store *, const char *id, cJSON **out,
 	                    bool *final);
 	int  (*poll)(struct hub_store *, int64_t agent_id, struct hub_poll *);
@@ -134,6 +142,22 @@ struct hub_store_ops {
 	 * last row's (ts, id) set for the next page's cursor. */
 	int  (*samples)(struct hub_store *, int64_t agent_id, const char *device,
 	                struct hub_samples_page *pg, struct hub_buf *out);
+	/* The same for events (by their received time); device NULL: all. */
+	int  (*events)(struct hub_store *, int64_t agent_id, const char *device,
+	               struct hub_samples_page *pg, struct hub_buf *out);
+	/* operator tokens, command history, metrics (hub_int.h) */
+	int  (*token_add)(struct hub_store *, const char *name, const char *role,
+	                  const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms);
+	int  (*token_remove)(struct hub_store *, const char *name);
+	int  (*token_by_hash)(struct hub_store *,
+	                      const unsigned char hash[HUB_HASH_LEN], char *name,
+	                      size_t namelen, char *role, size_t rolelen);
+	int  (*tokens)(struct hub_store *, cJSON **out);
+	int  (*commands)(struct hub_store *, int64_t agent_id, int64_t since,
+	                 int64_t until, int limit, cJSON **out);
+	int  (*command_counts)(struct hub_store *, hub_store_count_cb, void *arg);
+	int  (*latest_samples)(struct hub_store *, uint64_t since_ms, int max_rows,
+	                       hub_store_sample_cb, void *arg);
 };
 
 /* The fields of a batch's header row. */
@@ -157,13 +181,24 @@ struct hub_store_rows {
 	                 int64_t port, char *json, uint64_t now_ms);
 	int (*sample)(void *ctx, int64_t agent_id, const char *device,
 	              int64_t ts, char *json, uint64_t now_ms);
+	/* An event (SNMP notification): stored once per (agent, id); device
+	 * is "" when the agent did not map it to one. */
+	int (*event)(void *ctx, int64_t agent_id, const char *id,
+	             const char *device, int64_t ts, char *json, uint64_t now_ms);
 };
-/* Validates and walks results, inventory and samples (entries that are
+/* Validates and walks results, inventory, samples and events (entries that are
  * not well-formed are skipped, as documented); the ids of the commands a
  * result changed are added to done (NUL-separated). 0 or -1. */
 int  hub_store_batch_rows(const struct hub_batch *batch, int64_t agent_id,
                           uint64_t now_ms, const struct hub_store_rows *,
                           void *ctx, struct hub_buf *done);
+/* store_events.c: a batch's counters object as JSON text (*out NULL
+ * when it has none), with the head's dropped_events in it; 0 or -1. */
+int  hub_store_batch_counters(const cJSON *batch, char **out);
+/* store_events.c: one entry of a batch's events, for
+ * hub_store_batch_rows (one not well-formed is skipped). 0 or -1. */
+int  hub_store_batch_event(const cJSON *e, int64_t agent_id, uint64_t now_ms,
+                           const struct hub_store_rows *, void *ctx);
 /* cb for each NUL-separated id in ids. */
 void hub_store_each_id(const struct hub_buf *ids, hub_store_id_cb, void *arg);
 /* A poll's common steps: _start sets up p's response and ids (its
@@ -183,6 +218,12 @@ cJSON *hub_store_command_json(const char *id, const char *agent,
                               const char *type, const char *status,
                               int64_t created_ms, int64_t updated_ms,
                               const char *result, bool *final);
+/* Adds what the console shows of a command to its view o: "sender"
+ * (NULL: null), "target" and "args" from the stored body, and
+ * "duration_ms" (created to the result; null while open). */
+void   hub_store_command_more(cJSON *o, const char *sender, const char *body,
+                              int64_t created_ms, int64_t updated_ms,
+                              bool final);
 
 /* Each backend's state starts with this. */
 struct hub_store {

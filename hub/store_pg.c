@@ -90,7 +90,34 @@ static const char pg_step1[] =
 "CREATE INDEX samples_device ON samples(agent_id, device, ts);"
 "CREATE INDEX samples_received ON samples(received_ms);";
 
-static const char *const pg_steps[] = { pg_step1 };
+/* Migration 2: SNMP notifications (store_events.c), one row per
+ * (agent, event id): the same event posted to two nodes is stored once. */
+static const char pg_step2[] =
+"CREATE TABLE events ("
+"  id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+"  agent_id BIGINT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+"  event_id TEXT NOT NULL,"
+"  device TEXT NOT NULL,"
+"  ts BIGINT NOT NULL,"
+"  received_ms BIGINT NOT NULL,"
+"  entry TEXT NOT NULL,"
+"  UNIQUE (agent_id, event_id));"
+"CREATE INDEX events_agent ON events(agent_id, ts);"
+"CREATE INDEX events_device ON events(agent_id, device, ts);"
+"CREATE INDEX events_received ON events(received_ms);";
+
+/* Migration 3: operator tokens with roles; who queued each command (the
+ * console). */
+static const char pg_step3[] =
+"CREATE TABLE tokens ("
+"  name TEXT PRIMARY KEY,"
+"  role TEXT NOT NULL,"
+"  token_hash BYTEA NOT NULL UNIQUE,"
+"  created_ms BIGINT NOT NULL);"
+"ALTER TABLE commands ADD COLUMN sender TEXT;"
+"CREATE INDEX commands_history ON commands(agent_id, created_ms);";
+
+static const char *const pg_steps[] = { pg_step1, pg_step2, pg_step3 };
 
 struct pg_store {
 	struct hub_store   base;
@@ -480,7 +507,8 @@ pg_drain(struct pg_store *s)
 	while (s->conn != NULL && (n = PQnotifies(s->conn)) != NULL) {
 		const char *p = n->extra;
 
-		if (p != NULL && (p[0] == 'a' || p[0] == 'c') && p[1] == ':' &&
+		if (p != NULL && (p[0] == 'a' || p[0] == 'c' || p[0] == 'e') &&
+		    p[1] == ':' &&
 		    hub_id_valid(p + 2, HUB_ID_MAX) && s->ev_cb != NULL)
 			s->ev_cb(p[0], p + 2, s->ev_arg);
 		PQfreemem(n);
@@ -952,8 +980,12 @@ pg_agent_touch(struct hub_store *hs, int64_t id, uint64_t last_seen_ms,
 static int
 pg_agents(struct hub_store *hs, cJSON **out)
 {
-	PGresult *res = pg_q((struct pg_store *)hs, "SELECT id, name, "
-	    "last_seen_ms, version, address FROM agents ORDER BY name", 0, NULL,
+	/* with the newest batch's header (the primary key finds it) */
+	PGresult *res = pg_q((struct pg_store *)hs, "SELECT a.id, a.name, "
+	    "a.last_seen_ms, a.version, a.address, b.received_ms, "
+	    "b.dropped_samples, b.counters FROM agents a LEFT JOIN batches b "
+	    "ON b.agent_id = a.id AND b.batch_id = (SELECT max(batch_id) FROM "
+	    "batches WHERE agent_id = a.id) ORDER BY a.name", 0, NULL,
 	    "listing agents");
 	cJSON *arr;
 
@@ -980,6 +1012,14 @@ pg_agents(struct hub_store *hs, cJSON **out)
 			cJSON_AddStringToObject(o, "version", PQgetvalue(res, i, 3));
 		if (!PQgetisnull(res, i, 4))
 			cJSON_AddStringToObject(o, "address", PQgetvalue(res, i, 4));
+		if (!PQgetisnull(res, i, 5))
+			cJSON_AddNumberToObject(o, "batch_ms",
+			    (double)strtoll(PQgetvalue(res, i, 5), NULL, 10));
+		if (!PQgetisnull(res, i, 6))
+			cJSON_AddNumberToObject(o, "dropped_samples",
+			    (double)strtoll(PQgetvalue(res, i, 6), NULL, 10));
+		if (!PQgetisnull(res, i, 7))
+			cJSON_AddRawToObject(o, "counters", PQgetvalue(res, i, 7));
 	}
 	PQclear(res);
 	*out = arr;
@@ -990,20 +1030,22 @@ pg_agents(struct hub_store *hs, cJSON **out)
 
 static int
 pg_command_add(struct hub_store *hs, int64_t agent_id, const char *id,
-    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms)
+    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms,
+    const char *sender)
 {
 	char a[24], t[24], e[24];
 	const char *p[] = {
 		id, pg_i64(a, agent_id), type, body, pg_i64(t, (int64_t)now_ms),
-		pg_i64(e, (int64_t)expires_ms),
+		pg_i64(e, (int64_t)expires_ms), sender,
 	};
 
 	/* The notification goes out with the commit: every node holding
 	 * this agent's poll wakes it. */
 	return pg_x((struct pg_store *)hs, "WITH i AS (INSERT INTO commands(id, "
-	    "agent_id, type, body, status, created_ms, updated_ms, expires_ms) "
-	    "VALUES ($1, $2, $3, $4, 'queued', $5, $5, $6) RETURNING agent_id) "
-	    "SELECT pg_notify('" PG_CHANNEL "', 'a:' || agent_id) FROM i", 6, p,
+	    "agent_id, type, body, status, created_ms, updated_ms, expires_ms, "
+	    "sender) VALUES ($1, $2, $3, $4, 'queued', $5, $5, $6, $7) "
+	    "RETURNING agent_id) "
+	    "SELECT pg_notify('" PG_CHANNEL "', 'a:' || agent_id) FROM i", 7, p,
 	    "queueing a command", NULL);
 }
 
@@ -1012,8 +1054,9 @@ pg_command_get(struct hub_store *hs, const char *id, cJSON **out, bool *final)
 {
 	const char *p[] = { id };
 	PGresult *res = pg_q((struct pg_store *)hs, "SELECT c.id, a.name, c.type, "
-	    "c.status, c.created_ms, c.updated_ms, c.result FROM commands c "
-	    "JOIN agents a ON a.id = c.agent_id WHERE c.id = $1", 1, p,
+	    "c.status, c.created_ms, c.updated_ms, c.result, c.sender, c.body "
+	    "FROM commands c JOIN agents a ON a.id = c.agent_id WHERE c.id = $1",
+	    1, p,
 	    "reading a command");
 
 	*out = NULL;
@@ -1029,6 +1072,11 @@ pg_command_get(struct hub_store *hs, const char *id, cJSON **out, bool *final)
 	    strtoll(PQgetvalue(res, 0, 4), NULL, 10),
 	    strtoll(PQgetvalue(res, 0, 5), NULL, 10),
 	    PQgetisnull(res, 0, 6) ? NULL : PQgetvalue(res, 0, 6), final);
+	if (*out != NULL)
+		hub_store_command_more(*out,
+		    PQgetisnull(res, 0, 7) ? NULL : PQgetvalue(res, 0, 7),
+		    PQgetvalue(res, 0, 8), strtoll(PQgetvalue(res, 0, 4), NULL, 10),
+		    strtoll(PQgetvalue(res, 0, 5), NULL, 10), *final);
 	PQclear(res);
 	return *out != NULL ? 0 : -1;
 }
@@ -1219,8 +1267,26 @@ pg_copy_samples(struct pg_store *s, const struct hub_buf *b)
 	return ok ? 0 : -1;
 }
 
+static int
+pg_row_event(void *ctx, int64_t agent_id, const char *id, const char *device,
+    int64_t ts, char *json, uint64_t now_ms)
+{
+	char a[24], t[24], r[24];
+	const char *p[] = { pg_i64(a, agent_id), id, device, pg_i64(t, ts),
+	    pg_i64(r, (int64_t)now_ms), json };
+
+	/* A second node inserting the same event waits for the first one's
+	 * commit, then inserts nothing. Every node's waiters for this
+	 * agent's events hear of a new one (one NOTIFY per transaction:
+	 * PostgreSQL folds equal payloads). */
+	return pg_pipe_send(ctx, "WITH i AS (INSERT INTO events(agent_id, "
+	    "event_id, device, ts, received_ms, entry) VALUES ($1, $2, $3, $4, "
+	    "$5, $6) ON CONFLICT DO NOTHING RETURNING agent_id) SELECT pg_notify('"
+	    PG_CHANNEL "', 'e:' || agent_id) FROM i", 6, p, NULL, json);
+}
+
 static const struct hub_store_rows pg_rows = {
-	pg_row_result, pg_row_inventory, pg_row_sample,
+	pg_row_result, pg_row_inventory, pg_row_sample, pg_row_event,
 };
 
 /* The rows of a batch: results and inventory pipelined, then samples by
@@ -1379,6 +1445,8 @@ pg_cleanup(struct hub_store *hs, uint64_t cutoff_ms, int max_rows)
 		"DELETE FROM commands WHERE id IN (SELECT id FROM commands WHERE "
 		"updated_ms < $1 AND (status IN ('done', 'failed', 'expired') OR "
 		"(status = 'delivered' AND acked = 1)) LIMIT $2)",
+		"DELETE FROM events WHERE id IN (SELECT id FROM events WHERE "
+		"received_ms < $1 LIMIT $2)",
 	};
 	struct pg_store *s = (struct pg_store *)hs;
 	char c[24], m[24];
@@ -1455,9 +1523,11 @@ pg_devices(struct hub_store *hs, int64_t agent_id, struct hub_buf *out)
 	    "reading inventory", NULL);
 }
 
+/* A page of samples or events (sql); device NULL: SQL NULL. */
 static int
-pg_samples(struct hub_store *hs, int64_t agent_id, const char *device,
-    struct hub_samples_page *pg, struct hub_buf *out)
+pg_page(struct hub_store *hs, const char *sql, int64_t agent_id,
+    const char *device, struct hub_samples_page *pg, struct hub_buf *out,
+    const char *what)
 {
 	char a[24], s0[24], s1[24], b0[24], b1[24], m[24];
 	/* one more than the page: a full page says whether more follow */
@@ -1465,10 +1535,183 @@ pg_samples(struct hub_store *hs, int64_t agent_id, const char *device,
 	    pg_i64(s1, pg->until), pg_i64(b0, pg->before_ts),
 	    pg_i64(b1, pg->before_id), pg_i64(m, pg->limit + 1) };
 
-	return pg_json_rows((struct pg_store *)hs, "SELECT entry, ts, id FROM "
+	return pg_json_rows((struct pg_store *)hs, sql, 7, p, out, what, pg);
+}
+
+static int
+pg_samples(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return pg_page(hs, "SELECT entry, ts, id FROM "
 	    "samples WHERE agent_id = $1 AND device = $2 AND ts >= $3 AND ts < $4 "
 	    "AND ($6::bigint = 0 OR ts < $5 OR (ts = $5 AND id < $6)) "
-	    "ORDER BY ts DESC, id DESC LIMIT $7", 7, p, out, "reading samples", pg);
+	    "ORDER BY ts DESC, id DESC LIMIT $7", agent_id, device, pg, out,
+	    "reading samples");
+}
+
+static int
+pg_events(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return pg_page(hs, "SELECT entry, ts, id FROM events WHERE agent_id = $1 "
+	    "AND ($2::text IS NULL OR device = $2) AND ts >= $3 AND ts < $4 "
+	    "AND ($6::bigint = 0 OR ts < $5 OR (ts = $5 AND id < $6)) "
+	    "ORDER BY ts DESC, id DESC LIMIT $7", agent_id, device, pg, out,
+	    "reading events");
+}
+
+/* ---- operator tokens, command history, metrics ---- */
+
+static int
+pg_token_add(struct hub_store *hs, const char *name, const char *role,
+    const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms)
+{
+	struct pg_store *s = (struct pg_store *)hs;
+	char hex[2 * HUB_HASH_LEN + 1], t[24];
+	const char *p[] = { name, role, hex, pg_i64(t, (int64_t)now_ms) };
+
+	pg_hex(hex, hash);
+	if (pg_x(s, "INSERT INTO tokens(name, role, token_hash, created_ms) "
+	    "VALUES ($1, $2, decode($3, 'hex'), $4)", 4, p, "adding a token",
+	    NULL) == -1)
+		return strcmp(s->sqlstate, "23505") == 0 ? 1 : -1;
+	return 0;
+}
+
+static int
+pg_token_remove(struct hub_store *hs, const char *name)
+{
+	const char *p[] = { name };
+	long n = 0;
+
+	if (pg_x((struct pg_store *)hs, "DELETE FROM tokens WHERE name = $1", 1,
+	    p, "removing a token", &n) == -1)
+		return -1;
+	return n == 0 ? 1 : 0;
+}
+
+static int
+pg_token_by_hash(struct hub_store *hs, const unsigned char hash[HUB_HASH_LEN],
+    char *name, size_t namelen, char *role, size_t rolelen)
+{
+	char hex[2 * HUB_HASH_LEN + 1];
+	const char *p[] = { hex };
+	PGresult *res;
+	int found;
+
+	pg_hex(hex, hash);
+	res = pg_q((struct pg_store *)hs, "SELECT name, role FROM tokens WHERE "
+	    "token_hash = decode($1, 'hex')", 1, p, "looking up an operator token");
+	if (res == NULL)
+		return -1;
+	if ((found = PQntuples(res) > 0) != 0) {
+		snprintf(name, namelen, "%s", PQgetvalue(res, 0, 0));
+		snprintf(role, rolelen, "%s", PQgetvalue(res, 0, 1));
+	}
+	PQclear(res);
+	return found;
+}
+
+static int
+pg_tokens(struct hub_store *hs, cJSON **out)
+{
+	PGresult *res = pg_q((struct pg_store *)hs, "SELECT name, role, "
+	    "created_ms FROM tokens ORDER BY name", 0, NULL, "listing tokens");
+	cJSON *arr, *o;
+
+	*out = NULL;
+	if (res == NULL || (arr = cJSON_CreateArray()) == NULL) {
+		PQclear(res);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(res) && (o = cJSON_CreateObject()); i++) {
+		cJSON_AddItemToArray(arr, o);
+		cJSON_AddStringToObject(o, "name", PQgetvalue(res, i, 0));
+		cJSON_AddStringToObject(o, "role", PQgetvalue(res, i, 1));
+		cJSON_AddNumberToObject(o, "created_ms",
+		    (double)strtoll(PQgetvalue(res, i, 2), NULL, 10));
+	}
+	PQclear(res);
+	*out = arr;
+	return 0;
+}
+
+static int
+pg_commands(struct hub_store *hs, int64_t agent_id, int64_t since,
+    int64_t until, int limit, cJSON **out)
+{
+	char a[24], s0[24], s1[24], m[24];
+	const char *p[] = { pg_i64(a, agent_id), pg_i64(s0, since),
+	    pg_i64(s1, until), pg_i64(m, limit) };
+	PGresult *res = pg_q((struct pg_store *)hs, "SELECT c.id, a.name, c.type, "
+	    "c.status, c.created_ms, c.updated_ms, c.sender, c.body FROM "
+	    "commands c JOIN agents a ON a.id = c.agent_id WHERE c.agent_id = $1 "
+	    "AND c.created_ms >= $2 AND c.created_ms < $3 "
+	    "ORDER BY c.created_ms DESC, c.seq DESC LIMIT $4", 4, p,
+	    "reading command history");
+	cJSON *arr, *o;
+	bool final;
+
+	*out = NULL;
+	if (res == NULL || (arr = cJSON_CreateArray()) == NULL) {
+		PQclear(res);
+		return -1;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		int64_t c = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		int64_t u = strtoll(PQgetvalue(res, i, 5), NULL, 10);
+
+		o = hub_store_command_json(PQgetvalue(res, i, 0),
+		    PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+		    PQgetvalue(res, i, 3), c, u, NULL, &final);
+		if (o == NULL)
+			break;
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "result");
+		hub_store_command_more(o, PQgetisnull(res, i, 6) ? NULL :
+		    PQgetvalue(res, i, 6), PQgetvalue(res, i, 7), c, u, final);
+		cJSON_AddItemToArray(arr, o);
+	}
+	PQclear(res);
+	*out = arr;
+	return 0;
+}
+
+static int
+pg_command_counts(struct hub_store *hs, hub_store_count_cb cb, void *arg)
+{
+	PGresult *res = pg_q((struct pg_store *)hs, "SELECT status, count(*) "
+	    "FROM commands GROUP BY status", 0, NULL, "counting commands");
+
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+		cb(PQgetvalue(res, i, 0), strtoll(PQgetvalue(res, i, 1), NULL, 10),
+		    arg);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_latest_samples(struct hub_store *hs, uint64_t since_ms, int max_rows,
+    hub_store_sample_cb cb, void *arg)
+{
+	char t[24], m[24];
+	const char *p[] = { pg_i64(t, (int64_t)since_ms), pg_i64(m, max_rows) };
+	PGresult *res = pg_q((struct pg_store *)hs, "SELECT DISTINCT ON "
+	    "(a.name, s.device, s.entry::json->>'profile') a.name, s.device, "
+	    "s.ts, s.entry FROM samples s JOIN agents a ON a.id = s.agent_id "
+	    "WHERE s.received_ms >= $1 ORDER BY a.name, s.device, "
+	    "s.entry::json->>'profile', s.ts DESC, s.id DESC LIMIT $2", 2, p,
+	    "reading the latest samples");
+
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+		cb(PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+		    strtoll(PQgetvalue(res, i, 2), NULL, 10), PQgetvalue(res, i, 3),
+		    (size_t)PQgetlength(res, i, 3), arg);
+	PQclear(res);
+	return 0;
 }
 
 static const struct hub_store_ops pg_ops = {
@@ -1481,5 +1724,9 @@ static const struct hub_store_ops pg_ops = {
 	.agents = pg_agents, .command_add = pg_command_add,
 	.command_get = pg_command_get, .poll = pg_poll, .batch = pg_batch,
 	.expire = pg_expire, .leases_due = pg_leases_due, .cleanup = pg_cleanup,
-	.devices = pg_devices, .samples = pg_samples,
+	.devices = pg_devices, .samples = pg_samples, .events = pg_events,
+	.token_add = pg_token_add, .token_remove = pg_token_remove,
+	.token_by_hash = pg_token_by_hash, .tokens = pg_tokens,
+	.commands = pg_commands, .command_counts = pg_command_counts,
+	.latest_samples = pg_latest_samples,
 };

@@ -74,7 +74,35 @@ static const char sq_step1[] =
 "CREATE INDEX IF NOT EXISTS samples_device ON samples(agent_id, device, ts);"
 "CREATE INDEX IF NOT EXISTS samples_received ON samples(received_ms);";
 
-const char *const hub_store_sqlite_steps[] = { sq_step1 };
+/* Migration 2: SNMP notifications (store_events.c), one row per
+ * (agent, event id). IF NOT EXISTS as in step 1: a database adopted into
+ * versioning may hold any step's tables. */
+static const char sq_step2[] =
+"CREATE TABLE IF NOT EXISTS events ("
+"  id INTEGER PRIMARY KEY,"
+"  agent_id INTEGER NOT NULL REFERENCES agents(id) ON DELETE CASCADE,"
+"  event_id TEXT NOT NULL,"
+"  device TEXT NOT NULL,"           /* '' when mapped to none */
+"  ts INTEGER NOT NULL,"            /* the agent's received time */
+"  received_ms INTEGER NOT NULL,"   /* ours: retention */
+"  entry TEXT NOT NULL,"
+"  UNIQUE (agent_id, event_id));"
+"CREATE INDEX IF NOT EXISTS events_agent ON events(agent_id, ts);"
+"CREATE INDEX IF NOT EXISTS events_device ON events(agent_id, device, ts);"
+"CREATE INDEX IF NOT EXISTS events_received ON events(received_ms);";
+
+/* Migration 3: operator tokens with roles; who queued each command (the
+ * console). */
+static const char sq_step3[] =
+"CREATE TABLE tokens ("
+"  name TEXT PRIMARY KEY,"
+"  role TEXT NOT NULL,"
+"  token_hash BLOB NOT NULL UNIQUE,"
+"  created_ms INTEGER NOT NULL);"
+"ALTER TABLE commands ADD COLUMN sender TEXT;"
+"CREATE INDEX commands_history ON commands(agent_id, created_ms);";
+
+const char *const hub_store_sqlite_steps[] = { sq_step1, sq_step2, sq_step3 };
 const int hub_store_sqlite_nsteps = (int)countof(hub_store_sqlite_steps);
 
 enum {
@@ -86,6 +114,9 @@ enum {
 	S_EXPIRE_DUE, S_EXPIRE_MARK, S_LEASES_DUE,
 	S_CLEAN_SAMPLES, S_CLEAN_INVENTORY, S_CLEAN_BATCHES, S_CLEAN_COMMANDS,
 	S_DEVICES, S_SAMPLES,
+	S_EVENT, S_EVENTS, S_EVENTS_DEV, S_CLEAN_EVENTS,
+	S_TOKEN_ADD, S_TOKEN_REMOVE, S_TOKEN_BY_HASH, S_TOKENS, S_HISTORY,
+	S_CMD_COUNTS, S_LATEST,
 	S_COUNT
 };
 
@@ -102,14 +133,18 @@ static const char *const store_sql[S_COUNT] = {
 	[S_AGENT_TOUCH] = "UPDATE agents SET last_seen_ms = ?2, "
 	    "address = coalesce(?3, address), version = coalesce(?4, version) "
 	    "WHERE id = ?1",
-	[S_AGENTS] = "SELECT id, name, last_seen_ms, version, address FROM agents "
-	    "ORDER BY name",
+	/* with the newest batch's header (the primary key finds it) */
+	[S_AGENTS] = "SELECT a.id, a.name, a.last_seen_ms, a.version, a.address, "
+	    "b.received_ms, b.dropped_samples, b.counters FROM agents a "
+	    "LEFT JOIN batches b ON b.agent_id = a.id AND b.batch_id = "
+	    "(SELECT max(batch_id) FROM batches WHERE agent_id = a.id) "
+	    "ORDER BY a.name",
 	[S_AGENT_VERSION] = "UPDATE agents SET version = ?2 WHERE id = ?1",
 	[S_CMD_ADD] = "INSERT INTO commands(id, agent_id, type, body, status, "
-	    "created_ms, updated_ms, expires_ms) "
-	    "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6)",
+	    "created_ms, updated_ms, expires_ms, sender) "
+	    "VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6, ?7)",
 	[S_CMD_GET] = "SELECT c.id, a.name, c.type, c.status, c.created_ms, "
-	    "c.updated_ms, c.result FROM commands c JOIN agents a "
+	    "c.updated_ms, c.result, c.sender, c.body FROM commands c JOIN agents a "
 	    "ON a.id = c.agent_id WHERE c.id = ?1",
 	[S_POLL_ACK] = "UPDATE commands SET acked = 1, updated_ms = ?3 "
 	    "WHERE agent_id = ?1 AND cursor = ?2 AND status = 'delivered' "
@@ -159,6 +194,34 @@ static const char *const store_sql[S_COUNT] = {
 	[S_SAMPLES] = "SELECT entry, ts, id FROM samples WHERE agent_id = ?1 "
 	    "AND device = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
 	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
+	[S_EVENT] = "INSERT INTO events(agent_id, event_id, device, ts, "
+	    "received_ms, entry) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+	    "ON CONFLICT DO NOTHING",
+	[S_EVENTS] = "SELECT entry, ts, id FROM events WHERE agent_id = ?1 "
+	    "AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
+	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
+	[S_EVENTS_DEV] = "SELECT entry, ts, id FROM events WHERE agent_id = ?1 "
+	    "AND device = ?2 AND ts >= ?3 AND ts < ?4 AND (?6 = 0 OR ts < ?5 OR "
+	    "(ts = ?5 AND id < ?6)) ORDER BY ts DESC, id DESC LIMIT ?7",
+	[S_CLEAN_EVENTS] = "DELETE FROM events WHERE id IN (SELECT id FROM "
+	    "events WHERE received_ms < ?1 LIMIT ?2)",
+	[S_TOKEN_ADD] = "INSERT INTO tokens(name, role, token_hash, created_ms) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[S_TOKEN_REMOVE] = "DELETE FROM tokens WHERE name = ?1",
+	[S_TOKEN_BY_HASH] = "SELECT name, role FROM tokens WHERE token_hash = ?1",
+	[S_TOKENS] = "SELECT name, role, created_ms FROM tokens ORDER BY name",
+	[S_HISTORY] = "SELECT c.id, a.name, c.type, c.status, c.created_ms, "
+	    "c.updated_ms, c.sender, c.body FROM commands c JOIN agents a "
+	    "ON a.id = c.agent_id WHERE c.agent_id = ?1 AND c.created_ms >= ?2 "
+	    "AND c.created_ms < ?3 ORDER BY c.created_ms DESC, c.rowid DESC "
+	    "LIMIT ?4",
+	[S_CMD_COUNTS] = "SELECT status, count(*) FROM commands GROUP BY status",
+	[S_LATEST] = "SELECT a.name, s.device, s.ts, s.entry FROM (SELECT "
+	    "agent_id, device, ts, entry, row_number() OVER (PARTITION BY "
+	    "agent_id, device, json_extract(entry, '$.profile') ORDER BY ts DESC, "
+	    "id DESC) AS rn FROM samples WHERE received_ms >= ?1) s "
+	    "JOIN agents a ON a.id = s.agent_id WHERE s.rn = 1 "
+	    "ORDER BY a.name, s.device LIMIT ?2",
 };
 
 struct sq_store {
@@ -509,6 +572,14 @@ sq_agents(struct hub_store *hs, cJSON **out)
 			cJSON_AddStringToObject(o, "version", v);
 		if ((v = (const char *)sqlite3_column_text(st, 4)) != NULL)
 			cJSON_AddStringToObject(o, "address", v);
+		if (sqlite3_column_type(st, 5) != SQLITE_NULL)
+			cJSON_AddNumberToObject(o, "batch_ms",
+			    (double)sqlite3_column_int64(st, 5));
+		if (sqlite3_column_type(st, 6) != SQLITE_NULL)
+			cJSON_AddNumberToObject(o, "dropped_samples",
+			    (double)sqlite3_column_int64(st, 6));
+		if ((v = (const char *)sqlite3_column_text(st, 7)) != NULL)
+			cJSON_AddRawToObject(o, "counters", v);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -524,7 +595,8 @@ sq_agents(struct hub_store *hs, cJSON **out)
 
 static int
 sq_command_add(struct hub_store *hs, int64_t agent_id, const char *id,
-    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms)
+    const char *type, const char *body, uint64_t now_ms, uint64_t expires_ms,
+    const char *sender)
 {
 	struct sq_store *s = (struct sq_store *)hs;
 	sqlite3_stmt *st = store_stmt(s, S_CMD_ADD);
@@ -535,6 +607,8 @@ sq_command_add(struct hub_store *hs, int64_t agent_id, const char *id,
 	sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)expires_ms);
+	if (sender != NULL)
+		sqlite3_bind_text(st, 7, sender, -1, SQLITE_STATIC);
 	return store_exec(s, st, "queueing a command");
 }
 
@@ -566,6 +640,10 @@ sq_command_get(struct hub_store *hs, const char *id, cJSON **out,
 	    (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 4),
 	    sqlite3_column_int64(st, 5), (const char *)sqlite3_column_text(st, 6),
 	    final);
+	if (o != NULL)
+		hub_store_command_more(o, (const char *)sqlite3_column_text(st, 7),
+		    (const char *)sqlite3_column_text(st, 8),
+		    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), *final);
 	sqlite3_reset(st);
 	*out = o;
 	return o != NULL ? 0 : -1;
@@ -684,8 +762,24 @@ sq_row_sample(void *ctx, int64_t agent_id, const char *device, int64_t ts,
 	return store_exec(s, st, "storing a sample");
 }
 
+static int
+sq_row_event(void *ctx, int64_t agent_id, const char *id, const char *device,
+    int64_t ts, char *json, uint64_t now_ms)
+{
+	struct sq_store *s = ctx;
+	sqlite3_stmt *st = store_stmt(s, S_EVENT);
+
+	sqlite3_bind_int64(st, 1, agent_id);
+	sqlite3_bind_text(st, 2, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, device, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, ts);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)now_ms);
+	sqlite3_bind_text(st, 6, json, -1, cJSON_free);
+	return store_exec(s, st, "storing an event");
+}
+
 static const struct hub_store_rows sq_rows = {
-	sq_row_result, sq_row_inventory, sq_row_sample,
+	sq_row_result, sq_row_inventory, sq_row_sample, sq_row_event,
 };
 
 static int
@@ -831,6 +925,7 @@ sq_cleanup(struct hub_store *hs, uint64_t cutoff_ms, int max_rows)
 
 	static const int which[] = {
 		S_CLEAN_SAMPLES, S_CLEAN_INVENTORY, S_CLEAN_BATCHES, S_CLEAN_COMMANDS,
+		S_CLEAN_EVENTS,
 	};
 	int total = 0;
 
@@ -900,22 +995,219 @@ sq_devices(struct hub_store *hs, int64_t agent_id, struct hub_buf *out)
 	return store_json_rows(s, st, out, "reading inventory", NULL);
 }
 
+/* A page of statement i (samples or events; device NULL: not bound). */
 static int
-sq_samples(struct hub_store *hs, int64_t agent_id, const char *device,
-    struct hub_samples_page *pg, struct hub_buf *out)
+sq_page(struct sq_store *s, int i, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out, const char *what)
 {
-	struct sq_store *s = (struct sq_store *)hs;
-	sqlite3_stmt *st = store_stmt(s, S_SAMPLES);
+	sqlite3_stmt *st = store_stmt(s, i);
 
 	sqlite3_bind_int64(st, 1, agent_id);
-	sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+	if (device != NULL)
+		sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, pg->since);
 	sqlite3_bind_int64(st, 4, pg->until);
 	sqlite3_bind_int64(st, 5, pg->before_ts);
 	sqlite3_bind_int64(st, 6, pg->before_id);
 	/* one more than the page: a full page says whether more follow */
 	sqlite3_bind_int(st, 7, pg->limit + 1);
-	return store_json_rows(s, st, out, "reading samples", pg);
+	return store_json_rows(s, st, out, what, pg);
+}
+
+static int
+sq_samples(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return sq_page((struct sq_store *)hs, S_SAMPLES, agent_id, device, pg,
+	    out, "reading samples");
+}
+
+static int
+sq_events(struct hub_store *hs, int64_t agent_id, const char *device,
+    struct hub_samples_page *pg, struct hub_buf *out)
+{
+	return sq_page((struct sq_store *)hs, device ? S_EVENTS_DEV : S_EVENTS,
+	    agent_id, device, pg, out, "reading events");
+}
+
+/* ---- operator tokens, command history, metrics ---- */
+
+static int
+sq_token_add(struct hub_store *hs, const char *name, const char *role,
+    const unsigned char hash[HUB_HASH_LEN], uint64_t now_ms)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKEN_ADD);
+	int rc;
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, hash, HUB_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)now_ms);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "adding a token");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sq_token_remove(struct hub_store *hs, const char *name)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKEN_REMOVE);
+
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (store_exec(s, st, "removing a token") == -1)
+		return -1;
+	return sqlite3_changes(s->db) == 0 ? 1 : 0;
+}
+
+static int
+sq_token_by_hash(struct hub_store *hs, const unsigned char hash[HUB_HASH_LEN],
+    char *name, size_t namelen, char *role, size_t rolelen)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKEN_BY_HASH);
+	int rc, found = 0;
+
+	sqlite3_bind_blob(st, 1, hash, HUB_HASH_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *n = (const char *)sqlite3_column_text(st, 0);
+		const char *r = (const char *)sqlite3_column_text(st, 1);
+
+		snprintf(name, namelen, "%s", n ? n : "");
+		snprintf(role, rolelen, "%s", r ? r : "");
+		found = 1;
+	} else if (rc != SQLITE_DONE) {
+		store_fail(s, "looking up an operator token");
+		found = -1;
+	}
+	sqlite3_reset(st);
+	return found;
+}
+
+static int
+sq_tokens(struct hub_store *hs, cJSON **out)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_TOKENS);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	int rc;
+
+	*out = NULL;
+	if (arr == NULL)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
+	    (o = cJSON_CreateObject()) != NULL) {
+		cJSON_AddItemToArray(arr, o);
+		cJSON_AddStringToObject(o, "name",
+		    (const char *)sqlite3_column_text(st, 0));
+		cJSON_AddStringToObject(o, "role",
+		    (const char *)sqlite3_column_text(st, 1));
+		cJSON_AddNumberToObject(o, "created_ms",
+		    (double)sqlite3_column_int64(st, 2));
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "listing tokens");
+		cJSON_Delete(arr);
+		return -1;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_commands(struct hub_store *hs, int64_t agent_id, int64_t since,
+    int64_t until, int limit, cJSON **out)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_HISTORY);
+	cJSON *arr = cJSON_CreateArray(), *o;
+	bool final;
+	int rc;
+
+	*out = NULL;
+	if (arr == NULL)
+		return -1;
+	sqlite3_bind_int64(st, 1, agent_id);
+	sqlite3_bind_int64(st, 2, since);
+	sqlite3_bind_int64(st, 3, until);
+	sqlite3_bind_int(st, 4, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		o = hub_store_command_json((const char *)sqlite3_column_text(st, 0),
+		    (const char *)sqlite3_column_text(st, 1),
+		    (const char *)sqlite3_column_text(st, 2),
+		    (const char *)sqlite3_column_text(st, 3),
+		    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), NULL,
+		    &final);
+		if (o == NULL)
+			break;
+		cJSON_DeleteItemFromObjectCaseSensitive(o, "result");
+		hub_store_command_more(o, (const char *)sqlite3_column_text(st, 6),
+		    (const char *)sqlite3_column_text(st, 7),
+		    sqlite3_column_int64(st, 4), sqlite3_column_int64(st, 5), final);
+		cJSON_AddItemToArray(arr, o);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "reading command history");
+		cJSON_Delete(arr);
+		return -1;
+	}
+	*out = arr;
+	return 0;
+}
+
+static int
+sq_command_counts(struct hub_store *hs, hub_store_count_cb cb, void *arg)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_CMD_COUNTS);
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		cb((const char *)sqlite3_column_text(st, 0),
+		    sqlite3_column_int64(st, 1), arg);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "counting commands");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sq_latest_samples(struct hub_store *hs, uint64_t since_ms, int max_rows,
+    hub_store_sample_cb cb, void *arg)
+{
+	struct sq_store *s = (struct sq_store *)hs;
+	sqlite3_stmt *st = store_stmt(s, S_LATEST);
+	int rc;
+
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)since_ms);
+	sqlite3_bind_int(st, 2, max_rows);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *e = (const char *)sqlite3_column_text(st, 3);
+
+		if (e != NULL)
+			cb((const char *)sqlite3_column_text(st, 0),
+			    (const char *)sqlite3_column_text(st, 1),
+			    sqlite3_column_int64(st, 2), e,
+			    (size_t)sqlite3_column_bytes(st, 3), arg);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_fail(s, "reading the latest samples");
+		return -1;
+	}
+	return 0;
 }
 
 static const struct hub_store_ops sq_ops = {
@@ -928,5 +1220,9 @@ static const struct hub_store_ops sq_ops = {
 	.agents = sq_agents, .command_add = sq_command_add,
 	.command_get = sq_command_get, .poll = sq_poll, .batch = sq_batch,
 	.expire = sq_expire, .leases_due = sq_leases_due, .cleanup = sq_cleanup,
-	.devices = sq_devices, .samples = sq_samples,
+	.devices = sq_devices, .samples = sq_samples, .events = sq_events,
+	.token_add = sq_token_add, .token_remove = sq_token_remove,
+	.token_by_hash = sq_token_by_hash, .tokens = sq_tokens,
+	.commands = sq_commands, .command_counts = sq_command_counts,
+	.latest_samples = sq_latest_samples,
 };

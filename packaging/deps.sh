@@ -41,12 +41,22 @@ TEST=(
   nghttp2-server
   # hub group tests: a throw-away cluster (tests/integration/pg_fixture.py)
   postgresql
+  # the group behind a balancer (tests/integration/haproxy_fixture.py,
+  # make bench-fleet)
+  haproxy
+  # the console's browser tests (tests/integration/test_console.py)
+  chromium chromium-driver python3-selenium
+  # /metrics: promtool check metrics, and a real Prometheus scraping the hub
+  # (tests/integration/test_metrics.py starts its own on loopback)
+  prometheus
 )
 # Peers the benchmarks measure Outpost against, in the same run; never
 # needed to build, test or try it.
 BENCH=(
   # /usr/bin/time -v for CPU time and max RSS
   time
+  # the notification benchmark's peer (bench/trap_bench.py)
+  snmptrapd
   # the scan benchmark's peer (bench/bench.py)
   onesixtyone
   # the poll benchmark's peer (bench/poll_bench.py starts its own)
@@ -56,7 +66,7 @@ BENCH=(
 # we want their programs (tests and benchmarks start their own instances
 # on loopback), not a daemon on this machine. A service that was there
 # before this run is left as it was.
-NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql)
+NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql haproxy prometheus)
 
 log() { printf 'deps.sh: %s\n' "$*"; }
 
@@ -71,6 +81,11 @@ for arg in "$@"; do
     *) log "unknown option '$arg' (expected --demo, --bench or --list)" >&2; exit 2 ;;
   esac
 done
+# The console (hub/console/) is built by node with the npm packages of its
+# lock file; Debian's nodejs and npm when no node is on PATH already.
+if ! command -v node >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 if [[ -n $list ]]; then
   printf '%s\n' "${PACKAGES[@]}"
   exit 0
@@ -129,6 +144,21 @@ else
     trap - EXIT
   fi
   keep_services_off
+fi
+
+# The console's build tools, exactly as package-lock.json pins them
+# (registry.npmjs.org), unless node_modules already matches it.
+console=$(cd "$(dirname "$0")/.." && pwd)/hub/console
+if [[ -f $console/package-lock.json ]]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    log "npm is missing: the console cannot be built (apt-get install npm)" >&2
+    exit 1
+  fi
+  if ! cmp -s "$console/package-lock.json" "$console/node_modules/.outpost-lock" 2>/dev/null; then
+    log "npm ci in $console"
+    (cd "$console" && npm ci --no-audit --no-fund) </dev/null
+    cp "$console/package-lock.json" "$console/node_modules/.outpost-lock"
+  fi
 fi
 
 # A system snmpd that was already running (it listens on 127.0.0.1:161) is

@@ -183,7 +183,8 @@ int
 proto_batch_check(const cJSON *batch, int64_t *batch_id, char *err,
     size_t errlen)
 {
-	static const char *const arrays[] = { "results", "inventory", "samples" };
+	static const char *const arrays[] = { "results", "inventory", "samples",
+	    "events" };
 
 	if (!cJSON_IsObject(batch) ||
 	    !json_int_exact(cJSON_GetObjectItemCaseSensitive(batch, "batch_id"), 1,
@@ -195,8 +196,8 @@ proto_batch_check(const cJSON *batch, int64_t *batch_id, char *err,
 		const cJSON *j = cJSON_GetObjectItemCaseSensitive(batch, arrays[i]);
 
 		if (j != NULL && !cJSON_IsNull(j) && !cJSON_IsArray(j)) {
-			snprintf(err, errlen, "results, inventory and samples must "
-			    "be arrays");
+			snprintf(err, errlen, "results, inventory, samples and "
+			    "events must be arrays");
 			return PROTO_BAD;
 		}
 	}

@@ -110,8 +110,10 @@ proto_arcs(const char *s, uint64_t *first, uint64_t *second)
 	}
 }
 
-bool
-proto_oid_check(const char *s, char *err, size_t errlen)
+/* min_arcs: 2 for an OID a PDU names, 1 for a walk root (net-snmp walks
+ * "1" too: the whole tree under iso). */
+static bool
+proto_oid_check_n(const char *s, int min_arcs, char *err, size_t errlen)
 {
 	uint64_t a = 0, b = 0;
 	size_t len = strlen(s);
@@ -134,10 +136,10 @@ proto_oid_check(const char *s, char *err, size_t errlen)
 		return false;
 	}
 	n = proto_arcs(s + (*s == '.'), &a, &b);
-	if (n < 2) {
+	if (n < min_arcs) {
 		snprintf(err, errlen, "bad OID '%.64s': expected dotted numbers "
-		    "such as 1.3.6.1.2.1.1.5.0 (2-%d parts, each < 2^32)", s,
-		    PROTO_OID_MAX_ARCS);
+		    "such as 1.3.6.1.2.1.1.5.0 (%d-%d parts, each < 2^32)", s,
+		    min_arcs, PROTO_OID_MAX_ARCS);
 		return false;
 	}
 	/* X.690 8.19.4: the first two arcs share one subidentifier. */
@@ -147,6 +149,18 @@ proto_oid_check(const char *s, char *err, size_t errlen)
 		return false;
 	}
 	return true;
+}
+
+bool
+proto_oid_check(const char *s, char *err, size_t errlen)
+{
+	return proto_oid_check_n(s, 2, err, errlen);
+}
+
+bool
+proto_oid_root_check(const char *s, char *err, size_t errlen)
+{
+	return proto_oid_check_n(s, 1, err, errlen);
 }
 
 static bool
@@ -246,7 +260,7 @@ proto_arg(const struct proto_field *f, const cJSON *j, char *err, size_t errlen)
 			snprintf(err, errlen, "args.%s must be an OID string", f->name);
 			return false;
 		}
-		if (!proto_oid_check(j->valuestring, why, sizeof(why))) {
+		if (!proto_oid_root_check(j->valuestring, why, sizeof(why))) {
 			snprintf(err, errlen, "args.%s: %s", f->name, why);
 			return false;
 		}

@@ -70,7 +70,7 @@ enum proto_cmd {
 
 /* What an argument holds; each kind has one checker in command.c. */
 enum proto_kind {
-	PROTO_K_OID,          /* string: numeric OID or NAME[.N...] */
+	PROTO_K_OID,          /* string: a walk root, numeric or NAME[.N...] */
 	PROTO_K_OIDS,         /* array of OID strings */
 	PROTO_K_SET_VARBINDS, /* array of {oid, type (PROTO_SET_TYPES), value} */
 	PROTO_K_NETWORKS,     /* array of non-empty strings (agent parses) */
@@ -112,6 +112,8 @@ int  proto_command_check(const cJSON *cmd, char *err, size_t errlen);
 /* OID syntax without net-snmp: dotted numbers (optional leading dot,
  * 2-128 arcs each < 2^32, X.690 first arcs), or a name NAME[.N...]. */
 bool proto_oid_check(const char *s, char *err, size_t errlen);
+/* A walk root: one arc (0, 1 or 2) is enough. */
+bool proto_oid_root_check(const char *s, char *err, size_t errlen);
 /* 1-PROTO_NAME_MAX of A-Za-z0-9_.- */
 bool proto_name_valid(const char *);
 /* ids and cursors: 1-max of A-Za-z0-9_.- */

@@ -96,8 +96,9 @@ oid_parse_numeric(const char *s, oid *out, size_t *len, size_t max)
 	return 0;
 }
 
-int
-osnmp_oid_parse(const char *s, oid *out, size_t *outlen, char *err, size_t errlen)
+static int
+oid_parse(const char *s, size_t min_arcs, oid *out, size_t *outlen, char *err,
+    size_t errlen)
 {
 	size_t len = 0, namelen;
 	const char *dot;
@@ -123,21 +124,36 @@ osnmp_oid_parse(const char *s, oid *out, size_t *outlen, char *err, size_t errle
 		    "files are loaded) or a built-in name such as sysName.0", s);
 		return -1;
 	}
-	if (oid_parse_numeric(s, out, &len, MAX_OID_LEN) == -1 || len < 2) {
+	if (oid_parse_numeric(s, out, &len, MAX_OID_LEN) == -1 || len < min_arcs) {
 		snprintf(err, errlen, "bad OID '%.64s': expected dotted numbers "
 		    "such as 1.3.6.1.2.1.1.5.0 (at most %d parts, each < 2^32)",
 		    s, MAX_OID_LEN);
 		return -1;
 	}
 	/* X.690 8.19.4: the first two arcs share one subidentifier. */
-	if (out[0] > 2 || (out[0] < 2 && out[1] > 39) ||
-	    (out[0] == 2 && out[1] > 0xffffffffu - 80)) {
+	if (out[0] > 2 || (len > 1 && ((out[0] < 2 && out[1] > 39) ||
+	    (out[0] == 2 && out[1] > 0xffffffffu - 80)))) {
 		snprintf(err, errlen, "bad OID '%.64s': the first part must be 0, 1 "
 		    "or 2 (and the second below 40 after 0 or 1)", s);
 		return -1;
 	}
 	*outlen = len;
 	return 0;
+}
+
+int
+osnmp_oid_parse(const char *s, oid *out, size_t *outlen, char *err, size_t errlen)
+{
+	return oid_parse(s, 2, out, outlen, err, errlen);
+}
+
+/* A walk root may be one arc: `walk HOST 1` walks everything under iso,
+ * as net-snmp's tools do. */
+int
+osnmp_oid_parse_root(const char *s, oid *out, size_t *outlen, char *err,
+    size_t errlen)
+{
+	return oid_parse(s, 1, out, outlen, err, errlen);
 }
 
 void

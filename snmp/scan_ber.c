@@ -1,10 +1,8 @@
 /*
  * The scanner's wire format: probe messages encoded once per credential
  * (RFC 3416 GetRequest in an RFC 1157/1901 message, or the RFC 3414
- * discovery message), and a small, bounded BER reader for replies.
- * Replies are hostile input: every length is checked against what is
- * left of its enclosing element, only definite lengths of at most 4
- * octets are accepted, and nothing is copied or allocated.
+ * discovery message), and the parse of replies with the bounded BER
+ * reader of ber.c.
  */
 #include "snmp/scan_int.h"
 
@@ -16,51 +14,6 @@ static const uint8_t sys_oid_arc[SCAN_NVB] = { 1, 2, 3, 5 };
 
 /* ---- encoding ---------------------------------------------------------- */
 
-struct wbuf {
-	uint8_t *p;
-	size_t   len, cap;
-	bool     over;
-};
-
-static void
-w_bytes(struct wbuf *w, const void *b, size_t n)
-{
-	if (w->over || n > w->cap - w->len) {
-		w->over = true;
-		return;
-	}
-	memcpy(w->p + w->len, b, n);
-	w->len += n;
-}
-
-static void
-w_hdr(struct wbuf *w, uint8_t tag, size_t len)
-{
-	uint8_t h[4] = { tag };
-	size_t n;
-
-	if (len < 0x80) {
-		h[1] = (uint8_t)len;
-		n = 2;
-	} else if (len < 0x100) {
-		h[1] = 0x81;
-		h[2] = (uint8_t)len;
-		n = 3;
-	} else {
-		h[1] = 0x82;
-		h[2] = (uint8_t)(len >> 8);
-		h[3] = (uint8_t)len;
-		n = 4;
-	}
-	w_bytes(w, h, n);
-}
-
-static size_t
-hdr_len(size_t len)
-{
-	return len < 0x80 ? 2 : len < 0x100 ? 3 : 4;
-}
-
 /* A placeholder request id: 4 octets, patched per probe. */
 static size_t
 w_reqid(struct wbuf *w)
@@ -68,7 +21,7 @@ w_reqid(struct wbuf *w)
 	static const uint8_t id[] = { 0x02, 4, 0x40, 0, 0, 0 };
 	size_t off = w->len + 2;
 
-	w_bytes(w, id, sizeof(id));
+	ber_w_bytes(w, id, sizeof(id));
 	return off;
 }
 
@@ -81,28 +34,28 @@ scan_tpl_community(struct scan_tpl *t, int version, const char *community,
 	struct wbuf w = { t->buf, 0, sizeof(t->buf), false };
 	size_t vb_len = 2 + sizeof(sys_oid_prefix) + 2 + sizeof(null);
 	size_t vbl_len = SCAN_NVB * (2 + vb_len);
-	size_t pdu_len = 6 + 2 * sizeof(zero_int) + hdr_len(vbl_len) + vbl_len;
-	size_t msg_len = 3 + hdr_len(clen) + clen + hdr_len(pdu_len) + pdu_len;
+	size_t pdu_len = 6 + 2 * sizeof(zero_int) + ber_hdr_len(vbl_len) + vbl_len;
+	size_t msg_len = 3 + ber_hdr_len(clen) + clen + ber_hdr_len(pdu_len) + pdu_len;
 	uint8_t ver[] = { 0x02, 1, (uint8_t)version };
 
 	memset(t, 0, sizeof(*t));
 	if (clen > SCAN_COMMUNITY_MAX || (version != 0 && version != 1))
 		return -1;
-	w_hdr(&w, 0x30, msg_len);
-	w_bytes(&w, ver, sizeof(ver));
-	w_hdr(&w, 0x04, clen);
-	w_bytes(&w, community, clen);
-	w_hdr(&w, 0xa0, pdu_len);
+	ber_w_hdr(&w, 0x30, msg_len);
+	ber_w_bytes(&w, ver, sizeof(ver));
+	ber_w_hdr(&w, 0x04, clen);
+	ber_w_bytes(&w, community, clen);
+	ber_w_hdr(&w, 0xa0, pdu_len);
 	t->reqid_off = w_reqid(&w);
-	w_bytes(&w, zero_int, sizeof(zero_int));
-	w_bytes(&w, zero_int, sizeof(zero_int));
-	w_hdr(&w, 0x30, vbl_len);
+	ber_w_bytes(&w, zero_int, sizeof(zero_int));
+	ber_w_bytes(&w, zero_int, sizeof(zero_int));
+	ber_w_hdr(&w, 0x30, vbl_len);
 	for (size_t i = 0; i < SCAN_NVB; i++) {
-		w_hdr(&w, 0x30, vb_len);
-		w_hdr(&w, 0x06, sizeof(sys_oid_prefix) + 2);
-		w_bytes(&w, sys_oid_prefix, sizeof(sys_oid_prefix));
-		w_bytes(&w, (uint8_t[]){ sys_oid_arc[i], 0 }, 2);
-		w_bytes(&w, null, sizeof(null));
+		ber_w_hdr(&w, 0x30, vb_len);
+		ber_w_hdr(&w, 0x06, sizeof(sys_oid_prefix) + 2);
+		ber_w_bytes(&w, sys_oid_prefix, sizeof(sys_oid_prefix));
+		ber_w_bytes(&w, (uint8_t[]){ sys_oid_arc[i], 0 }, 2);
+		ber_w_bytes(&w, null, sizeof(null));
 	}
 	if (w.over)
 		return -1;
@@ -129,17 +82,17 @@ scan_tpl_v3_discovery(struct scan_tpl *t)
 	size_t msg_len = 3 + 2 + global_len + sizeof(usm) + 2 + scoped_len;
 
 	memset(t, 0, sizeof(*t));
-	w_hdr(&w, 0x30, msg_len);
-	w_bytes(&w, (uint8_t[]){ 0x02, 1, 3 }, 3);
-	w_hdr(&w, 0x30, global_len);
+	ber_w_hdr(&w, 0x30, msg_len);
+	ber_w_bytes(&w, (uint8_t[]){ 0x02, 1, 3 }, 3);
+	ber_w_hdr(&w, 0x30, global_len);
 	t->msgid_off = w_reqid(&w);
-	w_bytes(&w, global_tail, sizeof(global_tail));
-	w_bytes(&w, usm, sizeof(usm));
-	w_hdr(&w, 0x30, scoped_len);
-	w_bytes(&w, ctx, sizeof(ctx));
-	w_hdr(&w, 0xa0, pdu_len);
+	ber_w_bytes(&w, global_tail, sizeof(global_tail));
+	ber_w_bytes(&w, usm, sizeof(usm));
+	ber_w_hdr(&w, 0x30, scoped_len);
+	ber_w_bytes(&w, ctx, sizeof(ctx));
+	ber_w_hdr(&w, 0xa0, pdu_len);
 	t->reqid_off = w_reqid(&w);
-	w_bytes(&w, pdu_tail, sizeof(pdu_tail));
+	ber_w_bytes(&w, pdu_tail, sizeof(pdu_tail));
 	t->len = w.len;
 }
 
@@ -162,68 +115,6 @@ scan_tpl_write(const struct scan_tpl *t, uint32_t reqid, uint8_t *out)
 }
 
 /* ---- decoding ---------------------------------------------------------- */
-
-struct ber {
-	const uint8_t *p, *end;
-};
-
-/* The next element of b: its tag and content; b moves past it. Only
- * single-octet tags and definite lengths up to 4 octets: nothing an
- * SNMP reply needs is longer, and a claimed length must fit in what is
- * left, so a huge one is refused before anything is read. */
-static int
-ber_next(struct ber *b, uint8_t *tag, struct ber *content)
-{
-	size_t left = (size_t)(b->end - b->p), len, n, i = 2;
-
-	if (left < 2 || (b->p[0] & 0x1f) == 0x1f)
-		return -1;
-	*tag = b->p[0];
-	len = b->p[1];
-	if (len & 0x80) {
-		n = len & 0x7f;
-		if (n == 0 || n > 4 || n > left - 2)
-			return -1;   /* indefinite or absurd */
-		len = 0;
-		for (size_t k = 0; k < n; k++)
-			len = len << 8 | b->p[2 + k];
-		i += n;
-	}
-	if (len > left - i)
-		return -1;
-	content->p = b->p + i;
-	content->end = content->p + len;
-	b->p = content->end;
-	return 0;
-}
-
-static int
-ber_expect(struct ber *b, uint8_t want, struct ber *content)
-{
-	uint8_t tag;
-
-	return ber_next(b, &tag, content) == 0 && tag == want ? 0 : -1;
-}
-
-/* A signed INTEGER of 1-8 octets. */
-static int
-ber_int(struct ber *b, int64_t *out)
-{
-	struct ber c;
-	uint64_t v;
-	size_t n;
-
-	if (ber_expect(b, 0x02, &c) == -1)
-		return -1;
-	n = (size_t)(c.end - c.p);
-	if (n == 0 || n > 8)
-		return -1;
-	v = (c.p[0] & 0x80) ? UINT64_MAX : 0;
-	for (size_t i = 0; i < n; i++)
-		v = v << 8 | c.p[i];
-	*out = (int64_t)v;
-	return 0;
-}
 
 static int
 vb_index(const struct ber *oid)

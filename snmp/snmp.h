@@ -208,11 +208,92 @@ void osnmp_scan_stats(const struct osnmp_scan *, struct osnmp_scan_stats *);
  * rewritten in place. */
 size_t osnmp_scan_merge(struct net_range *, unsigned *ports, size_t n);
 
+/* ---- notifications received (trap.c, trap_ber.c, trap_usm.c) ----
+ *
+ * A receiver on the loop: UDP sockets read in batches (recvmmsg), each
+ * datagram decoded by the bounded BER reader (never trusted, nothing
+ * allocated per datagram), checked (community, or USM digest, key and
+ * time window), rate-limited per source address, and handed to the
+ * callback. Informs are answered with a Response; for SNMPv3 the agent
+ * is the authoritative engine of an inform, with its own engine ID and
+ * engineBoots kept in state_dir (boots + 1 at each start). Work per loop
+ * pass is bounded, so a flood never starves the rest of the loop. */
+
+#define OSNMP_TRAP_MAX_LISTEN   16
+#define OSNMP_TRAP_MAX_VARBINDS 256   /* more: dropped, counted malformed */
+
+struct osnmp_notification {
+	int         version;        /* CFG_SNMP_V1, _V2C or _V3 */
+	bool        inform;         /* InformRequest (acknowledged) */
+	uint64_t    received_ms;    /* wall clock */
+	const struct sockaddr *from;
+	char        source[48];     /* numeric address */
+	unsigned    port;
+	const char *community;      /* v1/v2c: the configured string it matched */
+	const struct config_credential *cred;   /* v3: the user it matched */
+	const u_char *context;      /* v3 contextName, not NUL-terminated */
+	size_t      context_len;
+	const oid  *trap_oid;       /* snmpTrapOID.0 (v1: RFC 3584 3.1) */
+	size_t      trap_oid_len;
+	uint32_t    uptime;         /* sysUpTime.0 or the v1 time-stamp */
+	/* v1 only */
+	const oid  *enterprise;
+	size_t      enterprise_len;
+	char        agent_addr[16];
+	long        generic, specific;
+	/* The varbinds after sysUpTime.0 and snmpTrapOID.0 (v1: all),
+	 * linked; valid during the callback only. */
+	const netsnmp_variable_list *vbs;
+	size_t      nvbs;
+};
+
+struct osnmp_trap_opts {
+	const char *const *listen;      /* config_udp_endpoint() syntax */
+	size_t      nlisten;
+	const char *const *communities;
+	size_t      ncommunities;
+	const struct config_credential *const *users;   /* v3; each borrowed */
+	size_t      nusers;
+	unsigned    rate;               /* per source per second; 0: unlimited */
+	unsigned    queue_max;          /* receive buffer, in notifications */
+	const char *state_dir;          /* engine ID and boots; NULL: memory */
+};
+
+struct osnmp_trap_stats {
+	uint64_t received;              /* accepted, handed to the callback */
+	uint64_t informs_acked;
+	uint64_t dropped_community;
+	uint64_t dropped_auth;          /* unknown user, digest, decryption */
+	uint64_t dropped_time_window;
+	uint64_t dropped_rate;
+	uint64_t malformed;             /* BER, PDU type, too many varbinds */
+	uint64_t queue_full;            /* the kernel dropped (receive buffer) */
+	uint64_t reports_sent;          /* v3 discovery / time window */
+};
+
+typedef void (*osnmp_trap_cb)(const struct osnmp_notification *, void *arg);
+
+struct osnmp_trap;
+/* eng supplies the v3 key caches. NULL and a message when a socket
+ * cannot be bound or the state cannot be kept. */
+struct osnmp_trap *osnmp_trap_open(struct loop *, struct osnmp_engine *eng,
+                                   const struct osnmp_trap_opts *,
+                                   osnmp_trap_cb, void *arg,
+                                   char *err, size_t errlen);
+void osnmp_trap_close(struct osnmp_trap *);
+void osnmp_trap_stats(const struct osnmp_trap *, struct osnmp_trap_stats *);
+/* This agent's engine ID as hex, and its boots (for informs). */
+void osnmp_trap_engine(const struct osnmp_trap *, char *hex, size_t len,
+                       uint32_t *boots);
+
 /* ---- OIDs and values (oid.c) ---- */
 
 /* Numeric OID (".1.3.6", "1.3.6") or a built-in name ("sysName.0",
  * "ifDescr"). 0 or -1 with a message. */
 int  osnmp_oid_parse(const char *s, oid *out, size_t *outlen, char *err, size_t errlen);
+/* The same for a walk root, which may be a single arc (0, 1 or 2). */
+int  osnmp_oid_parse_root(const char *s, oid *out, size_t *outlen, char *err,
+                          size_t errlen);
 void osnmp_oid_str(const oid *o, size_t len, char *buf, size_t buflen);   /* ".1.3.6..." */
 /* Display name for the common system/interface objects, or NULL. */
 const char *osnmp_oid_name(const oid *o, size_t len, char *buf, size_t buflen);

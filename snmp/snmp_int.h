@@ -91,6 +91,29 @@ struct osnmp_engine {
 	struct osnmp_engine_stats stats;
 };
 
+/* ber.c: the bounded BER reader (scan replies, notifications). */
+struct ber {
+	const uint8_t *p, *end;
+};
+/* The next element of b: tag and content; b moves past it. 0 or -1. */
+int ber_next(struct ber *b, uint8_t *tag, struct ber *content);
+int ber_expect(struct ber *b, uint8_t want, struct ber *content);
+/* A signed INTEGER of 1-8 octets (the element, or its content). */
+int ber_int(struct ber *b, int64_t *out);
+int ber_int_content(const struct ber *c, int64_t *out);
+/* A bounded output buffer: over is set, and nothing more written, when
+ * something does not fit. */
+struct wbuf {
+	uint8_t *p;
+	size_t   len, cap;
+	bool     over;
+};
+void   ber_w_bytes(struct wbuf *, const void *, size_t);
+void   ber_w_hdr(struct wbuf *, uint8_t tag, size_t len);
+size_t ber_hdr_len(size_t len);
+void   ber_w_tlv(struct wbuf *, uint8_t tag, const void *, size_t);
+void   ber_w_int(struct wbuf *, uint8_t tag, int64_t);
+
 /* engine.c */
 void engine_done_cb(struct loop *, struct loop_timer *, void *);
 void engine_run_done(struct osnmp_engine *);

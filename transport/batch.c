@@ -12,7 +12,7 @@
 #include <zlib.h>
 
 const char *const tp_batch_kind_names[BATCH_KINDS] = {
-	"results", "inventory", "samples",
+	"results", "inventory", "samples", "events",
 };
 
 int
@@ -134,6 +134,7 @@ tp_batch_serialize(const struct batch *b, uint64_t batch_id,
 	cJSON_AddStringToObject(head, "agent_version", agent_version);
 	cJSON_AddNumberToObject(head, "created_ms", (double)created_ms);
 	cJSON_AddNumberToObject(head, "dropped_samples", (double)dropped_samples);
+	cJSON_AddNumberToObject(head, "dropped_events", (double)b->dropped_events);
 	cJSON_AddItemToObject(head, "counters", counters ?
 	    cJSON_Duplicate(counters, true) : cJSON_CreateObject());
 	h = cJSON_PrintUnformatted(head);

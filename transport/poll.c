@@ -166,8 +166,11 @@ tp_poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 
 	if (t->stopping || t->poll.active)
 		return;
-	/* wait = poll_wait +-10 %, whole seconds, as the protocol has it */
-	w = w - w / 10 + tp_rand_upto(w / 5);
+	/* wait = poll_wait less 0-20 %, whole seconds, as the protocol has
+	 * it: jittered, and never longer than poll_wait, so a connection
+	 * (one per poll) lives at most one poll wait and a drained node is
+	 * empty within it. */
+	w = w - tp_rand_upto(w / 5);
 	wait_s = (w + 500) / 1000;
 	/* No contact yet: ask for an answer at once, so contact is known
 	 * now, not after a whole held poll. Not after a failed poll: that

@@ -82,15 +82,18 @@ tp_spool_encode_hdr(unsigned char out[SPOOL_HDR_SIZE], const struct spool_hdr *h
 	put64(out + 24, h->created_ms);
 	put64(out + 32, h->payload_len);
 	put32(out + 40, h->nsamples);
-	put32(out + 44, h->payload_crc);
-	put32(out + 48, crc(out, 48));
+	put32(out + 44, h->nevents);
+	put32(out + 48, h->payload_crc);
+	put32(out + 52, crc(out, 52));
 }
 
 int
 tp_spool_check(const unsigned char *buf, size_t len, struct spool_hdr *h,
     const char **why)
 {
-	if (len < SPOOL_HDR_SIZE) {
+	uint32_t version, size, crc_at;
+
+	if (len < SPOOL_HDR_SIZE_V1) {
 		*why = "truncated header";
 		return -1;
 	}
@@ -98,29 +101,39 @@ tp_spool_check(const unsigned char *buf, size_t len, struct spool_hdr *h,
 		*why = "not a spool file (bad magic)";
 		return -1;
 	}
-	if (crc(buf, 48) != get32(buf + 48)) {
-		*why = "header checksum mismatch";
-		return -1;
-	}
-	if (get32(buf + 8) != SPOOL_VERSION || get32(buf + 12) != SPOOL_HDR_SIZE) {
+	version = get32(buf + 8);
+	size = get32(buf + 12);
+	if (!(version == 1 && size == SPOOL_HDR_SIZE_V1) &&
+	    !(version == SPOOL_VERSION && size == SPOOL_HDR_SIZE)) {
 		*why = "unsupported spool file version";
 		return -1;
 	}
-	h->batch_id = get64(buf + 16);
+	if (len < size) {
+		*why = "truncated header";
+		return -1;
+	}
+	crc_at = size - 4;
+	if (crc(buf, crc_at) != get32(buf + crc_at)) {
+		*why = "header checksum mismatch";
+		return -1;
+	}
+	h->hdr_size = size;
+	h->nevents = version == 1 ? 0 : get32(buf + 44);
+	h->payload_crc = get32(buf + crc_at - 4);
+h->batch_id = get64(buf + 16);
 	h->created_ms = get64(buf + 24);
 	h->payload_len = get64(buf + 32);
 	h->nsamples = get32(buf + 40);
-	h->payload_crc = get32(buf + 44);
 	if (h->batch_id == 0 || h->batch_id > SPOOL_MAX_ID) {
 		*why = "batch id out of range";
 		return -1;
 	}
-	if (h->payload_len != len - SPOOL_HDR_SIZE) {
-		*why = h->payload_len > len - SPOOL_HDR_SIZE ?
+	if (h->payload_len != len - h->hdr_size) {
+		*why = h->payload_len > len - h->hdr_size ?
 		    "truncated payload" : "trailing bytes after the payload";
 		return -1;
 	}
-	if (crc(buf + SPOOL_HDR_SIZE, len - SPOOL_HDR_SIZE) != h->payload_crc) {
+	if (crc(buf + h->hdr_size, len - h->hdr_size) != h->payload_crc) {
 		*why = "payload checksum mismatch";
 		return -1;
 	}
@@ -486,6 +499,7 @@ tp_spool_recover_file(struct spool *s, const char *name, uint64_t id)
 		e.bytes = len;
 		e.created_ms = h.created_ms;
 		e.nsamples = h.nsamples;
+		e.nevents = h.nevents;
 		if (tp_spool_index_add(s, &e) == 0)
 			return;
 		why = "out of memory";
@@ -639,6 +653,7 @@ tp_spool_write(struct spool *s, const struct spool_hdr *h, const void *payload)
 	e.bytes = SPOOL_HDR_SIZE + h->payload_len;
 	e.created_ms = h->created_ms;
 	e.nsamples = h->nsamples;
+	e.nevents = h->nevents;
 	if (tp_spool_index_add(s, &e) == -1) {
 		(void)unlinkat(s->dirfd, name, 0);
 		log_error("spool: out of memory");
@@ -669,7 +684,7 @@ tp_spool_read(struct spool *s, uint64_t id, struct spool_hdr *h,
 		free(buf);
 		return -2;
 	}
-	memmove(buf, buf + SPOOL_HDR_SIZE, len - SPOOL_HDR_SIZE);
+	memmove(buf, buf + h->hdr_size, len - h->hdr_size);
 	*payload = buf;
 	return 0;
 }
@@ -701,7 +716,7 @@ tp_spool_remove(struct spool *s, uint64_t id)
 void
 tp_spool_enforce(struct spool *s, uint64_t now_wall_ms)
 {
-	uint64_t nb = 0, ns = 0, full = 0, old = 0;
+	uint64_t nb = 0, ns = 0, ne = 0, full = 0, old = 0;
 	size_t i = 0;
 
 	while (s->bytes > s->max_bytes || s->n > SPOOL_MAX_FILES) {
@@ -713,6 +728,7 @@ tp_spool_enforce(struct spool *s, uint64_t now_wall_ms)
 		tp_spool_name(name, sizeof(name), s->ents[i].id);
 		(void)unlinkat(s->dirfd, name, 0);
 		ns += s->ents[i].nsamples;
+		ne += s->ents[i].nevents;
 		nb++;
 		full++;
 		tp_spool_index_del(s, i);
@@ -728,6 +744,7 @@ tp_spool_enforce(struct spool *s, uint64_t now_wall_ms)
 		tp_spool_name(name, sizeof(name), e->id);
 		(void)unlinkat(s->dirfd, name, 0);
 		ns += e->nsamples;
+		ne += e->nevents;
 		nb++;
 		old++;
 		tp_spool_index_del(s, i);
@@ -736,6 +753,8 @@ tp_spool_enforce(struct spool *s, uint64_t now_wall_ms)
 		return;
 	s->dropped_pending += ns;
 	s->dropped_total += ns;
+	s->events_dropped_pending += ne;
+	s->events_dropped_total += ne;
 	/* Once per outage, then less and less often: a full spool drops a
 	 * batch every time one closes. */
 	log_complain(&s->drop_complain, mono_ms(), LOG_LVL_WARN, "spool: %s: "

@@ -371,6 +371,13 @@ transport_counters(struct transport *t)
 	return c;
 }
 
+void
+transport_drop_events(struct transport *t, uint64_t n)
+{
+	t->spool.events_dropped_pending += n;
+	t->spool.events_dropped_total += n;
+}
+
 /* The batch could not be spooled: its samples count as dropped. */
 static void
 transport_lose_batch(struct transport *t)
@@ -379,6 +386,7 @@ transport_lose_batch(struct transport *t)
 
 	t->spool.dropped_pending += n;
 	t->spool.dropped_total += n;
+	transport_drop_events(t, t->batch.nitems[BATCH_EVENTS]);
 	tp_batch_reset(&t->batch);
 }
 
@@ -402,6 +410,7 @@ transport_close(struct transport *t, bool even_empty)
 		return -1;
 	}
 	counters = transport_counters(t);
+	t->batch.dropped_events = t->spool.events_dropped_pending;
 	json = tp_batch_serialize(&t->batch, h.batch_id, t->o.agent_version,
 	    h.created_ms, dropped, counters, &len);
 	cJSON_Delete(counters);
@@ -417,6 +426,10 @@ transport_close(struct transport *t, bool even_empty)
 	h.payload_crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), gz, gzlen);
 	h.nsamples = (uint32_t)(t->batch.nitems[BATCH_SAMPLES] +
 	    (dropped > UINT32_MAX / 2 ? UINT32_MAX / 2 : dropped));
+	/* Like samples: its own events and the drops it reports. */
+	h.nevents = (uint32_t)(t->batch.nitems[BATCH_EVENTS] +
+	    (t->batch.dropped_events > UINT32_MAX / 2 ? UINT32_MAX / 2 :
+	    t->batch.dropped_events));
 	if (tp_spool_write(&t->spool, &h, gz) == -1) {
 		free(gz);
 		transport_lose_batch(t);
@@ -424,6 +437,7 @@ transport_close(struct transport *t, bool even_empty)
 	}
 	free(gz);
 	tp_spool_dropped_reported(&t->spool, dropped);
+	t->spool.events_dropped_pending -= t->batch.dropped_events;
 	t->batches_closed++;
 	log_debug("transport: batch %" PRIu64 " closed: %zu results, %zu "
 	    "inventory, %zu samples, %zu bytes gzip'd", h.batch_id,
@@ -444,7 +458,8 @@ transport_close_batch(struct transport *t)
 int
 transport_report_dropped(struct transport *t)
 {
-	return t->spool.dropped_pending > 0 ? transport_close(t, true) : 0;
+	return t->spool.dropped_pending > 0 || t->spool.events_dropped_pending > 0 ?
+	    transport_close(t, true) : 0;
 }
 
 int
@@ -488,6 +503,8 @@ transport_add(struct transport *t, const char *kind, cJSON *item)
 			t->spool.dropped_pending++;
 			t->spool.dropped_total++;
 		}
+		if (k == BATCH_EVENTS)
+			transport_drop_events(t, 1);
 		return -1;
 	}
 	if (tp_batch_bytes(&t->batch) + len + 1 > limit)
@@ -599,6 +616,7 @@ transport_get_stats(const struct transport *t, struct transport_stats *st)
 	st->spool_corrupt = t->spool.corrupt;
 	st->batches_quarantined = t->spool.quarantined;
 	st->dropped_samples = t->spool.dropped_total;
+	st->dropped_events = t->spool.events_dropped_total;
 	st->consecutive_failures = t->poll_fails > t->upload_fails ?
 	    t->poll_fails : t->upload_fails;
 }

@@ -42,6 +42,7 @@ struct transport_stats {
 	uint64_t spool_bytes, spool_files;
 	uint64_t batches_sent, batches_quarantined, spool_corrupt;
 	uint64_t dropped_samples;     /* spool full or too old */
+	uint64_t dropped_events;      /* queue full, too large, not spooled */
 	uint64_t polls, poll_errors, commands_received, duplicate_commands;
 	unsigned consecutive_failures;
 };
@@ -56,8 +57,12 @@ struct transport *transport_new(struct loop *, const struct transport_opts *,
 int  transport_start(struct transport *);
 /* Append item (ownership taken) to the open batch under kind: "results",
  * "inventory" or "samples". -1 (item freed) if kind is unknown or the item
- * alone is larger than batch_max_bytes. */
+ * alone is larger than batch_max_bytes (a sample or event so dropped is
+ * counted). "events" too: notifications received (docs/protocol.md). */
 int  transport_add(struct transport *, const char *kind, cJSON *item);
+/* n events were lost before reaching a batch (the receiver's queue was
+ * full): reported in the next batch's dropped_events. */
+void transport_drop_events(struct transport *, uint64_t n);
 /* A counter sent in every batch's "counters" object. */
 void transport_set_counter(struct transport *, const char *name, double value);
 /* Stop polling, close the open batch into the spool (durably). The spool

@@ -83,18 +83,22 @@ uint64_t tp_wall_ms(void);
 /* ---- spool.c ---------------------------------------------------------- */
 
 /*
- * Spool file: a 52-byte header then the gzip payload (the batch's JSON).
+ * Spool file: a 56-byte header then the gzip payload (the batch's JSON).
  * Integers little-endian:
- *   0  magic "OPSPOOL\0"     8  u32 version (1)    12 u32 header size (52)
+ *   0  magic "OPSPOOL\0"     8  u32 version (2)    12 u32 header size (56)
  *   16 u64 batch_id         24 u64 created_ms (wall clock)
  *   32 u64 payload length   40 u32 samples in the batch
- *   44 u32 CRC-32 of the payload                   48 u32 CRC-32 of bytes 0-47
+ *   44 u32 events in the batch
+ *   48 u32 CRC-32 of the payload                   52 u32 CRC-32 of bytes 0-51
+ * Version 1 (written before events existed) is read too: 52 bytes, no
+ * events field, the payload CRC at 44 and the header's at 48.
  * Named %020llu.batch so that name order is batch_id order; written as
  * NAME.tmp, fsync'd, renamed, and the directory fsync'd.
  */
 #define SPOOL_MAGIC       "OPSPOOL"
-#define SPOOL_VERSION     1u
-#define SPOOL_HDR_SIZE    52u
+#define SPOOL_VERSION     2u
+#define SPOOL_HDR_SIZE    56u
+#define SPOOL_HDR_SIZE_V1 52u
 #define SPOOL_SUFFIX      ".batch"
 #define SPOOL_TMP_SUFFIX  ".tmp"
 #define SPOOL_STATE       "state"
@@ -109,6 +113,8 @@ struct spool_hdr {
 	/* Samples lost if this batch is dropped: its own, plus the
 	 * dropped_samples it reports. */
 	uint32_t nsamples, payload_crc;
+	uint32_t nevents;        /* lost with it, counted in dropped_events */
+	uint32_t hdr_size;       /* as read: SPOOL_HDR_SIZE or _V1 */
 };
 
 struct spool_entry {
@@ -116,6 +122,7 @@ struct spool_entry {
 	uint64_t bytes;        /* file size */
 	uint64_t created_ms;   /* wall clock */
 	uint32_t nsamples;     /* as in spool_hdr */
+	uint32_t nevents;
 	bool     busy;         /* read for an upload: not dropped meanwhile */
 };
 
@@ -130,6 +137,10 @@ struct spool {
 	uint64_t            reserved_id;   /* ids below this are on disk */
 	uint64_t            dropped_pending;  /* not yet in a batch */
 	uint64_t            dropped_total;
+	/* Events lost (dropped batches, and what transport_drop_events
+	 * reports): not yet in a batch's dropped_events, and ever. Kept in
+	 * memory only. */
+	uint64_t            events_dropped_pending, events_dropped_total;
 	uint64_t            corrupt, quarantined;
 	struct complain     disk_complain, drop_complain;
 };
@@ -169,7 +180,7 @@ int  tp_spool_save_state(struct spool *, uint64_t reserved_id);
 
 /* ---- batch.c ---------------------------------------------------------- */
 
-enum { BATCH_RESULTS, BATCH_INVENTORY, BATCH_SAMPLES, BATCH_KINDS };
+enum { BATCH_RESULTS, BATCH_INVENTORY, BATCH_SAMPLES, BATCH_EVENTS, BATCH_KINDS };
 extern const char *const tp_batch_kind_names[BATCH_KINDS];
 
 /* A growable byte buffer with a hard maximum (curl's dynbuf idea). */
@@ -184,6 +195,7 @@ void tp_buf_free(struct tp_buf *);
 struct batch {
 	struct tp_buf parts[BATCH_KINDS];
 	size_t        nitems[BATCH_KINDS];
+	uint64_t      dropped_events;   /* reported in the head when closed */
 };
 
 struct tp_counter {
@@ -353,6 +365,11 @@ int  transport_close_batch(struct transport *);
 int  transport_report_dropped(struct transport *);
 /* Nothing open, nothing spooled, nothing in flight (selftest.c). */
 bool transport_idle(const struct transport *);
+
+/* selftest.c: an "ok" result for cmd (whose "id" the poll checked) with
+ * data {mark: value}; NULL if out of memory. The swarm (bench/swarm.c)
+ * answers with it too. */
+cJSON *tp_selftest_result(const cJSON *cmd, const char *mark, double value);
 
 /* 401/403: loud (an operator must fix the token), but throttled. */
 void tp_complain_auth(struct transport *, uint64_t now, long status, uint64_t delay);

@@ -107,10 +107,10 @@ tp_upload_init(struct transport *t)
 /* Write one half of a split batch: 0 or -1. */
 static int
 tp_upload_write_half(struct transport *t, uint64_t id, const char *json,
-    size_t len, uint32_t nsamples, uint64_t created_ms)
+    size_t len, uint32_t nsamples, uint32_t nevents, uint64_t created_ms)
 {
 	struct spool_hdr h = { .batch_id = id, .created_ms = created_ms,
-	    .nsamples = nsamples };
+	    .nsamples = nsamples, .nevents = nevents };
 	unsigned char *gz;
 	size_t gzlen;
 	int rc;
@@ -132,7 +132,7 @@ tp_upload_write_half(struct transport *t, uint64_t id, const char *json,
  */
 static void
 tp_upload_split(struct transport *t, uint64_t id, uint64_t created_ms,
-    uint32_t nsamples, const unsigned char *gz, size_t gzlen)
+    uint32_t nsamples, uint32_t nevents, const unsigned char *gz, size_t gzlen)
 {
 	char *json = NULL, *a = NULL, *b = NULL, why[128];
 	size_t jlen, alen, blen;
@@ -166,13 +166,15 @@ tp_upload_split(struct transport *t, uint64_t id, uint64_t created_ms,
 	 * difference between the original's count and its samples. */
 	if (nsamples > as + bs)
 		as += nsamples - (as + bs);
-	if (tp_upload_write_half(t, ida, a, alen, as, created_ms) == -1) {
+	/* Its events (and dropped_events) count with the first half: a
+	 * split is rare, and counting them there never loses them. */
+	if (tp_upload_write_half(t, ida, a, alen, as, nevents, created_ms) == -1) {
 		cJSON_free(a);
 		cJSON_free(b);
 		tp_upload_retry_later(t, tp_backoff_next(t, &t->upload_fails));
 		return;
 	}
-	if (tp_upload_write_half(t, idb, b, blen, bs, created_ms) == -1) {
+	if (tp_upload_write_half(t, idb, b, blen, bs, 0, created_ms) == -1) {
 		tp_spool_remove(&t->spool, ida);
 		cJSON_free(a);
 		cJSON_free(b);
@@ -193,6 +195,7 @@ tp_upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	unsigned char *body = t->upload_body;
 	struct spool_entry *e = tp_spool_find(&t->spool, id);
 	uint32_t nsamples = e != NULL ? e->nsamples : 0;
+	uint32_t nevents = e != NULL ? e->nevents : 0;
 	char why[CURL_ERROR_SIZE + 64];
 
 	if (e != NULL)
@@ -225,8 +228,8 @@ tp_upload_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	} else if (status == 413) {
 		/* The hub is there and answering: go on at once (unless the
 		 * split itself failed and set a retry timer). */
-		tp_upload_split(t, id, t->upload_created_ms, nsamples, body,
-		    t->upload_len);
+		tp_upload_split(t, id, t->upload_created_ms, nsamples, nevents,
+		    body, t->upload_len);
 		tp_upload_kick(t);
 	} else if (status >= 400 && status <= 499 && status != 401 &&
 	    status != 403 && status != 408 && status != 429) {

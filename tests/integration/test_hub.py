@@ -577,7 +577,9 @@ def test_agents_list_shows_polling_version_and_address(hub, agent):
     assert a["polling"] is True and a["version"] == "0.1.0"
     assert a["address"] == "127.0.0.1" and a["last_seen"].endswith("Z")
     assert agents["site-2"] == {"name": "site-2", "last_seen": None, "version": None,
-                                "address": None, "polling": False}
+                                "address": None, "polling": False, "online": False,
+                                "last_batch": None, "dropped_samples": None,
+                                "counters": None}
     joined(t, out)
 
 

@@ -95,7 +95,9 @@ def test_agent_unit_runs_the_service_as_its_own_user():
     assert k["User"] == ["outpost"] and k["Type"] == ["simple"]
     assert k["StateDirectory"] == ["outpost"]   # state_dir's default
     assert k["Restart"] == ["on-failure"]
-    assert k["CapabilityBoundingSet"] == [""]
+    # Only what [traps] listen on port 162 needs; never root.
+    assert k["CapabilityBoundingSet"] == ["CAP_NET_BIND_SERVICE"]
+    assert k["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
 
 
 def test_hub_unit_outlasts_the_longest_default_drain():
@@ -353,3 +355,19 @@ def test_dpkg_installs_and_the_installed_agent_accepts_its_config(debs):
     assert not os.path.exists("/etc/outpost/outpost.ini")
     assert not os.path.exists("/var/lib/outpost")
     assert run(["dpkg-statoverride", "--list", "/etc/outpost/outpost.ini"]).returncode != 0
+
+
+def test_deb_hub_serves_the_console(debs, tmp_path):
+    """The console is inside outpost-hub (docs/console.md): the binary the
+    .deb installs serves its page and bundle."""
+    from hub_fixture import HubProcess
+    run(["dpkg-deb", "-x", str(debs["outpost-hub"]), str(tmp_path / "root")], check=True)
+    hub = HubProcess(str(tmp_path / "root/usr/bin/outpost-hub"), str(tmp_path / "hub")).start()
+    try:
+        status, headers, page = hub.request("GET", "/", token=None)
+        js = page.split(b'src="')[1].split(b'"')[0].decode()
+        status_js, _, code = hub.request("GET", js, token=None)
+    finally:
+        hub.stop()
+    assert status == 200 and "default-src 'self'" in headers["content-security-policy"]
+    assert status_js == 200 and b"outpost.token" in code   # the bundle itself

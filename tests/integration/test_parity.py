@@ -106,6 +106,21 @@ def test_walk_v2c_equals_snmpbulkwalk(outpost, snmpsim, name):
     assert mine.stdout.count("\n") >= min(len(rec.oids), 100) // 2, mine
 
 
+@pytest.mark.parametrize("root", ["1", ".1", "0"])
+def test_walk_of_a_one_arc_root_equals_snmpbulkwalk(outpost, snmpsim, root):
+    # `snmpbulkwalk HOST 1` walks everything under iso; so does outpost.
+    name = "hp_perf"
+    rec = rec_of(snmpsim, name)
+    cred = snmpsim.v2c_args(name)
+    ref = netsnmp("snmpbulkwalk", f"-Cr{REPS}", *cred, snmpsim.target, root, timeout=120)
+    mine = outpost_run(outpost, "walk", "--max-repetitions", REPS, *cred, snmpsim.target,
+                       root, timeout=120)
+    assert_same(mine, ref, rec)
+    if root != "0":   # the recording's first OIDs, under 1.3.6.1.2.1.1
+        assert mine.stdout.startswith(rec.oids[0] + " = "), mine
+        assert mine.stdout.count("\n") > 100, mine
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", RECORDINGS)
 def test_walk_v1_equals_snmpwalk(outpost, snmpsim, name):

@@ -71,7 +71,7 @@ queue(struct fx *f, const char *id, uint64_t now, uint64_t ttl)
 
 	snprintf(body, sizeof(body), "{\"id\":\"%s\",\"type\":\"agent.info\"}", id);
 	assert_int_equal(hub_store_command_add(f->s, f->agent, id, "agent.info",
-	    body, now, now + ttl), 0);
+	    body, now, now + ttl, "tester"), 0);
 }
 
 /* Poll at now with ack; returns the number of commands, cursor in *cur. */
@@ -421,8 +421,11 @@ migrations_adopt_a_database_from_before_versioning(void **st)
 	sqlite3 *db;
 
 	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "DROP TABLE schema_version", NULL, NULL,
-	    NULL), SQLITE_OK);
+	/* back to the first release's schema: no versions, no step 2 */
+	assert_int_equal(sqlite3_exec(db, "DROP TABLE schema_version; "
+	    "DROP TABLE tokens; DROP INDEX commands_history; "
+	    "ALTER TABLE commands DROP COLUMN sender", NULL, NULL, NULL),
+	    SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(version_of(f->path), hub_store_sqlite_nsteps);
 	f->agent = hub_store_agent_by_name(f->s, "site-1");

@@ -447,6 +447,14 @@ oids_are_checked_without_net_snmp(void **st)
 	assert_true(proto_oid_check(many, err, sizeof(err)));
 	snprintf(many + o, sizeof(many) - o, ".1");
 	assert_false(proto_oid_check(many, err, sizeof(err)));
+	/* A walk root may be one arc, as in `snmpbulkwalk HOST 1`. */
+	assert_true(proto_oid_root_check("1", err, sizeof(err)));
+	assert_true(proto_oid_root_check(".2", err, sizeof(err)));
+	assert_true(proto_oid_root_check("1.3.6", err, sizeof(err)));
+	assert_false(proto_oid_root_check("3", err, sizeof(err)));
+	assert_false(proto_oid_root_check("1.40", err, sizeof(err)));
+	assert_false(proto_oid_root_check("", err, sizeof(err)));
+	assert_false(proto_oid_root_check("1.", err, sizeof(err)));
 }
 
 /* ---- batches and tokens ---- */

@@ -313,6 +313,59 @@ a_file_damaged_after_startup_fails_its_read(void **st)
 	tp_spool_close(&s);
 }
 
+/* A batch's events are counted when the spool drops it; a version 1
+ * file (before events) is still read, with no events. */
+static void
+dropped_batches_count_their_events_and_v1_files_read(void **st)
+{
+	unsigned char buf[SPOOL_HDR_SIZE_V1 + 8] = "OPSPOOL", *payload;
+	struct spool_hdr h = { .batch_id = 1, .created_ms = 5, .payload_len = 2000,
+	    .nsamples = 1, .nevents = 7 };
+	struct spool s;
+	unsigned char *p = calloc(1, 2000);
+	const char *why;
+	uint32_t crc;
+
+	open_ok(&s, 1 << 20, DAY);
+	h.batch_id = tp_spool_alloc_id(&s);
+	h.created_ms = tp_wall_ms();
+	h.payload_crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), p, 2000);
+	assert_int_equal(tp_spool_write(&s, &h, p), 0);
+	s.max_bytes = 100;
+	tp_spool_enforce(&s, tp_wall_ms());
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s.events_dropped_pending, 7);
+	assert_int_equal(s.dropped_pending, 1);
+	tp_spool_close(&s);
+	free(p);
+	/* version 1: 52 bytes, payload CRC at 44, header CRC at 48 */
+	buf[8] = 1;
+	buf[12] = SPOOL_HDR_SIZE_V1;
+	buf[16] = 9;
+	buf[32] = 8;
+	buf[40] = 3;
+	for (int i = 0; i < 8; i++)   /* created now: not too old to keep */
+		buf[24 + i] = (unsigned char)(tp_wall_ms() >> (8 * i));
+	crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), buf + SPOOL_HDR_SIZE_V1, 8);
+	for (int i = 0; i < 4; i++)
+		buf[44 + i] = (unsigned char)(crc >> (8 * i));
+	crc = (uint32_t)crc32_z(crc32_z(0, NULL, 0), buf, 48);
+	for (int i = 0; i < 4; i++)
+		buf[48 + i] = (unsigned char)(crc >> (8 * i));
+	if (tp_spool_check(buf, sizeof(buf), &h, &why) != 0)
+		fail_msg("v1 header refused: %s", why);
+	assert_int_equal(h.batch_id, 9);
+	assert_int_equal(h.nsamples, 3);
+	assert_int_equal(h.nevents, 0);
+	assert_int_equal(h.hdr_size, SPOOL_HDR_SIZE_V1);
+	write_raw("00000000000000000009.batch", buf, sizeof(buf));
+	open_ok(&s, 1 << 20, DAY);
+	assert_int_equal(tp_spool_read(&s, 9, &h, &payload), 0);
+	assert_memory_equal(payload, buf + SPOOL_HDR_SIZE_V1, 8);
+	free(payload);
+	tp_spool_close(&s);
+}
+
 static void
 every_single_bit_flip_is_detected(void **st)
 {
@@ -344,10 +397,10 @@ a_full_spool_drops_the_oldest_and_counts_their_samples(void **st)
 	struct spool s;
 	uint64_t ids[10];
 
-	/* each file is 52 + 948 = 1000 bytes; room for 4 */
+	/* each file is 1000 bytes, header included; room for 4 */
 	open_ok(&s, 4000, DAY);
 	for (int i = 0; i < 10; i++) {
-		ids[i] = put(&s, 948, 5, 0);
+		ids[i] = put(&s, 1000 - SPOOL_HDR_SIZE, 5, 0);
 		tp_spool_enforce(&s, tp_wall_ms());
 		assert_true(s.bytes <= 4000);
 	}
@@ -450,6 +503,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(a_file_damaged_after_startup_fails_its_read, setup, teardown),
 		cmocka_unit_test(every_single_bit_flip_is_detected),
 		cmocka_unit_test_setup_teardown(a_full_spool_drops_the_oldest_and_counts_their_samples, setup, teardown),
+		cmocka_unit_test_setup_teardown(dropped_batches_count_their_events_and_v1_files_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(batches_older_than_the_age_bound_are_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(a_batch_being_sent_is_not_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(quarantine_keeps_only_the_newest_files, setup, teardown),

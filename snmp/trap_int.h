@@ -1,0 +1,106 @@
+/*
+ * Internal to the notification receiver (trap.c, trap_ber.c,
+ * trap_usm.c) and its unit tests: the decoded message, pointers into
+ * the datagram, and the steps between.
+ */
+#ifndef OUTPOST_TRAP_INT_H
+#define OUTPOST_TRAP_INT_H
+
+#include <openssl/evp.h>
+
+#include "snmp/snmp_int.h"
+
+#define TRAP_DGRAM_MAX   65536   /* a UDP datagram */
+#define TRAP_ENGID_MAX   32      /* RFC 3411 SnmpEngineID */
+#define TRAP_TIME_WINDOW 150     /* s, RFC 3414 3.2.7 */
+
+/* PDU tags */
+#define TRAP_PDU_RESPONSE 0xa2
+#define TRAP_PDU_V1TRAP   0xa4
+#define TRAP_PDU_INFORM   0xa6
+#define TRAP_PDU_V2TRAP   0xa7
+#define TRAP_PDU_REPORT   0xa8
+
+/* USM msgFlags */
+#define TRAP_FLAG_AUTH       0x01
+#define TRAP_FLAG_PRIV       0x02
+#define TRAP_FLAG_REPORTABLE 0x04
+
+struct trap_vb {
+	netsnmp_variable_list v;
+	oid objid[MAX_OID_LEN];   /* an OBJECT IDENTIFIER value */
+};
+
+/* Where a decode stopped, for the counters. */
+enum trap_verdict {
+	TRAP_OK,
+	TRAP_MALFORMED,
+	TRAP_BAD_COMMUNITY,
+	TRAP_BAD_AUTH,
+	TRAP_TIME_WINDOW_BAD,
+	TRAP_NOT_NOTIFICATION,   /* a well-formed PDU of another type */
+	TRAP_REPORTED,           /* v3 discovery answered with a Report */
+};
+
+struct trap_msg {
+	int      version;            /* CFG_SNMP_* */
+	struct ber community;        /* v1/v2c */
+	/* v3 header and USM parameters */
+	int64_t  msgid, msgmax, model;
+	uint8_t  flags;
+	struct ber engid, user, auth_params, priv_params;
+	int64_t  boots, time;
+	struct ber data;             /* msgData: a ScopedPDU or its ciphertext */
+	uint8_t  data_tag;
+	struct ber ctx_engid, ctx_name;
+	/* the PDU */
+	uint8_t  pdu_type;
+	struct ber pdu;              /* its content */
+	int64_t  reqid;
+	struct ber vbl_elem;         /* the varbind list element, header too */
+};
+
+/* A decoded notification: the public view plus its storage. */
+struct trap_decoded {
+	struct osnmp_notification n;
+	oid      trap_oid[MAX_OID_LEN + 2];
+	oid      enterprise[MAX_OID_LEN];
+	struct trap_vb *vbs;         /* OSNMP_TRAP_MAX_VARBINDS of them */
+};
+
+/* trap_ber.c. Every function is safe on any input. */
+enum trap_verdict trap_parse_msg(const uint8_t *buf, size_t len, struct trap_msg *);
+/* The ScopedPDU (plaintext) into m's context and PDU fields. */
+enum trap_verdict trap_parse_scoped(struct ber scoped, struct trap_msg *m);
+/* m's PDU into d (d->vbs must hold OSNMP_TRAP_MAX_VARBINDS). */
+enum trap_verdict trap_parse_pdu(struct trap_msg *m, struct trap_decoded *d);
+/* An OBJECT IDENTIFIER's content into out; the count, or -1. */
+int trap_oid_decode(const uint8_t *p, size_t len, oid *out, size_t max);
+/* The Response to a v1/v2c inform: the request's id and varbinds. */
+size_t trap_response_v2c(const struct trap_msg *m, uint8_t *out, size_t cap);
+/* The Response PDU alone (for v3 to wrap). */
+void trap_w_response_pdu(struct wbuf *w, const struct trap_msg *m);
+
+/* trap_usm.c: this agent as an SNMPv3 engine */
+struct trap_usm;
+struct trap_usm *trap_usm_new(struct osnmp_engine *keys,
+                              const struct config_credential *const *users,
+                              size_t nusers, const char *state_dir,
+                              char *err, size_t errlen);
+void trap_usm_free(struct trap_usm *);
+/* Authenticate and decrypt m (buf is the datagram, writable: the digest
+ * is checked in place); on TRAP_OK *cred is the user's credential and
+ * m's scoped PDU is parsed (plain points into buf or the usm's buffer).
+ * TRAP_REPORTED: a Report to send is in out, outlen long (also with TRAP_TIME_WINDOW_BAD). */
+enum trap_verdict trap_usm_in(struct trap_usm *, uint8_t *buf, size_t len,
+                              struct trap_msg *m,
+                              const struct config_credential **cred,
+                              uint8_t *out, size_t *outlen);
+/* The Response to an authenticated v3 inform; its length or 0. */
+size_t trap_usm_response(struct trap_usm *, const struct trap_msg *m,
+                         const struct config_credential *cred,
+                         uint8_t *out, size_t cap);
+void trap_usm_engine(const struct trap_usm *, char *hex, size_t len,
+                     uint32_t *boots);
+
+#endif
