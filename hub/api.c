@@ -13,7 +13,6 @@
 #include <strings.h>
 #include <sys/random.h>
 
-#define API_POLLING_RECENT_MS 30000   /* "polling": a poll ended this recently */
 #define API_SAMPLES_LIMIT_MAX 1000    /* GET samples?limit= */
 #define API_SHED_HINT_MIN     10000   /* ... and when too many are held */
 #define API_SHED_HINT_MAX     30000
@@ -646,7 +645,9 @@ api_command_get(struct hub_req *r, struct hub_call *c)
 	uint64_t now = loop_now_ms(h->loop);
 
 	if (c == NULL) {
-		if (!r->held) {
+		/* once: a read again (held, or an event during the read)
+		 * keeps the first deadline */
+		if (r->deadline_ms == 0) {
 			const char *w = hub_req_query(r, "wait");
 			int64_t wait = 0;
 
@@ -713,73 +714,6 @@ hub_api_store_event(int kind, const char *id, void *arg)
 	} else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
 	    (a = hub_agent_find(h, agent)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
-}
-
-static void
-api_agents(struct hub_req *r, struct hub_call *c)
-{
-	struct hub *h = r->hub;
-	uint64_t wall = wall_ms();
-	cJSON *rows, *out, *e;
-
-	if (c == NULL) {
-		(void)hub_api_call(r, hub_call_new(hub_call_agents));
-		return;
-	}
-	rows = c->json;
-	c->json = NULL;
-	hub_call_free(c);
-	if (rows == NULL || (out = cJSON_CreateArray()) == NULL) {
-		cJSON_Delete(rows);
-		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
-	}
-	cJSON_ArrayForEach(e, rows) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-		const cJSON *ls = cJSON_GetObjectItemCaseSensitive(e, "last_seen_ms");
-		const cJSON *ver = cJSON_GetObjectItemCaseSensitive(e, "version");
-		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
-		struct hub_agent *a = hub_agent_find(h, (int64_t)id->valuedouble);
-		uint64_t seen = cJSON_IsNumber(ls) ? (uint64_t)ls->valuedouble : 0;
-		const char *v = cJSON_IsString(ver) ? ver->valuestring : NULL;
-		const char *ad = cJSON_IsString(addr) ? addr->valuestring : NULL;
-		cJSON *o = cJSON_CreateObject();
-		char ts[40];
-
-		if (o == NULL)
-			break;
-		cJSON_AddItemToArray(out, o);
-		if (a != NULL) {
-			if (a->last_seen_ms > seen)
-				seen = a->last_seen_ms;
-			if (a->version[0] != '\0')
-				v = a->version;
-			if (a->address[0] != '\0')
-				ad = a->address;
-		}
-		cJSON_AddStringToObject(o, "name",
-		    cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring);
-		if (seen > 0) {
-			hub_rfc3339(seen, ts, sizeof(ts));
-			cJSON_AddStringToObject(o, "last_seen", ts);
-		} else {
-			cJSON_AddNullToObject(o, "last_seen");
-		}
-		if (v != NULL)
-			cJSON_AddStringToObject(o, "version", v);
-		else
-			cJSON_AddNullToObject(o, "version");
-		if (ad != NULL)
-			cJSON_AddStringToObject(o, "address", ad);
-		else
-			cJSON_AddNullToObject(o, "address");
-		cJSON_AddBoolToObject(o, "polling", a != NULL && (a->poll != NULL ||
-		    (a->last_seen_ms > 0 && wall - a->last_seen_ms <
-		    API_POLLING_RECENT_MS)));
-		hub_op_agent_more(o, e);   /* online, last batch's counters */
-	}
-	cJSON_Delete(rows);
-	hub_respond_json(r, MHD_HTTP_OK, out);
 }
 
 /* since, until, limit and cursor of GET samples and events
@@ -932,7 +866,7 @@ hub_api_handle(struct hub_req *r)
 		api_command_get(r, c);
 		break;
 	case HUB_R_AGENTS:
-		api_agents(r, c);
+		hub_op_agents(r, c);
 		break;
 	case HUB_R_DEVICES:
 	case HUB_R_SAMPLES:

@@ -80,7 +80,8 @@ hub_events_get(struct hub_req *r, struct hub_call *c)
 
 	if (c != NULL)
 		goto done;
-	if (!r->held && events_wait(r, now) == -1)
+	/* the deadline once: a read again keeps it */
+	if (r->deadline_ms == 0 && events_wait(r, now) == -1)
 		return;
 	if ((c = hub_call_new(hub_call_events)) == NULL) {
 		(void)hub_api_call(r, NULL);   /* 503 */

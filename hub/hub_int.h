@@ -553,10 +553,9 @@ int  hub_op_auth(struct hub_req *, const unsigned char hash[HUB_HASH_LEN],
                  const char **why);
 int  hub_op_auth_done(struct hub_req *, struct hub_call *, const char **why);
 void hub_op_handle(struct hub_req *, struct hub_call *);
-/* GET /v1/agents: adds "online" (= "polling") and, from the store row of
- * hub_store_agents(), the newest batch's "last_batch", "dropped_samples"
- * and "counters" (null without a batch). */
-void hub_op_agent_more(cJSON *o, const cJSON *row);
+/* GET /v1/agents (a store call, then each agent's row with this node's
+ * view of it: polling, online, the newest batch's counters). */
+void hub_op_agents(struct hub_req *, struct hub_call *);
 /* GET samples ?wait=: the first pass reads wait (-1 and a 400 queued
  * when bad); hold: whether to hold an answer of this many rows; wake:
  * a batch of agent was stored here. */

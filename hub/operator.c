@@ -21,6 +21,7 @@
 #define OP_HISTORY_DEFAULT 50
 #define OP_HISTORY_MAX     500
 #define OP_ROLE_MAX        16
+#define OP_POLLING_RECENT_MS 30000  /* "polling": a poll ended this recently */
 #define OP_ONLINE_STORED_MS 40000   /* "polling"'s 30 s + the 10 s flush */
 
 static const char *const op_roles[] = {
@@ -518,8 +519,8 @@ hub_op_samples_wait(struct hub_req *r)
 {
 	int64_t wait = 0;
 
-	if (r->held)
-		return 0;
+	if (r->deadline_ms != 0)
+		return 0;   /* read again (held, or an event meanwhile) */
 	if (op_query_int(r, "wait", 0, HUB_COMMAND_WAIT_MAX, &wait) == -1)
 		return -1;
 	r->deadline_ms = loop_now_ms(r->hub->loop) + (uint64_t)wait * 1000;
@@ -554,8 +555,11 @@ hub_op_samples_wake(struct hub *h, const char *agent)
 	}
 }
 
-void
-hub_op_agent_more(cJSON *o, const cJSON *row)
+/* GET /v1/agents: adds "online" (= "polling") and, from the store row of
+ * hub_store_agents(), the newest batch's "last_batch", "dropped_samples"
+ * and "counters" (null without a batch). */
+static void
+op_agent_more(cJSON *o, const cJSON *row)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "polling");
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(row, "batch_ms");
@@ -582,6 +586,74 @@ hub_op_agent_more(cJSON *o, const cJSON *row)
 		cJSON_AddRawToObject(o, "counters", c->valuestring);
 	else
 		cJSON_AddNullToObject(o, "counters");
+}
+
+/* GET /v1/agents: the store's rows and this node's view of each agent. */
+void
+hub_op_agents(struct hub_req *r, struct hub_call *c)
+{
+	struct hub *h = r->hub;
+	uint64_t wall = wall_ms();
+	cJSON *rows, *out, *e;
+
+	if (c == NULL) {
+		(void)hub_api_call(r, hub_call_new(hub_call_agents));
+		return;
+	}
+	rows = c->json;
+	c->json = NULL;
+	hub_call_free(c);
+	if (rows == NULL || (out = cJSON_CreateArray()) == NULL) {
+		cJSON_Delete(rows);
+		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+		return;
+	}
+	cJSON_ArrayForEach(e, rows) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+		const cJSON *ls = cJSON_GetObjectItemCaseSensitive(e, "last_seen_ms");
+		const cJSON *ver = cJSON_GetObjectItemCaseSensitive(e, "version");
+		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
+		struct hub_agent *a = hub_agent_find(h, (int64_t)id->valuedouble);
+		uint64_t seen = cJSON_IsNumber(ls) ? (uint64_t)ls->valuedouble : 0;
+		const char *v = cJSON_IsString(ver) ? ver->valuestring : NULL;
+		const char *ad = cJSON_IsString(addr) ? addr->valuestring : NULL;
+		cJSON *o = cJSON_CreateObject();
+		char ts[40];
+
+		if (o == NULL)
+			break;
+		cJSON_AddItemToArray(out, o);
+		if (a != NULL) {
+			if (a->last_seen_ms > seen)
+				seen = a->last_seen_ms;
+			if (a->version[0] != '\0')
+				v = a->version;
+			if (a->address[0] != '\0')
+				ad = a->address;
+		}
+		cJSON_AddStringToObject(o, "name",
+		    cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring);
+		if (seen > 0) {
+			hub_rfc3339(seen, ts, sizeof(ts));
+			cJSON_AddStringToObject(o, "last_seen", ts);
+		} else {
+			cJSON_AddNullToObject(o, "last_seen");
+		}
+		if (v != NULL)
+			cJSON_AddStringToObject(o, "version", v);
+		else
+			cJSON_AddNullToObject(o, "version");
+		if (ad != NULL)
+			cJSON_AddStringToObject(o, "address", ad);
+		else
+			cJSON_AddNullToObject(o, "address");
+		cJSON_AddBoolToObject(o, "polling", a != NULL && (a->poll != NULL ||
+		    (a->last_seen_ms > 0 && wall - a->last_seen_ms <
+		    OP_POLLING_RECENT_MS)));
+		op_agent_more(o, e);   /* online, last batch's counters */
+	}
+	cJSON_Delete(rows);
+	hub_respond_json(r, MHD_HTTP_OK, out);
 }
 
 void
