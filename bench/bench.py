@@ -38,6 +38,7 @@ from snmpd_fixture import SnmpdFarm, client_env  # noqa: E402
 import poll_bench  # noqa: E402  (bench/: poll cycle vs snmp-exporter, snmpbulkwalk)
 import transport_bench  # noqa: E402  (bench/: bytes per sample vs one message each)
 import hub_bench  # noqa: E402  (bench/: outpost-hub figures, no peer)
+import hub_amplify  # noqa: E402  (bench/: a 60 MiB amplification upload)
 import farm_bench  # noqa: E402  (bench/: 10,000 farm devices, a 16,000-row table)
 import v3_bench  # noqa: E402  (bench/: a full v3 walk of snmpd)
 import scan_bench  # noqa: E402  (bench/: a /16 in a silent namespace)
@@ -160,7 +161,8 @@ def main():
         row(*r)
     for r in trap_bench.run(env, OUTPOST):
         row(*r)
-    for name, value, unit in hub_bench.run(os.path.abspath(HUB)):
+    for name, value, unit in (hub_bench.run(os.path.abspath(HUB)) +
+                              hub_amplify.run(os.path.abspath(HUB))):
         name = name[4:] if name.startswith("hub ") else name
         rows.append((f"hub: {name}", str(value), "-", "-", unit))
     benchtable.print_table(rows, "hub rows have no peer")

@@ -1,7 +1,7 @@
 /*
  * The endpoints of docs/protocol.md: routing, bearer auth, the agent's
- * long poll and uploads, the operator API, and the once-a-second
- * housekeeping (expiry, lease redelivery, last_seen, retention).
+ * long poll and uploads, the operator API (the once-a-second
+ * housekeeping is in tick.c).
  */
 #include "hub/hub_int.h"
 
@@ -12,10 +12,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define API_POLLING_RECENT_MS 30000   /* "polling": a poll ended this recently */
-#define API_FLUSH_EVERY_MS    10000   /* last_seen to the store */
-#define API_CLEANUP_EVERY_MS  600000
-#define API_CLEANUP_ROWS      5000    /* per table and turn: short pauses */
 #define API_SAMPLES_LIMIT_MAX 1000    /* GET samples?limit= */
 #define API_SHED_HINT_MIN     10000   /* ... and when too many are held */
 #define API_SHED_HINT_MAX     30000
@@ -158,11 +154,8 @@ api_touch(struct hub_req *r)
 int
 hub_api_auth(struct hub_req *r)
 {
-	struct hub *h = r->hub;
 	unsigned char hash[HUB_HASH_LEN];
-	char name[HUB_NAME_MAX + 1];
 	const char *a, *tok;
-	int64_t id;
 
 	if (r->route == HUB_R_HEALTHZ)
 		return 0;
@@ -190,19 +183,76 @@ hub_api_auth(struct hub_req *r)
 			api_unauthorized(r, why);
 		return rc;
 	}
-	id = hub_store_agent_by_token(h->store, hash, name, sizeof(name));
-	if (id < 0) {
+	/* The agent is looked up by the route's store call (calls.c),
+	 * off the loop: api_agent_done(). */
+	memcpy(r->tok_hash, hash, HUB_HASH_LEN);
+	return 0;
+}
+
+/* ---- store calls (work.c, calls.c) ---- */
+
+/* The finished call of r (the caller frees it), or NULL: none yet. */
+static struct hub_call *
+api_taken(struct hub_req *r)
+{
+	struct hub_call *c;
+
+	if (r->job == NULL || !r->job_done)
+		return NULL;
+	c = (struct hub_call *)r->job;
+	r->job = NULL;
+	r->job_done = false;
+	return c;
+}
+
+bool
+hub_api_call(struct hub_req *r, struct hub_call *c)
+{
+	if (c == NULL) {
+		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+		return false;
+	}
+	c->events = r->hub->events;
+	if (hub_req_call(r, &c->job) == -1) {
+		hub_call_free(c);
+		return false;
+	}
+	return true;
+}
+
+static struct hub_call *
+api_agent_call(struct hub_req *r, void (*run)(struct hub_job *,
+    struct hub_store *))
+{
+	struct hub_call *c = hub_call_new(run);
+
+	if (c != NULL) {
+		memcpy(c->hash, r->tok_hash, HUB_HASH_LEN);
+		c->agent_id = r->agent != NULL ? r->agent->id : 0;
+	}
+	return c;
+}
+
+/* An agent route's look-up, done: r->agent set, or answered (-1). */
+static int
+api_agent_done(struct hub_req *r, struct hub_call *c)
+{
+	struct hub *h = r->hub;
+
+	if (r->agent != NULL)
+		return 0;
+	if (c->agent_id == 0 && c->job.rc < 0) {
 		/* The store is away (a database across the network): the
 		 * agent retries later. */
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
 		return -1;
 	}
-	if (id == 0) {
+	if (c->agent_id == 0) {
 		api_unauthorized(r, "unknown agent token");
 		return -1;
 	}
-	if ((r->agent = hub_agent_get(h, id, name)) == NULL) {
+	if ((r->agent = hub_agent_get(h, c->agent_id, c->name)) == NULL) {
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 		return -1;
 	}
@@ -263,15 +313,51 @@ api_poll_answer(struct hub_req *r, int64_t cursor, const struct hub_buf *cmds,
 	hub_respond(r, MHD_HTTP_OK, "application/json", b.data, b.len);
 }
 
+/* The draining answer: come back, spread over the poll wait. */
 static void
-api_poll(struct hub_req *r)
+api_poll_drained(struct hub_req *r)
+{
+	/* Spread over the agent's poll wait, not a fixed few seconds: the
+	 * drained node's agents reach the others at the steady rate, not
+	 * in one bunch that stays in phase. */
+	r->close = true;
+	api_poll_answer(r, 0, NULL, api_jitter(0, api_poll_wait_ms(r)));
+}
+
+/* Submit the poll's store call: ack (first time), then what is due. */
+static void
+api_poll_submit(struct hub_req *r, const char *ack)
 {
 	struct hub *h = r->hub;
-	struct hub_agent *a = r->agent;
-	uint64_t now = loop_now_ms(h->loop);
-	struct hub_poll p = { 0 };
+	struct hub_call *c = api_agent_call(r, hub_call_poll);
 
-	if (!r->held) {
+	if (c == NULL) {
+		(void)hub_api_call(r, c);
+		return;
+	}
+	if (ack != NULL)
+		snprintf(c->ack, sizeof(c->ack), "%s", ack);
+	c->poll.now_ms = wall_ms();
+	if (h->draining) {
+		/* Only record the ack: the agent did get those. */
+		c->poll.max_bytes = 1;
+	} else {
+		c->poll.lease_ms = h->cfg->command_lease;
+		c->poll.max_commands = HUB_POLL_MAX_COMMANDS;
+		c->poll.max_bytes = HUB_POLL_MAX_BYTES;
+	}
+	(void)hub_api_call(r, c);
+}
+
+static void
+api_poll(struct hub_req *r, struct hub_call *c)
+{
+	struct hub *h = r->hub;
+	struct hub_agent *a;
+	uint64_t now = loop_now_ms(h->loop);
+	bool drained;
+
+	if (c == NULL && !r->held) {
 		const char *w = hub_req_query(r, "wait");
 		const char *ack = hub_req_query(r, "ack");
 		int64_t wait = 0;
@@ -294,53 +380,53 @@ api_poll(struct hub_req *r)
 		if (wait_ms > h->cfg->max_poll_wait)
 			wait_ms = h->cfg->max_poll_wait;
 		r->deadline_ms = now + wait_ms;
-		/* One held poll per agent: an older one is a connection the
-		 * agent gave up on (restart, timeout) and must not take
-		 * commands. */
-		if (a->poll != NULL && a->poll != r)
-			hub_req_wake(a->poll, HUB_WAKE_SUPERSEDED);
-		p.ack = ack;
-	}
-	if (h->draining) {
-		if (p.ack != NULL) {
-			/* Still record the ack: the agent did get those. */
-			p.now_ms = wall_ms();
-			p.max_bytes = 1;
-			if (hub_store_poll(h->store, a->id, &p) == 0)
-				hub_buf_free(&p.commands);
-		}
-		/* Spread over the agent's poll wait, not a fixed few seconds:
-		 * the drained node's agents reach the others at the steady
-		 * rate, not in one bunch that stays in phase. */
-		r->close = true;
-		api_poll_answer(r, 0, NULL, api_jitter(0, api_poll_wait_ms(r)));
+		api_poll_submit(r, ack);
 		return;
 	}
-	if (r->wake == HUB_WAKE_SUPERSEDED) {
-		api_poll_answer(r, 0, NULL, 0);
+	if (c == NULL) {
+		/* Woken while held. */
+		if (r->wake == HUB_WAKE_SUPERSEDED)
+			api_poll_answer(r, 0, NULL, 0);
+		else if (h->draining)
+			api_poll_drained(r);
+		else
+			api_poll_submit(r, NULL);
 		return;
 	}
-	p.now_ms = wall_ms();
-	p.lease_ms = h->cfg->command_lease;
-	p.max_commands = HUB_POLL_MAX_COMMANDS;
-	p.max_bytes = HUB_POLL_MAX_BYTES;
-	if (hub_store_poll(h->store, a->id, &p) == -1) {
+	drained = c->poll.max_commands == 0;
+	if (api_agent_done(r, c) == -1)
+		goto out;
+	a = r->agent;
+	/* One held poll per agent: an older one is a connection the agent
+	 * gave up on (restart, timeout) and must not take commands. */
+	if (a->poll != NULL && a->poll != r)
+		hub_req_wake(a->poll, HUB_WAKE_SUPERSEDED);
+	if (drained) {
+		api_poll_drained(r);
+		goto out;
+	}
+	if (c->job.rc < 0) {
 		log_complain(&h->store_complain, now, LOG_LVL_ERROR,
-		    "store: cannot read commands: %s", hub_store_errmsg(h->store));
+		    "store: cannot read commands: %s", c->err);
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
-		return;
+		goto out;
 	}
-	if (p.ncommands > 0) {
+	if (c->poll.ncommands > 0) {
 		log_debug("agent %s: %zu commands delivered (cursor %lld)", a->name,
-		    p.ncommands, (long long)p.cursor);
-		api_poll_answer(r, p.cursor, &p.commands, 0);
-		hub_buf_free(&p.commands);
-		return;
+		    c->poll.ncommands, (long long)c->poll.cursor);
+		api_poll_answer(r, c->poll.cursor, &c->poll.commands, 0);
+		goto out;
 	}
-	hub_buf_free(&p.commands);
 	if (now >= r->deadline_ms || r->wake == HUB_WAKE_TIMEOUT) {
 		api_poll_answer(r, 0, NULL, 0);
+		goto out;
+	}
+	if (h->events != c->events) {
+		/* Something was queued while the store was read: read again
+		 * rather than hold past it. */
+		hub_call_free(c);
+		api_poll_submit(r, NULL);
 		return;
 	}
 	if (h->shed_at > 0 && h->nheld >= h->shed_at) {
@@ -350,10 +436,12 @@ api_poll(struct hub_req *r)
 		    "answering new ones at once (max_connections)", h->nheld);
 		api_poll_answer(r, 0, NULL, api_jitter(API_SHED_HINT_MIN,
 		    API_SHED_HINT_MAX));
-		return;
+		goto out;
 	}
 	a->poll = r;
 	hub_req_suspend(r, r->deadline_ms - now);
+out:
+	hub_call_free(c);
 }
 
 static void
@@ -370,102 +458,110 @@ api_ingest_status(int rc)
 }
 
 static void
-api_results(struct hub_req *r)
+api_results(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	const char *ce = hub_req_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING);
-	char err[256], *json = NULL;
-	size_t jlen = 0, wire = r->body.len;
-	cJSON *batch = NULL, *o;
-	int64_t batch_id;
-	bool stored;
-	int rc;
+	cJSON *o;
 
-	if (ce == NULL || strcasecmp(ce, "gzip") != 0) {
-		hub_respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
-		    "Content-Encoding: gzip is required");
+	if (c == NULL) {
+		if (ce == NULL || strcasecmp(ce, "gzip") != 0) {
+			hub_respond_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
+			    "Content-Encoding: gzip is required");
+			return;
+		}
+		if (r->body.len == 0) {
+			hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "empty body");
+			return;
+		}
+		/* The agent first: a stranger's body is never inflated. */
+		(void)hub_api_call(r, api_agent_call(r, hub_call_auth));
 		return;
 	}
-	if (r->body.len == 0) {
-		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "empty body");
-		return;
+	if (c->job.run == hub_call_auth) {
+		if (api_agent_done(r, c) == 0) {
+			struct hub_call *b = api_agent_call(r, hub_batch_run);
+
+			/* Inflated, checked and split on the prep thread,
+			 * stored on a worker (batch.c, work.c); the body stays
+			 * counted in upload_bytes until then. */
+			if (b != NULL) {
+				b->job.prep = hub_batch_prep;
+				b->upload = r->body;
+				b->wire = r->body.len;
+				hub_buf_init(&r->body, 0);
+			}
+			(void)hub_api_call(r, b);
+		}
+		goto out;
 	}
-	rc = proto_gunzip(r->body.data, r->body.len, PROTO_UPLOAD_MAX_JSON, &json,
-	    &jlen, err, sizeof(err));
-	/* The compressed body is not needed any more. */
 	h->upload_bytes -= r->budget;
 	r->budget = 0;
-	hub_buf_free(&r->body);
-	if (rc == HUB_IN_OK) {
-		rc = hub_json_parse(json, jlen, &batch, err, sizeof(err));
-		free(json);
+	if (c->http == 400 || c->http == 413) {
+		log_info("agent %s: batch refused: %s", r->agent->name, c->err);
+		hub_respond_error(r, (unsigned)c->http, "%s", c->err);
+		goto out;
 	}
-	if (rc != HUB_IN_OK) {
-		log_info("agent %s: batch refused: %s", r->agent->name, err);
-		hub_respond_error(r, (unsigned)api_ingest_status(rc), "%s", err);
-		return;
-	}
-	if (proto_batch_check(batch, &batch_id, err, sizeof(err)) != PROTO_OK) {
-		cJSON_Delete(batch);
-		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
-		return;
-	}
-	if (hub_store_batch(h->store, r->agent->id, batch, batch_id, wall_ms(),
-	    &stored, api_command_done_cb, h) == -1) {
-		cJSON_Delete(batch);
+	if (c->http != 200) {
 		log_complain(&h->store_complain, loop_now_ms(h->loop), LOG_LVL_ERROR,
-		    "store: cannot store a batch: %s", hub_store_errmsg(h->store));
+		    "store: cannot store a batch: %s", c->err);
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
-		return;
+		goto out;
 	}
-	log_debug("agent %s: batch %lld %s", r->agent->name, (long long)batch_id,
-	    stored ? "stored" : "was stored before");
-	if (stored) {
-		hub_events_batch_stored(h, r->agent->id, batch);
+	log_debug("agent %s: batch %lld %s", r->agent->name,
+	    (long long)c->batch_id, c->stored ? "stored" : "was stored before");
+	hub_store_each_id(&c->ids, api_command_done_cb, h);
+	if (c->stored) {
+		h->events++;
+		hub_events_batch_stored(h, r->agent->id, c->had_events);
 		hub_op_samples_wake(h, r->agent->name);
 	}
-	h->stats.batches += stored;
-	h->stats.batches_dup += !stored;
-	h->stats.batch_bytes += wire;
-	h->stats.batch_json_bytes += jlen;
-	cJSON_Delete(batch);
+	h->stats.batches += c->stored;
+	h->stats.batches_dup += !c->stored;
+	h->stats.batch_bytes += c->wire;
+	h->stats.batch_json_bytes += c->json_bytes;
 	if ((o = cJSON_CreateObject()) != NULL) {
 		char idtxt[24];
 
 		/* As an integer: a double would print 2^53-1 rounded. */
-		snprintf(idtxt, sizeof(idtxt), "%lld", (long long)batch_id);
+		snprintf(idtxt, sizeof(idtxt), "%lld", (long long)c->batch_id);
 		cJSON_AddRawToObject(o, "batch_id", idtxt);
-		cJSON_AddBoolToObject(o, "stored", stored);
+		cJSON_AddBoolToObject(o, "stored", c->stored);
 	}
 	hub_respond_json(r, MHD_HTTP_OK, o);
+out:
+	hub_call_free(c);
 }
 
 /* ---- operator API ---- */
 
-int64_t
-hub_api_agent_id(struct hub_req *r)
+int
+hub_api_named_done(struct hub_req *r, struct hub_call *c)
 {
-	int64_t id = hub_store_agent_by_name(r->hub->store, r->arg);
-
-	if (id < 0)
+	if (c->agent_id == 0 && c->job.rc < 0) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-	else if (id == 0)
+		return -1;
+	}
+	if (c->agent_id == 0) {
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "no agent '%s'", r->arg);
-	return id;
+		return -1;
+	}
+	return 0;
 }
 
 static void
-api_command_post(struct hub_req *r)
+api_command_post(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	char err[256], id[33], created[40], *txt;
 	cJSON *cmd = NULL, *o;
-	uint64_t now;
-	int64_t agent_id;
 	struct hub_agent *a;
+	uint64_t now;
 	int rc;
 
+	if (c != NULL)
+		goto done;
 	if (h->draining) {
 		r->retry_after = 5;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "draining");
@@ -484,10 +580,6 @@ api_command_post(struct hub_req *r)
 	if (proto_command_check(cmd, err, sizeof(err)) == -1) {
 		cJSON_Delete(cmd);
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST, "%s", err);
-		return;
-	}
-	if ((agent_id = hub_api_agent_id(r)) <= 0) {
-		cJSON_Delete(cmd);
 		return;
 	}
 	if (hub_random_id(id) == -1) {
@@ -510,63 +602,84 @@ api_command_post(struct hub_req *r)
 		    "command larger than %u bytes", PROTO_COMMAND_MAX_BYTES);
 		return;
 	}
-	rc = hub_store_command_add(h->store, agent_id, id,
-	    cJSON_GetObjectItemCaseSensitive(cmd, "type")->valuestring, txt, now,
-	    now + h->cfg->command_ttl, r->who[0] ? r->who : NULL);
+	if ((c = hub_call_new(hub_call_command_add)) != NULL) {
+		snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
+		snprintf(c->id, sizeof(c->id), "%s", id);
+		c->type = xstrdup(cJSON_GetObjectItemCaseSensitive(cmd,
+		    "type")->valuestring);
+		c->text = xstrdup(txt);
+		c->now_ms = now;
+		c->expires_ms = now + h->cfg->command_ttl;
+		snprintf(c->who, sizeof(c->who), "%s", r->who);
+	}
 	cJSON_free(txt);
 	cJSON_Delete(cmd);
-	if (rc == -1) {
+	(void)hub_api_call(r, c);
+	return;
+done:
+	if (hub_api_named_done(r, c) == -1)
+		goto out;
+	if (c->job.rc < 0) {
 		log_complain(&h->store_complain, loop_now_ms(h->loop), LOG_LVL_ERROR,
-		    "store: cannot queue a command: %s", hub_store_errmsg(h->store));
+		    "store: cannot queue a command: %s", c->err);
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
+		goto out;
 	}
-	log_debug("command %s queued for %s by %s", id, r->arg, r->who);
+	log_debug("command %s queued for %s by %s", c->id, r->arg, r->who);
+	h->events++;
 	h->stats.commands_queued++;
-	if ((a = hub_agent_find(h, agent_id)) != NULL && a->poll != NULL)
+	if ((a = hub_agent_find(h, c->agent_id)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 	if ((o = cJSON_CreateObject()) != NULL)
-		cJSON_AddStringToObject(o, "id", id);
+		cJSON_AddStringToObject(o, "id", c->id);
 	hub_respond_json(r, MHD_HTTP_CREATED, o);
+out:
+	hub_call_free(c);
 }
 
 static void
-api_command_get(struct hub_req *r)
+api_command_get(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	uint64_t now = loop_now_ms(h->loop);
-	cJSON *o;
-	bool final;
-	int rc;
 
-	if (!r->held) {
-		const char *w = hub_req_query(r, "wait");
-		int64_t wait = 0;
+	if (c == NULL) {
+		/* once: a read again (held, or an event during the read)
+		 * keeps the first deadline */
+		if (r->deadline_ms == 0) {
+			const char *w = hub_req_query(r, "wait");
+			int64_t wait = 0;
 
-		if (w != NULL && *w != '\0' &&
-		    parse_int(w, 0, HUB_COMMAND_WAIT_MAX, &wait) == -1) {
-			hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
-			    "wait must be 0-%d seconds", HUB_COMMAND_WAIT_MAX);
-			return;
+			if (w != NULL && *w != '\0' &&
+			    parse_int(w, 0, HUB_COMMAND_WAIT_MAX, &wait) == -1) {
+				hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
+				    "wait must be 0-%d seconds", HUB_COMMAND_WAIT_MAX);
+				return;
+			}
+			r->deadline_ms = now + (uint64_t)wait * 1000;
 		}
-		r->deadline_ms = now + (uint64_t)wait * 1000;
+		if ((c = hub_call_new(hub_call_command_get)) != NULL)
+			snprintf(c->id, sizeof(c->id), "%.*s", HUB_ID_MAX, r->arg);
+		(void)hub_api_call(r, c);
+		return;
 	}
-	rc = hub_store_command_get(h->store, r->arg, &o, &final);
-	if (rc == 1) {
+	if (c->job.rc == 1) {
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "no command '%s'", r->arg);
-		return;
-	}
-	if (rc == -1) {
+	} else if (c->job.rc == -1) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
-	}
-	if (final || h->draining || now >= r->deadline_ms ||
+	} else if (c->final || h->draining || now >= r->deadline_ms ||
 	    r->wake == HUB_WAKE_TIMEOUT) {
-		hub_respond_json(r, MHD_HTTP_OK, o);
+		hub_respond_json(r, MHD_HTTP_OK, c->json);
+		c->json = NULL;
+	} else if (h->events != c->events) {
+		/* It may have finished while the store was read. */
+		hub_call_free(c);
+		api_command_get(r, NULL);
 		return;
+	} else {
+		hub_req_suspend(r, r->deadline_ms - now);
 	}
-	cJSON_Delete(o);
-	hub_req_suspend(r, r->deadline_ms - now);
+	hub_call_free(c);
 }
 
 void
@@ -574,6 +687,7 @@ hub_api_command_changed(struct hub *h, const char *id)
 {
 	struct hub_req *r = h->cmd_waiters, *next;
 
+	h->events++;
 	for (; r != NULL; r = next) {
 		next = r->cw_next;
 		if (r->route == HUB_R_CMD_GET && strcmp(r->arg, id) == 0)
@@ -590,6 +704,7 @@ hub_api_store_event(int kind, const char *id, void *arg)
 	struct hub_agent *a;
 	int64_t agent;
 
+	h->events++;
 	if (kind == 'c')
 		hub_api_command_changed(h, id);
 	else if (kind == 'e') {
@@ -598,67 +713,6 @@ hub_api_store_event(int kind, const char *id, void *arg)
 	} else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
 	    (a = hub_agent_find(h, agent)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
-}
-
-static void
-api_agents(struct hub_req *r)
-{
-	struct hub *h = r->hub;
-	uint64_t wall = wall_ms();
-	cJSON *rows, *out, *e;
-
-	if (hub_store_agents(h->store, &rows) == -1 ||
-	    (out = cJSON_CreateArray()) == NULL) {
-		cJSON_Delete(rows);
-		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
-	}
-	cJSON_ArrayForEach(e, rows) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-		const cJSON *ls = cJSON_GetObjectItemCaseSensitive(e, "last_seen_ms");
-		const cJSON *ver = cJSON_GetObjectItemCaseSensitive(e, "version");
-		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
-		struct hub_agent *a = hub_agent_find(h, (int64_t)id->valuedouble);
-		uint64_t seen = cJSON_IsNumber(ls) ? (uint64_t)ls->valuedouble : 0;
-		const char *v = cJSON_IsString(ver) ? ver->valuestring : NULL;
-		const char *ad = cJSON_IsString(addr) ? addr->valuestring : NULL;
-		cJSON *o = cJSON_CreateObject();
-		char ts[40];
-
-		if (o == NULL)
-			break;
-		cJSON_AddItemToArray(out, o);
-		if (a != NULL) {
-			if (a->last_seen_ms > seen)
-				seen = a->last_seen_ms;
-			if (a->version[0] != '\0')
-				v = a->version;
-			if (a->address[0] != '\0')
-				ad = a->address;
-		}
-		cJSON_AddStringToObject(o, "name",
-		    cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring);
-		if (seen > 0) {
-			hub_rfc3339(seen, ts, sizeof(ts));
-			cJSON_AddStringToObject(o, "last_seen", ts);
-		} else {
-			cJSON_AddNullToObject(o, "last_seen");
-		}
-		if (v != NULL)
-			cJSON_AddStringToObject(o, "version", v);
-		else
-			cJSON_AddNullToObject(o, "version");
-		if (ad != NULL)
-			cJSON_AddStringToObject(o, "address", ad);
-		else
-			cJSON_AddNullToObject(o, "address");
-		cJSON_AddBoolToObject(o, "polling", a != NULL && (a->poll != NULL ||
-		    (a->last_seen_ms > 0 && wall - a->last_seen_ms <
-		    API_POLLING_RECENT_MS)));
-		hub_op_agent_more(o, e);   /* online, last batch's counters */
-	}
-	cJSON_Delete(rows);
-	hub_respond_json(r, MHD_HTTP_OK, out);
 }
 
 /* since, until, limit and cursor of GET samples and events
@@ -705,53 +759,89 @@ hub_api_page(struct hub_req *r, struct hub_samples_page *pg)
 }
 
 static void
-api_list(struct hub_req *r)
+api_list(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
-	struct hub_samples_page pg;
-	char device[300];
-	struct hub_buf b;
-	int64_t id;
-	int rc;
+	size_t len;
 
-	if (r->route == HUB_R_SAMPLES) {
+	if (c != NULL)
+		goto done;
+	c = hub_call_new(r->route == HUB_R_SAMPLES ? hub_call_samples :
+	    hub_call_devices);
+	if (c != NULL && r->route == HUB_R_SAMPLES) {
 		const char *d = hub_req_query(r, "device");
 
-		if (d == NULL || hub_device_normalize(d, device, sizeof(device)) == -1) {
+		if (d == NULL ||
+		    hub_device_normalize(d, c->device, sizeof(c->device)) == -1) {
+			hub_call_free(c);
 			hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
 			    "device=ADDRESS[:PORT] is required");
 			return;
 		}
+		if (hub_api_page(r, &c->page) == -1 ||
+		    hub_op_samples_wait(r) == -1) {
+			hub_call_free(c);
+			return;
+		}
 	}
-	if (r->route == HUB_R_SAMPLES && (hub_api_page(r, &pg) == -1 ||
-	    hub_op_samples_wait(r) == -1))
-		return;
-	if ((id = hub_api_agent_id(r)) <= 0)
-		return;
-	if (r->route == HUB_R_SAMPLES) {
-		rc = hub_store_samples(h->store, id, device, &pg, &b);
-		if (rc == 0 && pg.more)
-			snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
-			    (long long)pg.last_ts, (long long)pg.last_id);
-	} else {
-		rc = hub_store_devices(h->store, id, &b);
-	}
-	if (rc == -1) {
+	if (c != NULL)
+		snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
+	(void)hub_api_call(r, c);
+	return;
+done:
+	if (hub_api_named_done(r, c) == -1)
+		goto out;
+	if (c->job.rc < 0) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+		goto out;
+	}
+	if (r->route == HUB_R_SAMPLES && c->out.len <= 2 &&
+	    h->events != c->events && !h->draining &&
+	    loop_now_ms(h->loop) < r->deadline_ms) {
+		/* A batch may have come while the store was read. */
+		hub_call_free(c);
+		api_list(r, NULL);
 		return;
 	}
-	if (r->route == HUB_R_SAMPLES && hub_op_samples_hold(r, b.len)) {
-		hub_buf_free(&b);   /* nothing new yet: held (operator.c) */
-		return;
-	}
-	hub_respond(r, MHD_HTTP_OK, "application/json", b.data, b.len);
+	if (r->route == HUB_R_SAMPLES && hub_op_samples_hold(r, c->out.len))
+		goto out;   /* nothing new yet: held (operator.c) */
+	if (r->route == HUB_R_SAMPLES && c->page.more)
+		snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
+		    (long long)c->page.last_ts, (long long)c->page.last_id);
+	len = c->out.len;
+	hub_respond(r, MHD_HTTP_OK, "application/json", hub_buf_take(&c->out), len);
+out:
+	hub_call_free(c);
 }
 
 void
 hub_api_handle(struct hub_req *r)
 {
 	struct hub *h = r->hub;
+	struct hub_call *c = api_taken(r);
 
+	if (r->op_lookup) {
+		/* An operator's token other than the admin file's: looked up
+		 * first (operator.c), then the route runs as if called anew. */
+		const char *why = NULL;
+		int rc;
+
+		if (c == NULL) {
+			if ((c = hub_call_new(hub_call_token)) != NULL)
+				memcpy(c->hash, r->tok_hash, HUB_HASH_LEN);
+			(void)hub_api_call(r, c);
+			return;
+		}
+		r->op_lookup = false;
+		rc = hub_op_auth_done(r, c, &why);
+		hub_call_free(c);
+		c = NULL;
+		if (rc == -1) {
+			if (why != NULL)
+				api_unauthorized(r, why);
+			return;
+		}
+	}
 	switch (r->route) {
 	case HUB_R_HEALTHZ:
 		if (h->draining)
@@ -761,91 +851,34 @@ hub_api_handle(struct hub_req *r)
 			hub_respond(r, MHD_HTTP_OK, "text/plain", strdup("ok\n"), 3);
 		break;
 	case HUB_R_POLL:
-		api_touch(r);
-		api_poll(r);
+		if (r->agent != NULL)
+			api_touch(r);
+		api_poll(r, c);
 		break;
 	case HUB_R_RESULTS:
-		api_results(r);
+		api_results(r, c);
 		break;
 	case HUB_R_CMD_POST:
-		api_command_post(r);
+		api_command_post(r, c);
 		break;
 	case HUB_R_CMD_GET:
-		api_command_get(r);
+		api_command_get(r, c);
 		break;
 	case HUB_R_AGENTS:
-		api_agents(r);
+		hub_op_agents(r, c);
 		break;
 	case HUB_R_DEVICES:
 	case HUB_R_SAMPLES:
-		api_list(r);
+		api_list(r, c);
 		break;
 	case HUB_R_EVENTS:
-		hub_events_get(r);
+		hub_events_get(r, c);
 		break;
 	case HUB_R_NONE:
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");
 		break;
 	default:
-		hub_op_handle(r);   /* operator.c, metrics.c */
+		hub_op_handle(r, c);   /* operator.c, metrics.c */
 		break;
-	}
-}
-
-/* ---- housekeeping ---- */
-
-static void
-api_lease_cb(int64_t agent_id, void *arg)
-{
-	struct hub_agent *a = hub_agent_find(arg, agent_id);
-
-	if (a != NULL && a->poll != NULL)
-		hub_req_wake(a->poll, HUB_WAKE_EVENT);
-}
-
-void
-hub_api_tick_flush(struct hub *h)
-{
-	bool begun = false;
-
-	for (size_t b = 0; b < HUB_AGENT_BUCKETS; b++) {
-		for (struct hub_agent *a = h->agents[b]; a != NULL; a = a->next) {
-			if (!a->dirty)
-				continue;
-			if (!begun && hub_store_begin(h->store) == -1)
-				return;
-			begun = true;
-			if (hub_store_agent_touch(h->store, a->id, a->last_seen_ms,
-			    a->address, a->version) == -1)
-				break;
-			a->dirty = false;
-		}
-	}
-	if (begun)
-		(void)hub_store_commit(h->store);
-}
-
-void
-hub_api_tick(struct hub *h)
-{
-	uint64_t wall = wall_ms(), now = loop_now_ms(h->loop);
-	int n;
-
-	if (hub_store_expire(h->store, wall, api_command_done_cb, h) > 0)
-		log_debug("commands expired");
-	if (h->nheld > 0)
-		(void)hub_store_leases_due(h->store, wall, api_lease_cb, h);
-	if (now >= h->next_flush_ms) {
-		hub_api_tick_flush(h);
-		h->next_flush_ms = now + API_FLUSH_EVERY_MS;
-	}
-	if (now >= h->next_cleanup_ms && wall > h->cfg->retention) {
-		n = hub_store_cleanup(h->store, wall - h->cfg->retention,
-		    API_CLEANUP_ROWS);
-		if (n > 0)
-			log_info("retention: %d old rows deleted", n);
-		/* More left: go on next second, a slice at a time. */
-		h->next_cleanup_ms = now + (n >= API_CLEANUP_ROWS ? 1000 :
-		    API_CLEANUP_EVERY_MS);
 	}
 }

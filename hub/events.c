@@ -4,7 +4,8 @@
  * with wait= a long poll that is answered when a new event of that agent
  * is stored or the wait ends.
  *
- * A held request looks again each time events are stored for its agent:
+ * A held request looks again (a store call, off the loop) each time
+ * events are stored for its agent:
  * by a batch on this node, or on another node of a PostgreSQL group
  * (NOTIFY 'e:AGENT_ID', delivered through hub_store_watch). Events that
  * do not match it (another device, older than since) put it back to
@@ -32,13 +33,24 @@ hub_events_wake(struct hub *h, int64_t agent_id)
 }
 
 void
-hub_events_batch_stored(struct hub *h, int64_t agent_id, const cJSON *batch)
+hub_events_batch_stored(struct hub *h, int64_t agent_id, bool events)
 {
-	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(batch, "events");
-
 	/* Some may have been stored before (or skipped): the waiters look. */
-	if (cJSON_GetArraySize(ev) > 0 && h->event_waiters != NULL)
+	if (events && h->event_waiters != NULL)
 		hub_events_wake(h, agent_id);
+}
+
+void
+hub_call_events(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+	int64_t id = hub_store_agent_by_name(s, c->name);
+
+	c->agent_id = id > 0 ? id : 0;
+	j->rc = id > 0 ? 1 : (int)id;
+	if (id > 0)
+		j->rc = hub_store_events(s, id, c->device[0] ? c->device : NULL,
+		    &c->page, &c->out) == 0 ? 1 : -1;
 }
 
 /* wait= on the first pass: the deadline; -1 when answered (400). */
@@ -59,43 +71,60 @@ events_wait(struct hub_req *r, uint64_t now)
 }
 
 void
-hub_events_get(struct hub_req *r)
+hub_events_get(struct hub_req *r, struct hub_call *c)
 {
 	struct hub *h = r->hub;
 	uint64_t now = loop_now_ms(h->loop);
 	const char *d = hub_req_query(r, "device");
-	struct hub_samples_page pg;
-	char device[300];
-	struct hub_buf b;
 	size_t len;
-	int64_t id;
 
-	if (!r->held && events_wait(r, now) == -1)
+	if (c != NULL)
+		goto done;
+	/* the deadline once: a read again keeps it */
+	if (r->deadline_ms == 0 && events_wait(r, now) == -1)
 		return;
-	if (d != NULL && hub_device_normalize(d, device, sizeof(device)) == -1) {
+	if ((c = hub_call_new(hub_call_events)) == NULL) {
+		(void)hub_api_call(r, NULL);   /* 503 */
+		return;
+	}
+	if (d != NULL && hub_device_normalize(d, c->device,
+	    sizeof(c->device)) == -1) {
+		hub_call_free(c);
 		hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
 		    "device must be ADDRESS[:PORT]");
 		return;
 	}
-	if (hub_api_page(r, &pg) == -1 || (id = hub_api_agent_id(r)) <= 0)
+	if (hub_api_page(r, &c->page) == -1) {
+		hub_call_free(c);
 		return;
-	if (hub_store_events(h->store, id, d != NULL ? device : NULL, &pg,
-	    &b) == -1) {
+	}
+	snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
+	(void)hub_api_call(r, c);
+	return;
+done:
+	if (hub_api_named_done(r, c) == -1)
+		goto out;
+	if (c->job.rc < 0) {
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
+		goto out;
 	}
-	if (pg.more)
+	if (c->page.more)
 		snprintf(r->next_cursor, sizeof(r->next_cursor), "%lld.%lld",
-		    (long long)pg.last_ts, (long long)pg.last_id);
+		    (long long)c->page.last_ts, (long long)c->page.last_id);
 	/* "[]" is an empty page: hold it while there is time. */
-	if (b.len > 2 || h->draining || now >= r->deadline_ms ||
+	if (c->out.len > 2 || h->draining || now >= r->deadline_ms ||
 	    r->wake == HUB_WAKE_TIMEOUT) {
-		len = b.len;
-		hub_respond(r, MHD_HTTP_OK, "application/json", hub_buf_take(&b),
-		    len);
+		len = c->out.len;
+		hub_respond(r, MHD_HTTP_OK, "application/json",
+		    hub_buf_take(&c->out), len);
+		goto out;
+	}
+	if (h->events != c->events) {
+		/* Events may have been stored while the store was read. */
+		hub_call_free(c);
+		hub_events_get(r, NULL);
 		return;
 	}
-	hub_buf_free(&b);
 	/* One already held (woken by an event that was not for it) goes back. */
 	if (!r->held && h->nevent_waiters >= HUB_EVENT_WAITERS_MAX) {
 		log_complain(&h->limit_complain, now, LOG_LVL_WARN, "%zu event "
@@ -103,8 +132,10 @@ hub_events_get(struct hub_req *r)
 		r->retry_after = EVENTS_RETRY_S;
 		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "too many held event requests (%d)", HUB_EVENT_WAITERS_MAX);
-		return;
+		goto out;
 	}
-	r->ev_agent = id;
+	r->ev_agent = c->agent_id;
 	hub_req_suspend(r, r->deadline_ms - now);
+out:
+	hub_call_free(c);
 }

@@ -7,6 +7,9 @@
  *   store*.c  the store interface (store.h): SQLite or PostgreSQL
  *   server.c  libmicrohttpd on the core loop, held requests, drain
  *   api.c     the endpoints of docs/protocol.md
+ *   tick.c    the once-a-second housekeeping
+ *   work.c    store calls on worker threads; calls.c the calls
+ *   batch.c   batches split by a scanner, stored entry by entry
  *   events.c  GET .../events and its long poll (store_events.c: storing)
  *   cli.c     add-agent, check-config and friends
  */
@@ -98,6 +101,9 @@ enum hub_ingest_rc {
  * them with json_int_exact). Invalid UTF-8 is HUB_IN_BAD (400). */
 int  hub_json_parse(const char *s, size_t len, cJSON **out, char *err,
                     size_t errlen);
+/* The text checks of hub_json_parse() without a tree: depth, grammar,
+ * strict UTF-8 (the message names the batch and the JSON path). */
+int  hub_json_check(const char *s, size_t len, char *err, size_t errlen);
 /* Installs cJSON's allocation hooks (once, at start-up). */
 void hub_json_init(void);
 /* "HOST[:PORT]" as "HOST:PORT" ("[v6]:PORT"), port 161 by default. */
@@ -210,7 +216,8 @@ int  hub_store_poll(struct hub_store *, int64_t agent_id, struct hub_poll *);
 
 /* Stores a parsed, validated batch in one transaction; *stored is false
  * for a batch_id this agent sent before. */
-int  hub_store_batch(struct hub_store *, int64_t agent_id, const cJSON *batch,
+int  hub_store_batch(struct hub_store *, int64_t agent_id,
+                     const struct hub_batch *batch,
                      int64_t batch_id, uint64_t now_ms, bool *stored,
                      hub_store_id_cb, void *arg);
 /* Queued (or delivered and unacked, lease over) commands past their TTL
@@ -305,6 +312,11 @@ struct hub_req {
 	                                              hub->event_waiters */
 	int64_t                ev_agent;     /* held GET events: its agent */
 	size_t                 wait_seen;    /* samples ?wait=: rows at the start */
+	struct hub_job        *job;          /* its store call (work.c) */
+	bool                   parked;       /* suspended until job is done */
+	bool                   job_done;
+	bool                   op_lookup;    /* operator token: look it up */
+	unsigned char          tok_hash[HUB_HASH_LEN];  /* auth's hash */
 };
 
 #define HUB_AGENT_BUCKETS 1024
@@ -346,8 +358,134 @@ struct hub {
 	uint64_t                 next_cleanup_ms;
 	struct complain          auth_complain, store_complain, limit_complain;
 	struct complain          shed_complain, utf8_complain;
+	struct hub_work         *work;         /* store calls off the loop */
+	struct hub_job          *tick_job;     /* the tick's, while it runs */
+	/* Bumped by every wake-up event: a poll or command read whose call
+	 * was under way when one came reads again instead of holding. */
+	uint64_t                 events;
 	struct hub_stats         stats;        /* metrics.c */
 };
+
+/* work.c: store calls on worker threads (store.h tells how to add one).
+ * run gets the worker's own store; done (NULL: none) runs on the loop;
+ * with req set, the request is resumed instead and its route handler
+ * finds the finished job in r->job. */
+#define HUB_PG_WORKERS     4      /* connections to PostgreSQL */
+#define HUB_WORK_QUEUE_MAX 4096   /* jobs submitted and not yet done */
+struct hub_job {
+	void           (*prep)(struct hub_job *);   /* NULL, or CPU work first */
+	void           (*run)(struct hub_job *, struct hub_store *);
+	void           (*done)(struct hub_job *);
+	struct hub_req  *req;
+	int              rc;
+	struct hub_job  *next;
+};
+int  hub_work_start(struct hub *, char *err, size_t errlen);
+void hub_work_stop(struct hub *);
+/* 0, or -1 when the queue is full (answer 503). */
+int  hub_work_submit(struct hub *, struct hub_job *);
+
+/* calls.c: the API's store calls as jobs. One struct for all of them:
+ * a call fills its inputs, its run function (on a worker) the outputs;
+ * hub_call_free() frees whatever was set. */
+struct hub_touch {
+	int64_t  id;
+	uint64_t last_seen_ms;
+	char     address[64], version[32];
+};
+struct hub_call {
+	struct hub_job   job;
+	/* in */
+	int64_t          agent_id;     /* 0: looked up (hash or name) first */
+	unsigned char    hash[HUB_HASH_LEN];
+	char             name[HUB_NAME_MAX + 1];
+	char             id[HUB_ID_MAX + 1];
+	char            *type, *text;  /* a command */
+	uint64_t         now_ms, expires_ms;
+	char             ack[PROTO_CURSOR_MAX + 1];
+	struct hub_poll  poll;
+	struct hub_samples_page page;
+	char             device[300];
+	struct hub_buf   upload;       /* a batch as received (gzip) */
+	char            *text_in;      /* ... inflated (jlen bytes) */
+	size_t           jlen;
+	struct hub_batch *batch;       /* ... split */
+	struct hub_touch *touch;       /* the tick's */
+	size_t           ntouch;
+	bool             leases, cleanup;
+	uint64_t         cutoff_ms;
+	int              max_rows;
+	uint64_t         events;       /* hub->events when submitted */
+	char             who[HUB_NAME_MAX + 1];  /* operator: the sender */
+	char             role[16];     /* a token's */
+	char             token[64];    /* a new token (wiped when freed) */
+	size_t           wire;         /* a batch's gzip bytes */
+	void            *more;         /* a route's own state ... */
+	void           (*more_free)(void *);   /* ... and how to free it */
+	/* out: job.rc is the store call's (or the look-up's when <= 0) */
+	int              http;         /* batch: 200, 400, 413, 503 */
+	char             err[256];
+	struct hub_buf   out;          /* a list answer */
+	struct hub_buf   ids;          /* command ids finished, NUL-separated */
+	struct hub_buf   agents;       /* int64_t agent ids (leases due) */
+	cJSON           *json;
+	bool             final, stored;
+	int64_t          batch_id;
+	bool             had_events;   /* the batch had an events entry */
+	size_t           json_bytes;   /* ... inflated */
+	int              cleaned;
+};
+struct hub_call *hub_call_new(void (*run)(struct hub_job *, struct hub_store *));
+void hub_call_free(struct hub_call *);
+/* Agent routes: the agent of c->hash (job.rc 1, 0 unknown, -1 error). */
+void hub_call_auth(struct hub_job *, struct hub_store *);
+/* A hub_store_id_cb adding to c->ids. */
+void hub_call_add_id(const char *id, void *c);
+void hub_call_poll(struct hub_job *, struct hub_store *);
+void hub_call_command_add(struct hub_job *, struct hub_store *);
+void hub_call_command_get(struct hub_job *, struct hub_store *);
+void hub_call_agents(struct hub_job *, struct hub_store *);
+void hub_call_devices(struct hub_job *, struct hub_store *);
+void hub_call_samples(struct hub_job *, struct hub_store *);
+void hub_call_tick(struct hub_job *, struct hub_store *);
+void hub_call_events(struct hub_job *, struct hub_store *);
+/* operator.c's and metrics.c's */
+void hub_call_token(struct hub_job *, struct hub_store *);
+void hub_call_history(struct hub_job *, struct hub_store *);
+void hub_call_tokens(struct hub_job *, struct hub_store *);
+void hub_call_token_add(struct hub_job *, struct hub_store *);
+void hub_call_agent_add(struct hub_job *, struct hub_store *);
+void hub_call_token_remove(struct hub_job *, struct hub_store *);
+void hub_call_agent_remove(struct hub_job *, struct hub_store *);
+void hub_metrics_run(struct hub_job *, struct hub_store *);
+
+/* batch.c: a batch split into its parts, not one tree (store.h) */
+struct hub_span {
+	const char *p;
+	size_t      n;
+};
+struct hub_batch {
+	const char     *text;
+	size_t          len;
+	int64_t         batch_id;
+	cJSON          *head;     /* batch_id, agent_version, created_ms, ... */
+	struct hub_span arr[4];   /* results, inventory, samples, events (n 0:
+	                             none) */
+};
+/* Checks the text (depth, grammar, UTF-8), splits it, checks the schema
+ * (protocol/); HUB_IN_OK, or HUB_IN_BAD / HUB_IN_TOO_BIG with err. */
+int  hub_batch_scan(const char *s, size_t len, struct hub_batch *, char *err,
+                    size_t errlen);
+void hub_batch_free(struct hub_batch *);
+/* The next entry of an array span that is an object (it advances; the
+ * others are skipped unparsed); false at the array's end. */
+bool hub_batch_next_object(struct hub_span *it, struct hub_span *entry);
+/* The job of POST /v1/agent/results (after its agent's look-up): prep
+ * inflates, checks and splits (no store), run stores. */
+void hub_batch_prep(struct hub_job *);
+void hub_batch_run(struct hub_job *, struct hub_store *);
+/* Frees a batch's text and parts (also hub_call_free's). */
+void hub_batch_end(struct hub_call *);
 
 /* tls.c */
 
@@ -365,6 +503,10 @@ int  hub_prepare(struct hub *, const struct config_hub *, bool open_store,
 void hub_release(struct hub *);
 void hub_req_suspend(struct hub_req *, uint64_t wait_ms);
 void hub_req_wake(struct hub_req *, enum hub_wake);
+/* Submit j for r and suspend r until it is done (then the route's
+ * handler runs again with r->job set); -1: queue full, 503 answered. */
+int  hub_req_call(struct hub_req *, struct hub_job *j);
+void hub_req_unpark(struct hub_req *);
 /* Queue a response; body (malloc'd, may be NULL) is taken. */
 void hub_respond(struct hub_req *, unsigned status, const char *ctype,
                  char *body, size_t len);
@@ -393,22 +535,27 @@ void hub_api_store_event(int kind, const char *id, void *arg);
 /* GET samples' and events' since, until, limit and cursor; -1 when a
  * response (400) was queued. */
 int  hub_api_page(struct hub_req *, struct hub_samples_page *);
-/* The agent named by the path (> 0); else a response (404, 500) was
- * queued. */
-int64_t hub_api_agent_id(struct hub_req *);
+/* A call naming the path's agent (c->name), done: 0, or -1 with a
+ * response (404, 500) queued. */
+int  hub_api_named_done(struct hub_req *, struct hub_call *);
+/* r waits for c (a store call, store.h); false when it was answered
+ * instead (503). */
+bool hub_api_call(struct hub_req *, struct hub_call *);
 /* operator.c: its routes (HUB_R_NONE: not one of them), their body
- * limits, operator auth (hash of the bearer token; -1 with *why for a
- * 401, or -1 with a 403 queued), and their handlers. */
+ * limits, operator auth and their handlers. Auth: the admin token's
+ * hash is checked at once; another token is looked up by a store call
+ * (r->op_lookup set) and auth_done checks its answer. Both: 0, or -1
+ * with *why for a 401, or -1 with a 403 (503) queued. */
 enum hub_route hub_op_route(const char *method, const char *url, char *arg,
                             size_t arglen, const char **allow);
 size_t hub_op_body_max(enum hub_route);
 int  hub_op_auth(struct hub_req *, const unsigned char hash[HUB_HASH_LEN],
                  const char **why);
-void hub_op_handle(struct hub_req *);
-/* GET /v1/agents: adds "online" (= "polling") and, from the store row of
- * hub_store_agents(), the newest batch's "last_batch", "dropped_samples"
- * and "counters" (null without a batch). */
-void hub_op_agent_more(cJSON *o, const cJSON *row);
+int  hub_op_auth_done(struct hub_req *, struct hub_call *, const char **why);
+void hub_op_handle(struct hub_req *, struct hub_call *);
+/* GET /v1/agents (a store call, then each agent's row with this node's
+ * view of it: polling, online, the newest batch's counters). */
+void hub_op_agents(struct hub_req *, struct hub_call *);
 /* GET samples ?wait=: the first pass reads wait (-1 and a 400 queued
  * when bad); hold: whether to hold an answer of this many rows; wake:
  * a batch of agent was stored here. */
@@ -416,19 +563,18 @@ int  hub_op_samples_wait(struct hub_req *);
 bool hub_op_samples_hold(struct hub_req *, size_t rows_len);
 void hub_op_samples_wake(struct hub *, const char *agent);
 /* metrics.c: GET /metrics */
-void hub_metrics_handle(struct hub_req *);
-/* Once a second: expiry, lease wake-ups, last_seen, retention. */
+void hub_metrics_handle(struct hub_req *, struct hub_call *);
+/* tick.c: once a second, expiry, lease wake-ups, last_seen, retention. */
 void hub_api_tick(struct hub *);
 /* Store agents' last_seen, address and version. */
 void hub_api_tick_flush(struct hub *);
 
 /* events.c: GET /v1/agents/{agent}/events, its long poll */
-void hub_events_get(struct hub_req *);
+void hub_events_get(struct hub_req *, struct hub_call *);
 /* Events were stored for agent_id (here or, through the store's
  * notifications, on another node): its held GET events look again. */
 void hub_events_wake(struct hub *, int64_t agent_id);
 /* After a batch was stored: wake when it held events. */
-void hub_events_batch_stored(struct hub *, int64_t agent_id,
-                             const cJSON *batch);
+void hub_events_batch_stored(struct hub *, int64_t agent_id, bool events);
 
 #endif

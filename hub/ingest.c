@@ -13,8 +13,8 @@
 /* cJSON allocates through these: during hub_json_parse() the bytes it
  * asks for are counted and refused past the budget. Frees are not
  * subtracted (a parse barely frees), which keeps this a plain counter. */
-static bool   json_budget_on, json_budget_hit;
-static size_t json_budget_used;
+static _Thread_local bool   json_budget_on, json_budget_hit;
+static _Thread_local size_t json_budget_used;   /* per thread: workers */
 
 static void *
 hub_json_malloc(size_t n)
@@ -54,6 +54,22 @@ hub_json_error(const char *s, size_t len, const char *msg, char *err,
 		snprintf(err, errlen, "batch %lld: %s", (long long)id, msg);
 	else
 		snprintf(err, errlen, "%s", msg);
+}
+
+int
+hub_json_check(const char *s, size_t len, char *err, size_t errlen)
+{
+	char msg[240];
+
+	if (proto_json_depth(s, len, PROTO_JSON_MAX_DEPTH) > PROTO_JSON_MAX_DEPTH) {
+		snprintf(err, errlen, "JSON nested deeper than %d", PROTO_JSON_MAX_DEPTH);
+		return HUB_IN_BAD;
+	}
+	if (json_exact(s, len, NULL, msg, sizeof(msg)) == -1) {
+		hub_json_error(s, len, msg, err, errlen);
+		return HUB_IN_BAD;
+	}
+	return HUB_IN_OK;
 }
 
 int

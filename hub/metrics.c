@@ -24,6 +24,7 @@
 
 #include <math.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,7 +50,9 @@ static const char *const metrics_op_names[HUB_SOP_COUNT] = {
 	[HUB_SOP_HISTORY] = "history", [HUB_SOP_METRICS] = "metrics",
 };
 
-/* One thread: the loop's. */
+/* Updated by the store workers (store.c times their calls), read by
+ * the loop: under metrics_hist_lock. */
+static pthread_mutex_t metrics_hist_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	uint64_t buckets[HUB_SOP_COUNT][METRICS_NBOUNDS];  /* not cumulative */
 	uint64_t count[HUB_SOP_COUNT];
@@ -63,6 +66,7 @@ hub_metrics_store_time(enum hub_store_op op, uint64_t us)
 
 	if ((int)op < 0 || op >= HUB_SOP_COUNT)
 		return;
+	pthread_mutex_lock(&metrics_hist_lock);
 	for (int i = 0; i < METRICS_NBOUNDS; i++)
 		if (s <= metrics_bounds[i]) {
 			metrics_store.buckets[op][i]++;
@@ -70,6 +74,7 @@ hub_metrics_store_time(enum hub_store_op op, uint64_t us)
 		}
 	metrics_store.count[op]++;
 	metrics_store.sum[op] += s;
+	pthread_mutex_unlock(&metrics_hist_lock);
 }
 
 /* ---- families ---- */
@@ -172,10 +177,17 @@ enum {
 
 struct lc_miss;
 
+/* A scrape: the store is read and the device families rendered on a
+ * store worker (hub_metrics_run), the hub's own families and the answer
+ * made on the loop. */
 struct mscrape {
-	struct hub          *hub;
+	struct hub          *hub;        /* the loop's only */
 	struct hub_buf       fam[F_NFAM];
 	struct hub_buf       out;
+	struct hub_buf       cmds;       /* outpost_hub_commands lines */
+	cJSON               *rows;       /* hub_store_agents(), or NULL */
+	uint64_t             wall;
+	int                  rc;         /* of the samples' read */
 	size_t               total;      /* bytes in every fam[] */
 	bool                 truncated;
 	int                  samples;
@@ -320,7 +332,9 @@ struct lc_table {
 
 /* lc: names per (agent, device, table); lines: the rendered lines of each
  * stored sample (by a hash of its text), so a sample that several
- * scrapes see is parsed and formatted once. */
+ * scrapes see is parsed and formatted once. Used by the store workers
+ * (scrapes may run on two at once): under lc_lock. */
+static pthread_mutex_t lc_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct lc_table lc, lines;
 static uint64_t lines_gen;
 
@@ -549,7 +563,8 @@ metrics_table(struct mscrape *m, const char *agent, const char *device,
 /* The names of a device not seen with labels since the hub started:
  * from its newest stored sample that has them. */
 static void
-metrics_lookback(struct mscrape *m, const struct lc_miss *x)
+metrics_lookback(struct mscrape *m, struct hub_store *st,
+    const struct lc_miss *x)
 {
 	struct hub_samples_page pg = { .until = INT64_MAX,
 	    .limit = LC_LOOKBACK_ROWS };
@@ -559,8 +574,8 @@ metrics_lookback(struct mscrape *m, const struct lc_miss *x)
 	int64_t id;
 
 	if (e == NULL ||
-	    (id = hub_store_agent_by_name(m->hub->store, x->agent)) <= 0 ||
-	    hub_store_samples(m->hub->store, id, x->device, &pg, &rows) == -1)
+	    (id = hub_store_agent_by_name(st, x->agent)) <= 0 ||
+	    hub_store_samples(st, id, x->device, &pg, &rows) == -1)
 		return;
 	if (hub_json_parse(rows.data, rows.len, &arr, m->err,
 	    sizeof(m->err)) != HUB_IN_OK)
@@ -715,14 +730,19 @@ metrics_head(struct mscrape *m, const char *name, const char *type,
 	metrics_out(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* hub_store_command_counts()' callback (on the worker). */
 static void
 metrics_count_cb(const char *status, int64_t n, void *arg)
 {
-	char esc[64];
+	struct mscrape *m = arg;
+	char esc[64], line[160];
+	int w;
 
 	metrics_escape(status, esc, sizeof(esc));
-	metrics_out(arg, "outpost_hub_commands{status=\"%s\"} %lld\n", esc,
-	    (long long)n);
+	w = snprintf(line, sizeof(line), "outpost_hub_commands{status=\"%s\"} "
+	    "%lld\n", esc, (long long)n);
+	if (w > 0 && (size_t)w < sizeof(line))
+		(void)hub_buf_add(&m->cmds, line, (size_t)w);
 }
 
 static void
@@ -730,6 +750,7 @@ metrics_histogram(struct mscrape *m)
 {
 	metrics_head(m, "outpost_hub_store_duration_seconds", "histogram",
 	    "Time of the store calls agents and operators wait on");
+	pthread_mutex_lock(&metrics_hist_lock);
 	for (int op = 0; op < HUB_SOP_COUNT; op++) {
 		uint64_t cum = 0;
 
@@ -748,6 +769,7 @@ metrics_histogram(struct mscrape *m)
 		    "%llu\n", metrics_op_names[op],
 		    (unsigned long long)metrics_store.count[op]);
 	}
+	pthread_mutex_unlock(&metrics_hist_lock);
 }
 
 /* The agents' own counters from their newest batch (transport/ and
@@ -858,7 +880,6 @@ metrics_hub(struct mscrape *m)
 {
 	struct hub *h = m->hub;
 	const struct hub_stats *st = &h->stats;
-	cJSON *rows = NULL;
 
 	metrics_head(m, "outpost_hub_build_info", "gauge",
 	    "The hub's version (always 1)");
@@ -872,7 +893,8 @@ metrics_hub(struct mscrape *m)
 	metrics_out(m, "outpost_hub_draining %d\n", h->draining ? 1 : 0);
 	metrics_head(m, "outpost_hub_commands", "gauge",
 	    "Commands in the store by status (all agents, all hub nodes)");
-	(void)hub_store_command_counts(h->store, metrics_count_cb, m);
+	if (m->cmds.len > 0)
+		(void)hub_buf_add(&m->out, m->cmds.data, m->cmds.len);
 	metrics_head(m, "outpost_hub_commands_queued_total", "counter",
 	    "Commands operators queued on this hub");
 	metrics_out(m, "outpost_hub_commands_queued_total %llu\n",
@@ -897,40 +919,83 @@ metrics_hub(struct mscrape *m)
 	metrics_out(m, "outpost_hub_forbidden_requests_total %llu\n",
 	    (unsigned long long)st->forbidden);
 	metrics_histogram(m);
-	if (hub_store_agents(h->store, &rows) == 0)
-		metrics_agents(m, rows);
-	cJSON_Delete(rows);
+	if (m->rows != NULL)
+		metrics_agents(m, m->rows);
 }
 
-void
-hub_metrics_handle(struct hub_req *r)
+static void
+metrics_free(void *arg)
 {
-	struct mscrape *m = calloc(1, sizeof(*m));
-	uint64_t wall = wall_ms();
-	int rc;
+	struct mscrape *m = arg;
 
-	if (m == NULL) {
-		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+	if (m == NULL)
 		return;
-	}
-	m->hub = r->hub;
-	if ((m->miss = calloc(LC_LOOKBACKS, sizeof(*m->miss))) == NULL) {
-		free(m);
-		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-		return;
-	}
-	hub_buf_init(&m->out, METRICS_MAX_BYTES);
 	for (int f = 0; f < F_NFAM; f++)
-		hub_buf_init(&m->fam[f], METRICS_MAX_BYTES);
-	metrics_hub(m);
+		hub_buf_free(&m->fam[f]);
+	hub_buf_free(&m->out);
+	hub_buf_free(&m->cmds);
+	cJSON_Delete(m->rows);
+	free(m->miss);
+	free(m);
+}
+
+/* The store's part of a scrape, on a store worker: the command counts,
+ * the agents' rows, and the newest samples rendered into m->fam. */
+void
+hub_metrics_run(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+	struct mscrape *m = c->more;
+	uint64_t wall = m->wall;
+
+	(void)hub_store_command_counts(s, metrics_count_cb, m);
+	if (hub_store_agents(s, &m->rows) == -1) {
+		cJSON_Delete(m->rows);
+		m->rows = NULL;
+	}
+	pthread_mutex_lock(&lc_lock);
 	lines_gen++;
-	rc = hub_store_latest_samples(m->hub->store, wall > METRICS_WINDOW_MS ?
+	m->rc = hub_store_latest_samples(s, wall > METRICS_WINDOW_MS ?
 	    wall - METRICS_WINDOW_MS : 0, METRICS_MAX_SAMPLES, metrics_sample_cb, m);
 	/* after the read: the store answers one call at a time */
 	for (int i = 0; i < m->nmiss; i++)
-		metrics_lookback(m, &m->miss[i]);
+		metrics_lookback(m, s, &m->miss[i]);
 	lc_prune(&lc, wall);
 	lc_prune(&lines, wall);
+	pthread_mutex_unlock(&lc_lock);
+	j->rc = 1;
+}
+
+void
+hub_metrics_handle(struct hub_req *r, struct hub_call *c)
+{
+	struct mscrape *m;
+	size_t len;
+
+	if (c == NULL) {
+		if ((m = calloc(1, sizeof(*m))) == NULL ||
+		    (m->miss = calloc(LC_LOOKBACKS, sizeof(*m->miss))) == NULL ||
+		    (c = hub_call_new(hub_metrics_run)) == NULL) {
+			if (m != NULL)
+				free(m->miss);
+			free(m);
+			hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+			    "out of memory");
+			return;
+		}
+		m->wall = wall_ms();
+		hub_buf_init(&m->out, METRICS_MAX_BYTES);
+		hub_buf_init(&m->cmds, 1u << 20);
+		for (int f = 0; f < F_NFAM; f++)
+			hub_buf_init(&m->fam[f], METRICS_MAX_BYTES);
+		c->more = m;
+		c->more_free = metrics_free;
+		(void)hub_api_call(r, c);
+		return;
+	}
+	m = c->more;
+	m->hub = r->hub;
+	metrics_hub(m);
 	for (int f = 0; f < F_NFAM; f++) {
 		const char *name, *help, *type = "gauge";
 
@@ -961,13 +1026,9 @@ hub_metrics_handle(struct hub_req *r)
 	    "1 when device series were left out of this answer (size bound) or "
 	    "the samples could not be read");
 	metrics_out(m, "outpost_hub_metrics_truncated %d\n",
-	    m->truncated || rc == -1 ? 1 : 0);
-	{
-		size_t len = m->out.len;
-
-		hub_respond(r, MHD_HTTP_OK, "text/plain; version=0.0.4; "
-		    "charset=utf-8", hub_buf_take(&m->out), len);
-	}
-	free(m->miss);
-	free(m);
+	    m->truncated || m->rc == -1 ? 1 : 0);
+	len = m->out.len;
+	hub_respond(r, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8",
+	    hub_buf_take(&m->out), len);
+	hub_call_free(c);   /* and m */
 }

@@ -21,6 +21,7 @@
 #define OP_HISTORY_DEFAULT 50
 #define OP_HISTORY_MAX     500
 #define OP_ROLE_MAX        16
+#define OP_POLLING_RECENT_MS 30000  /* "polling": a poll ended this recently */
 #define OP_ONLINE_STORED_MS 40000   /* "polling"'s 30 s + the 10 s flush */
 
 static const char *const op_roles[] = {
@@ -154,37 +155,16 @@ hub_op_body_max(enum hub_route r)
 
 /* ---- auth ---- */
 
-int
-hub_op_auth(struct hub_req *r, const unsigned char hash[HUB_HASH_LEN],
-    const char **why)
+/* r->role and r->who set: whether the role may use the route; -1 with a
+ * 403 queued. */
+static int
+op_role_check(struct hub_req *r)
 {
-	struct hub *h = r->hub;
-	char role[OP_ROLE_MAX];
 	enum hub_role need = op_required(r->route);
-	int rc;
 
-	*why = NULL;
-	if (CRYPTO_memcmp(hash, h->admin_hash, HUB_HASH_LEN) == 0) {
-		r->role = HUB_ROLE_ADMIN;
-		snprintf(r->who, sizeof(r->who), "%s", HUB_ADMIN_FILE_NAME);
-	} else {
-		rc = hub_store_token_by_hash(h->store, hash, r->who, sizeof(r->who),
-		    role, sizeof(role));
-		if (rc == -1) {
-			r->retry_after = 5;
-			hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-			    "store error");
-			return -1;
-		}
-		if (rc == 0) {
-			*why = "unknown token";
-			return -1;
-		}
-		r->role = hub_role_parse(role);
-	}
 	if (r->role >= need && r->role != HUB_ROLE_NONE)
 		return 0;
-	h->stats.forbidden++;
+	r->hub->stats.forbidden++;
 	log_info("403: token '%s' (%s) may not %s", r->who,
 	    hub_role_name(r->role) ? hub_role_name(r->role) : "no role",
 	    op_action(r->route));
@@ -192,6 +172,49 @@ hub_op_auth(struct hub_req *r, const unsigned char hash[HUB_HASH_LEN],
 	    "better needed)", hub_role_name(r->role) ? hub_role_name(r->role) :
 	    "(none)", op_action(r->route), hub_role_name(need));
 	return -1;
+}
+
+int
+hub_op_auth(struct hub_req *r, const unsigned char hash[HUB_HASH_LEN],
+    const char **why)
+{
+	*why = NULL;
+	if (CRYPTO_memcmp(hash, r->hub->admin_hash, HUB_HASH_LEN) != 0) {
+		/* a stored token: looked up off the loop (api.c) */
+		memcpy(r->tok_hash, hash, HUB_HASH_LEN);
+		r->op_lookup = true;
+		return 0;
+	}
+	r->role = HUB_ROLE_ADMIN;
+	snprintf(r->who, sizeof(r->who), "%s", HUB_ADMIN_FILE_NAME);
+	return op_role_check(r);
+}
+
+void
+hub_call_token(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+
+	j->rc = hub_store_token_by_hash(s, c->hash, c->name, sizeof(c->name),
+	    c->role, sizeof(c->role));
+}
+
+int
+hub_op_auth_done(struct hub_req *r, struct hub_call *c, const char **why)
+{
+	*why = NULL;
+	if (c->job.rc == -1) {
+		r->retry_after = 5;
+		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store error");
+		return -1;
+	}
+	if (c->job.rc == 0) {
+		*why = "unknown token";
+		return -1;
+	}
+	snprintf(r->who, sizeof(r->who), "%s", c->name);
+	r->role = hub_role_parse(c->role);
+	return op_role_check(r);
 }
 
 /* ---- handlers ---- */
@@ -257,47 +280,117 @@ op_query_int(struct hub_req *r, const char *key, int64_t min, int64_t max,
 	return -1;
 }
 
-static void
-op_history(struct hub_req *r)
-{
-	struct hub *h = r->hub;
-	int64_t limit = OP_HISTORY_DEFAULT, since = 0, until = INT64_MAX, id;
-	cJSON *out;
+/* The store calls of the routes below, on a store worker (store.h). */
 
-	if (op_query_int(r, "limit", 1, OP_HISTORY_MAX, &limit) == -1 ||
-	    op_query_int(r, "since", 0, INT64_MAX, &since) == -1 ||
-	    op_query_int(r, "until", 0, INT64_MAX, &until) == -1)
-		return;
-	if ((id = hub_store_agent_by_name(h->store, r->arg)) <= 0) {
-		if (id == 0)
-			hub_respond_error(r, MHD_HTTP_NOT_FOUND, "no agent '%s'",
-			    r->arg);
-		else
-			hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
-			    "store error");
-		return;
-	}
-	if (hub_store_commands(h->store, id, since, until, (int)limit, &out) == -1) {
-		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
-		return;
-	}
-	hub_respond_json(r, MHD_HTTP_OK, out);
+void
+hub_call_history(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+	int64_t id = hub_store_agent_by_name(s, c->name);
+
+	c->agent_id = id > 0 ? id : 0;
+	j->rc = id > 0 ? 1 : (int)id;
+	if (id > 0)
+		j->rc = hub_store_commands(s, id, c->page.since, c->page.until,
+		    c->page.limit, &c->json) == 0 ? 1 : -1;
+}
+
+void
+hub_call_tokens(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+
+	j->rc = hub_store_tokens(s, &c->json);
+}
+
+void
+hub_call_token_add(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+
+	j->rc = hub_store_token_add(s, c->name, c->role, c->hash, c->now_ms);
+}
+
+void
+hub_call_agent_add(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+
+	j->rc = hub_store_agent_add(s, c->name, c->hash, c->now_ms);
+}
+
+void
+hub_call_token_remove(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+
+	j->rc = hub_store_token_remove(s, c->name);
+}
+
+void
+hub_call_agent_remove(struct hub_job *j, struct hub_store *s)
+{
+	struct hub_call *c = (struct hub_call *)j;
+
+	j->rc = hub_store_agent_remove(s, c->name);
 }
 
 static void
-op_tokens(struct hub_req *r)
+op_history(struct hub_req *r, struct hub_call *c)
+{
+	int64_t limit = OP_HISTORY_DEFAULT, since = 0, until = INT64_MAX;
+	cJSON *out;
+
+	if (c == NULL) {
+		if (op_query_int(r, "limit", 1, OP_HISTORY_MAX, &limit) == -1 ||
+		    op_query_int(r, "since", 0, INT64_MAX, &since) == -1 ||
+		    op_query_int(r, "until", 0, INT64_MAX, &until) == -1)
+			return;
+		if ((c = hub_call_new(hub_call_history)) != NULL) {
+			snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
+			c->page.since = since;
+			c->page.until = until;
+			c->page.limit = (int)limit;
+		}
+		(void)hub_api_call(r, c);
+		return;
+	}
+	if (hub_api_named_done(r, c) == 0) {
+		if (c->job.rc < 0) {
+			hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
+			    "store error");
+		} else {
+			out = c->json;
+			c->json = NULL;
+			hub_respond_json(r, MHD_HTTP_OK, out);
+		}
+	}
+	hub_call_free(c);
+}
+
+static void
+op_tokens(struct hub_req *r, struct hub_call *c)
 {
 	cJSON *out, *e;
 
-	if (hub_store_tokens(r->hub->store, &out) == -1) {
+	if (c == NULL) {
+		(void)hub_api_call(r, hub_call_new(hub_call_tokens));
+		return;
+	}
+	out = c->json;
+	c->json = NULL;
+	if (c->job.rc == -1 || out == NULL) {
+		hub_call_free(c);
+		cJSON_Delete(out);
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
 		return;
 	}
+	hub_call_free(c);
 	cJSON_ArrayForEach(e, out) {
-		cJSON *c = cJSON_GetObjectItemCaseSensitive(e, "created_ms");
+		cJSON *cr = cJSON_GetObjectItemCaseSensitive(e, "created_ms");
 		char ts[40];
 
-		hub_rfc3339(cJSON_IsNumber(c) ? (uint64_t)c->valuedouble : 0, ts,
+		hub_rfc3339(cJSON_IsNumber(cr) ? (uint64_t)cr->valuedouble : 0, ts,
 		    sizeof(ts));
 		cJSON_DeleteItemFromObjectCaseSensitive(e, "created_ms");
 		cJSON_AddStringToObject(e, "created", ts);
@@ -322,21 +415,20 @@ op_body_name(struct hub_req *r, cJSON *body)
 /* POST /v1/tokens {"name", "role"} and POST /v1/agents {"name"}: 201
  * with the new token, which is shown this once. */
 static void
-op_add(struct hub_req *r)
+op_add(struct hub_req *r, struct hub_call *c)
 {
-	struct hub *h = r->hub;
-	unsigned char hash[HUB_HASH_LEN];
-	char token[64];
+	bool token = r->route == HUB_R_TOKEN_ADD;
 	const char *name;
 	enum hub_role role = HUB_ROLE_NONE;
 	cJSON *body, *o;
-	int rc;
 
+	if (c != NULL)
+		goto done;
 	if ((body = op_body(r)) == NULL)
 		return;
 	if ((name = op_body_name(r, body)) == NULL)
 		goto out;
-	if (r->route == HUB_R_TOKEN_ADD) {
+	if (token) {
 		const cJSON *j = cJSON_GetObjectItemCaseSensitive(body, "role");
 
 		role = hub_role_parse(cJSON_IsString(j) ? j->valuestring : NULL);
@@ -351,41 +443,59 @@ op_add(struct hub_req *r)
 			goto out;
 		}
 	}
-	if (op_new_token(r, token, hash) == -1)
-		goto out;
-	rc = r->route == HUB_R_TOKEN_ADD ?
-	    hub_store_token_add(h->store, name, hub_role_name(role), hash,
-	    wall_ms()) : hub_store_agent_add(h->store, name, hash, wall_ms());
-	if (rc != 0) {
-		explicit_bzero(token, sizeof(token));
-		if (rc == 1)
-			hub_respond_error(r, MHD_HTTP_CONFLICT, "'%s' exists", name);
+	if ((c = hub_call_new(token ? hub_call_token_add :
+	    hub_call_agent_add)) != NULL) {
+		if (op_new_token(r, c->token, c->hash) == -1) {
+			hub_call_free(c);
+			goto out;
+		}
+		snprintf(c->name, sizeof(c->name), "%s", name);
+		snprintf(c->role, sizeof(c->role), "%s",
+		    token ? hub_role_name(role) : "");
+		c->now_ms = wall_ms();
+	}
+	(void)hub_api_call(r, c);
+out:
+	cJSON_Delete(body);
+	return;
+done:
+	if (c->job.rc != 0) {
+		if (c->job.rc == 1)
+			hub_respond_error(r, MHD_HTTP_CONFLICT, "'%s' exists", c->name);
 		else
 			hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
 			    "store error");
-		goto out;
+		hub_call_free(c);
+		return;
 	}
-	log_info("%s '%s' added by '%s'", role ? "token" : "agent", name, r->who);
+	log_info("%s '%s' added by '%s'", token ? "token" : "agent", c->name,
+	    r->who);
 	if ((o = cJSON_CreateObject()) != NULL) {
-		cJSON_AddStringToObject(o, "name", name);
-		if (role != HUB_ROLE_NONE)
-			cJSON_AddStringToObject(o, "role", hub_role_name(role));
-		cJSON_AddStringToObject(o, "token", token);
+		cJSON_AddStringToObject(o, "name", c->name);
+		if (token)
+			cJSON_AddStringToObject(o, "role", c->role);
+		cJSON_AddStringToObject(o, "token", c->token);
 	}
-	explicit_bzero(token, sizeof(token));
+	hub_call_free(c);   /* wipes the token */
 	hub_respond_json(r, MHD_HTTP_CREATED, o);
-out:
-	cJSON_Delete(body);
 }
 
 static void
-op_remove(struct hub_req *r)
+op_remove(struct hub_req *r, struct hub_call *c)
 {
 	bool token = r->route == HUB_R_TOKEN_DEL;
-	int rc = token ? hub_store_token_remove(r->hub->store, r->arg) :
-	    hub_store_agent_remove(r->hub->store, r->arg);
+	int rc;
 	cJSON *o;
 
+	if (c == NULL) {
+		if ((c = hub_call_new(token ? hub_call_token_remove :
+		    hub_call_agent_remove)) != NULL)
+			snprintf(c->name, sizeof(c->name), "%.63s", r->arg);
+		(void)hub_api_call(r, c);
+		return;
+	}
+	rc = c->job.rc;
+	hub_call_free(c);
 	if (rc == 1) {
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "no %s '%s'",
 		    token ? "token" : "agent", r->arg);
@@ -409,8 +519,8 @@ hub_op_samples_wait(struct hub_req *r)
 {
 	int64_t wait = 0;
 
-	if (r->held)
-		return 0;
+	if (r->deadline_ms != 0)
+		return 0;   /* read again (held, or an event meanwhile) */
 	if (op_query_int(r, "wait", 0, HUB_COMMAND_WAIT_MAX, &wait) == -1)
 		return -1;
 	r->deadline_ms = loop_now_ms(r->hub->loop) + (uint64_t)wait * 1000;
@@ -445,8 +555,11 @@ hub_op_samples_wake(struct hub *h, const char *agent)
 	}
 }
 
-void
-hub_op_agent_more(cJSON *o, const cJSON *row)
+/* GET /v1/agents: adds "online" (= "polling") and, from the store row of
+ * hub_store_agents(), the newest batch's "last_batch", "dropped_samples"
+ * and "counters" (null without a batch). */
+static void
+op_agent_more(cJSON *o, const cJSON *row)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(o, "polling");
 	const cJSON *b = cJSON_GetObjectItemCaseSensitive(row, "batch_ms");
@@ -475,29 +588,97 @@ hub_op_agent_more(cJSON *o, const cJSON *row)
 		cJSON_AddNullToObject(o, "counters");
 }
 
+/* GET /v1/agents: the store's rows and this node's view of each agent. */
 void
-hub_op_handle(struct hub_req *r)
+hub_op_agents(struct hub_req *r, struct hub_call *c)
+{
+	struct hub *h = r->hub;
+	uint64_t wall = wall_ms();
+	cJSON *rows, *out, *e;
+
+	if (c == NULL) {
+		(void)hub_api_call(r, hub_call_new(hub_call_agents));
+		return;
+	}
+	rows = c->json;
+	c->json = NULL;
+	hub_call_free(c);
+	if (rows == NULL || (out = cJSON_CreateArray()) == NULL) {
+		cJSON_Delete(rows);
+		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "store error");
+		return;
+	}
+	cJSON_ArrayForEach(e, rows) {
+		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+		const cJSON *ls = cJSON_GetObjectItemCaseSensitive(e, "last_seen_ms");
+		const cJSON *ver = cJSON_GetObjectItemCaseSensitive(e, "version");
+		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
+		struct hub_agent *a = hub_agent_find(h, (int64_t)id->valuedouble);
+		uint64_t seen = cJSON_IsNumber(ls) ? (uint64_t)ls->valuedouble : 0;
+		const char *v = cJSON_IsString(ver) ? ver->valuestring : NULL;
+		const char *ad = cJSON_IsString(addr) ? addr->valuestring : NULL;
+		cJSON *o = cJSON_CreateObject();
+		char ts[40];
+
+		if (o == NULL)
+			break;
+		cJSON_AddItemToArray(out, o);
+		if (a != NULL) {
+			if (a->last_seen_ms > seen)
+				seen = a->last_seen_ms;
+			if (a->version[0] != '\0')
+				v = a->version;
+			if (a->address[0] != '\0')
+				ad = a->address;
+		}
+		cJSON_AddStringToObject(o, "name",
+		    cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring);
+		if (seen > 0) {
+			hub_rfc3339(seen, ts, sizeof(ts));
+			cJSON_AddStringToObject(o, "last_seen", ts);
+		} else {
+			cJSON_AddNullToObject(o, "last_seen");
+		}
+		if (v != NULL)
+			cJSON_AddStringToObject(o, "version", v);
+		else
+			cJSON_AddNullToObject(o, "version");
+		if (ad != NULL)
+			cJSON_AddStringToObject(o, "address", ad);
+		else
+			cJSON_AddNullToObject(o, "address");
+		cJSON_AddBoolToObject(o, "polling", a != NULL && (a->poll != NULL ||
+		    (a->last_seen_ms > 0 && wall - a->last_seen_ms <
+		    OP_POLLING_RECENT_MS)));
+		op_agent_more(o, e);   /* online, last batch's counters */
+	}
+	cJSON_Delete(rows);
+	hub_respond_json(r, MHD_HTTP_OK, out);
+}
+
+void
+hub_op_handle(struct hub_req *r, struct hub_call *c)
 {
 	switch (r->route) {
 	case HUB_R_WHOAMI:
 		op_whoami(r);
 		break;
 	case HUB_R_HISTORY:
-		op_history(r);
+		op_history(r, c);
 		break;
 	case HUB_R_TOKENS:
-		op_tokens(r);
+		op_tokens(r, c);
 		break;
 	case HUB_R_TOKEN_ADD:
 	case HUB_R_AGENT_ADD:
-		op_add(r);
+		op_add(r, c);
 		break;
 	case HUB_R_TOKEN_DEL:
 	case HUB_R_AGENT_DEL:
-		op_remove(r);
+		op_remove(r, c);
 		break;
 	case HUB_R_METRICS:
-		hub_metrics_handle(r);
+		hub_metrics_handle(r, c);
 		break;
 	default:
 		hub_respond_error(r, MHD_HTTP_NOT_FOUND, "not found");

@@ -2,7 +2,9 @@
  * libmicrohttpd on core's event loop. MHD runs in "external epoll"
  * mode: its epoll fd is one fd of our loop, a loop timer follows
  * MHD_get_timeout(), and MHD_run() is called from both, so MHD's
- * callbacks, the store and every timer run on the one thread.
+ * callbacks and every timer run on the one thread. The store does not:
+ * its calls are jobs on worker threads (work.c), the request suspended
+ * meanwhile (hub_req_call).
  *
  * A held request (long poll, GET /v1/commands/{id}?wait) is a suspended
  * MHD connection plus a loop timer: no thread and no socket activity
@@ -173,6 +175,36 @@ hub_req_wake(struct hub_req *r, enum hub_wake why)
 		return;
 	hub_req_unhold(r);
 	r->wake = why;
+	MHD_resume_connection(r->conn);
+	hub_kick(r->hub);
+}
+
+/* A store call: the request waits suspended (not held: a drain or the
+ * shed count do not see it) until its job is done. */
+int
+hub_req_call(struct hub_req *r, struct hub_job *j)
+{
+	j->req = r;
+	r->job = j;
+	r->job_done = false;
+	if (hub_work_submit(r->hub, j) == -1) {
+		r->job = NULL;
+		r->retry_after = 5;
+		hub_respond_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "store busy: too many requests waiting for it");
+		return -1;
+	}
+	r->parked = true;
+	MHD_suspend_connection(r->conn);
+	return 0;
+}
+
+void
+hub_req_unpark(struct hub_req *r)
+{
+	if (!r->parked)
+		return;
+	r->parked = false;
 	MHD_resume_connection(r->conn);
 	hub_kick(r->hub);
 }
@@ -437,14 +469,14 @@ hub_access(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	r->processing = true;
 	hub_api_handle(r);
-	if (!r->suspended && r->budget > 0) {
+	if (!r->suspended && !r->parked && r->budget > 0) {
 		/* The body has been used: give its memory back now, not when
 		 * the response has been sent. */
 		h->upload_bytes -= r->budget;
 		r->budget = 0;
 		hub_buf_free(&r->body);
 	}
-	if (!r->answered && !r->suspended) {
+	if (!r->answered && !r->suspended && !r->parked) {
 		log_error("http: %s %s: no response (bug)", method, url);
 		hub_respond_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
 	}
@@ -461,6 +493,9 @@ hub_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (r == NULL)
 		return;
 	hub_req_unhold(r);
+	/* A call done at shutdown whose answer MHD no longer asked for. */
+	if (r->job != NULL && r->job_done)
+		hub_call_free((struct hub_call *)r->job);
 	h->upload_bytes -= r->budget;
 	hub_buf_free(&r->body);
 	h->active--;
@@ -702,6 +737,9 @@ hub_load_secrets(struct hub *h, char *err, size_t errlen)
 static void
 hub_free(struct hub *h)
 {
+	/* Jobs first: their requests are answered, none points at a
+	 * connection MHD has freed. */
+	hub_work_stop(h);
 	if (h->mhd != NULL) {
 		while (h->held != NULL)
 			hub_req_wake(h->held, HUB_WAKE_DRAIN);
@@ -779,6 +817,11 @@ hub_serve(const struct hub_config *hc)
 	 * polls held here. */
 	if (hub_store_watch(h.store, h.loop, hub_api_store_event, &h) == -1) {
 		log_error("store: %s", hub_store_errmsg(h.store));
+		hub_release(&h);
+		return 1;
+	}
+	if (hub_work_start(&h, err, sizeof(err)) == -1) {
+		log_error("%s", err);
 		hub_release(&h);
 		return 1;
 	}

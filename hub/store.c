@@ -225,105 +225,124 @@ hub_store_batch_head_free(struct hub_batch_head *hd)
 	hd->counters = NULL;
 }
 
+/* One object entry of an array, parsed alone (exact integers, under the
+ * parse budget); NULL on error. */
+static cJSON *
+store_entry(const struct hub_span *e)
+{
+	char err[256];
+	cJSON *j;
+
+	if (hub_json_parse(e->p, e->n, &j, err, sizeof(err)) != HUB_IN_OK) {
+		log_error("store: a batch entry: %s", err);
+		return NULL;
+	}
+	return j;
+}
+
 static int
-store_results(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
+store_result(const cJSON *r, int64_t agent_id, uint64_t now_ms,
     const struct hub_store_rows *rows, void *ctx, struct hub_buf *done)
 {
-	const cJSON *r;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "command_id");
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(r, "status");
+	cJSON *copy;
+	char *txt;
+	int rc;
 
-	cJSON_ArrayForEach(r, arr) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(r, "command_id");
-		const cJSON *status = cJSON_GetObjectItemCaseSensitive(r, "status");
-		cJSON *copy;
-		char *txt;
-		int rc;
-
-		if (!cJSON_IsString(id) || !hub_id_valid(id->valuestring, HUB_ID_MAX) ||
-		    !cJSON_IsString(status)) {
-			log_debug("agent %lld: result without a valid command_id "
-			    "or status: ignored", (long long)agent_id);
-			continue;
-		}
-		/* The stored result is the entry without its command_id. */
-		if ((copy = cJSON_Duplicate(r, true)) == NULL)
-			return -1;
-		cJSON_DeleteItemFromObjectCaseSensitive(copy, "command_id");
-		txt = cJSON_PrintUnformatted(copy);
-		cJSON_Delete(copy);
-		if (txt == NULL)
-			return -1;
-		rc = rows->result(ctx, agent_id, id->valuestring,
-		    strcmp(status->valuestring, "ok") == 0 ? "done" : "failed", txt,
-		    now_ms);
-		if (rc == -1)
-			return -1;
-		if (rc == 1 &&
-		    hub_buf_add(done, id->valuestring, strlen(id->valuestring) + 1) == -1)
-			return -1;
+	if (!cJSON_IsString(id) || !hub_id_valid(id->valuestring, HUB_ID_MAX) ||
+	    !cJSON_IsString(status)) {
+		log_debug("agent %lld: result without a valid command_id "
+		    "or status: ignored", (long long)agent_id);
+		return 0;
 	}
+	/* The stored result is the entry without its command_id. */
+	if ((copy = cJSON_Duplicate(r, true)) == NULL)
+		return -1;
+	cJSON_DeleteItemFromObjectCaseSensitive(copy, "command_id");
+	txt = cJSON_PrintUnformatted(copy);
+	cJSON_Delete(copy);
+	if (txt == NULL)
+		return -1;
+	rc = rows->result(ctx, agent_id, id->valuestring,
+	    strcmp(status->valuestring, "ok") == 0 ? "done" : "failed", txt,
+	    now_ms);
+	if (rc == -1)
+		return -1;
+	if (rc == 1 &&
+	    hub_buf_add(done, id->valuestring, strlen(id->valuestring) + 1) == -1)
+		return -1;
 	return 0;
 }
 
 static int
-store_inventory(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
+store_inventory(const cJSON *e, int64_t agent_id, uint64_t now_ms,
     const struct hub_store_rows *rows, void *ctx)
 {
-	const cJSON *e;
+	const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
+	const cJSON *port = cJSON_GetObjectItemCaseSensitive(e, "port");
+	int64_t p = 161;
+	char *txt;
 
-	cJSON_ArrayForEach(e, arr) {
-		const cJSON *addr = cJSON_GetObjectItemCaseSensitive(e, "address");
-		const cJSON *port = cJSON_GetObjectItemCaseSensitive(e, "port");
-		int64_t p = 161;
-		char *txt;
-
-		if (!cJSON_IsString(addr) || addr->valuestring[0] == '\0' ||
-		    strlen(addr->valuestring) > 255 ||
-		    (port != NULL && !json_int_exact(port, 1, 65535, &p)))
-			continue;
-		if ((txt = cJSON_PrintUnformatted(e)) == NULL ||
-		    rows->inventory(ctx, agent_id, addr->valuestring, p, txt,
-		    now_ms) == -1)
-			return -1;
-	}
+	if (!cJSON_IsString(addr) || addr->valuestring[0] == '\0' ||
+	    strlen(addr->valuestring) > 255 ||
+	    (port != NULL && !json_int_exact(port, 1, 65535, &p)))
+		return 0;
+	if ((txt = cJSON_PrintUnformatted(e)) == NULL ||
+	    rows->inventory(ctx, agent_id, addr->valuestring, p, txt,
+	    now_ms) == -1)
+		return -1;
 	return 0;
 }
 
 static int
-store_samples(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
+store_sample(const cJSON *e, int64_t agent_id, uint64_t now_ms,
     const struct hub_store_rows *rows, void *ctx)
 {
-	const cJSON *e;
+	const cJSON *dev = cJSON_GetObjectItemCaseSensitive(e, "device");
+	const cJSON *ts = cJSON_GetObjectItemCaseSensitive(e, "ts");
+	char device[300], *txt;
+	int64_t t = (int64_t)now_ms;
 
-	cJSON_ArrayForEach(e, arr) {
-		const cJSON *dev = cJSON_GetObjectItemCaseSensitive(e, "device");
-		const cJSON *ts = cJSON_GetObjectItemCaseSensitive(e, "ts");
-		char device[300], *txt;
-		int64_t t = (int64_t)now_ms;
-
-		if (!cJSON_IsString(dev) ||
-		    hub_device_normalize(dev->valuestring, device, sizeof(device)) == -1 ||
-		    (ts != NULL && !json_int_exact(ts, 0, INT64_C(1) << 53, &t)))
-			continue;
-		if ((txt = cJSON_PrintUnformatted(e)) == NULL ||
-		    rows->sample(ctx, agent_id, device, t, txt, now_ms) == -1)
-			return -1;
-	}
+	if (!cJSON_IsString(dev) ||
+	    hub_device_normalize(dev->valuestring, device, sizeof(device)) == -1 ||
+	    (ts != NULL && !json_int_exact(ts, 0, INT64_C(1) << 53, &t)))
+		return 0;
+	if ((txt = cJSON_PrintUnformatted(e)) == NULL ||
+	    rows->sample(ctx, agent_id, device, t, txt, now_ms) == -1)
+		return -1;
 	return 0;
 }
 
 int
-hub_store_batch_rows(const cJSON *batch, int64_t agent_id, uint64_t now_ms,
-    const struct hub_store_rows *rows, void *ctx, struct hub_buf *done)
+hub_store_batch_rows(const struct hub_batch *b, int64_t agent_id,
+    uint64_t now_ms, const struct hub_store_rows *rows, void *ctx,
+    struct hub_buf *done)
 {
-	if (store_results(cJSON_GetObjectItemCaseSensitive(batch, "results"),
-	    agent_id, now_ms, rows, ctx, done) == -1 ||
-	    store_inventory(cJSON_GetObjectItemCaseSensitive(batch, "inventory"),
-	    agent_id, now_ms, rows, ctx) == -1 ||
-	    store_samples(cJSON_GetObjectItemCaseSensitive(batch, "samples"),
-	    agent_id, now_ms, rows, ctx) == -1 ||
-	    hub_store_batch_events(cJSON_GetObjectItemCaseSensitive(batch,
-	    "events"), agent_id, now_ms, rows, ctx) == -1)
-		return -1;
+	/* One entry's tree at a time: a batch never becomes one tree. */
+	for (int a = 0; a < 4; a++) {
+		struct hub_span it = b->arr[a], e;
+
+		/* Entries that are not objects are skipped unparsed. */
+		while (hub_batch_next_object(&it, &e)) {
+			cJSON *j = store_entry(&e);
+			int rc;
+
+			if (j == NULL)
+				return -1;
+			if (a == 0)
+				rc = store_result(j, agent_id, now_ms, rows, ctx, done);
+			else if (a == 1)
+				rc = store_inventory(j, agent_id, now_ms, rows, ctx);
+			else if (a == 2)
+				rc = store_sample(j, agent_id, now_ms, rows, ctx);
+			else
+				rc = hub_store_batch_event(j, agent_id, now_ms, rows, ctx);
+			cJSON_Delete(j);
+			if (rc == -1)
+				return -1;
+		}
+	}
 	return 0;
 }
 
@@ -438,7 +457,8 @@ hub_store_poll(struct hub_store *s, int64_t agent_id, struct hub_poll *p)
 }
 
 int
-hub_store_batch(struct hub_store *s, int64_t agent_id, const cJSON *batch,
+hub_store_batch(struct hub_store *s, int64_t agent_id,
+    const struct hub_batch *batch,
     int64_t batch_id, uint64_t now_ms, bool *stored, hub_store_id_cb cb,
     void *arg)
 {

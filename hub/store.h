@@ -6,11 +6,30 @@
  *                   share one database (a group behind a balancer)
  *   store.c         selection by [hub] db, the migration runner
  *
- * Calls return when done. SQLite answers from the local disk; the
- * PostgreSQL backend answers in about one round trip per call (a poll is
- * one: pipelined), bounds every wait (statement_timeout,
- * tcp_user_timeout), fails at once while the server is away and
- * reconnects in the background on the loop (docs/hub.md, "Store").
+ * The ops themselves are synchronous and keep one store handle to one
+ * thread: the hub runs them on its store workers (work.c: PostgreSQL, 4
+ * threads with a connection each; SQLite, 1 thread owning the
+ * connection), never on the event loop; the CLI and start-up call them
+ * directly. PostgreSQL answers in about one round trip per call (a poll
+ * is one: pipelined), bounds every wait (statement_timeout,
+ * tcp_user_timeout) and fails at once while the server is away
+ * (docs/hub.md, "Store").
+ *
+ * Adding an operation (mechanical):
+ *   1. here: a member of struct hub_store_ops and its hub_store_X()
+ *      wrapper (store.c, hub_int.h); a schema change is a migration step
+ *      appended at the END of each backend's step list;
+ *   2. both backends: store_sqlite.c and store_pg.c (one statement, or a
+ *      pipeline; statements only, no loop, no hub state: it runs on a
+ *      worker thread);
+ *   3. hub_int.h struct hub_call: its inputs and outputs (or reuse some);
+ *      calls.c: hub_call_X(job, store) calling hub_store_X(store, ...)
+ *      with them and setting job->rc;
+ *   4. api.c (or your route's file): the handler gets (r, c). c == NULL:
+ *      check the request, c = hub_call_new(hub_call_X), fill it,
+ *      api_call(r, c), return (the request is suspended). c != NULL: the
+ *      call is done: answer from c, hub_call_free(c). Without a request
+ *      (a timer), set job.done and hub_work_submit() it.
  *
  * Events that other nodes must see (a command queued for an agent, a
  * command finished) reach every node through hub_store_watch(): the
@@ -31,6 +50,7 @@
 struct hub_store;
 struct hub_buf;
 struct hub_poll;
+struct hub_batch;
 
 /* Called with the id of every command a batch finished. */
 typedef void (*hub_store_id_cb)(const char *id, void *arg);
@@ -108,7 +128,8 @@ struct hub_store_ops {
 	int  (*command_get)(struct hub_store *, const char *id, cJSON **out,
 	                    bool *final);
 	int  (*poll)(struct hub_store *, int64_t agent_id, struct hub_poll *);
-	int  (*batch)(struct hub_store *, int64_t agent_id, const cJSON *batch,
+	int  (*batch)(struct hub_store *, int64_t agent_id,
+	              const struct hub_batch *batch,
 	              int64_t batch_id, uint64_t now_ms, bool *stored,
 	              hub_store_id_cb, void *arg);
 	int  (*expire)(struct hub_store *, uint64_t now_ms, hub_store_id_cb,
@@ -168,16 +189,16 @@ struct hub_store_rows {
 /* Validates and walks results, inventory, samples and events (entries that are
  * not well-formed are skipped, as documented); the ids of the commands a
  * result changed are added to done (NUL-separated). 0 or -1. */
-int  hub_store_batch_rows(const cJSON *batch, int64_t agent_id,
+int  hub_store_batch_rows(const struct hub_batch *batch, int64_t agent_id,
                           uint64_t now_ms, const struct hub_store_rows *,
                           void *ctx, struct hub_buf *done);
 /* store_events.c: a batch's counters object as JSON text (*out NULL
  * when it has none), with the head's dropped_events in it; 0 or -1. */
 int  hub_store_batch_counters(const cJSON *batch, char **out);
-/* store_events.c: the events of a batch, for hub_store_batch_rows. */
-int  hub_store_batch_events(const cJSON *arr, int64_t agent_id,
-                            uint64_t now_ms, const struct hub_store_rows *,
-                            void *ctx);
+/* store_events.c: one entry of a batch's events, for
+ * hub_store_batch_rows (one not well-formed is skipped). 0 or -1. */
+int  hub_store_batch_event(const cJSON *e, int64_t agent_id, uint64_t now_ms,
+                           const struct hub_store_rows *, void *ctx);
 /* cb for each NUL-separated id in ids. */
 void hub_store_each_id(const struct hub_buf *ids, hub_store_id_cb, void *arg);
 /* A poll's common steps: _start sets up p's response and ids (its

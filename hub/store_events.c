@@ -28,38 +28,31 @@ store_event_id_valid(const char *id)
 }
 
 int
-hub_store_batch_events(const cJSON *arr, int64_t agent_id, uint64_t now_ms,
+hub_store_batch_event(const cJSON *e, int64_t agent_id, uint64_t now_ms,
     const struct hub_store_rows *rows, void *ctx)
 {
-	const cJSON *e;
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+	const cJSON *dev = cJSON_GetObjectItemCaseSensitive(e, "device");
+	const cJSON *rcv = cJSON_GetObjectItemCaseSensitive(e, "received");
+	char device[300] = "", *txt;
+	int64_t t = (int64_t)now_ms;
+	int rc;
 
-	/* proto_batch_check refused anything but an array or null. */
-	if (!cJSON_IsArray(arr))
+	/* Not well-formed: skipped, as a sample would be. */
+	if (!cJSON_IsObject(e) || !cJSON_IsString(id) ||
+	    !store_event_id_valid(id->valuestring) ||
+	    (rcv != NULL && !json_int_exact(rcv, 0, INT64_C(1) << 53, &t)) ||
+	    (dev != NULL && !cJSON_IsNull(dev) && (!cJSON_IsString(dev) ||
+	    hub_device_normalize(dev->valuestring, device,
+	    sizeof(device)) == -1))) {
+		log_debug("agent %lld: an event without a valid id, received "
+		    "or device: skipped", (long long)agent_id);
 		return 0;
-	cJSON_ArrayForEach(e, arr) {
-		const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-		const cJSON *dev = cJSON_GetObjectItemCaseSensitive(e, "device");
-		const cJSON *rcv = cJSON_GetObjectItemCaseSensitive(e, "received");
-		char device[300] = "", *txt;
-		int64_t t = (int64_t)now_ms;
-
-		/* Not well-formed: skipped, as a sample would be. */
-		if (!cJSON_IsObject(e) || !cJSON_IsString(id) ||
-		    !store_event_id_valid(id->valuestring) ||
-		    (rcv != NULL && !json_int_exact(rcv, 0, INT64_C(1) << 53, &t)) ||
-		    (dev != NULL && !cJSON_IsNull(dev) && (!cJSON_IsString(dev) ||
-		    hub_device_normalize(dev->valuestring, device,
-		    sizeof(device)) == -1))) {
-			log_debug("agent %lld: an event without a valid id, received "
-			    "or device: skipped", (long long)agent_id);
-			continue;
-		}
-		if ((txt = cJSON_PrintUnformatted(e)) == NULL ||
-		    rows->event(ctx, agent_id, id->valuestring, device, t, txt,
-		    now_ms) == -1)
-			return -1;
 	}
-	return 0;
+	if ((txt = cJSON_PrintUnformatted(e)) == NULL)
+		return -1;
+	rc = rows->event(ctx, agent_id, id->valuestring, device, t, txt, now_ms);
+	return rc == -1 ? -1 : 0;
 }
 
 /*

@@ -131,6 +131,9 @@ struct pg_store {
 	void              *ev_arg;
 	int                fd;                     /* watched socket, or -1 */
 	struct loop_timer  notify_timer;
+	/* The loop's connection only LISTENs (calls run on the workers'
+	 * own, work.c): this checks it each second and connects again. */
+	struct loop_timer  listen_timer;
 	struct complain    down;
 	/* Reconnecting on the loop (PQconnectStart/PQconnectPoll): the
 	 * loop never waits for an unreachable server. */
@@ -141,6 +144,22 @@ struct pg_store {
 };
 
 static const struct hub_store_ops pg_ops;
+
+/*
+ * The hub's store workers (work.c) each have a connection of their own
+ * and no loop. The loop's connection (the one that LISTENs) leads: while
+ * it is down (reconnecting in the background) the workers fail at once
+ * instead of each waiting for a server that does not answer; once it is
+ * up, a worker whose connection broke connects again (the server is
+ * there: quick). -1: no leader in this process (the CLI, unit tests).
+ */
+static _Atomic int pg_leader_up = -1;
+
+static bool
+pg_follower(const struct pg_store *s)
+{
+	return s->loop == NULL && pg_leader_up != -1;
+}
 
 static void
 pg_seterr(struct pg_store *s, const char *what, const char *msg)
@@ -179,6 +198,8 @@ static void pg_io_cb(struct loop *, int fd, int events, void *arg);
 static void
 pg_drop(struct pg_store *s)
 {
+	if (s->loop != NULL)
+		pg_leader_up = 0;
 	pg_unwatch(s);
 	PQfinish(s->conn);
 	s->conn = NULL;
@@ -264,7 +285,8 @@ pg_retry_later(struct pg_store *s)
 {
 	uint64_t now = mono_ms();
 
-	s->backoff_ms = s->backoff_ms == 0 ? PG_BACKOFF_MIN_MS : s->backoff_ms * 2;
+	s->backoff_ms = s->backoff_ms == 0 || pg_follower(s) ? PG_BACKOFF_MIN_MS :
+	    s->backoff_ms * 2;
 	if (s->backoff_ms > PG_BACKOFF_MAX_MS)
 		s->backoff_ms = PG_BACKOFF_MAX_MS;
 	s->retry_ms = now + s->backoff_ms;
@@ -311,6 +333,7 @@ pg_connect_step(struct pg_store *s, PostgresPollingStatusType st)
 		if (pg_connected(s) == 0) {
 			s->backoff_ms = 0;
 			log_release(&s->down, "store: connected to PostgreSQL again");
+			pg_leader_up = 1;
 			return;
 		}
 	} else {
@@ -374,8 +397,15 @@ pg_ready(struct pg_store *s)
 		PQfinish(s->conn);
 		s->conn = NULL;
 		s->retry_ms = now;
+		if (s->loop != NULL)
+			pg_leader_up = 0;
 		log_complain(&s->down, now, LOG_LVL_ERROR, "store: lost the "
 		    "connection to PostgreSQL: requests fail until it is back");
+	}
+	if (pg_follower(s) && pg_leader_up == 0) {
+		snprintf(s->err, sizeof(s->err), "PostgreSQL unavailable "
+		    "(reconnecting)");
+		return -1;
 	}
 	if (s->pending == NULL && now >= s->retry_ms) {
 		if (s->loop != NULL)
@@ -513,6 +543,16 @@ pg_notify_cb(struct loop *loop, struct loop_timer *t, void *arg)
 	pg_drain(arg);
 }
 
+static void
+pg_listen_cb(struct loop *loop, struct loop_timer *t, void *arg)
+{
+	struct pg_store *s = arg;
+
+	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+		(void)pg_ready(s);   /* connects (in the background) and LISTENs */
+	loop_timer_arm(loop, t, 1000);
+}
+
 static int
 pg_watch(struct hub_store *hs, struct loop *loop, hub_store_event_cb cb,
     void *arg)
@@ -524,9 +564,14 @@ pg_watch(struct hub_store *hs, struct loop *loop, hub_store_event_cb cb,
 	s->ev_arg = arg;
 	loop_timer_init(&s->notify_timer, pg_notify_cb, s);
 	loop_timer_init(&s->connect_timer, pg_connect_timeout_cb, s);
+	loop_timer_init(&s->listen_timer, pg_listen_cb, s);
 	if (pg_ready(s) == -1)
 		return -1;
-	return pg_listen(s);
+	loop_timer_arm(loop, &s->listen_timer, 1000);
+	if (pg_listen(s) == -1)
+		return -1;
+	pg_leader_up = 1;
+	return 0;
 }
 
 /* ---- open, close ---- */
@@ -568,8 +613,10 @@ pg_close(struct hub_store *hs)
 	if (s == NULL)
 		return;
 	pg_unwatch(s);
-	if (s->loop != NULL)
+	if (s->loop != NULL) {
 		loop_timer_disarm(s->loop, &s->notify_timer);
+		loop_timer_disarm(s->loop, &s->listen_timer);
+	}
 	if (s->pending != NULL)
 		pg_pending_end(s);
 	PQfinish(s->conn);
@@ -1245,7 +1292,7 @@ static const struct hub_store_rows pg_rows = {
 /* The rows of a batch: results and inventory pipelined, then samples by
  * COPY; 0 or -1 (the transaction must then be rolled back). */
 static int
-pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
+pg_batch_rows(struct pg_store *s, const struct hub_batch *batch, int64_t agent_id,
     uint64_t now_ms, struct hub_buf *done)
 {
 	struct pg_pipe pp = { .s = s, .done = done };
@@ -1273,7 +1320,7 @@ pg_batch_rows(struct pg_store *s, const cJSON *batch, int64_t agent_id,
 }
 
 static int
-pg_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
+pg_batch(struct hub_store *hs, int64_t agent_id, const struct hub_batch *batch,
     int64_t batch_id, uint64_t now_ms, bool *stored, hub_store_id_cb cb,
     void *arg)
 {
@@ -1285,7 +1332,7 @@ pg_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
 
 	*stored = false;
 	hub_buf_init(&done, (size_t)64 << 20);
-	if (hub_store_batch_head(batch, &hd) == -1)
+	if (hub_store_batch_head(batch->head, &hd) == -1)
 		return -1;
 	if (pg_begin(hs) == -1)
 		goto fail_nobegin;

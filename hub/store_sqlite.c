@@ -783,7 +783,7 @@ static const struct hub_store_rows sq_rows = {
 };
 
 static int
-sq_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
+sq_batch(struct hub_store *hs, int64_t agent_id, const struct hub_batch *batch,
     int64_t batch_id, uint64_t now_ms, bool *stored, hub_store_id_cb cb,
     void *arg)
 {
@@ -794,7 +794,7 @@ sq_batch(struct hub_store *hs, int64_t agent_id, const cJSON *batch,
 
 	*stored = false;
 	hub_buf_init(&done, (size_t)64 << 20);
-	if (hub_store_batch_head(batch, &hd) == -1)
+	if (hub_store_batch_head(batch->head, &hd) == -1)
 		return -1;
 	if (sq_begin(&s->base) == -1) {
 		hub_store_batch_head_free(&hd);

@@ -62,6 +62,7 @@ json_parse_refuses_invalid_utf8_naming_batch_and_place(void **st)
 	const char *doc;
 	char err[256];
 	cJSON *j = (cJSON *)1;
+	struct hub_batch b;
 
 	hub_json_init();
 	for (size_t i = 0; i < countof(bad); i++) {
@@ -70,6 +71,11 @@ json_parse_refuses_invalid_utf8_naming_batch_and_place(void **st)
 		assert_null(j);
 		if (strstr(err, bad[i].where) == NULL)
 			fail_msg("%s: got '%s'", bad[i].where, err);
+		/* The batch path (no tree of the whole) says the same. */
+		assert_int_equal(hub_batch_scan(bad[i].doc, strlen(bad[i].doc), &b,
+		    err, sizeof(err)), HUB_IN_BAD);
+		if (strstr(err, bad[i].where) == NULL)
+			fail_msg("scan: %s: got '%s'", bad[i].where, err);
 	}
 	/* Operators' commands too: the hub hands them to agents. */
 	doc = "{\"type\":\"scan\",\"x\":\"\xff\"}";
@@ -108,6 +114,60 @@ json_integers_are_exact_to_2_64(void **st)
 	assert_false(json_int_exact(cJSON_GetObjectItem(j, "batch_id"), 1,
 	    (INT64_C(1) << 53) - 1, &id));
 	cJSON_Delete(j);
+}
+
+/* A batch is split, not parsed whole: its head members parsed (exact,
+ * the first of duplicates), its arrays walked entry by entry; what is
+ * not an object, or not a batch, is told apart as before. */
+static void
+batch_scan_splits_members_and_entries(void **st)
+{
+	const char *doc = " {\"x\":[1,{\"a\":\"]}\\\"\"}],\"sa\\u006dples\":"
+	    "[0, {\"ts\":18446744073709551615} ,\"{]\",[{}],null,-1.5e3,"
+	    "{\"a\":[\"}\",{}]},true]\n,"
+	    "\"batch_id\":9007199254740991,\"batch_id\":2,\"results\":[],"
+	    "\"counters\":{\"n\":1}} ";
+	/* only the objects: the rest is skipped unparsed */
+	static const char *const want[] = { "{\"ts\":18446744073709551615}",
+	    "{\"a\":[\"}\",{}]}" };
+	struct hub_span it, e;
+	struct hub_batch b;
+	char err[256];
+	size_t n = 0;
+	int64_t id;
+
+	hub_json_init();
+	assert_int_equal(hub_batch_scan(doc, strlen(doc), &b, err, sizeof(err)),
+	    HUB_IN_OK);
+	assert_true(b.batch_id == (INT64_C(1) << 53) - 1);
+	assert_true(json_int_exact(cJSON_GetObjectItem(b.head, "batch_id"), 1,
+	    INT64_MAX, &id));
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(b.head,
+	    "counters"), "n")->valueint, 1);
+	assert_int_equal(b.arr[0].n, 2);     /* results: [] */
+	assert_int_equal(b.arr[1].n, 0);     /* no inventory */
+	it = b.arr[2];
+	while (hub_batch_next_object(&it, &e)) {
+		assert_true(n < countof(want));
+		assert_int_equal(e.n, strlen(want[n]));
+		assert_memory_equal(e.p, want[n], e.n);
+		n++;
+	}
+	assert_int_equal(n, countof(want));
+	it = b.arr[0];
+	assert_false(hub_batch_next_object(&it, &e));
+	hub_batch_free(&b);
+	/* Not a batch: the schema's own messages. */
+	assert_int_equal(hub_batch_scan("[1]", 3, &b, err, sizeof(err)), HUB_IN_BAD);
+	assert_non_null(strstr(err, "batch_id"));
+	doc = "{\"batch_id\":3,\"samples\":{\"a\":1}}";
+	assert_int_equal(hub_batch_scan(doc, strlen(doc), &b, err, sizeof(err)),
+	    HUB_IN_BAD);
+	assert_non_null(strstr(err, "must be arrays"));
+	doc = "{\"batch_id\":3,\"samples\":[1] x";
+	assert_int_equal(hub_batch_scan(doc, strlen(doc), &b, err, sizeof(err)),
+	    HUB_IN_BAD);
+	assert_non_null(strstr(err, "batch 3:"));
 }
 
 static void
@@ -210,6 +270,7 @@ main(void)
 		cmocka_unit_test(json_parse_refuses_trailing_data_and_depth),
 		cmocka_unit_test(json_parse_refuses_invalid_utf8_naming_batch_and_place),
 		cmocka_unit_test(json_integers_are_exact_to_2_64),
+		cmocka_unit_test(batch_scan_splits_members_and_entries),
 		cmocka_unit_test(tokens_are_random_base64url_and_hashed_with_sha256),
 		cmocka_unit_test(names_and_ids_follow_the_protocol),
 		cmocka_unit_test(times_are_rfc3339_utc_with_milliseconds),

@@ -224,10 +224,16 @@ batches_are_idempotent_and_finish_commands(void **st)
 	    "\"error\":\"policy\"},{\"command_id\":\"zz\",\"status\":\"ok\"}],"
 	    "\"inventory\":[{\"address\":\"10.0.0.1\",\"port\":161}],"
 	    "\"samples\":[{\"device\":\"10.0.0.1\",\"ts\":1,\"rows\":{}}]}";
-	cJSON *b = cJSON_Parse(doc), *o;
+	struct hub_batch bb, *b = &bb;
+	char err[128];
+	cJSON *o;
 	struct hub_buf out;
 	bool stored, final;
 
+	hub_json_init();
+	assert_int_equal(hub_batch_scan(doc, strlen(doc), b, err, sizeof(err)),
+	    HUB_IN_OK);
+	assert_int_equal(b->batch_id, 5);
 	queue(f, "a", T0, 600000);
 	queue(f, "b", T0, 600000);
 	ncb = 0;
@@ -263,7 +269,7 @@ batches_are_idempotent_and_finish_commands(void **st)
 	assert_int_equal(hub_store_batch(f->s, f->agent, b, 5, T0 + 2, &stored,
 	    count_cb, NULL), 0);
 	assert_true(stored);
-	cJSON_Delete(b);
+	hub_batch_free(b);
 }
 
 /* Stored as received and served so: Counter64 values and the rest of a
@@ -281,17 +287,18 @@ batch_integers_are_served_exactly(void **st)
 	    "18446744073709551615]}}]}";
 	char err[128], *txt;
 	struct hub_buf out;
-	cJSON *b, *o;
+	struct hub_batch bb, *b = &bb;
+	cJSON *o;
 	bool stored, final;
 
 	hub_json_init();
-	assert_int_equal(hub_json_parse(doc, strlen(doc), &b, err, sizeof(err)),
+	assert_int_equal(hub_batch_scan(doc, strlen(doc), b, err, sizeof(err)),
 	    HUB_IN_OK);
 	queue(f, "big", T0, 600000);
 	assert_int_equal(hub_store_batch(f->s, f->agent, b, (INT64_C(1) << 53) - 1,
 	    T0, &stored, count_cb, NULL), 0);
 	assert_true(stored);
-	cJSON_Delete(b);
+	hub_batch_free(b);
 	assert_int_equal(samples(f, "10.0.0.9:161", &out), 0);
 	assert_non_null(strstr(out.data, "\"rows\":{\"1\":[0,4294967295,"
 	    "9007199254740993,9223372036854775808,18446744073709551615]}"));
