@@ -3,7 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import uPlot from 'uplot';
 import { api, enc } from './api.js';
-import { html, useLive, ErrorLine, msTime, text } from './ui.js';
+import { html, useLive, useLongPollList, ErrorLine, msTime, text } from './ui.js';
 import { bootTime, formatBps, rates } from './rates.js';
 import { deviceId } from './devices.js';
 import { Events } from './events.js';
@@ -104,34 +104,12 @@ function Chart({ label, series }) {
 // A poll's profiles share its ts and come in one batch, so since=newest+1
 // misses none.
 function useSamples(agent, device) {
-  const [state, setState] = useState({ data: null, error: null });
-  useEffect(() => {
-    const ctl = new AbortController();
-    let list = [], failures = 0;
-    setState({ data: null, error: null });
-    (async () => {
-      while (!ctl.signal.aborted) {
-        const newest = list.length ? Number(list[0].ts) : null;
-        const q = newest === null ? `limit=${SAMPLES}` : `since=${newest + 1}&limit=1000&wait=${WAIT_S}`;
-        try {
-          const got = await api('GET', `/v1/agents/${enc(agent)}/samples?device=${enc(device)}&${q}`,
-            undefined, { signal: ctl.signal });
-          failures = 0;
-          if (newest === null || got.length > 0) {
-            list = got.concat(list).sort((a, b) => Number(b.ts) - Number(a.ts)).slice(0, SAMPLES);
-            setState({ data: list, error: null });
-          }
-        } catch (e) {
-          if (ctl.signal.aborted) return;
-          setState({ data: list, error: e });
-          failures++;
-          await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** failures)));
-        }
-      }
-    })();
-    return () => ctl.abort();
-  }, [agent, device]);
-  return state;
+  const base = `/v1/agents/${enc(agent)}/samples?device=${enc(device)}&`;
+  return useLongPollList(`${agent} ${device}`, {
+    at: 'ts', keep: SAMPLES,
+    path: (newest) => base + (newest === null ? `limit=${SAMPLES}`
+      : `since=${newest + 1}&limit=1000&wait=${WAIT_S}`),
+  });
 }
 
 export function Device({ agent, device }) {

@@ -1,9 +1,8 @@
 // A device's SNMP notifications (traps and informs the agent forwarded),
 // newest first, kept live by long polling the hub (GET events?since=&wait=),
 // as the device page does for samples.
-import { useEffect, useState } from 'preact/hooks';
-import { api, enc } from './api.js';
-import { html, ErrorLine, msTime, text } from './ui.js';
+import { enc } from './api.js';
+import { html, useLongPollList, ErrorLine, msTime, text } from './ui.js';
 
 const WAIT_S = 30;
 const KEEP = 100;          // rows shown
@@ -29,36 +28,12 @@ function who(e) {
 }
 
 function useEvents(agent, device) {
-  const [state, setState] = useState({ data: null, error: null });
-  useEffect(() => {
-    const ctl = new AbortController();
-    let list = [], failures = 0;
-    setState({ data: null, error: null });
-    (async () => {
-      while (!ctl.signal.aborted) {
-        const newest = list.length ? Number(list[0].received) : null;
-        const q = newest === null ? `limit=${KEEP}` : `since=${newest + 1}&limit=${KEEP}&wait=${WAIT_S}`;
-        try {
-          const got = await api('GET', `/v1/agents/${enc(agent)}/events?device=${enc(device)}&${q}`,
-            undefined, { signal: ctl.signal });
-          failures = 0;
-          if (newest === null || got.length > 0) {
-            const seen = new Set(list.map((e) => e.id));
-            list = got.filter((e) => !seen.has(e.id)).concat(list)
-              .sort((a, b) => Number(b.received) - Number(a.received)).slice(0, KEEP);
-            setState({ data: list, error: null });
-          }
-        } catch (e) {
-          if (ctl.signal.aborted) return;
-          setState({ data: list, error: e });
-          failures++;
-          await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** failures)));
-        }
-      }
-    })();
-    return () => ctl.abort();
-  }, [agent, device]);
-  return state;
+  const base = `/v1/agents/${enc(agent)}/events?device=${enc(device)}&`;
+  return useLongPollList(`${agent} ${device}`, {
+    at: 'received', keep: KEEP, id: (e) => e.id,
+    path: (newest) => base + (newest === null ? `limit=${KEEP}`
+      : `since=${newest + 1}&limit=${KEEP}&wait=${WAIT_S}`),
+  });
 }
 
 export function Events({ agent, device }) {

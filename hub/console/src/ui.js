@@ -2,6 +2,7 @@
 import { h } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
+import { api } from './api.js';
 
 export const html = htm.bind(h);
 
@@ -49,6 +50,42 @@ export function useLive(load, ms, key) {
     };
     run();
     return () => { alive.current = false; clearTimeout(timer); if (ctl) ctl.abort(); };
+  }, [key]);
+  return state;
+}
+
+// A list kept live by long polling the hub, the pattern the agents use:
+// the newest `keep` items once, then `path(newest)` (since=newest+1&wait=)
+// which the hub holds until newer ones exist. Items are newest first by
+// their `at` field; with `id`, an item seen before is not added again.
+// Failures back off 2, 4, ... 30 s. A new key starts over.
+export function useLongPollList(key, { path, at, keep, id }) {
+  const [state, setState] = useState({ data: null, error: null });
+  useEffect(() => {
+    const ctl = new AbortController();
+    let list = [], failures = 0;
+    setState({ data: null, error: null });
+    (async () => {
+      while (!ctl.signal.aborted) {
+        const newest = list.length ? Number(list[0][at]) : null;
+        try {
+          const got = await api('GET', path(newest), undefined, { signal: ctl.signal });
+          failures = 0;
+          if (newest === null || got.length > 0) {
+            const seen = id ? new Set(list.map(id)) : null;
+            list = (seen ? got.filter((e) => !seen.has(id(e))) : got).concat(list)
+              .sort((a, b) => Number(b[at]) - Number(a[at])).slice(0, keep);
+            setState({ data: list, error: null });
+          }
+        } catch (e) {
+          if (ctl.signal.aborted) return;
+          setState({ data: list, error: e });
+          failures++;
+          await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** failures)));
+        }
+      }
+    })();
+    return () => ctl.abort();
   }, [key]);
   return state;
 }
