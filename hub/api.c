@@ -637,6 +637,24 @@ out:
 	hub_call_free(c);
 }
 
+int
+hub_api_wait(struct hub_req *r, int max_s)
+{
+	const char *w;
+	int64_t wait = 0;
+
+	if (r->deadline_ms != 0)
+		return 0;   /* read again (held, or an event meanwhile) */
+	w = hub_req_query(r, "wait");
+	if (w != NULL && *w != '\0' && parse_int(w, 0, max_s, &wait) == -1) {
+		hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
+		    "wait must be 0-%d seconds", max_s);
+		return -1;
+	}
+	r->deadline_ms = loop_now_ms(r->hub->loop) + (uint64_t)wait * 1000;
+	return 0;
+}
+
 static void
 api_command_get(struct hub_req *r, struct hub_call *c)
 {
@@ -644,20 +662,8 @@ api_command_get(struct hub_req *r, struct hub_call *c)
 	uint64_t now = loop_now_ms(h->loop);
 
 	if (c == NULL) {
-		/* once: a read again (held, or an event during the read)
-		 * keeps the first deadline */
-		if (r->deadline_ms == 0) {
-			const char *w = hub_req_query(r, "wait");
-			int64_t wait = 0;
-
-			if (w != NULL && *w != '\0' &&
-			    parse_int(w, 0, HUB_COMMAND_WAIT_MAX, &wait) == -1) {
-				hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
-				    "wait must be 0-%d seconds", HUB_COMMAND_WAIT_MAX);
-				return;
-			}
-			r->deadline_ms = now + (uint64_t)wait * 1000;
-		}
+		if (hub_api_wait(r, HUB_COMMAND_WAIT_MAX) == -1)
+			return;
 		if ((c = hub_call_new(hub_call_command_get)) != NULL)
 			snprintf(c->id, sizeof(c->id), "%.*s", HUB_ID_MAX, r->arg);
 		(void)hub_api_call(r, c);

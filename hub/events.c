@@ -53,23 +53,6 @@ hub_call_events(struct hub_job *j, struct hub_store *s)
 		    &c->page, &c->out) == 0 ? 1 : -1;
 }
 
-/* wait= on the first pass: the deadline; -1 when answered (400). */
-static int
-events_wait(struct hub_req *r, uint64_t now)
-{
-	const char *w = hub_req_query(r, "wait");
-	int64_t wait = 0;
-
-	if (w != NULL && *w != '\0' &&
-	    parse_int(w, 0, HUB_EVENTS_WAIT_MAX, &wait) == -1) {
-		hub_respond_error(r, MHD_HTTP_BAD_REQUEST,
-		    "wait must be 0-%d seconds", HUB_EVENTS_WAIT_MAX);
-		return -1;
-	}
-	r->deadline_ms = now + (uint64_t)wait * 1000;
-	return 0;
-}
-
 void
 hub_events_get(struct hub_req *r, struct hub_call *c)
 {
@@ -81,7 +64,7 @@ hub_events_get(struct hub_req *r, struct hub_call *c)
 	if (c != NULL)
 		goto done;
 	/* the deadline once: a read again keeps it */
-	if (r->deadline_ms == 0 && events_wait(r, now) == -1)
+	if (hub_api_wait(r, HUB_EVENTS_WAIT_MAX) == -1)
 		return;
 	if ((c = hub_call_new(hub_call_events)) == NULL) {
 		(void)hub_api_call(r, NULL);   /* 503 */

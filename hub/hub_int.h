@@ -535,6 +535,10 @@ void hub_api_store_event(int kind, const char *id, void *arg);
 /* GET samples' and events' since, until, limit and cursor; -1 when a
  * response (400) was queued. */
 int  hub_api_page(struct hub_req *, struct hub_samples_page *);
+/* An operator long poll's wait= (0-max_s seconds) into r->deadline_ms on
+ * the first pass; a read again (held, or an event during the read) keeps
+ * the first deadline. -1 when a 400 was queued. */
+int  hub_api_wait(struct hub_req *, int max_s);
 /* A call naming the path's agent (c->name), done: 0, or -1 with a
  * response (404, 500) queued. */
 int  hub_api_named_done(struct hub_req *, struct hub_call *);

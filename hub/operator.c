@@ -517,14 +517,7 @@ op_remove(struct hub_req *r, struct hub_call *c)
 int
 hub_op_samples_wait(struct hub_req *r)
 {
-	int64_t wait = 0;
-
-	if (r->deadline_ms != 0)
-		return 0;   /* read again (held, or an event meanwhile) */
-	if (op_query_int(r, "wait", 0, HUB_COMMAND_WAIT_MAX, &wait) == -1)
-		return -1;
-	r->deadline_ms = loop_now_ms(r->hub->loop) + (uint64_t)wait * 1000;
-	return 0;
+	return hub_api_wait(r, HUB_COMMAND_WAIT_MAX);
 }
 
 bool
