@@ -99,9 +99,7 @@ discover_record(struct agent *a, const struct osnmp_scan_device *sd,
 void
 discover_publish(struct agent *a)
 {
-	if (!a->transport_closed)
-		for (const struct inv_dev *d = a->devs; d; d = d->next)
-			transport_add(a->tp, "inventory", inv_json(d));
+	inv_send(a);
 	inv_save(a);
 }
 
