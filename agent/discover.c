@@ -2,7 +2,8 @@
  * Scheduled discovery: every [scan] interval (the first after a random
  * delay, so agents restarted together do not scan together), scan the
  * networks with the credentials in order, the one that worked last time
- * first. The inventory is saved and sent to the hub when it changes.
+ * first. The inventory is saved and sent to the hub when it changes
+ * (run.c also sends it at every start).
  */
 #include "agent/agent_int.h"
 
