@@ -88,7 +88,10 @@ class WinePrefix:
         self.server = subprocess.Popen(["wineserver", "-f", "-p"], env=self.env,
                                        stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)
+        # Its system processes (services.exe, ...) start with the first
+        # program and inherit its output: give them /dev/null.
+        subprocess.run(["wine", "cmd", "/c", "exit"], env=self.env, stdin=subprocess.DEVNULL,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         if self.server.poll() is not None:
             self.__exit__()
             raise SystemExit(f"bench: wineserver -f -p exited {self.server.returncode}")

@@ -62,6 +62,12 @@ def wine_prefix():
     # `wine ...` boots the prefix again, which starts every auto-start
     # service (an installed Outpost would be started behind the test's back).
     subprocess.run(["wineserver", "-p"], timeout=60, check=True)
+    # The first program starts the prefix's system processes (services.exe,
+    # explorer.exe, ...), which inherit its stdout and stderr and now never
+    # exit: start them with /dev/null, or a test reading a program's output
+    # through a pipe would wait for an end of file that never comes.
+    subprocess.run(["wine", "cmd", "/c", "exit"], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
     print(f"\nwine prefix {prefix} ready in {time.monotonic() - t0:.1f}s")
     try:
         yield prefix
