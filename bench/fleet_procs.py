@@ -72,6 +72,16 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def runq_seconds(pid):
+    """Seconds a live process was runnable but waited for a CPU (None if
+    gone or unknown): /proc/PID/schedstat's second field."""
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class Sampler(threading.Thread):
     """HAProxy's counters once a second: arrivals and held per server;
     the load average and the CPU of the bench's own agent processes."""
@@ -81,6 +91,7 @@ class Sampler(threading.Thread):
         self.hap = hap
         self.samples = []      # (monotonic, arrivals total, {server: (tcp, http, status)})
         self.cpu = []          # (monotonic, {pid: cpu s}, load1)
+        self.runq = []         # (monotonic, {pid: s waited for a CPU})
         self.watch = {}        # pid -> label, read each second
         self.stop_flag = False
 
@@ -106,7 +117,9 @@ class Sampler(threading.Thread):
             self.samples.append((t, arr, held))
             with open("/proc/loadavg") as f:
                 load1 = float(f.read().split()[0])
-            self.cpu.append((t, {p: cpu_seconds(p) for p in list(self.watch)}, load1))
+            pids = list(self.watch)
+            self.cpu.append((t, {p: cpu_seconds(p) for p in pids}, load1))
+            self.runq.append((t, {p: runq_seconds(p) for p in pids}))
             time.sleep(max(0.0, 1.0 - (time.monotonic() - t)))
 
     def held(self):
@@ -143,7 +156,19 @@ class Sampler(threading.Thread):
                for k in used}
         loads = [x[2] for x in self.cpu]
         return out, (sum(loads) / len(loads) if loads else float("nan"),
-                     max(loads, default=float("nan")))
+                     max(loads, default=float("nan"))), self.runq_report()
+
+    def runq_report(self):
+        """{label: % of the time its processes were runnable and waited
+        for a CPU}: a starved process waits, whatever CPU it got."""
+        waited, spans = {}, {}
+        for pid, label in list(self.watch.items()):
+            pts = [(t, w[pid]) for t, w in self.runq if w.get(pid) is not None]
+            if len(pts) < 2:
+                continue
+            waited[label] = waited.get(label, 0.0) + pts[-1][1] - pts[0][1]
+            spans[label] = spans.get(label, 0.0) + pts[-1][0] - pts[0][0]
+        return {k: 100 * waited[k] / max(1e-9, spans[k]) for k in waited}
 
 class Swarm:
     def __init__(self, workdir, name, url, tokens, poll_wait, persistent=False):
