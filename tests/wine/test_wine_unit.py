@@ -30,7 +30,9 @@ def test_unit_binary_passes_under_wine(name):
     exe = os.path.join(WIN_BUILD, "tests", name + ".exe")
     assert os.path.isfile(exe), f"{exe} missing: `make windows` builds every unit test"
     r = wine(exe, timeout=300, env={"CMOCKA_MESSAGE_OUTPUT": "stdout"})
-    out = r.out
+    # cmocka prints its summary ([  PASSED  ] N test(s).) on stderr, and
+    # the Windows C runtime writes \r\n: read both, lines as on Linux.
+    out = (r.out + r.err).replace("\r\n", "\n")
     assert r.returncode == 0, r
     assert counts(out, "PASSED") > 0, r
     assert counts(out, "FAILED") == 0, r
