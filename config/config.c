@@ -309,6 +309,26 @@ config_allowed_networks(const struct config *cfg)
 	    &cfg->scan.networks;
 }
 
+/*
+ * state_dir as the rest of the code uses it: on Windows its default is
+ * %ProgramData%\Outpost\state (ProgramData need not be on C:) and a
+ * configuration may name variables too, so they are expanded once, here
+ * (platform_path_expand; elsewhere the path is taken as written).
+ */
+static int
+cfg_expand_state_dir(struct config *cfg)
+{
+	char buf[4096];
+
+	if (platform_path_expand(cfg->agent.state_dir, buf, sizeof(buf)) != 0)
+		return -1;
+	if (strcmp(buf, cfg->agent.state_dir) != 0) {
+		free(cfg->agent.state_dir);
+		cfg->agent.state_dir = xstrdup(buf);
+	}
+	return 0;
+}
+
 int
 config_load(const char *path, struct config **out, struct config_errors *errs)
 {
@@ -320,6 +340,14 @@ config_load(const char *path, struct config **out, struct config_errors *errs)
 	cfg_root_defaults(&cfg_schema, cfg);
 	if (cfg_load_schema(path, &cfg_schema, cfg, errs) == 0)
 		cfg_check_refs(path, cfg, errs);
+	if (errs->count == 0 && cfg_expand_state_dir(cfg) != 0) {
+		char msg[600];
+
+		snprintf(msg, sizeof(msg), "%s: [agent] state_dir '%.256s': cannot "
+		    "expand its environment variables (too long?)", path,
+		    cfg->agent.state_dir);
+		cfg_errors_add(errs, msg);
+	}
 	if (errs->count != 0) {
 		config_free(cfg);
 		return -1;
@@ -335,6 +363,9 @@ config_new_defaults(void)
 	struct config *cfg = xcalloc(1, sizeof(*cfg));
 
 	cfg_root_defaults(&cfg_schema, cfg);
+	/* Left as written if it cannot be: then the path a later error
+	 * names says why. */
+	(void)cfg_expand_state_dir(cfg);
 	cfg->path = xstrdup("(defaults)");
 	return cfg;
 }

@@ -130,6 +130,9 @@ bool cfg_value_equal(const struct cfg_key *, const void *a, const void *b);
 int  cfg_enum_parse(const struct cfg_enum *, const char *);
 const char *cfg_enum_name(const struct cfg_enum *, int value);
 const char *cfg_type_name(enum cfg_type);
+/* How a value of the type is written, as docs/config.md's "Values"
+ * says it (doc.c, also the man page's); NULL for a type without one. */
+const char *cfg_type_syntax(enum cfg_type);
 /* "500ms", "5m", "64KB": the largest unit that divides evenly. */
 void cfg_fmt_duration(uint64_t ms, char *buf, size_t len);
 void cfg_fmt_size(uint64_t bytes, char *buf, size_t len);

@@ -25,6 +25,15 @@ static const struct {
 	{ CFG_T_STRINGS, "words separated by commas or blanks" },
 };
 
+const char *
+cfg_type_syntax(enum cfg_type t)
+{
+	for (size_t i = 0; i < countof(cfg_syntax); i++)
+		if (cfg_syntax[i].type == t)
+			return cfg_syntax[i].syntax;
+	return NULL;
+}
+
 static void
 cfg_md_cell(FILE *f, const char *s)
 {

@@ -415,7 +415,14 @@ cfg_open(struct cfg_loader *ld, struct stat *st)
 	FILE *fp;
 
 	if (fd < 0) {
-		cfg_err(ld, 0, "cannot open: %s", strerror(errno));
+		int e = errno;
+
+		/* Windows' C runtime does not open a directory at all (EACCES):
+		 * say what it is, as the fstat below does on Linux. */
+		if (stat(ld->path, st) == 0 && !S_ISREG(st->st_mode))
+			cfg_err(ld, 0, "not a regular file");
+		else
+			cfg_err(ld, 0, "cannot open: %s", strerror(e));
 		return NULL;
 	}
 	if (fstat(fd, st) != 0) {
@@ -437,7 +444,7 @@ cfg_open(struct cfg_loader *ld, struct stat *st)
 static void
 cfg_check_secrecy(struct cfg_loader *ld)
 {
-	char what[128], fix[600];
+	char what[512], fix[1200];
 
 	if (ld->has_secret && platform_secret_exposed(fileno(ld->fp), ld->path,
 	    what, sizeof(what), fix, sizeof(fix)) == 1)

@@ -19,7 +19,6 @@ struct cfg_man_page {
 	const char *files;     /* roff: the FILES section body */
 	const char *see_also;  /* roff */
 	const struct cfg_schema *schema;
-	void (*markdown)(FILE *);
 };
 
 /*
@@ -82,39 +81,25 @@ cfg_man_uses(const struct cfg_schema *schema, enum cfg_type t)
 /*
  * The value syntax of each type is written once, in doc.c, for
  * docs/config.md ("- TYPE: text." under "## Values"); take it from there
- * rather than keep a second copy that could disagree. Only the types
- * the file uses are listed.
+ * (cfg_type_syntax) rather than keep a second copy that could disagree.
+ * Only the types the file uses are listed.
  */
 static void
 cfg_man_values(FILE *f, const struct cfg_man_page *pg)
 {
-	char *md = NULL, *values, prefix[64];
-	size_t mdlen = 0;
-	FILE *mf = platform_memstream(&md, &mdlen);
-
-	if (mf == NULL)
-		cfg_man_abort("open_memstream failed");
-	pg->markdown(mf);
-	if (fclose(mf) != 0 || (values = strstr(md, "\n## Values\n")) == NULL)
-		cfg_man_abort("no Values section in the markdown");
 	fputs(".SS Values\n", f);
 	for (int t = CFG_T_STRING; t <= CFG_T_STRINGS; t++) {
-		const char *line, *text;
-		size_t n;
+		const char *text = cfg_type_syntax(t);
 
 		if (!cfg_man_uses(pg->schema, t))
 			continue;
-		snprintf(prefix, sizeof(prefix), "\n- %s: ", cfg_type_name(t));
-		if ((line = strstr(values, prefix)) == NULL)
-			cfg_man_abort("a type without syntax in the markdown");
-		text = line + strlen(prefix);
-		n = strcspn(text, "\n");
+		if (text == NULL)
+			cfg_man_abort("a type without syntax in doc.c");
 		fputs(".TP\n.I ", f);
 		cfg_man_line(f, cfg_type_name(t));
-		cfg_man_text(f, text, n);
-		fputc('\n', f);
+		cfg_man_text(f, text, strlen(text));
+		fputs(".\n", f);
 	}
-	free(md);
 }
 
 static void
@@ -284,7 +269,6 @@ config_write_man(FILE *f)
 		    ".BR outpost (8),\n.BR outpost\\-hub.ini (5),\n"
 		    ".BR systemd.exec (5)\n",
 		.schema = &cfg_schema,
-		.markdown = config_write_markdown,
 	};
 
 	cfg_write_man(f, &pg);
@@ -309,7 +293,6 @@ config_hub_write_man(FILE *f)
 		.see_also =
 		    ".BR outpost\\-hub (8),\n.BR outpost.ini (5)\n",
 		.schema = &cfg_hub_schema,
-		.markdown = config_hub_write_markdown,
 	};
 
 	cfg_write_man(f, &pg);

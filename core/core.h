@@ -109,11 +109,11 @@ uint64_t mono_us(void);
  * I/O backends are the other platform files). docs/windows.md. */
 
 #ifdef _WIN32
-/* The config path is expanded where it is used (platform_path_expand);
- * state_dir is a config default, taken as written: a ProgramData
- * elsewhere than C: needs state_dir set (the MSI's sample sets it). */
+/* Both expanded where they are used (platform_path_expand): the config
+ * path by service_win.c, state_dir (default or not) by config_load, so
+ * a ProgramData elsewhere than C: is found. */
 #define PLATFORM_DEFAULT_CONFIG    "%ProgramData%\\Outpost\\outpost.ini"
-#define PLATFORM_DEFAULT_STATE_DIR "C:\\ProgramData\\Outpost\\state"
+#define PLATFORM_DEFAULT_STATE_DIR "%ProgramData%\\Outpost\\state"
 #else
 #define PLATFORM_DEFAULT_CONFIG    "/etc/outpost/outpost.ini"
 #define PLATFORM_DEFAULT_STATE_DIR "/var/lib/outpost"
@@ -191,8 +191,6 @@ int  platform_private_tmpdir(const char *name, char *out, size_t outlen);
 void *platform_dl_open(const char *name, char *err, size_t errlen);
 void *platform_dl_sym(void *lib, const char *sym);
 void  platform_dl_close(void *lib);
-/* open_memstream(3); NULL (errno ENOSYS) where there is none (Windows). */
-FILE *platform_memstream(char **buf, size_t *len);
 /* Copies path to out with %VAR% environment references expanded (Windows;
  * elsewhere a plain copy). 0, or -1 if it does not fit. */
 int  platform_path_expand(const char *path, char *out, size_t outlen);

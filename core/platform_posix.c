@@ -242,12 +242,6 @@ platform_private_tmpdir(const char *name, char *out, size_t outlen)
 	return 0;
 }
 
-FILE *
-platform_memstream(char **buf, size_t *len)
-{
-	return open_memstream(buf, len);
-}
-
 void *
 platform_dl_open(const char *name, char *err, size_t errlen)
 {

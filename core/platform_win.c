@@ -468,13 +468,6 @@ platform_private_tmpdir(const char *name, char *out, size_t outlen)
 	return platform_mkdir(out, 0700) == -1 && errno != EEXIST ? -1 : 0;
 }
 
-FILE *
-platform_memstream(char **buf, size_t *len)
-{
-	errno = ENOSYS;
-	return NULL;
-}
-
 char *
 strndup(const char *s, size_t n)
 {

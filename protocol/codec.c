@@ -245,7 +245,7 @@ int
 proto_token_read(const char *path, char *buf, size_t len, char *err,
     size_t errlen)
 {
-	char tmp[PROTO_TOKEN_MAX + 64], what[128], fix[600];
+	char tmp[PROTO_TOKEN_MAX + 64], what[512], fix[1200];
 	struct stat st;
 	ssize_t r;
 	size_t n;

@@ -626,6 +626,23 @@ sess_after(struct osnmp_sess *s)
 	engine_pump(e);
 }
 
+/* Nobody listens (an ICMP error on the connected socket): every
+ * request of the session ends now with what the error says. */
+static void
+sess_fail_soerr(struct osnmp_sess *s, int soerr)
+{
+	struct osnmp_engine *e = s->eng;
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "%s", soerr == ECONNREFUSED ?
+	    "port unreachable (no SNMP agent)" : strerror(soerr));
+	sess_fail_all(s, soerr == ECONNREFUSED ? OSNMP_ST_REFUSED :
+	    OSNMP_ST_ERROR, msg);
+	sess_close(s);
+	engine_pump(e);
+	engine_run_done(e);
+}
+
 static void
 sess_io_cb(struct loop *l, os_socket fd, int events, void *arg)
 {
@@ -637,14 +654,7 @@ sess_io_cb(struct loop *l, os_socket fd, int events, void *arg)
 	 * loop says when there is one, so a plain reply costs no syscall. */
 	if ((events & LOOP_ERROR) &&
 	    (soerr = platform_sock_error(fd)) > 0) {
-		char msg[128];
-		snprintf(msg, sizeof(msg), "%s", soerr == ECONNREFUSED ?
-		    "port unreachable (no SNMP agent)" : strerror(soerr));
-		sess_fail_all(s, soerr == ECONNREFUSED ? OSNMP_ST_REFUSED :
-		    OSNMP_ST_ERROR, msg);
-		sess_close(s);
-		engine_pump(e);
-		engine_run_done(e);
+		sess_fail_soerr(s, soerr);
 		return;
 	}
 	/* Sized by descriptor on POSIX, by socket count on Windows: a
@@ -668,7 +678,16 @@ sess_timer_cb(struct loop *l, struct loop_timer *t, void *arg)
 {
 	struct osnmp_sess *s = arg;
 	struct osnmp_engine *e = s->eng;
+	int soerr;
 
+	/* An ICMP error the loop never reported: Wine's WSAPoll does not
+	 * flag one that came before it was called (a refusal on loopback
+	 * does), only SO_ERROR has it. A refusal, not a timeout or a retry;
+	 * on Linux epoll flagged it already and this finds nothing. */
+	if (s->fd != OS_SOCKET_NONE && (soerr = platform_sock_error(s->fd)) > 0) {
+		sess_fail_soerr(s, soerr);
+		return;
+	}
 	s->busy = true;
 	(void)v3_keys_bind(s);
 	snmp_sess_timeout(s->sessp);

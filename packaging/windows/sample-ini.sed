@@ -8,4 +8,4 @@
 #
 s|must be chmod 600|must be readable by Administrators and SYSTEM only|
 s|(chmod 600)|(readable by Administrators and SYSTEM only)|
-s|/var/lib/outpost|C:\\ProgramData\\Outpost\\state|
+s|/var/lib/outpost|%ProgramData%\\Outpost\\state|

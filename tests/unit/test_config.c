@@ -1,6 +1,6 @@
 /*
  * config: what a user relies on when writing outpost.ini. Every test
- * writes its file into a mkdtemp() directory under /tmp.
+ * writes its file into a fresh temporary directory (unit_tmpdir).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,19 +11,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "config/config.h"
 #include "config/config_int.h"
+#include "tests/unit/unit_util.h"
 
-static char tmpdir[] = "/tmp/outpost-test-config-XXXXXX";
+static char tmpdir[200];
 static char path[256];
 static int file_seq;
 
 /* Write text to a new file with mode; path holds its name. */
 static const char *
-write_file(const char *text, mode_t mode)
+write_file(const char *text, unsigned mode)
 {
 	FILE *f;
 
@@ -32,12 +31,12 @@ write_file(const char *text, mode_t mode)
 	assert_non_null(f);
 	assert_int_equal(fputs(text, f) >= 0, 1);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(chmod(path, mode), 0);
+	assert_int_equal(unit_file_mode(path, mode), 0);
 	return path;
 }
 
 static int
-load(const char *text, mode_t mode, struct config **cfg, struct config_errors *errs)
+load(const char *text, unsigned mode, struct config **cfg, struct config_errors *errs)
 {
 	return config_load(write_file(text, mode), cfg, errs);
 }
@@ -80,7 +79,7 @@ expect_only_error(const char *text, int line, const char *want)
 }
 
 static struct config *
-expect_ok(const char *text, mode_t mode)
+expect_ok(const char *text, unsigned mode)
 {
 	struct config_errors errs;
 	struct config *cfg;
@@ -387,6 +386,24 @@ test_full_file_round_trips(void **state)
 	config_free(cfg);
 }
 
+/* The default state_dir as the agent uses it: on Windows under
+ * %ProgramData% as the environment says, wherever that is. */
+static const char *
+default_state_dir(void)
+{
+#ifdef _WIN32
+	static char want[MAX_PATH + 32];
+	char pd[MAX_PATH];
+	DWORD n = GetEnvironmentVariableA("ProgramData", pd, sizeof(pd));
+
+	assert_true(n > 0 && n < sizeof(pd));
+	snprintf(want, sizeof(want), "%s\\Outpost\\state", pd);
+	return want;
+#else
+	return "/var/lib/outpost";
+#endif
+}
+
 static void
 test_missing_keys_take_documented_defaults(void **state)
 {
@@ -395,7 +412,7 @@ test_missing_keys_take_documented_defaults(void **state)
 	    "priv_password = 87654321\n", 0600);
 	const struct config_credential *c;
 
-	assert_string_equal(cfg->agent.state_dir, "/var/lib/outpost");
+	assert_string_equal(cfg->agent.state_dir, default_state_dir());
 	assert_int_equal(cfg->agent.log_level, LOG_LVL_INFO);
 	c = config_credential_find(cfg, "v2");
 	assert_int_equal(c->version, CFG_SNMP_V2C);
@@ -412,8 +429,41 @@ test_an_empty_file_is_valid(void **state)
 	struct config *cfg = expect_ok("", 0644);
 
 	assert_int_equal(cfg->ncreds, 0);
-	assert_string_equal(cfg->agent.state_dir, "/var/lib/outpost");
+	assert_string_equal(cfg->agent.state_dir, default_state_dir());
 	config_free(cfg);
+}
+
+/*
+ * Windows: state_dir's default follows %ProgramData% (not always C:),
+ * and a configured state_dir may name variables. Elsewhere a '%' is
+ * just a character of the path.
+ */
+static void
+test_state_dir_expands_program_data_on_windows(void **state)
+{
+	struct config *cfg;
+
+#ifdef _WIN32
+	char old[MAX_PATH];
+	DWORD n = GetEnvironmentVariableA("ProgramData", old, sizeof(old));
+
+	assert_true(n > 0 && n < sizeof(old));
+	assert_true(SetEnvironmentVariableA("ProgramData", "D:\\Data"));
+	cfg = expect_ok("", 0600);
+	assert_string_equal(cfg->agent.state_dir, "D:\\Data\\Outpost\\state");
+	config_free(cfg);
+	cfg = config_new_defaults();
+	assert_string_equal(cfg->agent.state_dir, "D:\\Data\\Outpost\\state");
+	config_free(cfg);
+	cfg = expect_ok("[agent]\nstate_dir = %ProgramData%\\O2\n", 0600);
+	assert_string_equal(cfg->agent.state_dir, "D:\\Data\\O2");
+	config_free(cfg);
+	assert_true(SetEnvironmentVariableA("ProgramData", old));
+#else
+	cfg = expect_ok("[agent]\nstate_dir = /srv/%ProgramData%\n", 0600);
+	assert_string_equal(cfg->agent.state_dir, "/srv/%ProgramData%");
+	config_free(cfg);
+#endif
 }
 
 static void
@@ -661,6 +711,21 @@ test_secrets_in_a_readable_file_are_refused_with_the_fix(void **state)
 
 	assert_int_equal(load(secret_ini, 0644, &cfg, &errs), -1);
 	assert_int_equal(errs.count, 1);
+#ifdef _WIN32
+	/* The ACL check (platform_win.c): who can read it, and the icacls
+	 * command that makes it private, on the file's own name. */
+	snprintf(want, sizeof(want), "%s: holds SNMP secrets but is readable by ",
+	    path);
+	assert_memory_equal(errs.msgs[0], want, strlen(want));
+	assert_non_null(strstr(errs.msgs[0], "Everyone"));
+	snprintf(want, sizeof(want), "; fix: icacls \"%s\" /inheritance:r "
+	    "/grant:r *S-1-5-32-544:F *S-1-5-18:F", path);
+	assert_non_null(strstr(errs.msgs[0], want));
+	config_errors_free(&errs);
+	assert_int_equal(load(secret_ini, 0640, &cfg, &errs), -1);
+	expect_error(&errs, 0, "; fix: icacls");
+	config_errors_free(&errs);
+#else
 	snprintf(want, sizeof(want), "%s: holds SNMP secrets but is readable by "
 	    "group/others (mode 0644); fix: chmod 600 %s", path, path);
 	assert_string_equal(errs.msgs[0], want);
@@ -672,6 +737,7 @@ test_secrets_in_a_readable_file_are_refused_with_the_fix(void **state)
 	assert_int_equal(load(secret_ini, 0602, &cfg, &errs), -1);
 	expect_error(&errs, 0, "accessible by group/others (mode 0602)");
 	config_errors_free(&errs);
+#endif
 }
 
 static void
@@ -754,24 +820,11 @@ test_cli_protocol_names_match_net_snmp_spellings(void **state)
 
 /* ---- generated docs ---------------------------------------------------- */
 
-static char *
-capture(void (*writer)(FILE *))
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	assert_non_null(f);
-	writer(f);
-	assert_int_equal(fclose(f), 0);
-	return buf;
-}
-
 static void
 test_docs_describe_every_section_and_key(void **state)
 {
-	char *md = capture(config_write_markdown);
-	char *ini = capture(config_write_sample_ini);
+	char *md = unit_capture(config_write_markdown);
+	char *ini = unit_capture(config_write_sample_ini);
 	char want[128];
 
 	for (size_t i = 0; i < cfg_schema.nsections; i++) {
@@ -803,10 +856,10 @@ test_docs_describe_every_section_and_key(void **state)
 static void
 test_sample_ini_loads_cleanly(void **state)
 {
-	char *ini = capture(config_write_sample_ini);
+	char *ini = unit_capture(config_write_sample_ini);
 	struct config *cfg = expect_ok(ini, 0600);
 
-	assert_string_equal(cfg->agent.state_dir, "/var/lib/outpost");
+	assert_string_equal(cfg->agent.state_dir, default_state_dir());
 	config_free(cfg);
 	free(ini);
 }
@@ -921,13 +974,9 @@ test_section_changed_sees_scan_and_credentials(void **state)
 static void
 test_docs_say_needs_restart_from_the_flag(void **state)
 {
-	char *buf = NULL;
-	size_t len = 0, flagged = 0, said = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char *buf = unit_capture(config_write_markdown);
+	size_t flagged = 0, said = 0;
 
-	assert_non_null(f);
-	config_write_markdown(f);
-	fclose(f);
 	for (size_t i = 0; i < cfg_schema.nsections; i++)
 		for (size_t j = 0; j < cfg_schema.sections[i].nkeys; j++)
 			flagged += (cfg_schema.sections[i].keys[j].flags &
@@ -944,19 +993,13 @@ test_docs_say_needs_restart_from_the_flag(void **state)
 static int
 setup_dir(void **state)
 {
-	return mkdtemp(tmpdir) ? 0 : -1;
+	return unit_tmpdir(tmpdir, sizeof(tmpdir), "config");
 }
 
 static int
 remove_dir(void **state)
 {
-	char name[300];
-
-	for (int i = 1; i <= file_seq; i++) {
-		snprintf(name, sizeof(name), "%s/t%d.ini", tmpdir, i);
-		unlink(name);
-	}
-	return rmdir(tmpdir);
+	return unit_rmtree(tmpdir);
 }
 
 int
@@ -973,6 +1016,7 @@ main(void)
 		cmocka_unit_test(test_full_file_round_trips),
 		cmocka_unit_test(test_missing_keys_take_documented_defaults),
 		cmocka_unit_test(test_an_empty_file_is_valid),
+		cmocka_unit_test(test_state_dir_expands_program_data_on_windows),
 		cmocka_unit_test(test_comments_separators_and_line_endings),
 		cmocka_unit_test(test_bad_enum_lists_the_allowed_values),
 		cmocka_unit_test(test_empty_string_value_is_an_error),

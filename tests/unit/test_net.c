@@ -9,11 +9,8 @@
 
 #include "core/core.h"
 
-#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 
 static uint32_t
 ip(const char *s)

@@ -15,9 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zlib.h>
+
+#include "tests/unit/unit_util.h"
 
 /* gzip (RFC 1952) of len bytes of data, malloc'd. */
 static unsigned char *
@@ -486,9 +486,9 @@ batches_have_an_id_and_arrays(void **st)
 static void
 tokens_are_checked_and_read_from_private_files(void **st)
 {
-	char tok[PROTO_TOKEN_MAX + 2], path[] = "/tmp/outpost-test-token-XXXXXX";
-	char buf[PROTO_TOKEN_MAX + 1], err[512];
-	int fd;
+	char tok[PROTO_TOKEN_MAX + 2], dir[256], path[300];
+	char buf[PROTO_TOKEN_MAX + 1], err[1024];
+	FILE *f;
 
 	memset(tok, 'a', PROTO_TOKEN_MAX + 1);
 	assert_true(proto_token_valid(tok, PROTO_TOKEN_MAX));
@@ -496,18 +496,19 @@ tokens_are_checked_and_read_from_private_files(void **st)
 	assert_true(proto_token_valid("A-z._~9", 7));
 	assert_false(proto_token_valid("a/b", 3));
 	assert_false(proto_token_valid("caf\xc3\xa9", 5));
-	fd = mkstemp(path);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, "s3cret-Token\n", 13), 13);
-	assert_int_equal(fchmod(fd, 0600), 0);
+	assert_int_equal(unit_tmpdir(dir, sizeof(dir), "token"), 0);
+	snprintf(path, sizeof(path), "%s/token", dir);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fputs("s3cret-Token\n", f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(unit_file_mode(path, 0600), 0);
 	assert_int_equal(proto_token_read(path, buf, sizeof(buf), err, sizeof(err)), 0);
 	assert_string_equal(buf, "s3cret-Token");
-	assert_int_equal(fchmod(fd, 0640), 0);
+	assert_int_equal(unit_file_mode(path, 0640), 0);
 	assert_int_equal(proto_token_read(path, buf, sizeof(buf), err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "chmod 600"));
+	assert_non_null(strstr(err, UNIT_SECRET_FIX));
 	assert_null(strstr(err, "s3cret"));
-	close(fd);
-	unlink(path);
+	assert_int_equal(unit_rmtree(dir), 0);
 }
 
 int

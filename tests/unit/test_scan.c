@@ -11,7 +11,6 @@
 
 #include "snmp/scan_int.h"
 
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,11 +83,11 @@ static const uint8_t SYS[] = { 0x2b, 6, 1, 2, 1, 1 };
 static void
 varbind(struct w *vbl, uint8_t arc, uint8_t tag, const void *val, size_t len)
 {
-	struct w vb = { .n = 0 }, oid = { .n = 0 };
+	struct w vb = { .n = 0 }, name = { .n = 0 };
 
-	put(&oid, SYS, sizeof(SYS));
-	put(&oid, (uint8_t[]){ arc, 0 }, 2);
-	tlv(&vb, 0x06, &oid);
+	put(&name, SYS, sizeof(SYS));
+	put(&name, (uint8_t[]){ arc, 0 }, 2);
+	tlv(&vb, 0x06, &name);
 	raw(&vb, tag, val, len);
 	tlv(vbl, 0x30, &vb);
 }

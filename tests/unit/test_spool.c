@@ -4,8 +4,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +13,7 @@
 #include <zlib.h>
 
 #include "transport/transport_int.h"
+#include "tests/unit/unit_util.h"
 
 #define MAXB (UINT64_C(1) << 30)
 #define DAY  UINT64_C(86400000)
@@ -22,16 +21,9 @@
 static char dir[256];
 
 static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	return remove(p);
-}
-
-static int
 setup(void **st)
 {
-	snprintf(dir, sizeof(dir), "/tmp/outpost-test-spool-XXXXXX");
-	if (mkdtemp(dir) == NULL)
+	if (unit_tmpdir(dir, sizeof(dir) - 8, "spool") != 0)
 		return -1;
 	/* the spool itself one level down: spool_open creates it */
 	strcat(dir, "/spool");
@@ -44,8 +36,7 @@ teardown(void **st)
 	char *slash = strrchr(dir, '/');
 
 	*slash = '\0';
-	nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	return 0;
+	return unit_rmtree(dir);
 }
 
 static void
@@ -133,7 +124,11 @@ a_batch_reads_back_exactly_as_written(void **st)
 
 	open_ok(&s, MAXB, DAY);
 	assert_int_equal(stat(dir, &sb), 0);
+#ifndef _WIN32
+	/* Windows has no mode: the directory inherits the state directory's
+	 * ACL (ProgramData\Outpost, set by the MSI). */
 	assert_int_equal(sb.st_mode & 0777, 0700);
+#endif
 	id = put(&s, 5000, 42, 1234567);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.bytes, SPOOL_HDR_SIZE + 5000);
@@ -236,7 +231,7 @@ damaged_and_leftover_files_are_set_aside_at_startup(void **st)
 	char path[512];
 	unsigned char junk[300];
 	uint64_t ids[4];
-	int fd;
+	FILE *f;
 
 	open_ok(&s, MAXB, DAY);
 	for (int i = 0; i < 4; i++)
@@ -248,12 +243,14 @@ damaged_and_leftover_files_are_set_aside_at_startup(void **st)
 	assert_int_equal(truncate(path, SPOOL_HDR_SIZE + 1000), 0);
 	/* 1: one bit flipped in the payload */
 	path_of(path, sizeof(path), ids[1]);
-	fd = open(path, O_RDWR);
-	assert_true(fd >= 0);
-	assert_int_equal(pread(fd, junk, 1, SPOOL_HDR_SIZE + 777), 1);
+	f = fopen(path, "r+b");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, SPOOL_HDR_SIZE + 777, SEEK_SET), 0);
+	assert_int_equal(fread(junk, 1, 1, f), 1);
 	junk[0] ^= 0x10;
-	assert_int_equal(pwrite(fd, junk, 1, SPOOL_HDR_SIZE + 777), 1);
-	close(fd);
+	assert_int_equal(fseek(f, SPOOL_HDR_SIZE + 777, SEEK_SET), 0);
+	assert_int_equal(fwrite(junk, 1, 1, f), 1);
+	assert_int_equal(fclose(f), 0);
 	/* 2: a header cut short */
 	path_of(path, sizeof(path), ids[2]);
 	assert_int_equal(truncate(path, 20), 0);
@@ -262,17 +259,16 @@ damaged_and_leftover_files_are_set_aside_at_startup(void **st)
 	memset(junk, 'x', sizeof(junk));
 	write_raw("00000000000000000099.batch", junk, sizeof(junk));
 	{
-		char src[512], dst[512], cmd[1100];
+		char src[512], dst[512];
 		path_of(src, sizeof(src), ids[3]);
 		path_of(dst, sizeof(dst), ids[3] + 100);
-		snprintf(cmd, sizeof(cmd), "cp %s %s", src, dst);
-		assert_int_equal(system(cmd), 0);
+		assert_int_equal(unit_copy_file(src, dst), 0);
 	}
 	write_raw("00000000000000000098.batch.tmp", junk, 10);
 	write_raw("state.tmp", junk, 3);
 	write_raw("README", "hello", 5);
 	snprintf(path, sizeof(path), "%s/notes", dir);
-	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(platform_mkdir(path, 0700), 0);
 
 	open_ok(&s, MAXB, DAY);
 	assert_int_equal(s.n, 1);
@@ -484,11 +480,18 @@ static void
 an_unusable_directory_is_a_clear_error(void **st)
 {
 	struct spool s;
-	char err[256] = "";
+	char err[600] = "", bad[300];
 
-	assert_int_equal(tp_spool_open(&s, "/proc/version/spool", MAXB, DAY, err,
-	    sizeof(err)), -1);
-	assert_non_null(strstr(err, "/proc/version/spool"));
+	char *slash = strrchr(dir, '/');
+
+	/* Under a regular file (next to the spool, which does not exist
+	 * yet): no directory can be made there. */
+	*slash = '\0';
+	write_raw("plain", "x", 1);
+	snprintf(bad, sizeof(bad), "%s/plain/spool", dir);
+	*slash = '/';
+	assert_int_equal(tp_spool_open(&s, bad, MAXB, DAY, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, bad));
 }
 
 int

@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,27 +15,20 @@
 #include <unistd.h>
 
 #include "transport/transport_int.h"
+#include "tests/unit/unit_util.h"
 
 static char tmpdir[256];
 
 static int
-rm_cb(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	return remove(p);
-}
-
-static int
 setup(void **st)
 {
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/outpost-test-transport-XXXXXX");
-	return mkdtemp(tmpdir) == NULL ? -1 : 0;
+	return unit_tmpdir(tmpdir, sizeof(tmpdir), "transport");
 }
 
 static int
 teardown(void **st)
 {
-	nftw(tmpdir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
-	return 0;
+	return unit_rmtree(tmpdir);
 }
 
 /* ---- de-duplication ---- */
@@ -528,7 +520,7 @@ nothing_added_is_lost_at_shutdown(void **st)
 /* ---- the token file ---- */
 
 static const char *
-token_file(const char *content, mode_t mode)
+token_file(const char *content, unsigned mode)
 {
 	static char path[300];
 	FILE *f;
@@ -538,7 +530,7 @@ token_file(const char *content, mode_t mode)
 	f = fopen(path, "w");
 	fputs(content, f);
 	fclose(f);
-	chmod(path, mode);
+	assert_int_equal(unit_file_mode(path, mode), 0);
 	return path;
 }
 
@@ -561,7 +553,7 @@ the_token_file_must_be_private_and_one_clean_line(void **st)
 	assert_int_equal(transport_read_token(p, buf, sizeof(buf), err,
 	    sizeof(err)), -1);
 	assert_non_null(strstr(err, p));
-	assert_non_null(strstr(err, "chmod 600"));
+	assert_non_null(strstr(err, UNIT_SECRET_FIX));
 	assert_null(strstr(err, "s3cret"));   /* never echoed */
 	p = token_file("s3cret\n", 0640);
 	assert_int_equal(transport_read_token(p, buf, sizeof(buf), err,

@@ -13,9 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef _WIN32
+#include <windows.h>
+#else
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#endif
 
 #if defined(__SANITIZE_ADDRESS__)
 #define UNDER_ASAN 1
@@ -296,6 +300,44 @@ test_alloc(void **state)
 }
 
 /* Out of memory at start-up is fatal with a message, never NULL. */
+#ifdef _WIN32
+/* No fork(): the test runs this program again with --oom (see main) and
+ * reads what it says; abort() exits with 3 there. */
+static void
+test_oom_aborts(void **state)
+{
+	SECURITY_ATTRIBUTES sa = { sizeof(sa), NULL, TRUE };
+	STARTUPINFOA si = { .cb = sizeof(si) };
+	PROCESS_INFORMATION pi;
+	char self[MAX_PATH], cmd[MAX_PATH + 16], msg[256] = "";
+	DWORD len = 0, n, code;
+	HANDLE rd, wr;
+
+	(void)state;
+	n = GetModuleFileNameA(NULL, self, sizeof(self));
+	assert_true(n > 0 && n < sizeof(self));
+	snprintf(cmd, sizeof(cmd), "\"%s\" --oom", self);
+	assert_true(CreatePipe(&rd, &wr, &sa, 0));
+	assert_true(SetHandleInformation(rd, HANDLE_FLAG_INHERIT, 0));
+	si.dwFlags = STARTF_USESTDHANDLES;
+	si.hStdInput = GetStdHandle(STD_INPUT_HANDLE);
+	si.hStdOutput = si.hStdError = wr;
+	assert_true(CreateProcessA(NULL, cmd, NULL, NULL, TRUE, 0, NULL, NULL,
+	    &si, &pi));
+	CloseHandle(wr);
+	while (len < sizeof(msg) - 1 &&
+	    ReadFile(rd, msg + len, sizeof(msg) - 1 - len, &n, NULL) && n > 0)
+		len += n;
+	CloseHandle(rd);
+	assert_int_equal(WaitForSingleObject(pi.hProcess, 60000), WAIT_OBJECT_0);
+	assert_true(GetExitCodeProcess(pi.hProcess, &code));
+	CloseHandle(pi.hProcess);
+	CloseHandle(pi.hThread);
+	assert_int_equal(code, 3);
+	msg[len] = '\0';
+	assert_non_null(strstr(msg, "out of memory"));
+}
+#else
 static void
 test_oom_aborts(void **state)
 {
@@ -327,9 +369,10 @@ test_oom_aborts(void **state)
 	msg[n] = '\0';
 	assert_non_null(strstr(msg, "out of memory"));
 }
+#endif
 
 int
-main(void)
+main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration),
@@ -341,5 +384,9 @@ main(void)
 		cmocka_unit_test(test_oom_aborts),
 	};
 
+	if (argc == 2 && strcmp(argv[1], "--oom") == 0) {   /* Windows' child */
+		(void)xcalloc(SIZE_MAX / 2, 4);
+		return 0;
+	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
