@@ -507,7 +507,7 @@ pg_drain(struct pg_store *s)
 	while (s->conn != NULL && (n = PQnotifies(s->conn)) != NULL) {
 		const char *p = n->extra;
 
-		if (p != NULL && (p[0] == 'a' || p[0] == 'c' || p[0] == 'e') &&
+		if (p != NULL && p[0] != '\0' && strchr("aces", p[0]) != NULL &&
 		    p[1] == ':' &&
 		    hub_id_valid(p + 2, HUB_ID_MAX) && s->ev_cb != NULL)
 			s->ev_cb(p[0], p + 2, s->ev_arg);
@@ -1345,11 +1345,15 @@ pg_batch(struct hub_store *hs, int64_t agent_id, const struct hub_batch *batch,
 		};
 
 		/* A second node inserting the same batch waits here for
-		 * the first one's commit, then inserts nothing. */
-		if (pg_x(s, "INSERT INTO batches(agent_id, batch_id, received_ms, "
-		    "agent_version, created_ms, dropped_samples, counters) VALUES "
-		    "($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING", 7, p,
-		    "storing a batch", &n) == -1)
+		 * the first one's commit, then inserts nothing. Every
+		 * node's samples ?wait= for this agent hears of a stored
+		 * one at the commit (NOTIFY 's:NAME'). */
+		if (pg_x(s, "WITH i AS (INSERT INTO batches(agent_id, batch_id, "
+		    "received_ms, agent_version, created_ms, dropped_samples, "
+		    "counters) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO "
+		    "NOTHING RETURNING agent_id) SELECT pg_notify('" PG_CHANNEL
+		    "', 's:' || a.name) FROM i JOIN agents a ON a.id = i.agent_id",
+		    7, p, "storing a batch", &n) == -1)
 			goto fail;
 	}
 	if (n == 0) {
