@@ -104,9 +104,11 @@ struct agent {
 };
 
 /* run.c: load FILE for run-like commands: 0, or an exit status after
- * printing why. Fills the token and creates state_dir/spool. */
+ * printing why. Fills the token, creates state_dir/spool and takes
+ * state_dir's lock (state_dir/lock), so two processes never write one
+ * spool and status.json: *lock is for platform_unlock() at the end. */
 int  agent_load(const char *path, struct config **, char *token, size_t toklen,
-                char *spool, size_t spoollen);
+                char *spool, size_t spoollen, struct platform_lock **lock);
 
 /* What run refuses beyond the file's own errors (run and check-config):
  * each printed, the count; token (toklen > 0) gets the token. */

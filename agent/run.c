@@ -370,10 +370,55 @@ agent_run_problems(const struct config *cfg, char *token, size_t toklen)
 	return n;
 }
 
+/* The PID the holder of a lock file wrote there, 0 if none (yet). */
+static long
+lock_holder(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	char buf[32], *end;
+	long pid = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) != NULL) {
+		pid = strtol(buf, &end, 10);
+		if (*end != '\n' && *end != '\0')
+			pid = 0;
+	}
+	fclose(f);
+	return pid > 0 ? pid : 0;
+}
+
+/* state_dir's lock, or NULL after saying who holds it. */
+static struct platform_lock *
+agent_lock_state(const char *path, const char *dir)
+{
+	struct platform_lock *l;
+	char file[600];
+	long pid;
+
+	snprintf(file, sizeof(file), "%s/lock", dir);
+	if ((l = platform_lock(file)) != NULL)
+		return l;
+	if (errno != EWOULDBLOCK) {
+		cli_errorf("%s: [agent] state_dir: cannot lock %s: %s", path, file,
+		    strerror(errno));
+		return NULL;
+	}
+	if ((pid = lock_holder(file)) > 0)
+		cli_errorf("%s: [agent] state_dir %s is in use by another outpost "
+		    "(PID %ld); give each agent its own state_dir", path, dir, pid);
+	else
+		cli_errorf("%s: [agent] state_dir %s is in use by another outpost "
+		    "(starting; PID not written yet); give each agent its own "
+		    "state_dir", path, dir);
+	return NULL;
+}
+
 /* Load and check FILE for run-like commands; exit status or 0. */
 int
 agent_load(const char *path, struct config **out, char *token, size_t toklen,
-    char *spool, size_t spoollen)
+    char *spool, size_t spoollen, struct platform_lock **lock)
 {
 	struct config *cfg;
 
@@ -391,6 +436,11 @@ agent_load(const char *path, struct config **out, char *token, size_t toklen,
 		config_free(cfg);
 		return 1;
 	}
+	if ((*lock = agent_lock_state(path, cfg->agent.state_dir)) == NULL) {
+		platform_memzero(token, toklen);
+		config_free(cfg);
+		return 1;
+	}
 	*out = cfg;
 	return 0;
 }
@@ -401,6 +451,7 @@ cmd_run(int argc, char **argv)
 	struct osnmp_engine_opts eo = { .max_inflight = 512, .max_per_target = 2 };
 	struct agent a = { 0 };
 	struct transport_opts to;
+	struct platform_lock *lock;
 	const char *path;
 	char token[300], spool[512], err[512];
 	int rc;
@@ -408,7 +459,7 @@ cmd_run(int argc, char **argv)
 	if ((rc = cli_config_only("run", run_usage, argc, argv, &path)) != 0)
 		return rc == -2 ? 0 : rc;
 	if ((rc = agent_load(path, &a.cfg, token, sizeof(token), spool,
-	    sizeof(spool))) != 0)
+	    sizeof(spool), &lock)) != 0)
 		return rc;
 	log_init("outpost", (enum log_level)a.cfg->agent.log_level, true);
 	cli_raise_nofile();
@@ -426,6 +477,7 @@ cmd_run(int argc, char **argv)
 		osnmp_engine_free(a.eng);
 		loop_free(a.loop);
 		config_free(a.cfg);
+		platform_unlock(lock);
 		return 1;
 	}
 	loop_timer_init(&a.stop_timer, agent_stop_cb, &a);
@@ -439,6 +491,7 @@ cmd_run(int argc, char **argv)
 		osnmp_engine_free(a.eng);
 		loop_free(a.loop);
 		config_free(a.cfg);
+		platform_unlock(lock);
 		return 1;
 	}
 	inv_load(&a);
@@ -454,6 +507,7 @@ cmd_run(int argc, char **argv)
 		poll_release(a.ps);
 		loop_free(a.loop);
 		config_free(a.cfg);
+		platform_unlock(lock);
 		return 1;
 	}
 	discover_start(&a);
@@ -478,6 +532,7 @@ cmd_run(int argc, char **argv)
 	poll_release(a.ps);
 	loop_free(a.loop);
 	config_free(a.cfg);
+	platform_unlock(lock);
 	log_info("stopped");
 	return 0;
 }

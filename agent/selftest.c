@@ -28,6 +28,7 @@ cmd_transport_selftest(int argc, char **argv)
 	struct transport_opts to;
 	struct config *cfg;
 	struct loop *loop;
+	struct platform_lock *lock;
 	char token[TRANSPORT_TOKEN_MAX + 1], spool[512];
 	int opt, rc;
 
@@ -55,7 +56,8 @@ cmd_transport_selftest(int argc, char **argv)
 	}
 	if (path == NULL || optind < argc)
 		return cli_usage_error(cmd, "usage: outpost %s -c FILE", cmd);
-	if ((rc = agent_load(path, &cfg, token, sizeof(token), spool, sizeof(spool))) != 0)
+	if ((rc = agent_load(path, &cfg, token, sizeof(token), spool, sizeof(spool),
+	    &lock)) != 0)
 		return rc;
 	log_set_level((enum log_level)cfg->agent.log_level);
 	agent_transport_opts(cfg, token, spool, &to);
@@ -64,5 +66,6 @@ cmd_transport_selftest(int argc, char **argv)
 	platform_memzero(token, sizeof(token));
 	loop_free(loop);
 	config_free(cfg);
+	platform_unlock(lock);
 	return rc;
 }

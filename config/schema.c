@@ -60,7 +60,9 @@ static const struct cfg_enum cfg_log_levels[] = {
 #define A struct config_agent
 static const struct cfg_key agent_keys[] = {
 	{ CFG_STRING(A, state_dir), .def = PLATFORM_DEFAULT_STATE_DIR, .flags = CFG_F_RESTART,
-	  .doc = "Directory for the agent's state and spool files." },
+	  .doc = "Directory for the agent's state and spool files. One `outpost "
+	         "run` at a time: it holds state_dir/lock and a second one "
+	         "refuses to start, naming the PID of the first." },
 	{ CFG_ENUM(A, log_level, cfg_log_levels), .def = "info",
 	  .doc = "Least severe level that is logged." },
 };

@@ -173,6 +173,15 @@ int  platform_sock_error(os_socket fd);
 bool platform_dir_writable(const char *dir);
 /* Whether process pid exists (kill(pid, 0); OpenProcess). */
 bool platform_process_alive(long pid);
+/* An exclusive lock on the file path (created mode 0600 if missing),
+ * held until platform_unlock() or the process's end: an OS lock (flock;
+ * LockFileEx), so a process killed with SIGKILL leaves nothing stale.
+ * The holder writes its PID into the file (which stays readable to
+ * others) for the next one's message. The lock, or NULL with errno
+ * (EWOULDBLOCK: another process holds it). */
+struct platform_lock;
+struct platform_lock *platform_lock(const char *path);
+void platform_unlock(struct platform_lock *);
 /* mkdir(2): 0, or -1 with errno (EEXIST when it exists). On Windows mode
  * is not used: the directory inherits its parent's ACL. */
 int  platform_mkdir(const char *path, unsigned mode);

@@ -1,7 +1,7 @@
 /*
  * The POSIX side of core/core.h's platform interface: clocks, signals for
  * stop and reload, systemd's notification socket, file modes for secrets,
- * getrandom, durable file replacement, the open-file limit.
+ * getrandom, durable file replacement, the open-file limit, file locks.
  */
 #include "core/core.h"
 
@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -296,6 +297,48 @@ bool
 platform_process_alive(long pid)
 {
 	return pid > 0 && kill((pid_t)pid, 0) == 0;
+}
+
+struct platform_lock {
+	int fd;
+};
+
+struct platform_lock *
+platform_lock(const char *path)
+{
+	struct platform_lock *l;
+	char pid[32];
+	int fd, e, n;
+
+	/* flock, not fcntl: an fcntl lock would be dropped when any other
+	 * descriptor of the file in this process is closed. */
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) == -1)
+		return NULL;
+	if (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n ||
+	    (l = malloc(sizeof(*l))) == NULL) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	l->fd = fd;
+	return l;
+}
+
+void
+platform_unlock(struct platform_lock *l)
+{
+	if (l == NULL)
+		return;
+	close(l->fd);   /* the lock goes with the descriptor */
+	free(l);
 }
 
 int

@@ -568,6 +568,67 @@ platform_process_alive(long pid)
 	return alive;
 }
 
+struct platform_lock {
+	HANDLE h;
+};
+
+/* Windows locks are mandatory: a locked range cannot be read by anyone
+ * else. The lock is on one byte far past the PID, so the next process
+ * can still read who holds it. */
+#define WIN_LOCK_OFFSET_HIGH 1u   /* 4 GiB: locking past the end is allowed */
+
+struct platform_lock *
+platform_lock(const char *path)
+{
+	OVERLAPPED at = { .OffsetHigh = WIN_LOCK_OFFSET_HIGH };
+	OVERLAPPED start = { 0 };
+	struct platform_lock *l;
+	wchar_t *w;
+	HANDLE h;
+	DWORD err, done;
+	char pid[32];
+	int n;
+
+	if ((w = win_wide(path)) == NULL)
+		return NULL;
+	h = CreateFileW(w, GENERIC_READ | GENERIC_WRITE,
+	    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+	    OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, NULL);
+	free(w);
+	if (h == INVALID_HANDLE_VALUE) {
+		errno = win_errno(GetLastError());
+		return NULL;
+	}
+	if (!LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY,
+	    0, 1, 0, &at)) {
+		err = GetLastError();
+		CloseHandle(h);
+		errno = err == ERROR_LOCK_VIOLATION || err == ERROR_IO_PENDING ?
+		    EWOULDBLOCK : win_errno(err);
+		return NULL;
+	}
+	n = snprintf(pid, sizeof(pid), "%lu\n", (unsigned long)GetCurrentProcessId());
+	if (!WriteFile(h, pid, (DWORD)n, &done, &start) || done != (DWORD)n ||
+	    SetFilePointer(h, n, NULL, FILE_BEGIN) == INVALID_SET_FILE_POINTER ||
+	    !SetEndOfFile(h) || (l = malloc(sizeof(*l))) == NULL) {
+		err = GetLastError();
+		CloseHandle(h);
+		errno = err != ERROR_SUCCESS ? win_errno(err) : ENOMEM;
+		return NULL;
+	}
+	l->h = h;
+	return l;
+}
+
+void
+platform_unlock(struct platform_lock *l)
+{
+	if (l == NULL)
+		return;
+	CloseHandle(l->h);   /* Windows releases the lock with the handle */
+	free(l);
+}
+
 int
 platform_sock_error(os_socket fd)
 {

@@ -716,7 +716,9 @@ hub_api_store_event(int kind, const char *id, void *arg)
 	else if (kind == 'e') {
 		if (parse_int(id, 1, INT64_MAX, &agent) == 0)
 			hub_events_wake(h, agent);
-	} else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
+	} else if (kind == 's')
+		hub_op_samples_wake(h, id);   /* id: the agent's name */
+	else if (parse_int(id, 1, INT64_MAX, &agent) == 0 &&
 	    (a = hub_agent_find(h, agent)) != NULL && a->poll != NULL)
 		hub_req_wake(a->poll, HUB_WAKE_EVENT);
 }

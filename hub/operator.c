@@ -534,8 +534,8 @@ hub_op_samples_hold(struct hub_req *r, size_t rows_len)
 	return true;
 }
 
-/* A batch of this agent was stored on this node. (On another node of a
- * group the wait simply runs out: the console asks again.) */
+/* A batch of this agent was stored: on this node, or on another node of
+ * a PostgreSQL group (NOTIFY 's:NAME', through hub_store_watch). */
 void
 hub_op_samples_wake(struct hub *h, const char *agent)
 {

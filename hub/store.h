@@ -57,8 +57,9 @@ typedef void (*hub_store_id_cb)(const char *id, void *arg);
 /* Agents with a delivered, unacked command whose lease ran out. */
 typedef void (*hub_store_agent_cb)(int64_t agent_id, void *arg);
 /* An event from any node: kind 'a' (commands queued for agent id, in
- * decimal), 'c' (command id changed: finished or expired) or 'e' (SNMP
- * notifications stored for agent id, in decimal: store_events.c). */
+ * decimal), 'c' (command id changed: finished or expired), 'e' (SNMP
+ * notifications stored for agent id, in decimal: store_events.c) or 's'
+ * (a batch stored for the agent named id: samples ?wait=). */
 typedef void (*hub_store_event_cb)(int kind, const char *id, void *arg);
 
 /* hub_store_command_counts(): one status and its number of commands. */

@@ -5,7 +5,9 @@
  * timer armed from snmp_sess_select_info2() for net-snmp's own retry and
  * timeout handling. Requests over a cap wait in the session's queue; a
  * session with queued work and a free per-target slot waits in the
- * engine's ready list for a global slot.
+ * engine's ready list for a global slot. A new session opens its net-snmp
+ * session and socket only when it gets that slot: ten thousand requests
+ * queued behind max_inflight hold no descriptors, only memory.
  *
  * An idle session lingers until it is reused, idle_ms passes, or the
  * idle or socket caps evict it, oldest first. Its socket leaves the loop
@@ -332,19 +334,63 @@ sess_arm(struct osnmp_sess *s)
 	loop_timer_arm(s->eng->loop, &s->timer, ms);
 }
 
+/* Whether a session given the next global slot could use it now. */
+static bool
+engine_slot_free(const struct osnmp_engine *e)
+{
+	/* A v3 engine discovery on the wire counts as a request. */
+	return e->inflight + e->discovering < e->opts.max_inflight;
+}
+
+/* s's net-snmp session and connected socket, on the loop. 0, or -1 with
+ * err (s stays without a socket). */
+static int
+sess_sock_open(struct osnmp_sess *s, char *err, size_t errlen)
+{
+	struct osnmp_engine *e = s->eng;
+	netsnmp_transport *tr;
+
+	/* The socket cap: make room from the idle sessions, oldest first. */
+	while (e->nsockets >= e->opts.max_sessions && !TQ_EMPTY(&e->idle))
+		sess_close(TQ_FIRST(&e->idle));
+	if (sess_netsnmp_open(s, err, errlen) == -1) {
+		/* Out of descriptors, perhaps: lingering sessions give way. */
+		if (TQ_EMPTY(&e->idle))
+			return -1;
+		while (!TQ_EMPTY(&e->idle))
+			sess_close(TQ_FIRST(&e->idle));
+		if (sess_netsnmp_open(s, err, errlen) == -1)
+			return -1;
+	}
+	tr = snmp_sess_transport(s->sessp);
+	s->fd = tr && tr->sock >= 0 ? (os_socket)tr->sock : OS_SOCKET_NONE;
+	/* A connected UDP socket: the kernel accepts replies only from the
+	 * peer and reports ICMP port-unreachable as ECONNREFUSED. */
+	if (s->fd == OS_SOCKET_NONE || connect(s->fd, (struct sockaddr *)&s->peer, s->peerlen) == -1 ||
+	    loop_io_set(e->loop, s->fd, LOOP_READ, sess_io_cb, s) == -1) {
+		snprintf(err, errlen, "%s: cannot set up socket: %s", s->host,
+		    strerror(errno));
+		snmp_sess_close(s->sessp);
+		s->sessp = NULL;
+		s->fd = OS_SOCKET_NONE;
+		return -1;
+	}
+	s->watched = true;
+	e->nsockets++;
+	return 0;
+}
+
+/* A session for t, without its socket yet (sess_sock_open). */
 static struct osnmp_sess *
 sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
     char *err, size_t errlen)
 {
 	struct osnmp_sess *s;
-	netsnmp_transport *tr;
 	char addr[INET6_ADDRSTRLEN];
 
-	/* The socket cap: make room from the idle sessions, oldest first. */
-	while (e->nsessions >= e->opts.max_sessions && !TQ_EMPTY(&e->idle))
-		sess_close(TQ_FIRST(&e->idle));
 	s = xcalloc(1, sizeof(*s));
 	s->eng = e;
+	s->fd = OS_SOCKET_NONE;
 	s->cred_fp = fp;
 	snprintf(s->host, sizeof(s->host), "%s", t->host);
 	s->port = t->port;
@@ -364,27 +410,6 @@ sess_open(struct osnmp_engine *e, const struct osnmp_target *t, uint64_t fp,
 		inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
 		snprintf(s->peername, sizeof(s->peername), "udp:%s:%u", addr, t->port);
 	}
-	if (sess_netsnmp_open(s, err, errlen) == -1) {
-		/* Out of descriptors, perhaps: lingering sessions give way. */
-		if (TQ_EMPTY(&e->idle))
-			goto fail;
-		while (!TQ_EMPTY(&e->idle))
-			sess_close(TQ_FIRST(&e->idle));
-		if (sess_netsnmp_open(s, err, errlen) == -1)
-			goto fail;
-	}
-	tr = snmp_sess_transport(s->sessp);
-	s->fd = tr && tr->sock >= 0 ? (os_socket)tr->sock : OS_SOCKET_NONE;
-	/* A connected UDP socket: the kernel accepts replies only from the
-	 * peer and reports ICMP port-unreachable as ECONNREFUSED. */
-	if (s->fd == OS_SOCKET_NONE || connect(s->fd, (struct sockaddr *)&s->peer, s->peerlen) == -1 ||
-	    loop_io_set(e->loop, s->fd, LOOP_READ, sess_io_cb, s) == -1) {
-		snprintf(err, errlen, "%s: cannot set up socket: %s", t->host,
-		    strerror(errno));
-		snmp_sess_close(s->sessp);
-		goto fail;
-	}
-	s->watched = true;
 	TQ_INSERT_TAIL(&e->sessions, s, elink);
 	e->nsessions++;
 	s->hash = sess_hash(t, fp);
@@ -408,8 +433,11 @@ sess_close(struct osnmp_sess *s)
 	if (s->idle)
 		sess_unidle(s);
 	loop_timer_disarm(e->loop, &s->timer);
-	if (s->fd != OS_SOCKET_NONE)
+	sess_discovery_end(s);
+	if (s->fd != OS_SOCKET_NONE) {
 		loop_io_del(e->loop, s->fd);
+		e->nsockets--;
+	}
 	if (s->sessp)
 		snmp_sess_close(s->sessp);   /* closes the socket too */
 	TQ_REMOVE(&e->sessions, s, elink);
@@ -574,12 +602,25 @@ engine_pump(struct osnmp_engine *e)
 {
 	struct osnmp_sess *s;
 
-	while (e->inflight < e->opts.max_inflight &&
-	    (s = TQ_FIRST(&e->ready)) != NULL) {
+	char err[256];
+
+	while (engine_slot_free(e) && (s = TQ_FIRST(&e->ready)) != NULL) {
 		TQ_REMOVE(&e->ready, s, rlink);
 		s->in_ready = false;
-		if (TQ_EMPTY(&s->pending) || s->dead || !sess_usable(s))
+		if (TQ_EMPTY(&s->pending) || s->dead)
 			continue;
+		if (s->sessp == NULL) {
+			/* Its turn: now it needs a socket. */
+			if (sess_sock_open(s, err, sizeof(err)) == -1) {
+				sess_fail_all(s, OSNMP_ST_ERROR, err);
+				if (!s->busy)   /* else its caller closes it */
+					sess_close(s);
+				continue;
+			}
+			sess_start(s);
+		}
+		if (!sess_usable(s))
+			continue;   /* v3 discovery first: sess_after() reschedules */
 		sess_send_one(s);
 		if (!TQ_EMPTY(&s->pending) && s->inflight < sess_cap(s)) {
 			TQ_INSERT_TAIL(&e->ready, s, rlink);
@@ -594,7 +635,7 @@ sess_schedule(struct osnmp_sess *s)
 	struct osnmp_engine *e = s->eng;
 
 	if (!s->in_ready && !s->dead && !TQ_EMPTY(&s->pending) &&
-	    s->inflight < sess_cap(s) && sess_usable(s)) {
+	    s->inflight < sess_cap(s) && (s->sessp == NULL || sess_usable(s))) {
 		TQ_INSERT_TAIL(&e->ready, s, rlink);
 		s->in_ready = true;
 	}
@@ -703,6 +744,7 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 	struct osnmp_sess *s;
 	struct osnmp_req *r;
 	uint64_t fp;
+	bool busy;
 
 	if (e->closing) {
 		snprintf(err, errlen, "SNMP engine shutting down");
@@ -722,6 +764,15 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 		snmp_free_pdu(pdu);
 		return -1;
 	}
+	/* Sent at once (no session waits for a slot): a socket that cannot
+	 * be opened is this call's error, as a bad host name is. Queued, it
+	 * is opened when its turn comes (engine_pump). */
+	if (s->sessp == NULL && TQ_EMPTY(&s->pending) && TQ_EMPTY(&e->ready) &&
+	    engine_slot_free(e) && sess_sock_open(s, err, errlen) == -1) {
+		sess_close(s);
+		snmp_free_pdu(pdu);
+		return -1;
+	}
 	/* The v3 context travels in the PDU (net-snmp prefers it to the
 	 * session's), so one session serves every context of a device. */
 	if (t->cred->context && pdu->contextName == NULL) {
@@ -736,8 +787,13 @@ osnmp_send(struct osnmp_engine *e, const struct osnmp_target *t, netsnmp_pdu *pd
 	r->slot = -1;
 	TQ_INSERT_TAIL(&s->pending, r, link);
 	e->queued++;
-	sess_start(s);
+	/* busy: engine_pump() must not free s under us. */
+	busy = s->busy;
+	s->busy = true;
+	if (s->sessp != NULL)
+		sess_start(s);
 	sess_schedule(s);
+	s->busy = busy;
 	if (s->inflight == 0 && TQ_EMPTY(&s->pending) && !s->busy)
 		sess_idle(s);
 	return 0;

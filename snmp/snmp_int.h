@@ -77,6 +77,8 @@ struct osnmp_engine {
 	size_t                  queued;
 	bool                    closing;    /* in osnmp_engine_free */
 	size_t                  nsessions, nidle;
+	size_t                  nsockets;   /* sessions with their socket open */
+	unsigned                discovering; /* v3 engine discoveries on the wire */
 	size_t                  idle_watched;   /* idle, fd still in the loop */
 	struct loop_timer       unwatch_timer;  /* takes them out, next turn */
 	struct osnmp_sess_list   ready, sessions, idle;
@@ -128,6 +130,7 @@ int  sess_pdu_cb(int, netsnmp_session *, int, netsnmp_pdu *, void *);
 int  sess_netsnmp_open(struct osnmp_sess *, char *err, size_t errlen);
 void sess_start(struct osnmp_sess *);        /* begins v3 discovery if needed */
 bool sess_usable(const struct osnmp_sess *); /* false while discovering */
+void sess_discovery_end(struct osnmp_sess *); /* closing: off the count */
 const char *sess_report_reason(const netsnmp_pdu *);
 void engine_v3_cache_free(struct osnmp_engine *);
 const oid *v3_auth_oid(int proto, size_t *len);

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { V3_NONE, V3_DISCOVERING, V3_GOT_ENGINE, V3_READY };
+enum { V3_NONE, V3_DISCOVERING, V3_GOT_ENGINE, V3_READY, V3_FAILED };
 
 
 static void
@@ -171,6 +171,24 @@ sess_usable(const struct osnmp_sess *s)
 	return s->v3_state == V3_READY;
 }
 
+/* A discovery holds a global slot (engine_pump) until it ends. */
+static void
+v3_discovery_set(struct osnmp_sess *s, int state)
+{
+	if (s->v3_state == V3_DISCOVERING)
+		s->eng->discovering--;
+	if (state == V3_DISCOVERING)
+		s->eng->discovering++;
+	s->v3_state = state;
+}
+
+void
+sess_discovery_end(struct osnmp_sess *s)
+{
+	if (s->v3_state == V3_DISCOVERING)
+		v3_discovery_set(s, V3_FAILED);
+}
+
 static int
 v3_probe_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magic)
 {
@@ -185,9 +203,10 @@ v3_probe_cb(int op, netsnmp_session *ns, int reqid, netsnmp_pdu *pdu, void *magi
 	    pdu->securityEngineIDLen <= SNMP_MAX_ENG_SIZE) {
 		v3_engid_put(s->eng, s->peername, pdu->securityEngineID,
 		    pdu->securityEngineIDLen);
-		s->v3_state = V3_GOT_ENGINE;   /* finished in sess_start() */
+		v3_discovery_set(s, V3_GOT_ENGINE);   /* finished in sess_start() */
 		return 1;
 	}
+	v3_discovery_set(s, V3_FAILED);
 	sess_fail_all(s, op == NETSNMP_CALLBACK_OP_TIMED_OUT ? OSNMP_ST_TIMEOUT :
 	    OSNMP_ST_ERROR, op == NETSNMP_CALLBACK_OP_TIMED_OUT ?
 	    "timeout: no response to SNMPv3 engine discovery" :
@@ -201,6 +220,8 @@ sess_start(struct osnmp_sess *s)
 	netsnmp_session *ns;
 	netsnmp_pdu *pdu;
 
+	if (s->sessp == NULL)   /* no socket yet: started when it opens */
+		return;
 	if (s->v3_state == V3_GOT_ENGINE) {
 		u_char id[SNMP_MAX_ENG_SIZE];
 		size_t idlen;
@@ -228,9 +249,10 @@ sess_start(struct osnmp_sess *s)
 	pdu->securityModel = SNMP_SEC_MODEL_USM;
 	pdu->securityName = strdup("");
 	pdu->securityNameLen = 0;
-	s->v3_state = V3_DISCOVERING;
+	v3_discovery_set(s, V3_DISCOVERING);
 	if (snmp_sess_async_send(s->sessp, pdu, v3_probe_cb, NULL) == 0) {
 		snmp_free_pdu(pdu);
+		v3_discovery_set(s, V3_FAILED);
 		sess_fail_all(s, OSNMP_ST_ERROR, "cannot send SNMPv3 engine discovery");
 		return;
 	}

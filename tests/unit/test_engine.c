@@ -4,7 +4,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "snmp/snmp_int.h"
 
@@ -120,6 +124,86 @@ a_full_queue_is_refused_at_once(void **st)
 	loop_free(l);
 }
 
+/* Descriptors this process has open. */
+static int
+open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;   /* opendir's own */
+}
+
+struct fd_watch {
+	struct tally t;
+	int base, peak;
+};
+
+static void
+fd_watch_cb(const struct osnmp_reply *rep, void *arg)
+{
+	struct fd_watch *w = arg;
+	int n = open_fds() - w->base;
+
+	if (n > w->peak)
+		w->peak = n;
+	count_cb(rep, &w->t);
+}
+
+/* A queue of requests to devices that never answer holds sockets only
+ * for the ones on the wire: a socket bound to the wildcard address takes
+ * every 127.x.y.z at its port and never reads, so nothing answers and no
+ * ICMP says so (a silent network). */
+static void
+queued_requests_hold_no_socket_until_they_start(void **st)
+{
+	enum { WINDOW = 4, IDLE = 2, QUEUED = 48 };
+	struct loop *l = loop_new();
+	struct osnmp_engine_opts eo = { .max_inflight = WINDOW, .max_per_target = 1,
+	    .max_idle = IDLE };
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	oid name[] = { 1, 3, 6, 1, 2, 1, 1, 5, 0 };
+	struct fd_watch w = { 0 };
+	char err[256], host[32];
+	int silent, now;
+
+	silent = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(silent >= 0);
+	assert_int_equal(bind(silent, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(silent, (struct sockaddr *)&sa, &salen), 0);
+	w.t.eng = osnmp_engine_new(l, &eo);
+	w.base = open_fds();
+	for (int i = 0; i < QUEUED; i++) {
+		snprintf(host, sizeof(host), "127.0.9.%d", 1 + i);
+		struct osnmp_target tg = target(host);
+		tg.port = ntohs(sa.sin_port);
+		tg.timeout_ms = 50;
+		netsnmp_pdu *pdu = snmp_pdu_create(SNMP_MSG_GET);
+		snmp_add_null_var(pdu, name, countof(name));
+		assert_int_equal(osnmp_send(w.t.eng, &tg, pdu, fd_watch_cb, &w, err,
+		    sizeof(err)), 0);
+	}
+	now = open_fds() - w.base;
+	/* WINDOW on the wire; QUEUED - WINDOW waiting with no socket. */
+	assert_in_range(now, 1, WINDOW);
+	loop_run(l);
+	assert_int_equal(w.t.calls, QUEUED);
+	assert_int_equal(w.t.other, QUEUED);   /* all timed out */
+	/* While the queue drained: the window, plus the idle sessions that
+	 * linger for reuse (max_idle), never the queue. */
+	assert_in_range(w.peak, 1, WINDOW + IDLE);
+	osnmp_engine_free(w.t.eng);
+	assert_int_equal(open_fds(), w.base);
+	loop_free(l);
+	close(silent);
+}
+
 /* Our Ku derivation (snmp/v3keys.c) must give net-snmp's bytes for every
  * hash and for passwords whose length does or does not divide 64. */
 static void
@@ -157,6 +241,7 @@ main(void)
 		cmocka_unit_test(a_pdu_net_snmp_cannot_encode_is_reported_once),
 		cmocka_unit_test(requests_beyond_the_global_cap_wait_and_all_complete),
 		cmocka_unit_test(a_full_queue_is_refused_at_once),
+		cmocka_unit_test(queued_requests_hold_no_socket_until_they_start),
 		cmocka_unit_test(ku_derivation_matches_net_snmp_for_every_hash),
 	};
 
