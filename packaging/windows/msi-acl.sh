@@ -12,6 +12,10 @@
 #   msi-acl.sh FILE.msi
 set -euo pipefail
 msi=${1:?usage: msi-acl.sh FILE.msi}
+# msibuild -i changes into the .idt file's directory before it writes the
+# database: a relative path like build-win/x.msi then names nothing there,
+# and msibuild (msitools 0.101) crashes instead of saying so.
+msi=$(realpath -- "$msi")
 
 # msidbComponentAttributes: 64-bit 256 | Permanent 16 | NeverOverwrite 128
 msibuild "$msi" -q "UPDATE \`Component\` SET \`Attributes\` = 400 WHERE \`Component\` = 'SampleConfig'"
