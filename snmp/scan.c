@@ -388,9 +388,9 @@ static void
 scan_free(struct osnmp_scan *s)
 {
 	if (s->sock4.fd != OS_SOCKET_NONE)
-		scan_io_close(s, &s->sock4);
+		scan_os_close(s, &s->sock4);
 	if (s->sock6.fd != OS_SOCKET_NONE)
-		scan_io_close(s, &s->sock6);
+		scan_os_close(s, &s->sock6);
 	loop_timer_disarm(s->loop, &s->timer);
 	scan_table_free(&s->tab);
 	free(s->eng_req);
@@ -402,7 +402,7 @@ scan_free(struct osnmp_scan *s)
 	free(s->out_slot);
 	free(s->in);
 	free(s->in_addr);
-	scan_io_free(s);
+	scan_os_free(s);
 	platform_memzero(s->tpl, sizeof(s->tpl));
 	free(s);
 }
@@ -654,7 +654,7 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
 	    (s->out_slot = calloc(SCAN_BATCH, sizeof(*s->out_slot))) == NULL ||
 	    (s->in = calloc(SCAN_RECV_BATCH, sizeof(*s->in))) == NULL ||
 	    (s->in_addr = calloc(SCAN_RECV_BATCH, sizeof(*s->in_addr))) == NULL ||
-	    scan_io_new(s) == -1) {
+	    scan_os_new(s) == -1) {
 		snprintf(err, errlen, "out of memory for %llu probes in flight",
 		    (unsigned long long)nslots);
 		return -1;

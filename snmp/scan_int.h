@@ -184,7 +184,7 @@ struct scan_eng_req {
 };
 
 /* The OS's own batch structures (mmsghdr and iovec arrays on Linux). */
-struct scan_io;
+struct scan_os;
 
 struct osnmp_scan {
 	struct osnmp_engine   *eng;
@@ -226,7 +226,7 @@ struct osnmp_scan {
 	int32_t               *out_slot;
 	uint8_t              (*in)[SCAN_RECV_MAX];
 	struct sockaddr_storage *in_addr;
-	struct scan_io        *io;
+	struct scan_os        *io;
 };
 
 static inline uint64_t
@@ -278,22 +278,22 @@ enum scan_send_err {
 };
 /* The OS's batch structures, for SCAN_BATCH probes out and
  * SCAN_RECV_BATCH replies in; 0 or -1 (no memory). */
-int      scan_io_new(struct osnmp_scan *);
-void     scan_io_free(struct osnmp_scan *);
+int      scan_os_new(struct osnmp_scan *);
+void     scan_os_free(struct osnmp_scan *);
 /* A non-blocking UDP socket bound to the family's any address into k,
  * with receive (SCAN_RCVBUF) and send buffers as large as the OS grants,
  * drop counting and ICMP errors where it has them; *granted is the
  * receive buffer it got. 0, or -1 with the reason in err. */
-int      scan_io_open(struct osnmp_scan *, struct scan_sock *k, int family,
+int      scan_os_open(struct osnmp_scan *, struct scan_sock *k, int family,
                       int *granted, char *err, size_t errlen);
-void     scan_io_close(struct osnmp_scan *, struct scan_sock *k);
+void     scan_os_close(struct osnmp_scan *, struct scan_sock *k);
 /* Sends out[from..n) on k: how many went (> 0) before anything failed,
  * or -1 with why the first one did not in *e. */
-int      scan_io_send(struct osnmp_scan *, struct scan_sock *k, int from, int n,
+int      scan_os_send(struct osnmp_scan *, struct scan_sock *k, int from, int n,
                       enum scan_send_err *e);
 /* Reads what is waiting on k, at most SCAN_DRAIN_MAX * SCAN_RECV_BATCH
  * datagrams: each reply to scan_match, each ICMP port unreachable to
  * scan_refused; drops the OS counted set s->lost. */
-void     scan_io_drain(struct osnmp_scan *, struct scan_sock *k);
+void     scan_os_drain(struct osnmp_scan *, struct scan_sock *k);
 
 #endif

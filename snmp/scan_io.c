@@ -179,9 +179,9 @@ void
 scan_drain(struct osnmp_scan *s)
 {
 	if (s->sock4.fd != OS_SOCKET_NONE)
-		scan_io_drain(s, &s->sock4);
+		scan_os_drain(s, &s->sock4);
 	if (s->sock6.fd != OS_SOCKET_NONE)
-		scan_io_drain(s, &s->sock6);
+		scan_os_drain(s, &s->sock6);
 	if (s->lost)
 		scan_lost_replies(s);
 }
@@ -197,7 +197,7 @@ scan_flush(struct osnmp_scan *s, int family, int n)
 	bool ok = true;
 
 	while (sent < n) {
-		int r = scan_io_send(s, k, sent, n, &e);
+		int r = scan_os_send(s, k, sent, n, &e);
 		if (r > 0) {
 			uint64_t now = scan_now(s);
 			for (int j = sent; j < sent + r; j++) {
@@ -245,7 +245,7 @@ scan_sock_open(struct osnmp_scan *s, int family, char *err, size_t errlen)
 	struct scan_sock *k = family == AF_INET6 ? &s->sock6 : &s->sock4;
 	int got = 0;
 
-	if (scan_io_open(s, k, family, &got, err, errlen) == -1)
+	if (scan_os_open(s, k, family, &got, err, errlen) == -1)
 		return -1;
 	/* The window is what the kernel granted, not what we asked for:
 	 * half of it, for ICMP errors and late replies. */

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-struct scan_io {
+struct scan_os {
 	struct mmsghdr out_msg[SCAN_BATCH];
 	struct iovec   out_iov[SCAN_BATCH];
 	struct mmsghdr in_msg[SCAN_RECV_BATCH];
@@ -21,13 +21,13 @@ struct scan_io {
 };
 
 int
-scan_io_new(struct osnmp_scan *s)
+scan_os_new(struct osnmp_scan *s)
 {
 	return (s->io = calloc(1, sizeof(*s->io))) == NULL ? -1 : 0;
 }
 
 void
-scan_io_free(struct osnmp_scan *s)
+scan_os_free(struct osnmp_scan *s)
 {
 	free(s->io);
 	s->io = NULL;
@@ -82,9 +82,9 @@ scan_errqueue(struct osnmp_scan *s, struct scan_sock *k)
 }
 
 void
-scan_io_drain(struct osnmp_scan *s, struct scan_sock *k)
+scan_os_drain(struct osnmp_scan *s, struct scan_sock *k)
 {
-	struct scan_io *io = s->io;
+	struct scan_os *io = s->io;
 
 	scan_errqueue(s, k);
 	for (int n = 0; n < SCAN_DRAIN_MAX; n++) {
@@ -115,10 +115,10 @@ scan_io_drain(struct osnmp_scan *s, struct scan_sock *k)
 }
 
 int
-scan_io_send(struct osnmp_scan *s, struct scan_sock *k, int from, int n,
+scan_os_send(struct osnmp_scan *s, struct scan_sock *k, int from, int n,
     enum scan_send_err *e)
 {
-	struct scan_io *io = s->io;
+	struct scan_os *io = s->io;
 	int r;
 
 	for (int j = from; j < n; j++) {
@@ -142,7 +142,7 @@ scan_io_send(struct osnmp_scan *s, struct scan_sock *k, int from, int n,
 }
 
 int
-scan_io_open(struct osnmp_scan *s, struct scan_sock *k, int family,
+scan_os_open(struct osnmp_scan *s, struct scan_sock *k, int family,
     int *granted, char *err, size_t errlen)
 {
 	struct sockaddr_storage any;
@@ -174,7 +174,7 @@ scan_io_open(struct osnmp_scan *s, struct scan_sock *k, int family,
 }
 
 void
-scan_io_close(struct osnmp_scan *s, struct scan_sock *k)
+scan_os_close(struct osnmp_scan *s, struct scan_sock *k)
 {
 	loop_io_del(s->loop, k->fd);
 	close(k->fd);

@@ -21,19 +21,19 @@
 #include <string.h>
 
 int
-scan_io_new(struct osnmp_scan *s)
+scan_os_new(struct osnmp_scan *s)
 {
 	s->io = NULL;   /* nothing beyond scan.c's buffers */
 	return 0;
 }
 
 void
-scan_io_free(struct osnmp_scan *s)
+scan_os_free(struct osnmp_scan *s)
 {
 }
 
 void
-scan_io_drain(struct osnmp_scan *s, struct scan_sock *k)
+scan_os_drain(struct osnmp_scan *s, struct scan_sock *k)
 {
 	for (int n = 0; n < SCAN_DRAIN_MAX * SCAN_RECV_BATCH; n++) {
 		int alen = (int)sizeof(s->in_addr[0]);
@@ -55,7 +55,7 @@ scan_io_drain(struct osnmp_scan *s, struct scan_sock *k)
 }
 
 int
-scan_io_send(struct osnmp_scan *s, struct scan_sock *k, int from, int n,
+scan_os_send(struct osnmp_scan *s, struct scan_sock *k, int from, int n,
     enum scan_send_err *e)
 {
 	int j;
@@ -84,7 +84,7 @@ scan_io_send(struct osnmp_scan *s, struct scan_sock *k, int from, int n,
 }
 
 int
-scan_io_open(struct osnmp_scan *s, struct scan_sock *k, int family,
+scan_os_open(struct osnmp_scan *s, struct scan_sock *k, int family,
     int *granted, char *err, size_t errlen)
 {
 	struct sockaddr_storage any;
@@ -121,7 +121,7 @@ scan_io_open(struct osnmp_scan *s, struct scan_sock *k, int family,
 }
 
 void
-scan_io_close(struct osnmp_scan *s, struct scan_sock *k)
+scan_os_close(struct osnmp_scan *s, struct scan_sock *k)
 {
 	loop_io_del(s->loop, k->fd);
 	closesocket(k->fd);

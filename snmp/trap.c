@@ -108,7 +108,7 @@ trap_datagram(struct osnmp_trap *t, os_socket fd, uint8_t *buf, size_t len,
 		}
 		v = trap_usm_in(t->usm, buf, len, &m, &n->cred, t->out, &outlen);
 		if (outlen > 0)
-			trap_io_send(fd, t->out, outlen, from);
+			trap_os_send(fd, t->out, outlen, from);
 		if (v != TRAP_OK)
 			goto done;
 		n->context = m.ctx_name.p;
@@ -137,7 +137,7 @@ trap_datagram(struct osnmp_trap *t, os_socket fd, uint8_t *buf, size_t len,
 		    trap_usm_response(t->usm, &m, n->cred, t->out, sizeof(t->out)) :
 		    trap_response_v2c(&m, t->out, sizeof(t->out));
 		if (outlen > 0) {
-			trap_io_send(fd, t->out, outlen, from);
+			trap_os_send(fd, t->out, outlen, from);
 			t->stats.informs_acked++;
 		}
 	}
@@ -181,11 +181,11 @@ trap_bind(struct osnmp_trap *t, const char *spec, unsigned queue_max,
 	os_socket fd;
 
 	if (config_udp_endpoint(spec, &ss, &sl, err, errlen) == -1 ||
-	    trap_io_bind(t, spec, &ss, sl, queue_max, &fd, err, errlen) == -1)
+	    trap_os_bind(t, spec, &ss, sl, queue_max, &fd, err, errlen) == -1)
 		return -1;
-	if (loop_io_set(t->loop, fd, LOOP_READ, trap_io_readable, t) == -1) {
+	if (loop_io_set(t->loop, fd, LOOP_READ, trap_os_readable, t) == -1) {
 		snprintf(err, errlen, "%s: cannot watch the socket", spec);
-		trap_io_close(fd);
+		trap_os_close(fd);
 		return -1;
 	}
 	t->socks[t->nsocks++] = (struct trap_sock){ .fd = fd };
@@ -210,7 +210,7 @@ osnmp_trap_open(struct loop *l, struct osnmp_engine *eng,
 	t->arg = arg;
 	t->rate = o->rate;
 	t->in = xcalloc(TRAP_RECV_BATCH, TRAP_SLOT);
-	if (trap_io_new(t) == -1) {
+	if (trap_os_new(t) == -1) {
 		snprintf(err, errlen, "traps: out of memory");
 		osnmp_trap_close(t);
 		return NULL;
@@ -245,7 +245,7 @@ osnmp_trap_close(struct osnmp_trap *t)
 		return;
 	for (size_t i = 0; i < t->nsocks; i++) {
 		loop_io_del(t->loop, t->socks[i].fd);
-		trap_io_close(t->socks[i].fd);
+		trap_os_close(t->socks[i].fd);
 	}
 	for (size_t i = 0; i < t->ncommunities; i++) {
 		platform_memzero(t->communities[i], t->community_len[i]);
@@ -257,7 +257,7 @@ osnmp_trap_close(struct osnmp_trap *t)
 	free(t->dec.vbs);
 	free(t->sources);
 	free(t->in);
-	trap_io_free(t);
+	trap_os_free(t);
 	free(t);
 }
 

@@ -126,7 +126,7 @@ struct trap_sock {
 };
 
 /* The OS's own receive batch (mmsghdr and iovec arrays on Linux). */
-struct trap_io;
+struct trap_os;
 
 struct osnmp_trap {
 	struct loop         *loop;
@@ -144,7 +144,7 @@ struct osnmp_trap {
 	/* receive batch: TRAP_RECV_BATCH slots of TRAP_SLOT bytes */
 	uint8_t             *in;
 	struct sockaddr_storage from[TRAP_RECV_BATCH];
-	struct trap_io      *io;
+	struct trap_os      *io;
 	struct trap_decoded  dec;
 	uint8_t              out[TRAP_DGRAM_MAX];
 };
@@ -160,21 +160,21 @@ void trap_receive(struct osnmp_trap *, struct trap_sock *k, uint8_t *buf,
 struct trap_sock *trap_sock_find(struct osnmp_trap *, os_socket fd);
 
 /* trap_linux.c or trap_win.c */
-int  trap_io_new(struct osnmp_trap *);        /* 0 or -1 (no memory) */
-void trap_io_free(struct osnmp_trap *);
+int  trap_os_new(struct osnmp_trap *);        /* 0 or -1 (no memory) */
+void trap_os_free(struct osnmp_trap *);
 /* A non-blocking UDP socket bound to ss (spec names it in messages),
  * its receive buffer sized for queue_max notifications; 0, or -1 with
  * the reason in err. */
-int  trap_io_bind(struct osnmp_trap *, const char *spec,
+int  trap_os_bind(struct osnmp_trap *, const char *spec,
                   const struct sockaddr_storage *ss, unsigned sl,
                   unsigned queue_max, os_socket *fd, char *err, size_t errlen);
-void trap_io_close(os_socket);
+void trap_os_close(os_socket);
 /* The loop's callback for a readable socket: at most TRAP_PASS_MAX
  * datagrams, each to trap_receive. */
-void trap_io_readable(struct loop *, os_socket fd, int events, void *arg);
+void trap_os_readable(struct loop *, os_socket fd, int events, void *arg);
 /* Never blocks: a full send buffer loses the answer, and the sender
  * retries its inform. */
-void trap_io_send(os_socket, const uint8_t *p, size_t len,
+void trap_os_send(os_socket, const uint8_t *p, size_t len,
                   const struct sockaddr_storage *to);
 
 #endif

@@ -11,20 +11,20 @@
 #include <string.h>
 #include <unistd.h>
 
-struct trap_io {
+struct trap_os {
 	struct mmsghdr msgs[TRAP_RECV_BATCH];
 	struct iovec   iov[TRAP_RECV_BATCH];
 	char           ctl[TRAP_RECV_BATCH][CMSG_SPACE(sizeof(uint32_t))];
 };
 
 int
-trap_io_new(struct osnmp_trap *t)
+trap_os_new(struct osnmp_trap *t)
 {
 	return (t->io = calloc(1, sizeof(*t->io))) == NULL ? -1 : 0;
 }
 
 void
-trap_io_free(struct osnmp_trap *t)
+trap_os_free(struct osnmp_trap *t)
 {
 	free(t->io);
 	t->io = NULL;
@@ -45,10 +45,10 @@ sock_drops(struct osnmp_trap *t, struct trap_sock *k, struct msghdr *m)
 }
 
 void
-trap_io_readable(struct loop *l, int fd, int events, void *arg)
+trap_os_readable(struct loop *l, int fd, int events, void *arg)
 {
 	struct osnmp_trap *t = arg;
-	struct trap_io *io = t->io;
+	struct trap_os *io = t->io;
 	struct trap_sock *k = trap_sock_find(t, fd);
 	size_t done = 0;
 
@@ -83,7 +83,7 @@ trap_io_readable(struct loop *l, int fd, int events, void *arg)
 }
 
 void
-trap_io_send(int fd, const uint8_t *p, size_t len, const struct sockaddr_storage *to)
+trap_os_send(int fd, const uint8_t *p, size_t len, const struct sockaddr_storage *to)
 {
 	socklen_t tl = to->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
 	    sizeof(struct sockaddr_in);
@@ -92,7 +92,7 @@ trap_io_send(int fd, const uint8_t *p, size_t len, const struct sockaddr_storage
 }
 
 int
-trap_io_bind(struct osnmp_trap *t, const char *spec,
+trap_os_bind(struct osnmp_trap *t, const char *spec,
     const struct sockaddr_storage *ss, unsigned sl, unsigned queue_max,
     int *out, char *err, size_t errlen)
 {
@@ -123,7 +123,7 @@ trap_io_bind(struct osnmp_trap *t, const char *spec,
 }
 
 void
-trap_io_close(int fd)
+trap_os_close(int fd)
 {
 	close(fd);
 }

@@ -18,19 +18,19 @@
 #include <string.h>
 
 int
-trap_io_new(struct osnmp_trap *t)
+trap_os_new(struct osnmp_trap *t)
 {
 	t->io = NULL;   /* nothing beyond trap.c's buffers */
 	return 0;
 }
 
 void
-trap_io_free(struct osnmp_trap *t)
+trap_os_free(struct osnmp_trap *t)
 {
 }
 
 void
-trap_io_readable(struct loop *l, os_socket fd, int events, void *arg)
+trap_os_readable(struct loop *l, os_socket fd, int events, void *arg)
 {
 	struct osnmp_trap *t = arg;
 	struct trap_sock *k = trap_sock_find(t, fd);
@@ -60,7 +60,7 @@ trap_io_readable(struct loop *l, os_socket fd, int events, void *arg)
 }
 
 void
-trap_io_send(os_socket fd, const uint8_t *p, size_t len,
+trap_os_send(os_socket fd, const uint8_t *p, size_t len,
     const struct sockaddr_storage *to)
 {
 	int tl = to->ss_family == AF_INET6 ? (int)sizeof(struct sockaddr_in6) :
@@ -91,7 +91,7 @@ bind_error(int e)
 }
 
 int
-trap_io_bind(struct osnmp_trap *t, const char *spec,
+trap_os_bind(struct osnmp_trap *t, const char *spec,
     const struct sockaddr_storage *ss, unsigned sl, unsigned queue_max,
     os_socket *out, char *err, size_t errlen)
 {
@@ -138,7 +138,7 @@ trap_io_bind(struct osnmp_trap *t, const char *spec,
 }
 
 void
-trap_io_close(os_socket fd)
+trap_os_close(os_socket fd)
 {
 	closesocket(fd);
 }
