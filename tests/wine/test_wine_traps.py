@@ -157,3 +157,22 @@ def test_text_output_equals_linux(outpost_exe, outpost, tmp_path):
     text = "\n".join(ln for block in got for ln in block)
     assert "= Hex-STRING: 52 B2 E9 41 C7 A0" in text, text
     assert 'v3 inform user trapper uptime 888' in text, text
+
+
+def test_a_port_in_use_is_one_clear_error(outpost_exe, outpost):
+    """Another program holds the port: exit 1 as on Linux, one stderr line
+    naming the address and why, not a Winsock number alone."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as held:
+        held.bind(("127.0.0.1", 0))
+        listen = f"udp:127.0.0.1:{held.getsockname()[1]}"
+        r = subprocess.run(["wine", outpost_exe, "traps", "--listen", listen],
+                           capture_output=True, stdin=subprocess.DEVNULL,
+                           env=client_env(), timeout=60)
+        ref = subprocess.run([outpost, "traps", "--listen", listen],
+                             capture_output=True, stdin=subprocess.DEVNULL,
+                             env=client_env(), timeout=60)
+    assert r.returncode == ref.returncode == 1, (r, ref)
+    assert r.stdout == b"", r
+    lines = r.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"outpost traps: {listen}: "), r
+    assert "in use" in lines[0], r
