@@ -176,3 +176,39 @@ def test_a_port_in_use_is_one_clear_error(outpost_exe, outpost):
     lines = r.stderr.decode().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"outpost traps: {listen}: "), r
     assert "in use" in lines[0], r
+
+
+def test_run_delivers_each_version_to_the_hub(outpost_wine, tmp_path):
+    """`outpost.exe run` with [traps]: the five notifications reach the
+    Linux hub as events, as test_traps.py checks them for the Linux agent."""
+    from hub_fixture import HubProcess, hub_binary
+    from test_service import kill_left
+    from test_traps import CREDS
+    from test_wine_run import WineAgent
+
+    hub = HubProcess(hub_binary(), str(tmp_path / "hub"), max_poll_wait="5s").start()
+    token = hub.add_agent("wintraps")
+    port = free_udp_port()
+    agent = WineAgent(outpost_wine, str(tmp_path / "agent"), f"http://127.0.0.1:{hub.port}",
+                      token, credentials=CREDS, poll_wait="5s",
+                      extra={"upload": {"batch_max_age": "200ms"},
+                             "traps": {"listen": f"udp:127.0.0.1:{port}",
+                                       "communities": "public trapcomm",
+                                       "credentials": "trapper"}})
+    rc = None
+    try:
+        agent.start()
+        wait_listening(port, agent.proc)
+        send_each_version(f"127.0.0.1:{port}")
+        end = time.monotonic() + 30
+        while True:
+            evs = hub.json("GET", "/v1/agents/wintraps/events?wait=5")
+            if len(evs) >= 5 or time.monotonic() > end:
+                break
+            time.sleep(0.2)
+        check_each_version(evs)
+    finally:
+        rc = agent.stop()
+        hub.stop()
+        kill_left(agent.proc, hub.proc)
+    assert rc == 0, agent.log()
