@@ -155,7 +155,7 @@ bench: $(BUILD)/outpost $(BUILD)/outpost-hub $(FARM_BIN) $(BUILD)/outpost-swarm
 	$(TEST_ENV) bench/run
 
 # The hub group on PostgreSQL behind HAProxy, with 10,000 swarm agents and
-# 100 real ones (bench/fleet_bench.py; about 15 minutes, needs root).
+# 100 real ones (bench/fleet_bench.py; about 20 minutes, needs root).
 bench-fleet: $(BUILD)/outpost $(BUILD)/outpost-hub $(BUILD)/outpost-swarm
 	bash packaging/deps.sh
 	$(TEST_ENV) /usr/bin/python3 bench/fleet_bench.py $(FLEET_ARGS)

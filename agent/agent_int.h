@@ -138,6 +138,8 @@ void   inv_free_all(struct agent *);
 cJSON *inv_json(const struct inv_dev *);
 void   inv_load(struct agent *);
 int    inv_save(struct agent *);
+/* Every device as an "inventory" item of the open batch. */
+void   inv_send(struct agent *);
 
 /* discover.c: scheduled scans into the inventory */
 void discover_start(struct agent *);

@@ -2,7 +2,8 @@
  * Scheduled discovery: every [scan] interval (the first after a random
  * delay, so agents restarted together do not scan together), scan the
  * networks with the credentials in order, the one that worked last time
- * first. The inventory is saved and sent to the hub when it changes.
+ * first. The inventory is saved and sent to the hub when it changes
+ * (run.c also sends it at every start).
  */
 #include "agent/agent_int.h"
 
@@ -99,9 +100,7 @@ discover_record(struct agent *a, const struct osnmp_scan_device *sd,
 void
 discover_publish(struct agent *a)
 {
-	if (!a->transport_closed)
-		for (const struct inv_dev *d = a->devs; d; d = d->next)
-			transport_add(a->tp, "inventory", inv_json(d));
+	inv_send(a);
 	inv_save(a);
 }
 

@@ -172,6 +172,14 @@ inv_load(struct agent *a)
 	log_info("inventory: %zu devices from %s", a->ndevs, path);
 }
 
+void
+inv_send(struct agent *a)
+{
+	if (!a->transport_closed)
+		for (const struct inv_dev *d = a->devs; d; d = d->next)
+			transport_add(a->tp, "inventory", inv_json(d));
+}
+
 int
 inv_save(struct agent *a)
 {

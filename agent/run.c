@@ -442,6 +442,11 @@ cmd_run(int argc, char **argv)
 		return 1;
 	}
 	inv_load(&a);
+	/* The hub hears of the devices at every start, not only when a scan
+	 * changes one: a hub whose store was replaced, or an agent moved to
+	 * another hub, or devices given as state_dir/inventory.json without
+	 * [scan] networks, would otherwise never get them. */
+	inv_send(&a);
 	if (agent_traps_start(&a) == -1) {
 		transport_free(a.tp);
 		osnmp_engine_free(a.eng);

@@ -18,6 +18,10 @@ when a tool does not run. Devices are real snmpd instances on loopback.
       16,000-row table against snmpbulkwalk: bench/farm_bench.py.
   (g) notifications received per second with 0 loss, outpost traps
       against snmptrapd -f -Lf, same sender: bench/trap_bench.py.
+  (h) what Wine costs: the poll sweep of (c)'s 200 devices by outpost.exe
+      (make windows) under Wine against the Linux build:
+      bench/wine_poll_bench.py; skipped, with a message, without Wine or
+      build-win/outpost.exe (OUTPOST_EXE).
   (e) outpost-hub (OUTPOST_HUB): held polls, delivery latency, ingest:
       bench/hub_bench.py. No peer: peer and ratio are "-".
   (g) with BENCH_FLEET=1 only (about 15 minutes): a hub group on
@@ -43,6 +47,7 @@ import farm_bench  # noqa: E402  (bench/: 10,000 farm devices, a 16,000-row tabl
 import v3_bench  # noqa: E402  (bench/: a full v3 walk of snmpd)
 import scan_bench  # noqa: E402  (bench/: a /16 in a silent namespace)
 import trap_bench  # noqa: E402  (bench/: notifications vs snmptrapd)
+import wine_poll_bench  # noqa: E402  (bench/: outpost.exe under Wine vs Linux)
 import benchtable  # noqa: E402
 
 OUTPOST = os.environ.get("OUTPOST") or os.path.join(HERE, "..", "build", "outpost")
@@ -145,6 +150,8 @@ def main():
         bench_scan(farm, env)
         bench_walk(farm, env)
         for r in poll_bench.run(farm, env, OUTPOST):
+            row(*r)
+        for r in wine_poll_bench.run(farm, env, OUTPOST):
             row(*r)
         for r in transport_bench.run(farm, env, OUTPOST):
             row(*r)

@@ -112,8 +112,9 @@ def _run(cmd, env, stdin=None):
 
 # -------------------------------------------------------------------- outpost
 
-def outpost_cycle(outpost, targets, env, quiet=True):
-    cmd = [outpost, "poll", "-c", "public", "--profile", "interfaces"]
+def outpost_cycle(outpost, targets, env, quiet=True, launcher=()):
+    """launcher: what runs outpost (["wine"] for outpost.exe: wine_poll_bench)."""
+    cmd = [*launcher, outpost, "poll", "-c", "public", "--profile", "interfaces"]
     if quiet:
         cmd.append("--quiet")
     wall, cpu, rss, out, err, _ = _run(cmd + targets, env)

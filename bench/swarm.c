@@ -14,7 +14,13 @@
  * one line per instance:
  *
  *   i polls poll_errors commands duplicates results batches_sent
- *     spool_files connects closes last_contact_ms
+ *     spool_files connects closes last_contact_ms held_from_ms
+ *     fail_code fail_ms
+ *
+ * held_from_ms: the wall clock since which a hub held the instance's
+ * last poll answered 2xx (when it came back after an outage, once that
+ * poll is answered); fail_code and fail_ms: its last failed poll (HTTP
+ * status, or -curl code; 0 = none) and when.
  *
  * connects/closes count the TCP connections the instance opened/closed
  * (curl's open and close socket callbacks). --persistent is the
@@ -130,10 +136,13 @@ swarm_stats(struct loop *l, struct loop_timer *tm, void *arg)
 			transport_get_stats(in->t, &st);
 			fprintf(f, "%u %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64
 			    " %" PRIu64 " %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
-			    PRIu64 " %" PRIu64 "\n", i, st.polls, st.poll_errors,
+			    PRIu64 " %" PRIu64 " %" PRIu64 " %ld %" PRIu64 "\n",
+			    i, st.polls, st.poll_errors,
 			    st.commands_received, st.duplicate_commands,
 			    in->results, st.batches_sent, st.spool_files,
-			    in->connects, in->closes, st.last_contact_ms);
+			    in->connects, in->closes, st.last_contact_ms,
+			    in->t->poll_held_from_ms, in->t->poll_fail_code,
+			    in->t->poll_fail_ms);
 		}
 		if (fclose(f) == 0)
 			rename(tmp, s->stats_path);

@@ -500,7 +500,7 @@ static const struct cfg_section cfg_sections[] = {
 	         "reaches further into this network than this section allows." },
 	{ CFG_SECTION(R, "scan", struct config_scan, scan, scan_keys),
 	  .doc = "Scheduled discovery; the inventory is kept in state_dir and "
-	         "sent to the hub when it changes." },
+	         "sent to the hub at start and when it changes." },
 	{ CFG_SECTION(R, "poll", struct config_poll, poll, poll_keys),
 	  .doc = "Scheduled polling of every discovered device." },
 	{ CFG_SECTION(R, "traps", struct config_traps, traps, traps_keys),

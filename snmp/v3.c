@@ -14,6 +14,7 @@
 #include "snmp/snmp_int.h"
 
 #include <errno.h>
+#include <locale.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,6 +62,12 @@ osnmp_lib_init(const char *appname)
 	lib_persistent_dir();
 	snmp_disable_log();   /* errors come back to us as values */
 	init_snmp(appname);
+	/* init_snmp sets LC_CTYPE from the environment, and net-snmp prints
+	 * an OCTET STRING as text or Hex-STRING by isprint(): under a
+	 * single-byte code page (Windows' 1252, a Latin-1 locale) bytes such
+	 * as B2 AF DD count as printable and a MAC address came out as
+	 * garbled text. The C locale prints the same on every machine. */
+	setlocale(LC_CTYPE, "C");
 }
 
 const oid *

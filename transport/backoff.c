@@ -38,11 +38,14 @@ backoff_poll_window(uint64_t poll_wait_ms, uint64_t cap_ms)
 }
 
 uint64_t
-backoff_poll_retry(uint64_t poll_wait_ms, uint64_t cap_ms, uint64_t rand64)
+backoff_poll_retry(uint64_t poll_wait_ms, uint64_t cap_ms, unsigned fails,
+    uint64_t rand64)
 {
 	uint64_t w = backoff_poll_window(poll_wait_ms, cap_ms);
+	uint64_t lo = fails == 0 ? 0 : w / 2;
 
-	return w == UINT64_MAX ? rand64 : rand64 % (w + 1);
+	/* w - lo + 1 overflows only for [0, UINT64_MAX] */
+	return lo == 0 && w == UINT64_MAX ? rand64 : lo + rand64 % (w - lo + 1);
 }
 
 int
@@ -97,6 +100,16 @@ backoff_retry_after(const char *value, time_t now, uint64_t cap_ms,
 		ms = cap_ms;
 	*delay_ms = ms;
 	return 0;
+}
+
+uint64_t
+backoff_retry_after_spread(uint64_t delay_ms, uint64_t cap_ms, uint64_t rand64)
+{
+	uint64_t d = delay_ms < cap_ms ? delay_ms : cap_ms;
+	uint64_t hi = d / 2 <= cap_ms - d ? d + d / 2 : cap_ms;
+
+	/* Never before the hub asked, never past the cap. */
+	return d + rand64 % (hi - d + 1);
 }
 
 /* xoshiro256** seeded from the OS (platform_random): the jitter only needs to differ

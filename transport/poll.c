@@ -194,6 +194,7 @@ tp_poll_send(struct loop *l, struct loop_timer *tm, void *arg)
 		return;
 	}
 	t->st.polls++;
+	t->poll_wait_asked_ms = wait_s * 1000;
 	log_debug("transport: poll wait=%" PRIu64 " ack=%s", wait_s,
 	    t->cursor[0] ? t->cursor : "-");
 }
@@ -254,6 +255,10 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	int ncmds;
 
 	elapsed = now - r->started_ms;
+	if (rc != CURLE_OK || status < 200 || status > 299) {
+		t->poll_fail_code = rc != CURLE_OK ? -(long)rc : status;
+		t->poll_fail_ms = tp_wall_ms();
+	}
 	if (rc != CURLE_OK) {
 		t->st.poll_errors++;
 		delay = tp_poll_retry(t);
@@ -285,6 +290,10 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 	}
 	t->poll_fails = 0;
 	tp_contact(t);
+	/* Held since it was sent, or since it left a queue: a poll answered
+	 * later than its wait waited that much before the hub held it. */
+	t->poll_held_from_ms = t->st.last_contact_ms - elapsed +
+	    (elapsed > t->poll_wait_asked_ms ? elapsed - t->poll_wait_asked_ms : 0);
 	log_release(&t->poll_complain, "transport: polling %s works again",
 	    t->base_url);
 	if (t->upload_fails == 0)

@@ -39,10 +39,12 @@ tp_backoff_next(struct transport *t, unsigned *fails)
 uint64_t
 tp_poll_retry(struct transport *t)
 {
+	unsigned before = t->poll_fails;
+
 	if (t->poll_fails < 1000000)
 		t->poll_fails++;
 	return backoff_poll_retry(t->o.poll_wait_ms, t->o.backoff_cap_ms,
-	    tp_rand64());
+	    before, tp_rand64());
 }
 
 uint64_t
@@ -61,7 +63,8 @@ tp_failure_delay(struct transport *t, struct tp_req *r, long status,
 	    &d) == 0) {
 		if (*fails < 1000000)
 			(*fails)++;
-		return d;
+		return backoff_retry_after_spread(d, t->o.backoff_cap_ms,
+		    tp_rand64());
 	}
 	/* A poll has its own rule (backoff_poll_retry), uploads back off. */
 	if (fails == &t->poll_fails)

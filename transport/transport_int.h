@@ -58,16 +58,19 @@ uint64_t backoff_full_jitter(uint64_t base, uint64_t cap, unsigned n,
                              uint64_t rand64);
 /*
  * A failed poll (connection broken or refused, 5xx, invalid answer) is
- * retried after a delay uniform in [0, R], R = min(poll_wait, cap),
- * whatever the number of failures (docs/protocol.md, "Rules for agents"):
- * the polls a dead node held come back spread over one poll wait (at
- * most 1x the steady rate on top of it), an agent never asks more than
- * 2x as often as a healthy one (mean R/2), and after an outage of any
- * length every agent is back within R of the hub's return.
+ * retried after a delay uniform in [0, R], R = min(poll_wait, cap), and
+ * in [R/2, R] when the poll before it failed too (fails: the failures
+ * in a row before this one), however many (docs/protocol.md, "Rules for
+ * agents"): the polls a dead node held come back spread over one poll
+ * wait (at most 1x the steady rate on top of it); while the hub stays
+ * away an agent asks every 3R/4 on average, 4/3 of a healthy one's
+ * rate, and so does the fleet just after the hub's return; after an
+ * outage of any length every agent's next try comes within R of the
+ * return.
  */
 uint64_t backoff_poll_window(uint64_t poll_wait_ms, uint64_t cap_ms);
 uint64_t backoff_poll_retry(uint64_t poll_wait_ms, uint64_t cap_ms,
-                            uint64_t rand64);
+                            unsigned fails, uint64_t rand64);
 /*
  * A Retry-After value: delta-seconds or an HTTP date (RFC 9110 10.2.3),
  * relative to now (wall clock, seconds). 0 with *delay_ms clamped to
@@ -75,6 +78,16 @@ uint64_t backoff_poll_retry(uint64_t poll_wait_ms, uint64_t cap_ms,
  */
 int      backoff_retry_after(const char *value, time_t now, uint64_t cap_ms,
                              uint64_t *delay_ms);
+/*
+ * The wait after a Retry-After of delay_ms (already clamped to [1 s,
+ * cap]): uniform in [d, min(1.5 d, cap)], d = min(delay_ms, cap_ms):
+ * never before the hub asked, never past the cap.
+ * A hub that sheds load answers every agent the same Retry-After; the
+ * spread keeps the agents it answered in the same second from all
+ * coming back in the same second (docs/protocol.md, "Rules for agents").
+ */
+uint64_t backoff_retry_after_spread(uint64_t delay_ms, uint64_t cap_ms,
+                                    uint64_t rand64);
 uint64_t tp_rand64(void);
 /* Uniform in [0, n]. */
 uint64_t tp_rand_upto(uint64_t n);
@@ -314,6 +327,14 @@ struct transport {
 	struct loop_timer     poll_timer;
 	char                  cursor[TP_MAX_CURSOR + 1];
 	unsigned              poll_fails;
+	/* Where the last poll left the agent, for a fleet benchmark's view
+	 * of an outage (bench/swarm.c): the wait the poll in flight asked,
+	 * the wall clock since which the hub held the last poll answered
+	 * 2xx (its send time, plus any time it queued before its wait began),
+	 * and the last failure (HTTP status, or -curl code) with its time. */
+	uint64_t              poll_wait_asked_ms, poll_held_from_ms;
+	long                  poll_fail_code;
+	uint64_t              poll_fail_ms;
 	struct complain       poll_complain, auth_complain;
 	struct dedupe        *dedupe;
 	char                 *cmd_scratch;  /* TP_MAX_COMMAND_BYTES + 8 */

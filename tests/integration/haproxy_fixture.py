@@ -39,10 +39,11 @@ class HAProxy:
     descriptors per proxied connection, within its open file limit."""
 
     def __init__(self, workdir, mode, ports, active=None, maxconn=1000,
-                 check="inter 1s fall 3 rise 2", check_timeout="5s"):
+                 check="inter 1s fall 3 rise 2", check_timeout="5s", name=None):
         self.mode = mode
+        self.name = name or mode     # names its files: several per workdir
         os.makedirs(workdir, exist_ok=True)
-        self.sock = os.path.join(workdir, f"haproxy-{mode}.sock")
+        self.sock = os.path.join(workdir, f"haproxy-{self.name}.sock")
         self.port = free_port()
         active = len(ports) if active is None else active
         servers = "\n".join(
@@ -69,10 +70,10 @@ backend be
   option httpchk GET /healthz
 {servers}
 """
-        self.conf = os.path.join(workdir, f"haproxy-{mode}.cfg")
+        self.conf = os.path.join(workdir, f"haproxy-{self.name}.cfg")
         with open(self.conf, "w") as f:
             f.write(conf)
-        self.log_path = os.path.join(workdir, f"haproxy-{mode}.log")
+        self.log_path = os.path.join(workdir, f"haproxy-{self.name}.log")
         self.logf = open(self.log_path, "ab")
         self.proc = subprocess.Popen(["haproxy", "-f", self.conf, "-db"],
                                      stdout=self.logf, stderr=subprocess.STDOUT,

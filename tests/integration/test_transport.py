@@ -207,10 +207,11 @@ def test_runs_of_5xx_are_retried_with_backoff_until_accepted(selftest_cmd, hub, 
 
 
 # ---------------------------------------------------------------------------
-# Retry-After: clamped to [1 s, backoff_cap]; garbage means plain backoff
+# Retry-After: clamped to [1 s, backoff_cap] and spread up to half again
+# (up to the cap at most); garbage means plain backoff
 
 @pytest.mark.parametrize("status,value,lo,hi", [
-    (429, "1", 0.95, 1.9),
+    (429, "1", 0.95, 1.9),           # 1-1.5 s
     (503, "DATE+2", 0.95, 2.9),      # an HTTP date two seconds ahead
     (429, "0", 0.95, 1.9),           # the 1 s floor
     (429, "99999999999999999999999", 1.95, 3.0),   # huge: the 2 s cap
@@ -758,8 +759,9 @@ def test_connections_last_about_one_poll_wait_and_uploads_go_on(selftest_cmd, tm
 
 # ---------------------------------------------------------------------------
 # failure dynamics (docs/protocol.md, "Rules for agents"): a broken poll is
-# retried within [0, min(poll_wait, backoff_cap)], whatever backoff_base
-# says and however many failed before
+# retried within [0, R], R = min(poll_wait, backoff_cap), whatever
+# backoff_base says, and within [R/2, R] after a failed poll, however many
+# failed before
 
 def test_a_broken_poll_is_retried_within_one_poll_wait(selftest_cmd, tmp_path):
     hub = FakeHub(max_hold=2.0)
@@ -776,6 +778,9 @@ def test_a_broken_poll_is_retried_within_one_poll_wait(selftest_cmd, tmp_path):
         # each retry within the 2 s window (plus slack for a loaded
         # machine), however many failures came before it
         assert all(g <= 2.0 + 1.0 for g in gaps), gaps
+        # the first retry anywhere in [0, 2 s]; every retry of a failed
+        # retry at least half the window (1 s) later
+        assert all(g >= 0.95 for g in gaps[1:]), gaps
         assert st["poll_errors"] >= 8
     finally:
         hub.close()

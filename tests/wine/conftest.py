@@ -31,6 +31,12 @@ from wine_fixture import WINE_ENV  # noqa: E402
 ensure_client_env()
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "scanner: needs scan-based discovery on Windows (snmp/scan_win.c); "
+        "fails, not skipped, while outpost.exe cannot scan")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def wine_prefix():
     """One prefix for the whole session; every process started by a test
@@ -50,6 +56,18 @@ def wine_prefix():
                     pytrace=False)
     # wineboot returns before the prefix's services settle; wait for them.
     subprocess.run(["wineserver", "-w"], timeout=300)
+    # Then one wineserver for the whole session, as a Windows machine stays
+    # up between two commands: without -p it exits a few seconds after the
+    # last program, taking the service manager with it, and the next
+    # `wine ...` boots the prefix again, which starts every auto-start
+    # service (an installed Outpost would be started behind the test's back).
+    subprocess.run(["wineserver", "-p"], timeout=60, check=True)
+    # The first program starts the prefix's system processes (services.exe,
+    # explorer.exe, ...), which inherit its stdout and stderr and now never
+    # exit: start them with /dev/null, or a test reading a program's output
+    # through a pipe would wait for an end of file that never comes.
+    subprocess.run(["wine", "cmd", "/c", "exit"], stdin=subprocess.DEVNULL,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
     print(f"\nwine prefix {prefix} ready in {time.monotonic() - t0:.1f}s")
     try:
         yield prefix
