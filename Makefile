@@ -22,9 +22,9 @@ LDLIBS_ALL   = $(shell pkg-config --libs $(filter-out libcurl,$(PKGS))) -ldl -lm
 PLATFORM ?= posix
 PLATFORM_SRC_posix = core/platform_posix.c core/loop_epoll.c
 PLATFORM_SRC_win   = $(wildcard core/*_win.c) core/loop_wsapoll.c
-# snmp/'s scanner and notification receiver are Linux's batched UDP
-# (recvmmsg); on Windows stubs say so.
-PLATFORM_SRC_posix += snmp/scan.c snmp/scan_io.c snmp/trap.c
+# snmp/'s scanner and notification receiver: their sockets are Linux's
+# batched UDP (sendmmsg, recvmmsg) or Winsock's.
+PLATFORM_SRC_posix += snmp/scan_linux.c snmp/trap_linux.c
 PLATFORM_SRC_win   += snmp/scan_win.c snmp/trap_win.c
 PLATFORM_ALL = $(PLATFORM_SRC_posix) $(PLATFORM_SRC_win)
 CORE_SRC   = $(filter-out $(PLATFORM_ALL), $(wildcard core/*.c)) \

@@ -202,21 +202,51 @@ osnmp_oid_name(const oid *o, size_t len, char *buf, size_t buflen)
 
 #define VB_LINE_MAX (1u << 20)
 
+/*
+ * Whether net-snmp's guess prints these octets as STRING: every byte
+ * passes isprint() or isspace() in the C locale. net-snmp asks the C
+ * runtime, whose answer for bytes above 0x7f differs (glibc: no; Wine's
+ * msvcrt: yes for 0xb2 in a MAC address), so the same device printed
+ * differently on Windows. The C locale's answer, written out here,
+ * decides on every platform.
+ */
+static bool
+octets_c_printable(const u_char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= 0x20 && p[i] <= 0x7e) || (p[i] >= '\t' && p[i] <= '\r')))
+			return false;
+	return true;
+}
+
 const char *
 osnmp_vb_line(const netsnmp_variable_list *vb)
 {
 	static u_char *buf;
 	static size_t buflen;
 	size_t outlen = 0;
+	int format = 0, ok;
 
 	if (buf == NULL) {
 		buflen = 4096;
 		buf = xcalloc(1, buflen);
 	}
+	if (vb->type == ASN_OCTET_STR) {
+		format = netsnmp_ds_get_int(NETSNMP_DS_LIBRARY_ID,
+		    NETSNMP_DS_LIB_STRING_OUTPUT_FORMAT);
+		netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID,
+		    NETSNMP_DS_LIB_STRING_OUTPUT_FORMAT,
+		    octets_c_printable(vb->val.string, vb->val_len) ?
+		    NETSNMP_STRING_OUTPUT_ASCII : NETSNMP_STRING_OUTPUT_HEX);
+	}
 	/* allow_realloc grows buf as needed; cap it so one odd value
 	 * cannot take the process's memory. */
-	if (!sprint_realloc_variable(&buf, &buflen, &outlen, 1, vb->name,
-	    vb->name_length, vb) || buflen > VB_LINE_MAX)
+	ok = sprint_realloc_variable(&buf, &buflen, &outlen, 1, vb->name,
+	    vb->name_length, vb);
+	if (vb->type == ASN_OCTET_STR)
+		netsnmp_ds_set_int(NETSNMP_DS_LIBRARY_ID,
+		    NETSNMP_DS_LIB_STRING_OUTPUT_FORMAT, format);
+	if (!ok || buflen > VB_LINE_MAX)
 		return NULL;
 	return (const char *)buf;
 }

@@ -1,10 +1,11 @@
 /*
  * Discovery scans (snmp.h). Each address gets, per credential in order
  * until one answers, one probe encoded once per credential (scan_ber.c)
- * with its own request id, sent in batches with sendmmsg from one
- * unconnected socket per address family; replies are read with
- * recvmmsg and matched to their probe by request id, source address
- * and port (scan_table.c). No session, socket or allocation per probe.
+ * with its own request id, sent in batches from one unconnected socket
+ * per address family (sendmmsg on Linux, scan_linux.c; sendto on Windows,
+ * scan_win.c); replies are read in batches and matched to their probe by
+ * request id, source address and port (scan_io.c, scan_table.c). No
+ * session, socket or allocation per probe.
  *
  * Pacing. A token bucket holds probes to the rate; the table holds them
  * to the concurrency. A reply window holds them to what the receive
@@ -26,7 +27,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const oid scan_oids[SCAN_NVB][9] = {
 	{ 1, 3, 6, 1, 2, 1, 1, 1, 0 },   /* sysDescr.0 */
@@ -387,28 +387,22 @@ scan_done_all(const struct osnmp_scan *s)
 static void
 scan_free(struct osnmp_scan *s)
 {
-	if (s->sock4.fd >= 0) {
-		loop_io_del(s->loop, s->sock4.fd);
-		close(s->sock4.fd);
-	}
-	if (s->sock6.fd >= 0) {
-		loop_io_del(s->loop, s->sock6.fd);
-		close(s->sock6.fd);
-	}
+	if (s->sock4.fd != OS_SOCKET_NONE)
+		scan_os_close(s, &s->sock4);
+	if (s->sock6.fd != OS_SOCKET_NONE)
+		scan_os_close(s, &s->sock6);
 	loop_timer_disarm(s->loop, &s->timer);
 	scan_table_free(&s->tab);
 	free(s->eng_req);
 	free(s->ranges);
 	free(s->out);
+	free(s->out_len);
 	free(s->out_addr);
-	free(s->out_msg);
-	free(s->out_iov);
+	free(s->out_alen);
 	free(s->out_slot);
 	free(s->in);
 	free(s->in_addr);
-	free(s->in_msg);
-	free(s->in_iov);
-	free(s->in_ctl);
+	scan_os_free(s);
 	platform_memzero(s->tpl, sizeof(s->tpl));
 	free(s);
 }
@@ -477,10 +471,8 @@ scan_send(struct osnmp_scan *s, uint64_t *token_wait)
 		fam = f;
 		const struct scan_tpl *t = &s->tpl[scan_slot_cred(s, sl)];
 		scan_tpl_write(t, sl->reqid, s->out[n]);
-		s->out_iov[n] = (struct iovec){ s->out[n], t->len };
-		s->out_msg[n].msg_hdr = (struct msghdr){ .msg_name = &s->out_addr[n],
-		    .msg_namelen = slot_sockaddr(s, sl, &s->out_addr[n]),
-		    .msg_iov = &s->out_iov[n], .msg_iovlen = 1 };
+		s->out_len[n] = t->len;
+		s->out_alen[n] = slot_sockaddr(s, sl, &s->out_addr[n]);
 		s->out_slot[n++] = i;
 		sent_turn++;
 	}
@@ -564,9 +556,9 @@ scan_pump(struct osnmp_scan *s)
 static void
 scan_set_io(struct osnmp_scan *s)
 {
-	if (s->sock4.fd >= 0)
+	if (s->sock4.fd != OS_SOCKET_NONE)
 		loop_io_set(s->loop, s->sock4.fd, LOOP_READ, scan_io_cb, s);
-	if (s->sock6.fd >= 0)
+	if (s->sock6.fd != OS_SOCKET_NONE)
 		loop_io_set(s->loop, s->sock6.fd, LOOP_READ, scan_io_cb, s);
 }
 
@@ -656,15 +648,13 @@ scan_setup(struct osnmp_scan *s, const struct osnmp_scan_opts *o, char *err,
 	if (scan_table_init(&s->tab, (uint32_t)nslots, salt) == -1 ||
 	    (has_v3 && (s->eng_req = calloc(nslots, sizeof(*s->eng_req))) == NULL) ||
 	    (s->out = calloc(SCAN_BATCH, sizeof(*s->out))) == NULL ||
+	    (s->out_len = calloc(SCAN_BATCH, sizeof(*s->out_len))) == NULL ||
 	    (s->out_addr = calloc(SCAN_BATCH, sizeof(*s->out_addr))) == NULL ||
-	    (s->out_msg = calloc(SCAN_BATCH, sizeof(*s->out_msg))) == NULL ||
-	    (s->out_iov = calloc(SCAN_BATCH, sizeof(*s->out_iov))) == NULL ||
+	    (s->out_alen = calloc(SCAN_BATCH, sizeof(*s->out_alen))) == NULL ||
 	    (s->out_slot = calloc(SCAN_BATCH, sizeof(*s->out_slot))) == NULL ||
 	    (s->in = calloc(SCAN_RECV_BATCH, sizeof(*s->in))) == NULL ||
 	    (s->in_addr = calloc(SCAN_RECV_BATCH, sizeof(*s->in_addr))) == NULL ||
-	    (s->in_msg = calloc(SCAN_RECV_BATCH, sizeof(*s->in_msg))) == NULL ||
-	    (s->in_iov = calloc(SCAN_RECV_BATCH, sizeof(*s->in_iov))) == NULL ||
-	    (s->in_ctl = calloc(SCAN_RECV_BATCH, sizeof(*s->in_ctl))) == NULL) {
+	    scan_os_new(s) == -1) {
 		snprintf(err, errlen, "out of memory for %llu probes in flight",
 		    (unsigned long long)nslots);
 		return -1;
@@ -699,7 +689,7 @@ osnmp_scan_start(struct osnmp_engine *e, struct loop *loop,
 	s->opts.range_ports = NULL;
 	if (s->opts.retries > 250)
 		s->opts.retries = 250;
-	s->sock4.fd = s->sock6.fd = -1;
+	s->sock4.fd = s->sock6.fd = OS_SOCKET_NONE;
 	s->win_oldest = -1;
 	s->found_cb = found_cb;
 	s->done_cb = done_cb;

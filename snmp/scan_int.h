@@ -137,13 +137,14 @@ static inline uint32_t scan_list_count(const struct scan_table *t, enum scan_lis
 	return t->lists[l].count;
 }
 
-/* ---- the scan (scan.c, scan_io.c) ------------------------------------- */
+/* ---- the scan (scan.c, scan_io.c; the OS's UDP in scan_linux.c or
+ * scan_win.c) ----------------------------------------------------------- */
 
-#define SCAN_BATCH        64        /* probes per sendmmsg */
-#define SCAN_RECV_BATCH   32        /* datagrams per recvmmsg */
+#define SCAN_BATCH        64        /* probes per send batch (sendmmsg) */
+#define SCAN_RECV_BATCH   32        /* datagrams per receive batch (recvmmsg) */
 #define SCAN_RECV_MAX     4096      /* a longer reply is not ours to parse */
 #define SCAN_TURN_MAX     4096      /* probes per loop turn: others get a go */
-#define SCAN_DRAIN_MAX    64        /* recvmmsg calls per drain */
+#define SCAN_DRAIN_MAX    64        /* receive batches per drain */
 #ifndef SCAN_RCVBUF                 /* -DSCAN_RCVBUF=32768 to see losses */
 #define SCAN_RCVBUF       (8 << 20)
 #endif
@@ -173,14 +174,17 @@ struct scan_range {
 };
 
 struct scan_sock {
-	int      fd;
-	uint32_t drops;        /* SO_RXQ_OVFL counter last seen */
+	os_socket fd;          /* OS_SOCKET_NONE: not open */
+	uint32_t  drops;       /* SO_RXQ_OVFL counter last seen (Linux) */
 };
 
 struct scan_eng_req {
 	struct osnmp_scan *scan;
 	int32_t            slot;
 };
+
+/* The OS's own batch structures (mmsghdr and iovec arrays on Linux). */
+struct scan_os;
 
 struct osnmp_scan {
 	struct osnmp_engine   *eng;
@@ -213,17 +217,16 @@ struct osnmp_scan {
 	osnmp_scan_found_cb    found_cb;
 	osnmp_scan_done_cb     done_cb;
 	void                  *arg;
-	/* I/O buffers, allocated once */
+	/* I/O buffers, allocated once: the batch being sent (probe bytes,
+	 * length, destination, slot) and the replies being read. */
 	uint8_t              (*out)[SCAN_TPL_MAX];
+	size_t                *out_len;
 	struct sockaddr_storage *out_addr;
-	struct mmsghdr        *out_msg;
-	struct iovec          *out_iov;
+	socklen_t             *out_alen;
 	int32_t               *out_slot;
 	uint8_t              (*in)[SCAN_RECV_MAX];
 	struct sockaddr_storage *in_addr;
-	struct mmsghdr        *in_msg;
-	struct iovec          *in_iov;
-	uint8_t              (*in_ctl)[64];
+	struct scan_os        *io;
 };
 
 static inline uint64_t
@@ -248,7 +251,7 @@ void     scan_slot_done(struct osnmp_scan *, int32_t);
 void     scan_found_direct(struct osnmp_scan *, int32_t, const struct scan_reply *);
 void     scan_engine_get(struct osnmp_scan *, int32_t);
 
-/* scan_io.c */
+/* scan_io.c: pacing and matching, the same on every OS */
 int      scan_sock_open(struct osnmp_scan *, int family, char *err, size_t errlen);
 uint64_t scan_grace(const struct osnmp_scan *);
 void     scan_win_expire(struct osnmp_scan *, uint64_t now);
@@ -257,9 +260,40 @@ void     scan_set_rate(struct osnmp_scan *, double rate);   /* 0 = unlimited */
 void     scan_slow_down(struct osnmp_scan *, const char *why);
 void     scan_match(struct osnmp_scan *, const uint8_t *, size_t,
                     const struct sockaddr_storage *from);
+/* An ICMP port unreachable quoting probe (the bytes we sent) to "to":
+ * the address is done. */
+void     scan_refused(struct osnmp_scan *, const uint8_t *probe, size_t len,
+                      const struct sockaddr_storage *to);
 /* Read every reply and ICMP error waiting. */
 void     scan_drain(struct osnmp_scan *);
-/* Send n prepared probes; false if the kernel pushed back. */
+/* Send n prepared probes (out[0..n)) of one family; false if the kernel
+ * pushed back. */
 bool     scan_flush(struct osnmp_scan *, int family, int n);
+
+/* scan_linux.c or scan_win.c: the OS's UDP. */
+enum scan_send_err {
+	SCAN_SEND_AGAIN,    /* the send buffer is full: later */
+	SCAN_SEND_NOBUFS,   /* the OS is out of buffers: later, and slower */
+	SCAN_SEND_FAILED,   /* this destination cannot be sent to */
+};
+/* The OS's batch structures, for SCAN_BATCH probes out and
+ * SCAN_RECV_BATCH replies in; 0 or -1 (no memory). */
+int      scan_os_new(struct osnmp_scan *);
+void     scan_os_free(struct osnmp_scan *);
+/* A non-blocking UDP socket bound to the family's any address into k,
+ * with receive (SCAN_RCVBUF) and send buffers as large as the OS grants,
+ * drop counting and ICMP errors where it has them; *granted is the
+ * receive buffer it got. 0, or -1 with the reason in err. */
+int      scan_os_open(struct osnmp_scan *, struct scan_sock *k, int family,
+                      int *granted, char *err, size_t errlen);
+void     scan_os_close(struct osnmp_scan *, struct scan_sock *k);
+/* Sends out[from..n) on k: how many went (> 0) before anything failed,
+ * or -1 with why the first one did not in *e. */
+int      scan_os_send(struct osnmp_scan *, struct scan_sock *k, int from, int n,
+                      enum scan_send_err *e);
+/* Reads what is waiting on k, at most SCAN_DRAIN_MAX * SCAN_RECV_BATCH
+ * datagrams: each reply to scan_match, each ICMP port unreachable to
+ * scan_refused; drops the OS counted set s->lost. */
+void     scan_os_drain(struct osnmp_scan *, struct scan_sock *k);
 
 #endif

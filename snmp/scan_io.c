@@ -1,15 +1,14 @@
 /*
- * The scanner's I/O (snmp.h, scan.c): sockets, the reply window that
- * paces probes against what the receive buffer can hold, draining and
- * matching replies and ICMP errors, and sending batches.
+ * The scanner's I/O, the part every OS shares (snmp.h, scan.c): the reply
+ * window that paces probes against what the receive buffer can hold,
+ * matching replies and ICMP errors to their probes, and sending batches
+ * with what to do when the OS pushes back. The OS's own sockets are
+ * scan_linux.c (sendmmsg, recvmmsg) or scan_win.c (Winsock).
  */
 #include "snmp/scan_int.h"
 
-#include <errno.h>
-#include <linux/errqueue.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 uint64_t
 scan_grace(const struct osnmp_scan *s)
@@ -163,108 +162,28 @@ scan_match(struct osnmp_scan *s, const uint8_t *buf, size_t len,
 	}
 }
 
-static void
-sock_drops(struct osnmp_scan *s, struct scan_sock *k, const struct msghdr *m)
+void
+scan_refused(struct osnmp_scan *s, const uint8_t *probe, size_t len,
+    const struct sockaddr_storage *to)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR((struct msghdr *)m, c)) {
-		uint32_t n;
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
-		    c->cmsg_len < CMSG_LEN(sizeof(n)))
-			continue;
-		memcpy(&n, CMSG_DATA(c), sizeof(n));
-		if (n != k->drops) {
-			s->stats.kernel_drops += (uint32_t)(n - k->drops);
-			k->drops = n;
-			s->lost = true;
-		}
-	}
-}
+	int32_t i = scan_table_find(&s->tab, scan_probe_reqid(probe, len));
 
-/* ICMP errors: port unreachable ends an address (nothing listens). */
-static void
-scan_errqueue(struct osnmp_scan *s, struct scan_sock *k)
-{
-	for (int n = 0; n < SCAN_DRAIN_MAX; n++) {
-		struct sockaddr_storage to;
-		uint8_t buf[SCAN_TPL_MAX], ctl[512];
-		struct iovec iov = { buf, sizeof(buf) };
-		struct msghdr m = { .msg_name = &to, .msg_namelen = sizeof(to),
-		    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-		    .msg_controllen = sizeof(ctl) };
-		ssize_t len = recvmsg(k->fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT);
-
-		if (len < 0)
-			return;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-			struct sock_extended_err ee;
-			int32_t i;
-
-			if (!((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
-			    (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) ||
-			    c->cmsg_len < CMSG_LEN(sizeof(ee)))
-				continue;
-			memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-			if (!((ee.ee_origin == SO_EE_ORIGIN_ICMP && ee.ee_type == 3 &&
-			    ee.ee_code == 3) || (ee.ee_origin == SO_EE_ORIGIN_ICMP6 &&
-			    ee.ee_type == 1 && ee.ee_code == 4)))
-				continue;
-			i = scan_table_find(&s->tab, scan_probe_reqid(buf, (size_t)len));
-			if (i >= 0 && s->tab.slot[i].list == SCAN_L_WIRE &&
-			    scan_slot_is_peer(s, &s->tab.slot[i], &to)) {
-				scan_wire_remove(s, i);
-				scan_slot_done(s, i);
-			}
-		}
-	}
-}
-
-static void
-scan_drain_sock(struct osnmp_scan *s, struct scan_sock *k)
-{
-	if (k->fd < 0)
-		return;
-	scan_errqueue(s, k);
-	for (int n = 0; n < SCAN_DRAIN_MAX; n++) {
-		int got;
-
-		for (int j = 0; j < SCAN_RECV_BATCH; j++) {
-			s->in_iov[j] = (struct iovec){ s->in[j], SCAN_RECV_MAX };
-			s->in_msg[j].msg_hdr = (struct msghdr){ .msg_name = &s->in_addr[j],
-			    .msg_namelen = sizeof(s->in_addr[j]), .msg_iov = &s->in_iov[j],
-			    .msg_iovlen = 1, .msg_control = s->in_ctl[j],
-			    .msg_controllen = sizeof(s->in_ctl[j]) };
-		}
-		got = recvmmsg(k->fd, s->in_msg, SCAN_RECV_BATCH, MSG_DONTWAIT, NULL);
-		if (got <= 0)
-			return;
-		for (int j = 0; j < got; j++) {
-			struct msghdr *m = &s->in_msg[j].msg_hdr;
-			sock_drops(s, k, m);
-			if (m->msg_flags & MSG_TRUNC) {
-				s->stats.ignored++;
-				continue;
-			}
-			scan_match(s, s->in[j], s->in_msg[j].msg_len, &s->in_addr[j]);
-		}
-		if (got < SCAN_RECV_BATCH)
-			return;
+	if (i >= 0 && s->tab.slot[i].list == SCAN_L_WIRE &&
+	    scan_slot_is_peer(s, &s->tab.slot[i], to)) {
+		scan_wire_remove(s, i);
+		scan_slot_done(s, i);
 	}
 }
 
 void
 scan_drain(struct osnmp_scan *s)
 {
-	scan_drain_sock(s, &s->sock4);
-	scan_drain_sock(s, &s->sock6);
+	if (s->sock4.fd != OS_SOCKET_NONE)
+		scan_os_drain(s, &s->sock4);
+	if (s->sock6.fd != OS_SOCKET_NONE)
+		scan_os_drain(s, &s->sock6);
 	if (s->lost)
 		scan_lost_replies(s);
-}
-
-static bool
-send_error_transient(int e)
-{
-	return e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS || e == ENOMEM ||
-	    e == EINTR;
 }
 
 /* Send n prepared probes of one family; the ones not sent go back to the
@@ -272,12 +191,13 @@ send_error_transient(int e)
 bool
 scan_flush(struct osnmp_scan *s, int family, int n)
 {
-	int fd = family == AF_INET6 ? s->sock6.fd : s->sock4.fd;
+	struct scan_sock *k = family == AF_INET6 ? &s->sock6 : &s->sock4;
+	enum scan_send_err e = SCAN_SEND_FAILED;
 	int sent = 0;
 	bool ok = true;
 
 	while (sent < n) {
-		int r = sendmmsg(fd, s->out_msg + sent, (unsigned)(n - sent), 0);
+		int r = scan_os_send(s, k, sent, n, &e);
 		if (r > 0) {
 			uint64_t now = scan_now(s);
 			for (int j = sent; j < sent + r; j++) {
@@ -295,13 +215,12 @@ scan_flush(struct osnmp_scan *s, int family, int n)
 			sent += r;
 			continue;
 		}
-		if (r < 0 && send_error_transient(errno)) {
+		if (e != SCAN_SEND_FAILED) {
 			ok = false;
 			break;
 		}
 		/* This address cannot be sent to (no route, a broadcast
 		 * address, ...): it is done, the rest go on. */
-		log_debug("scan: send: %s", strerror(errno));
 		scan_slot_done(s, s->out_slot[sent]);
 		sent++;
 	}
@@ -312,7 +231,7 @@ scan_flush(struct osnmp_scan *s, int family, int n)
 		if (s->backoff_us > SCAN_BACKOFF_MAX_MS * 1000)
 			s->backoff_us = SCAN_BACKOFF_MAX_MS * 1000;
 		s->backoff_until = scan_now(s) + s->backoff_us;
-		if (errno == ENOBUFS || errno == ENOMEM)
+		if (e == SCAN_SEND_NOBUFS)
 			scan_slow_down(s, "the kernel is out of send buffers");
 	} else {
 		s->backoff_us = 0;
@@ -324,33 +243,13 @@ int
 scan_sock_open(struct osnmp_scan *s, int family, char *err, size_t errlen)
 {
 	struct scan_sock *k = family == AF_INET6 ? &s->sock6 : &s->sock4;
-	struct sockaddr_storage any;
-	int one = 1, want = SCAN_RCVBUF, snd = SCAN_SNDBUF, got = 0;
-	socklen_t gl = sizeof(got);
+	int got = 0;
 
-	memset(&any, 0, sizeof(any));
-	any.ss_family = (sa_family_t)family;
-	k->fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (k->fd == -1 || bind(k->fd, (struct sockaddr *)&any, family == AF_INET6 ?
-	    sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) == -1) {
-		snprintf(err, errlen, "cannot open a UDP socket (%s): %s",
-		    family == AF_INET6 ? "IPv6" : "IPv4", strerror(errno));
+	if (scan_os_open(s, k, family, &got, err, errlen) == -1)
 		return -1;
-	}
-	/* As much as we may (root may go past net.core.rmem_max). */
-	if (setsockopt(k->fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) == -1)
-		(void)setsockopt(k->fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
-	(void)setsockopt(k->fd, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
-	(void)setsockopt(k->fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	if (family == AF_INET6)
-		(void)setsockopt(k->fd, SOL_IPV6, IPV6_RECVERR, &one, sizeof(one));
-	else
-		(void)setsockopt(k->fd, SOL_IP, IP_RECVERR, &one, sizeof(one));
 	/* The window is what the kernel granted, not what we asked for:
 	 * half of it, for ICMP errors and late replies. */
-	if (getsockopt(k->fd, SOL_SOCKET, SO_RCVBUF, &got, &gl) == -1 || got <= 0)
-		got = 0;
-	uint32_t cap = (uint32_t)got / SCAN_REPLY_COST / 2;
+	uint32_t cap = got > 0 ? (uint32_t)got / SCAN_REPLY_COST / 2 : 0;
 	if (cap < SCAN_WINDOW_MIN)
 		cap = SCAN_WINDOW_MIN;
 	if (s->win_cap == 0 || cap < s->win_cap)

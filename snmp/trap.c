@@ -1,63 +1,17 @@
 /*
- * The notification receiver: UDP sockets on the loop, read in batches
- * (recvmmsg), each datagram rate-limited by its source address, decoded
- * (trap_ber.c), checked (community, or USM in trap_usm.c) and handed to
- * the caller; informs answered at once. At most TRAP_PASS_MAX datagrams
- * per socket per loop pass: a flood waits in the receive buffer (and
- * overflows it, counted) while timers and other sockets get their turn.
+ * The notification receiver: UDP sockets on the loop, each datagram
+ * rate-limited by its source address, decoded (trap_ber.c), checked
+ * (community, or USM in trap_usm.c) and handed to the caller; informs
+ * answered at once. The sockets are the OS's (trap_linux.c: recvmmsg
+ * batches; trap_win.c: Winsock recvfrom): at most TRAP_PASS_MAX datagrams
+ * per socket per loop pass, so a flood waits in the receive buffer while
+ * timers and other sockets get their turn.
  */
 #include "snmp/trap_int.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#define TRAP_RECV_BATCH 32
-#define TRAP_PASS_MAX   256          /* datagrams per socket per pass */
-#define TRAP_SLOT       16384        /* larger datagrams: counted malformed */
-#define TRAP_SOURCES    4096         /* rate-limit buckets (power of two) */
-#define TRAP_PROBE      8            /* buckets looked at per source */
-#define TRAP_DGRAM_COST 1024         /* receive buffer per queued notification */
-
-struct trap_source {
-	uint8_t  addr[16];
-	uint8_t  family;                  /* 0: free */
-	uint64_t last_us;
-	struct ratelimit rl;
-};
-
-struct trap_sock {
-	int      fd;
-	uint32_t drops;                   /* SO_RXQ_OVFL as last seen */
-};
-
-struct osnmp_trap {
-	struct loop         *loop;
-	osnmp_trap_cb        cb;
-	void                *arg;
-	struct trap_sock     socks[OSNMP_TRAP_MAX_LISTEN];
-	size_t               nsocks;
-	char               **communities;
-	size_t              *community_len;
-	size_t               ncommunities;
-	unsigned             rate;
-	struct trap_usm     *usm;
-	struct trap_source  *sources;
-	struct osnmp_trap_stats stats;
-	/* receive batch */
-	uint8_t             *in;              /* TRAP_RECV_BATCH * TRAP_SLOT */
-	struct mmsghdr       msgs[TRAP_RECV_BATCH];
-	struct iovec         iov[TRAP_RECV_BATCH];
-	struct sockaddr_storage from[TRAP_RECV_BATCH];
-	char                 ctl[TRAP_RECV_BATCH][CMSG_SPACE(sizeof(uint32_t))];
-	struct trap_decoded  dec;
-	uint8_t              out[TRAP_DGRAM_MAX];
-};
 
 /* ---- rate limit per source ------------------------------------------- */
 
@@ -123,18 +77,6 @@ community_match(const struct osnmp_trap *t, const struct ber *c)
 }
 
 static void
-trap_send(struct osnmp_trap *t, int fd, const uint8_t *p, size_t len,
-    const struct sockaddr_storage *to)
-{
-	socklen_t tl = to->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-
-	/* Non-blocking: a full send buffer loses the answer, and the
-	 * sender retries its inform. */
-	(void)sendto(fd, p, len, MSG_DONTWAIT, (const struct sockaddr *)to, tl);
-}
-
-static void
 count(struct osnmp_trap *t, enum trap_verdict v)
 {
 	switch (v) {
@@ -148,7 +90,7 @@ count(struct osnmp_trap *t, enum trap_verdict v)
 }
 
 static void
-trap_datagram(struct osnmp_trap *t, int fd, uint8_t *buf, size_t len,
+trap_datagram(struct osnmp_trap *t, os_socket fd, uint8_t *buf, size_t len,
     const struct sockaddr_storage *from, uint64_t wall)
 {
 	struct osnmp_notification *n = &t->dec.n;
@@ -166,7 +108,7 @@ trap_datagram(struct osnmp_trap *t, int fd, uint8_t *buf, size_t len,
 		}
 		v = trap_usm_in(t->usm, buf, len, &m, &n->cred, t->out, &outlen);
 		if (outlen > 0)
-			trap_send(t, fd, t->out, outlen, from);
+			trap_os_send(fd, t->out, outlen, from);
 		if (v != TRAP_OK)
 			goto done;
 		n->context = m.ctx_name.p;
@@ -195,7 +137,7 @@ trap_datagram(struct osnmp_trap *t, int fd, uint8_t *buf, size_t len,
 		    trap_usm_response(t->usm, &m, n->cred, t->out, sizeof(t->out)) :
 		    trap_response_v2c(&m, t->out, sizeof(t->out));
 		if (outlen > 0) {
-			trap_send(t, fd, t->out, outlen, from);
+			trap_os_send(fd, t->out, outlen, from);
 			t->stats.informs_acked++;
 		}
 	}
@@ -203,66 +145,29 @@ done:
 	count(t, v);
 }
 
-static void
-sock_drops(struct osnmp_trap *t, struct trap_sock *k, struct msghdr *m)
+void
+trap_receive(struct osnmp_trap *t, struct trap_sock *k, uint8_t *buf,
+    size_t len, bool truncated, const struct sockaddr_storage *from,
+    uint64_t wall, uint64_t now_us)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-		uint32_t d;
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL ||
-		    c->cmsg_len < CMSG_LEN(sizeof(d)))
-			continue;
-		memcpy(&d, CMSG_DATA(c), sizeof(d));
-		t->stats.queue_full += (uint32_t)(d - k->drops);
-		k->drops = d;
+	if (!source_allow(t, from, now_us)) {
+		t->stats.dropped_rate++;
+		return;
 	}
+	if (truncated) {
+		t->stats.malformed++;
+		return;
+	}
+	trap_datagram(t, k->fd, buf, len, from, wall);
 }
 
-static void
-trap_readable(struct loop *l, int fd, int events, void *arg)
+struct trap_sock *
+trap_sock_find(struct osnmp_trap *t, os_socket fd)
 {
-	struct osnmp_trap *t = arg;
-	struct trap_sock *k = NULL;
-	size_t done = 0;
-
 	for (size_t i = 0; i < t->nsocks; i++)
 		if (t->socks[i].fd == fd)
-			k = &t->socks[i];
-	if (k == NULL)
-		return;
-	while (done < TRAP_PASS_MAX) {
-		uint64_t wall, now_us;
-		int got;
-
-		for (int j = 0; j < TRAP_RECV_BATCH; j++) {
-			t->iov[j] = (struct iovec){ t->in + (size_t)j * TRAP_SLOT, TRAP_SLOT };
-			t->msgs[j].msg_hdr = (struct msghdr){
-				.msg_name = &t->from[j], .msg_namelen = sizeof(t->from[j]),
-				.msg_iov = &t->iov[j], .msg_iovlen = 1,
-				.msg_control = t->ctl[j], .msg_controllen = sizeof(t->ctl[j]) };
-		}
-		got = recvmmsg(fd, t->msgs, TRAP_RECV_BATCH, MSG_DONTWAIT, NULL);
-		if (got <= 0)
-			return;
-		wall = wall_ms();
-		now_us = mono_ms() * 1000;
-		for (int j = 0; j < got; j++) {
-			struct msghdr *m = &t->msgs[j].msg_hdr;
-			sock_drops(t, k, m);
-			if (!source_allow(t, &t->from[j], now_us)) {
-				t->stats.dropped_rate++;
-				continue;
-			}
-			if (m->msg_flags & MSG_TRUNC) {
-				t->stats.malformed++;
-				continue;
-			}
-			trap_datagram(t, fd, t->in + (size_t)j * TRAP_SLOT,
-			    t->msgs[j].msg_len, &t->from[j], wall);
-		}
-		done += (size_t)got;
-		if (got < TRAP_RECV_BATCH)
-			return;
-	}
+			return &t->socks[i];
+	return NULL;
 }
 
 /* ---- setup ------------------------------------------------------------- */
@@ -273,33 +178,14 @@ trap_bind(struct osnmp_trap *t, const char *spec, unsigned queue_max,
 {
 	struct sockaddr_storage ss;
 	unsigned sl;
-	int fd, one = 1, want;
+	os_socket fd;
 
-	if (config_udp_endpoint(spec, &ss, &sl, err, errlen) == -1)
+	if (config_udp_endpoint(spec, &ss, &sl, err, errlen) == -1 ||
+	    trap_os_bind(t, spec, &ss, sl, queue_max, &fd, err, errlen) == -1)
 		return -1;
-	fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		snprintf(err, errlen, "%s: socket: %s", spec, strerror(errno));
-		return -1;
-	}
-	if (ss.ss_family == AF_INET6)
-		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&ss, sl) == -1) {
-		int e = errno;
-		snprintf(err, errlen, "%s: %s%s", spec, strerror(e), e == EACCES ?
-		    " (ports below 1024 need CAP_NET_BIND_SERVICE, which the "
-		    "systemd unit grants)" : "");
-		close(fd);
-		return -1;
-	}
-	want = queue_max > INT32_MAX / TRAP_DGRAM_COST ? INT32_MAX :
-	    (int)(queue_max * TRAP_DGRAM_COST);
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) == -1)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want));
-	(void)setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
-	if (loop_io_set(t->loop, fd, LOOP_READ, trap_readable, t) == -1) {
+	if (loop_io_set(t->loop, fd, LOOP_READ, trap_os_readable, t) == -1) {
 		snprintf(err, errlen, "%s: cannot watch the socket", spec);
-		close(fd);
+		trap_os_close(fd);
 		return -1;
 	}
 	t->socks[t->nsocks++] = (struct trap_sock){ .fd = fd };
@@ -324,6 +210,11 @@ osnmp_trap_open(struct loop *l, struct osnmp_engine *eng,
 	t->arg = arg;
 	t->rate = o->rate;
 	t->in = xcalloc(TRAP_RECV_BATCH, TRAP_SLOT);
+	if (trap_os_new(t) == -1) {
+		snprintf(err, errlen, "traps: out of memory");
+		osnmp_trap_close(t);
+		return NULL;
+	}
 	t->sources = xcalloc(TRAP_SOURCES, sizeof(*t->sources));
 	t->dec.vbs = xcalloc(OSNMP_TRAP_MAX_VARBINDS, sizeof(*t->dec.vbs));
 	t->ncommunities = o->ncommunities;
@@ -354,7 +245,7 @@ osnmp_trap_close(struct osnmp_trap *t)
 		return;
 	for (size_t i = 0; i < t->nsocks; i++) {
 		loop_io_del(t->loop, t->socks[i].fd);
-		close(t->socks[i].fd);
+		trap_os_close(t->socks[i].fd);
 	}
 	for (size_t i = 0; i < t->ncommunities; i++) {
 		platform_memzero(t->communities[i], t->community_len[i]);
@@ -366,6 +257,7 @@ osnmp_trap_close(struct osnmp_trap *t)
 	free(t->dec.vbs);
 	free(t->sources);
 	free(t->in);
+	trap_os_free(t);
 	free(t);
 }
 

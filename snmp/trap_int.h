@@ -103,4 +103,78 @@ size_t trap_usm_response(struct trap_usm *, const struct trap_msg *m,
 void trap_usm_engine(const struct trap_usm *, char *hex, size_t len,
                      uint32_t *boots);
 
+/* ---- the receiver (trap.c; the OS's sockets in trap_linux.c or
+ * trap_win.c) ------------------------------------------------------------ */
+
+#define TRAP_RECV_BATCH 32
+#define TRAP_PASS_MAX   256          /* datagrams per socket per pass */
+#define TRAP_SLOT       16384        /* larger datagrams: counted malformed */
+#define TRAP_SOURCES    4096         /* rate-limit buckets (power of two) */
+#define TRAP_PROBE      8            /* buckets looked at per source */
+#define TRAP_DGRAM_COST 1024         /* receive buffer per queued notification */
+
+struct trap_source {
+	uint8_t  addr[16];
+	uint8_t  family;                  /* 0: free */
+	uint64_t last_us;
+	struct ratelimit rl;
+};
+
+struct trap_sock {
+	os_socket fd;
+	uint32_t  drops;                  /* SO_RXQ_OVFL as last seen (Linux) */
+};
+
+/* The OS's own receive batch (mmsghdr and iovec arrays on Linux). */
+struct trap_os;
+
+struct osnmp_trap {
+	struct loop         *loop;
+	osnmp_trap_cb        cb;
+	void                *arg;
+	struct trap_sock     socks[OSNMP_TRAP_MAX_LISTEN];
+	size_t               nsocks;
+	char               **communities;
+	size_t              *community_len;
+	size_t               ncommunities;
+	unsigned             rate;
+	struct trap_usm     *usm;
+	struct trap_source  *sources;
+	struct osnmp_trap_stats stats;
+	/* receive batch: TRAP_RECV_BATCH slots of TRAP_SLOT bytes */
+	uint8_t             *in;
+	struct sockaddr_storage from[TRAP_RECV_BATCH];
+	struct trap_os      *io;
+	struct trap_decoded  dec;
+	uint8_t              out[TRAP_DGRAM_MAX];
+};
+
+/* trap.c: one datagram read from k, len bytes at buf (truncated: it was
+ * longer than TRAP_SLOT), from a sender: rate limit, decode, check, hand
+ * to the callback, answer. */
+void trap_receive(struct osnmp_trap *, struct trap_sock *k, uint8_t *buf,
+                  size_t len, bool truncated,
+                  const struct sockaddr_storage *from, uint64_t wall_ms,
+                  uint64_t now_us);
+/* The socket the loop reported, or NULL. */
+struct trap_sock *trap_sock_find(struct osnmp_trap *, os_socket fd);
+
+/* trap_linux.c or trap_win.c */
+int  trap_os_new(struct osnmp_trap *);        /* 0 or -1 (no memory) */
+void trap_os_free(struct osnmp_trap *);
+/* A non-blocking UDP socket bound to ss (spec names it in messages),
+ * its receive buffer sized for queue_max notifications; 0, or -1 with
+ * the reason in err. */
+int  trap_os_bind(struct osnmp_trap *, const char *spec,
+                  const struct sockaddr_storage *ss, unsigned sl,
+                  unsigned queue_max, os_socket *fd, char *err, size_t errlen);
+void trap_os_close(os_socket);
+/* The loop's callback for a readable socket: at most TRAP_PASS_MAX
+ * datagrams, each to trap_receive. */
+void trap_os_readable(struct loop *, os_socket fd, int events, void *arg);
+/* Never blocks: a full send buffer loses the answer, and the sender
+ * retries its inform. */
+void trap_os_send(os_socket, const uint8_t *p, size_t len,
+                  const struct sockaddr_storage *to);
+
 #endif

@@ -95,6 +95,22 @@ values_format_like_net_snmp_tools(void **st)
 		vl = NULL;
 	}
 	{
+		/* A MAC address of bytes above 0x7f only: Hex-STRING whatever
+		 * the C runtime's isprint() says of them (Windows' did not). */
+		u_char mac[] = { 0x52, 0xb2, 0xe9, 0x41, 0xc7, 0xa0 };
+		snmp_varlist_add_variable(&vl, name, countof(name), ASN_OCTET_STR, mac, 6);
+		assert_string_equal(osnmp_vb_line(vl),
+		    ".1.3.6.1.2.1.1.5.0 = Hex-STRING: 52 B2 E9 41 C7 A0 ");
+		snmp_free_varbind(vl);
+		vl = NULL;
+		snmp_varlist_add_variable(&vl, name, countof(name), ASN_OCTET_STR,
+		    "a\tb \"c\"", 7);
+		assert_string_equal(osnmp_vb_line(vl),
+		    ".1.3.6.1.2.1.1.5.0 = STRING: \"a\tb \\\"c\\\"\"");
+		snmp_free_varbind(vl);
+		vl = NULL;
+	}
+	{
 		struct counter64 c = { .high = 1, .low = 5 };
 		snmp_varlist_add_variable(&vl, name, countof(name), ASN_COUNTER64, &c, sizeof(c));
 		osnmp_vb_value(vl, buf, sizeof(buf));
