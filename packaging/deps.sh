@@ -3,12 +3,12 @@
 # is missing. Idempotent: when every package is already installed it does
 # not touch apt at all, so re-running is quick.
 #
-#   deps.sh           build + test: what `make check` and `make asan` need
+#   deps.sh           build + test: what `make check` and `make asan` need,
+#                     with the Windows cross toolchain, Wine and wixl
+#                     (`make check` runs `make windows` and the Wine tests)
 #   deps.sh --demo    build + what `make demo` runs (snmpd, python3)
 #   deps.sh --bench   build + test + the benchmarks' peers (`make bench`)
-#   deps.sh --windows build + the Windows cross toolchain, Wine and wixl
-#                     (`make windows`; not in the test set until
-#                     the port passes its Wine tests)
+#   deps.sh --windows build + the Windows set only (`make windows`)
 #   deps.sh ... --list  print the set's packages, install nothing
 #
 # Packages installed here for their programs never leave a system service
@@ -53,9 +53,10 @@ TEST=(
   # (tests/integration/test_metrics.py starts its own on loopback)
   prometheus
 )
-# `make windows` and the tests under Wine (tests/wine): the cross compiler
-# and zlib, what packaging/windows/deps.sh needs to cross-build the other
-# libraries from Debian's sources (dpkg-source, cmake, ninja), Wine, wixl.
+# `make windows` and the tests under Wine (tests/wine), part of the test
+# set: the cross compiler and zlib, what packaging/windows/deps.sh needs to
+# cross-build the other libraries from Debian's sources (dpkg-source,
+# cmake, ninja), Wine, wixl.
 WINDOWS=(
   gcc-mingw-w64-x86-64 libz-mingw-w64-dev dpkg-dev cmake ninja-build
   wine wine64 wixl msitools
@@ -81,15 +82,15 @@ NO_SERVICE=(snmpd prometheus-snmp-exporter postgresql haproxy prometheus)
 log() { printf 'deps.sh: %s\n' "$*"; }
 
 set_name=test list=
-PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}")
+PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}" "${WINDOWS[@]}")
 for arg in "$@"; do
   case "$arg" in
     --demo) PACKAGES=("${BUILD[@]}" "${RUN[@]}"); set_name=demo ;;
-    --bench) PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}" "${BENCH[@]}")
+    --bench) PACKAGES=("${BUILD[@]}" "${RUN[@]}" "${TEST[@]}" "${WINDOWS[@]}" "${BENCH[@]}")
       set_name=bench ;;
     --windows) PACKAGES=("${BUILD[@]}" "${WINDOWS[@]}"); set_name=windows ;;
     --list) list=1 ;;
-    -h|--help) sed -n '2,14s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) log "unknown option '$arg' (expected --demo, --bench, --windows or --list)" >&2
       exit 2 ;;
   esac

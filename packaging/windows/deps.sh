@@ -17,7 +17,8 @@
 #   OUTPOST_WIN_CACHE    cache root (default $XDG_CACHE_HOME/outpost-win,
 #                        else ~/.cache/outpost-win)
 #   OUTPOST_WIN_SOURCES  a directory of source files to use when apt cannot
-#                        fetch a package (NAME_UPSTREAM.orig.tar.*)
+#                        fetch a package (NAME_UPSTREAM.orig.tar.*; default
+#                        /var/cache/outpost-win-sources)
 #   JOBS                 parallel jobs (default 2)
 # The toolchain packages come from packaging/deps.sh --windows (run as root
 # when one is missing).
@@ -25,6 +26,9 @@ set -euo pipefail
 
 HOST=x86_64-w64-mingw32
 JOBS=${JOBS:-2}
+SOURCES_DIR=${OUTPOST_WIN_SOURCES:-/var/cache/outpost-win-sources}
+# Called from make: its flags and jobserver are not for these builds.
+unset MAKEFLAGS MFLAGS MAKELEVEL
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT_DIR=$(cd "$HERE/../.." && pwd)
 log() { printf 'win-deps: %s\n' "$*" >&2; }
@@ -46,7 +50,7 @@ only_prefix= only=()
 for arg in "$@"; do
   case "$arg" in
     --prefix) only_prefix=1 ;;
-    -h|--help) sed -n '2,23s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) [[ " ${ALL_LIBS[*]} " == *" $arg "* ]] ||
          die "unknown argument '$arg' (expected --prefix or a library: ${ALL_LIBS[*]})"
        only+=("$arg") ;;
@@ -77,8 +81,13 @@ done
 # in it one stamp per library naming its version and recipe (the function
 # that builds it, below, and those of the libraries it links), so that a
 # changed recipe rebuilds that library only.
+# CACHE_EPOCH: raised when the recipes change so much that another
+# branch's cache (same versions, older recipes) must not be rebuilt in
+# place under it.
+CACHE_EPOCH=2
 key_input() {
   local s
+  [[ $CACHE_EPOCH == 1 ]] || echo "epoch=$CACHE_EPOCH"
   for s in "${SOURCES[@]}"; do echo "${s%%:*}=${WANT[${s%%:*}]}"; done
   "$HOST-gcc" -dumpfullversion 2>/dev/null || echo nogcc
   dpkg-query -W -f='${Version}\n' libz-mingw-w64-dev 2>/dev/null || true
@@ -149,9 +158,9 @@ fetch_source() {
     # The archive (or a mirror) lacks it: an upstream tarball given by hand.
     local up=${WANT[$src]%-*} f
     up=${up#*:}
-    f=$(ls "${OUTPOST_WIN_SOURCES:-/nonexistent}/${src}_${up}".orig.tar.* 2>/dev/null | head -n1 || true)
+    f=$(ls "$SOURCES_DIR/${src}_${up}".orig.tar.* 2>/dev/null | head -n1 || true)
     [[ -n $f ]] || { grep '^E:' "$W/fetch-$src.log" >&2 || true
-      die "cannot fetch $src ${WANT[$src]}; put ${src}_${up}.orig.tar.gz in OUTPOST_WIN_SOURCES"; }
+      die "cannot fetch $src ${WANT[$src]}; put ${src}_${up}.orig.tar.gz in $SOURCES_DIR (or OUTPOST_WIN_SOURCES)"; }
     log "$src: apt cannot fetch it; using $f (no Debian patches)"
     ver="$up (upstream tarball)"
     mkdir -p "$W/dl-$src/src" && tar -xf "$f" -C "$W/dl-$src/src" --strip-components=1
@@ -161,45 +170,55 @@ fetch_source() {
   echo "$ver" > "$W/$src.version"
 }
 
-# CPU seconds (user + system) of this script's finished children so far
-# (/proc: $(times) would run in a subshell and see none).
+# CPU seconds (user + system) of the finished children so far of the shell
+# PID ($$, or a chain's $BASHPID read outside a command substitution).
+# /proc: $(times) would run in a subshell and see none.
 CLK_TCK=$(getconf CLK_TCK)
 child_cpu() {
-  awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); print int(($14 + $15) / hz) }' "/proc/$$/stat"
+  awk -v hz="$CLK_TCK" '{ sub(/^.*\) /, ""); print int(($14 + $15) / hz) }' "/proc/${1:-$$}/stat"
 }
 
-# build LIB SOURCE DEPS...: run build_LIB unless its stamp is current.
-# The stamp: the library's version, its recipe, its dependencies' stamps.
-declare -A STAMP
-build() {
-  local lib=$1 src=$2 start=$SECONDS dep
+# plan LIB SOURCE DEPS...: LIB's stamp (its version, its recipe, its
+# dependencies' stamps); LIB joins TODO unless the cache has that stamp.
+declare -A STAMP SRC_OF
+TODO=()
+plan() {
+  local lib=$1 src=$2 dep
   shift 2
+  SRC_OF[$lib]=$src
   STAMP[$lib]=$({ echo "${WANT[$src]:-$src}"; declare -f "build_$lib"
                   for dep in "$@"; do echo "${STAMP[$dep]}"; done; } | sha256sum | cut -c1-16)
   if [[ $(cat "$CACHE/stamps/$lib" 2>/dev/null) == "${STAMP[$lib]}" ]] ||
      [[ ${#only[@]} -gt 0 && " ${only[*]} " != *" $lib "* ]]; then
     return 0
   fi
-  rm -f "$CACHE/stamps/$lib"
-  local cpu0
-  cpu0=$(child_cpu)
-  [[ $src == - ]] || fetch_source "$src"
-  log "$lib: building"
-  # Not in an if: errexit must stay on inside the recipe.
-  set +e
-  (set -e; "build_$lib") >"$CACHE/$lib.log" 2>&1
-  local rc=$?
-  set -e
-  if ((rc != 0)); then
-    tail -n 40 "$CACHE/$lib.log" >&2
-    die "$lib failed (log: $CACHE/$lib.log)"
-  fi
-  [[ $src == - ]] || { cp "$W/$src.version" "$CACHE/stamps/$lib.version"; rm -rf "${W:?}/$src" "${W:?}/dl-$src"; }
-  local cpu
-  cpu=$(child_cpu)
-  log "$lib: built in $((SECONDS - start))s (CPU $((cpu - cpu0))s: on a busy machine the wall time says little)"
-  echo "${STAMP[$lib]}" > "$CACHE/stamps/$lib"
-  built+=("$lib $((SECONDS - start))s")
+  TODO+=("$lib")
+}
+todo() { [[ " ${TODO[*]} " == *" $1 "* ]]; }
+
+# build LIB...: run build_LIB for each LIB in TODO, in order (its source
+# already unpacked by fetch_source).
+build() {
+  local lib src start cpu0 rc me=$BASHPID
+  for lib in "$@"; do
+    todo "$lib" || continue
+    src=${SRC_OF[$lib]} start=$SECONDS
+    rm -f "$CACHE/stamps/$lib"
+    cpu0=$(child_cpu "$me")
+    log "$lib: building"
+    # Not in an if: errexit must stay on inside the recipe.
+    set +e
+    (set -e; "build_$lib") >"$CACHE/$lib.log" 2>&1
+    rc=$?
+    set -e
+    if ((rc != 0)); then
+      tail -n 40 "$CACHE/$lib.log" >&2
+      die "$lib failed (log: $CACHE/$lib.log)"
+    fi
+    [[ $src == - ]] || { cp "$W/$src.version" "$CACHE/stamps/$lib.version"; rm -rf "${W:?}/$src" "${W:?}/dl-$src"; }
+    log "$lib: built in $((SECONDS - start))s (CPU $(($(child_cpu "$me") - cpu0))s: on a busy machine the wall time says little)"
+    echo "${STAMP[$lib]}" > "$CACHE/stamps/$lib"
+  done
 }
 
 CROSS_ENV=(CC="$HOST-gcc" AR="$HOST-ar" RANLIB="$HOST-ranlib" WINDRES="$HOST-windres")
@@ -216,10 +235,13 @@ build_zlib() {
   cp "/usr/$HOST/lib/libz.a" "$P/lib/"
 }
 
-# libcrypto only (net-snmp's USM: MD5, SHA-1/2, DES, AES), without the
-# algorithms and protocols nothing here uses: a third fewer files to
-# compile. DH, DSA and EC stay (libnetsnmp calls DH_free and certificate
-# functions); no-deprecated stays off (net-snmp uses the DES_* calls).
+# libcrypto only (net-snmp's USM: MD5, SHA-1/2, DES, AES; X.509 and DH
+# for libnetsnmp's certificate and key-change code), without the
+# algorithms and protocols nothing here uses: a fifth of the files left
+# out. No EC, DSA, sockets, CMP or async jobs: neither net-snmp nor the
+# agent calls them. no-deprecated stays off (net-snmp uses the DES_*
+# calls). -O1 instead of OpenSSL's -O3: 40% less compile time, and the hot
+# paths (AES, SHA, MD5) are OpenSSL's assembly either way.
 build_openssl() {
   cd "$W/openssl"
   ./Configure mingw64 --cross-compile-prefix="$HOST-" --prefix="$P" --libdir=lib \
@@ -227,13 +249,15 @@ build_openssl() {
     no-aria no-bf no-blake2 no-camellia no-cast no-idea no-md4 no-mdc2 no-rc2 no-rc4 \
     no-rmd160 no-seed no-siphash no-siv no-sm2 no-sm3 no-sm4 no-whirlpool no-gost \
     no-srp no-ts no-ocsp no-cms no-ct no-comp no-scrypt no-ec2m \
-    no-ssl3 no-tls1 no-tls1_1 no-dtls no-chacha no-poly1305 no-ocb no-rfc3779
+    no-ssl3 no-tls1 no-tls1_1 no-dtls no-chacha no-poly1305 no-ocb no-rfc3779 \
+    no-ec no-dsa no-sock no-cmp no-async -O1
+  # libcrypto.a alone: not libcrypto.pc, whose rule builds libssl too
+  # (nothing here reads it; net-snmp is configured without pkg-config).
   make -j"$JOBS" build_generated
-  make -j"$JOBS" libcrypto.a libcrypto.pc
-  mkdir -p "$P/include/openssl" "$P/lib/pkgconfig"
+  make -j"$JOBS" libcrypto.a
+  mkdir -p "$P/include/openssl"
   cp include/openssl/*.h "$P/include/openssl/"
   cp libcrypto.a "$P/lib/"
-  cp libcrypto.pc "$P/lib/pkgconfig/"
 }
 
 build_netsnmp() {
@@ -266,23 +290,27 @@ build_netsnmp() {
   make -C snmplib installlibs
 }
 
+# libcurl as a DLL, HTTP only: the agent talks HTTPS to its hub; TLS from
+# Windows' own Schannel, so there is no libssl to ship. Built with curl's
+# own makefile for mingw (lib/Makefile.mk and lib/config-win32.h) rather
+# than CMake or autotools: no configure run at all, which under load took
+# longer than the compiling. config-win32.h gives what the CMake build had
+# (IPv6, threaded resolver, SSPI, NTLM, Kerberos/SPNEGO, Unix sockets).
 build_curl() {
-  local b=$W/curl/build-win
   cd "$W/curl"
   # Debian's openssl flavour is the tree without its last two patches
   # (debian/rules pops them the same way).
   patch -R -p1 < debian/patches/99_nss.patch
   patch -R -p1 < debian/patches/90_gnutls.patch
-  # HTTP only: the agent talks HTTPS to its hub; TLS from Windows' own
-  # Schannel, so there is no libssl to ship.
-  cmake -S . -B "$b" -G Ninja "${CMAKE_CROSS[@]}" -DBUILD_SHARED_LIBS=ON -DBUILD_CURL_EXE=OFF \
-    -DBUILD_TESTING=OFF -DCURL_USE_SCHANNEL=ON -DCURL_USE_OPENSSL=OFF -DHTTP_ONLY=ON \
-    -DCURL_USE_LIBSSH2=OFF -DUSE_NGHTTP2=OFF -DUSE_LIBIDN2=OFF -DCURL_BROTLI=OFF \
-    -DCURL_ZSTD=OFF -DCURL_DISABLE_LDAP=ON -DENABLE_MANUAL=OFF -DCURL_ZLIB=ON \
-    -DZLIB_INCLUDE_DIR="$P/include" -DZLIB_LIBRARY="$P/lib/libz.a" \
-    -DCMAKE_SHARED_LINKER_FLAGS="-static-libgcc"
-  cmake --build "$b" -j "$JOBS"
-  cmake --install "$b"
+  mkdir -p "lib/$HOST"
+  # Flags through the environment: Makefile.mk appends to them.
+  CPPFLAGS="-DHTTP_ONLY" CFLAGS="-O1" CURL_LDFLAGS_LIB="-static-libgcc" \
+    make -C lib -f Makefile.mk -j"$JOBS" CC="$HOST-gcc" CROSSPREFIX="$HOST-" \
+    CFG=-schannel-zlib-sspi-ipv6 ZLIB_PATH="$P" libcurl.dll
+  mkdir -p "$P/include/curl" "$P/bin"
+  cp include/curl/*.h "$P/include/curl/"
+  # The name autotools gives it on mingw (PLATFORM_LIBCURL in core/core.h).
+  cp lib/libcurl.dll "$P/bin/libcurl-4.dll"
 }
 
 # cJSON and inih are one C file each: compiled as their Debian builds do.
@@ -310,20 +338,29 @@ build_cmocka() {
 }
 
 command -v ninja >/dev/null || die "ninja missing (packaging/deps.sh --windows installs ninja-build)"
-built=()
-build zlib -
-build openssl openssl
-build netsnmp net-snmp openssl zlib
-build curl curl zlib
-build cjson cjson
-build inih libinih
-build cmocka cmocka
+plan zlib -
+plan openssl openssl
+plan netsnmp net-snmp openssl zlib
+plan curl curl zlib
+plan cjson cjson
+plan inih libinih
+plan cmocka cmocka
 
-# The agent loads libcurl by the name autotools gives it on mingw
-# (PLATFORM_LIBCURL in core/core.h); curl's CMake names it libcurl.dll.
-if [[ -e $P/bin/libcurl.dll ]]; then
-  mv -f "$P/bin/libcurl.dll" "$P/bin/libcurl-4.dll"
-fi
+# The sources first, one after the other (apt and the network), then the
+# builds as three chains side by side: the configure runs (net-snmp's,
+# cmocka's CMake) use one core, so a compile of another chain fills the
+# other. A cold cache: about 9 CPU-minutes in all (docs/windows.md).
+for lib in "${TODO[@]}"; do
+  [[ ${SRC_OF[$lib]} == - ]] || fetch_source "${SRC_OF[$lib]}"
+done
+build zlib
+pids=()
+build openssl netsnmp & pids+=($!)
+build curl & pids+=($!)
+build cjson inih cmocka & pids+=($!)
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+((failed == 0)) || die "a library failed to build (above)"
 
 # What the Makefile includes: the flags for outpost.exe and the unit tests.
 cat > "$CACHE/env.mk" <<EOF
@@ -336,8 +373,8 @@ WIN_DLLS     = $P/bin/libcurl-4.dll
 WIN_CMOCKA   = -lcmocka-static
 EOF
 rm -rf "$W"
-if ((${#built[@]})); then
-  log "built: $(IFS=,; echo "${built[*]}") in ${SECONDS}s; cache $CACHE"
+if ((${#TODO[@]})); then
+  log "built: ${TODO[*]} in ${SECONDS}s (CPU $(child_cpu)s); cache $CACHE"
 else
   log "cache hit: $CACHE"
 fi
