@@ -129,6 +129,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ) $(HUB_LIB_OBJ)
 	$(CC) $(CPPFLAGS_ALL) $(CFLAGS_ALL) $(LDFLAGS) -o $@ $^ $(LDLIBS_ALL) \
 	  $(HUB_LIBS) -lcmocka
 
+# The Windows build's stand-in for libinih (packaging/windows/ini/oini.h),
+# compared with the libinih Linux links.
+OINI_OBJ = $(BUILD)/packaging/windows/ini/oini.o
+$(OINI_OBJ): packaging/windows/ini/oini.h
+$(BUILD)/tests/test_ini_compat: $(OINI_OBJ)
+
 TEST_ENV = OUTPOST=$(CURDIR)/$(BUILD)/outpost OUTPOST_HUB=$(CURDIR)/$(BUILD)/outpost-hub \
            BUILD=$(BUILD)
 
