@@ -18,7 +18,9 @@
 #                        else ~/.cache/outpost-win)
 #   OUTPOST_WIN_SOURCES  a directory of source files to use when apt cannot
 #                        fetch a package (NAME_UPSTREAM.orig.tar.*; default
-#                        /var/cache/outpost-win-sources)
+#                        /var/cache/outpost-win-sources); libinih without
+#                        either is built from Outpost's own parser
+#                        (packaging/windows/ini)
 #   JOBS                 parallel jobs (default 2)
 # The toolchain packages come from packaging/deps.sh --windows (run as root
 # when one is missing).
@@ -159,6 +161,15 @@ fetch_source() {
     local up=${WANT[$src]%-*} f
     up=${up#*:}
     f=$(ls "$SOURCES_DIR/${src}_${up}".orig.tar.* 2>/dev/null | head -n1 || true)
+    if [[ -z $f && $src == libinih ]]; then
+      # Nothing from outside needed: our parser, tested to parse as
+      # libinih does (tests/unit/test_ini_compat.c). build_inih sees oini.c.
+      log "$src: neither apt nor $SOURCES_DIR has $up; building Outpost's own parser (packaging/windows/ini), which parses as libinih $up"
+      mkdir -p "$W/$src"
+      cp "$HERE"/ini/*.[ch] "$W/$src/"
+      echo "$up (Outpost's packaging/windows/ini, ${STAMP[oini]})" > "$W/$src.version"
+      return 0
+    fi
     [[ -n $f ]] || { grep '^E:' "$W/fetch-$src.log" >&2 || true
       die "cannot fetch $src ${WANT[$src]}; put ${src}_${up}.orig.tar.gz in $SOURCES_DIR (or OUTPOST_WIN_SOURCES)"; }
     log "$src: apt cannot fetch it; using $f (no Debian patches)"
@@ -322,11 +333,19 @@ build_cjson() {
   cp cJSON.h "$P/include/cjson/"
 }
 
+# Or, when neither apt nor OUTPOST_WIN_SOURCES had libinih (fetch_source),
+# Outpost's own parser: the same library and header names, for config/.
 build_inih() {
   cd "$W/libinih"
-  "$HOST-gcc" -O2 -c ini.c -o ini.o
+  if [[ -e oini.c ]]; then
+    "$HOST-gcc" -O2 -std=c11 -Wall -Wextra -Werror -c oini.c -o ini.o
+    cp ini.h oini.h "$P/include/"
+  else
+    "$HOST-gcc" -O2 -c ini.c -o ini.o
+    rm -f "$P/include/oini.h"
+    cp ini.h "$P/include/"
+  fi
   "$HOST-ar" rcs "$P/lib/libinih.a" ini.o
-  cp ini.h "$P/include/"
 }
 
 build_cmocka() {
@@ -343,7 +362,11 @@ plan openssl openssl
 plan netsnmp net-snmp openssl zlib
 plan curl curl zlib
 plan cjson cjson
-plan inih libinih
+# inih's stamp has our parser's files in it too: which source is used is
+# known only after the fetch, and the stand-in's changes must rebuild it
+# (a second of CPU when the stamp was libinih's own source).
+STAMP[oini]=$(cat "$HERE"/ini/*.[ch] | sha256sum | cut -c1-16)
+plan inih libinih oini
 plan cmocka cmocka
 
 # The sources first, one after the other (apt and the network), then the

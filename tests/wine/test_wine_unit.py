@@ -14,9 +14,10 @@ WIN_BUILD = os.environ.get("WIN_BUILD", os.path.join(os.path.dirname(__file__), 
                                                      "build-win"))
 SRC = os.path.join(os.path.dirname(__file__), "..", "unit")
 # The agent's unit tests; the hub's are Linux-only (so is the hub), and so
-# is test_engine_v3, which runs real snmpd daemons (WIN_UNIT_LINUX_ONLY in
+# is test_engine_v3, which runs real snmpd daemons, and test_ini_compat,
+# which compares with Linux's libinih (WIN_UNIT_LINUX_ONLY in
 # packaging/windows/windows.mk says why).
-LINUX_ONLY = ("test_hub_", "test_engine_v3")
+LINUX_ONLY = ("test_hub_", "test_engine_v3", "test_ini_compat")
 NAMES = sorted(os.path.basename(p)[:-2] for p in glob.glob(os.path.join(SRC, "test_*.c"))
                if not os.path.basename(p).startswith(LINUX_ONLY))
 
