@@ -163,11 +163,19 @@ def test_the_agent_refuses_a_server_below_tls_1_2(outpost, pki, tmp_path):  # no
         cnf.write_text("openssl_conf = c\n[c]\nssl_conf = s\n[s]\nsystem_default = d\n"
                        "[d]\nMinProtocol = TLSv1\nCipherString = DEFAULT@SECLEVEL=0\n")
         env = {**client_env(), "OPENSSL_CONF": str(cnf)}
-        p = subprocess.Popen([outpost, "run", "-c", ini], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, env=env)
-        time.sleep(4)
-        p.send_signal(signal.SIGTERM)
-        out = p.communicate(timeout=15)[0].decode(errors="replace")
+        # The first poll comes after a random 0-5 s (docs/protocol.md,
+        # rule 4): wait for the agent's report of it, not a fixed time.
+        agent_log = tmp_path / "agent.log"
+        with open(agent_log, "wb") as alog:
+            p = subprocess.Popen([outpost, "run", "-c", ini], stdout=alog,
+                                 stderr=subprocess.STDOUT, env=env)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and \
+                    b"poll of https://127.0.0.1" not in agent_log.read_bytes():
+                time.sleep(0.2)
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=15)
+        out = agent_log.read_bytes().decode(errors="replace")
     finally:
         srv.kill()
         srv.wait()
