@@ -77,7 +77,8 @@ def test_msi_install_and_uninstall_under_wine(msi, wine_prefix):
         assert os.path.isfile(os.path.join(pf, "libcurl-4.dll"))
         with open(ini, "rb") as f:
             text = f.read()
-        assert b"state_dir = C:\\ProgramData\\Outpost\\state\r\n" in text
+        # The default state_dir, expanded where ProgramData really is.
+        assert b"#state_dir = %ProgramData%\\Outpost\\state\r\n" in text
         assert sc_state() == "STOPPED", "the MSI must register the service, not start it"
         v = wine(os.path.join(pf, "outpost.exe"), "version")
         assert v.returncode == 0 and v.out.startswith("outpost "), v

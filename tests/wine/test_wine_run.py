@@ -298,6 +298,10 @@ def win_service(outpost_exe, wine_prefix, lab):
     text = open(cfg.ini).read().replace(cfg.state, winpath(cfg.state)) \
                                .replace(cfg.token_file, winpath(cfg.token_file))
     ini = os.path.join(data, "outpost.ini")
+    # A new file, not one left by the MSI test (Wine keeps a file's ACL
+    # in an extended attribute that a truncating write would keep).
+    if os.path.exists(ini):
+        os.remove(ini)
     fd = os.open(ini, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(text)
