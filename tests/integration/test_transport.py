@@ -770,7 +770,9 @@ def test_a_broken_poll_is_retried_within_one_poll_wait(selftest_cmd, tmp_path):
     try:
         a = Agent(selftest_cmd, tmp_path, hub.url, poll_wait="2s",
                   backoff_base="100ms", backoff_cap="20s")
-        r, st = a.run(batches=14, interval=1000, items=1, timeout=60)
+        # 24 s of running: 1 poll held 2 s, then 8 failed ones 1-2 s apart
+        # (about 14 s) and room for a loaded machine
+        r, st = a.run(batches=24, interval=1000, items=1, timeout=90)
         assert r.returncode == 0, r
         polls = hub.polls()
         assert len(polls) >= 10, [(p.t, p.answered) for p in polls]
