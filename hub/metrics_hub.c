@@ -76,6 +76,15 @@ metrics_head(struct mscrape *m, const char *name, const char *type,
 	metrics_out(m, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one unlabelled sample: its HELP, TYPE and value. */
+static void
+metrics_one(struct mscrape *m, const char *name, const char *type,
+    const char *help, unsigned long long v)
+{
+	metrics_head(m, name, type, help);
+	metrics_out(m, "%s %llu\n", name, v);
+}
+
 /* hub_store_command_counts()' callback (on the worker). */
 void
 metrics_count_cb(const char *status, int64_t n, void *arg)
@@ -231,39 +240,31 @@ metrics_hub(struct mscrape *m)
 	    "The hub's version (always 1)");
 	metrics_out(m, "outpost_hub_build_info{version=\"%s\"} 1\n",
 	    OUTPOST_VERSION);
-	metrics_head(m, "outpost_hub_held_requests", "gauge",
-	    "Requests held open now (agents' long polls and operators' waits)");
-	metrics_out(m, "outpost_hub_held_requests %zu\n", h->nheld);
-	metrics_head(m, "outpost_hub_draining", "gauge",
-	    "1 while the hub drains for shutdown");
-	metrics_out(m, "outpost_hub_draining %d\n", h->draining ? 1 : 0);
+	metrics_one(m, "outpost_hub_held_requests", "gauge",
+	    "Requests held open now (agents' long polls and operators' waits)",
+	    h->nheld);
+	metrics_one(m, "outpost_hub_draining", "gauge",
+	    "1 while the hub drains for shutdown", h->draining ? 1 : 0);
 	metrics_head(m, "outpost_hub_commands", "gauge",
 	    "Commands in the store by status (all agents, all hub nodes)");
 	if (m->cmds.len > 0)
 		(void)hub_buf_add(&m->out, m->cmds.data, m->cmds.len);
-	metrics_head(m, "outpost_hub_commands_queued_total", "counter",
-	    "Commands operators queued on this hub");
-	metrics_out(m, "outpost_hub_commands_queued_total %llu\n",
-	    (unsigned long long)st->commands_queued);
-	metrics_head(m, "outpost_hub_ingest_batches_total", "counter",
+	metrics_one(m, "outpost_hub_commands_queued_total", "counter",
+	    "Commands operators queued on this hub", st->commands_queued);
+	metrics_one(m, "outpost_hub_ingest_batches_total", "counter",
 	    "Batches stored (a batch sent again is counted in "
-	    "outpost_hub_ingest_duplicate_batches_total)");
-	metrics_out(m, "outpost_hub_ingest_batches_total %llu\n",
-	    (unsigned long long)st->batches);
-	metrics_head(m, "outpost_hub_ingest_duplicate_batches_total", "counter",
-	    "Batches received again and not stored again");
-	metrics_out(m, "outpost_hub_ingest_duplicate_batches_total %llu\n",
-	    (unsigned long long)st->batches_dup);
+	    "outpost_hub_ingest_duplicate_batches_total)", st->batches);
+	metrics_one(m, "outpost_hub_ingest_duplicate_batches_total", "counter",
+	    "Batches received again and not stored again", st->batches_dup);
 	metrics_head(m, "outpost_hub_ingest_bytes_total", "counter",
 	    "Batch bytes received: gzip on the wire, json once inflated");
 	metrics_out(m, "outpost_hub_ingest_bytes_total{encoding=\"gzip\"} %llu\n",
 	    (unsigned long long)st->batch_bytes);
 	metrics_out(m, "outpost_hub_ingest_bytes_total{encoding=\"json\"} %llu\n",
 	    (unsigned long long)st->batch_json_bytes);
-	metrics_head(m, "outpost_hub_forbidden_requests_total", "counter",
-	    "Operator requests refused 403 because of their token's role");
-	metrics_out(m, "outpost_hub_forbidden_requests_total %llu\n",
-	    (unsigned long long)st->forbidden);
+	metrics_one(m, "outpost_hub_forbidden_requests_total", "counter",
+	    "Operator requests refused 403 because of their token's role",
+	    st->forbidden);
 	metrics_histogram(m);
 	if (m->rows != NULL)
 		metrics_agents(m, m->rows);
