@@ -239,6 +239,11 @@ class Bench:
         log(f"HAProxy: {len(self.hap.tcp)} TCP-mode and {len(self.hap.http)} "
             f"HTTP-mode processes")
         self.sampler = Sampler(self.hap)
+        try:
+            with open(os.path.join(self.pg.data, "postmaster.pid")) as f:
+                self.sampler.pg_root = int(f.readline())
+        except (OSError, ValueError):
+            pass
         for h in self.nodes:
             if h.proc is not None:
                 self.watch_node(h)
@@ -441,6 +446,12 @@ class Bench:
                 code, when = fails.get(key) or ("none after the return", 0.0)
                 late.setdefault(code, []).append(when)
         self.fig["outage_late"] = {c: (len(v), min(v), max(v)) for c, v in late.items()}
+        # The three last back, each with its swarm stats row at the end
+        for key in sorted(back, key=back.get)[-3:]:
+            k, i = key
+            row = self.swarms[k].read()[i]
+            log(f"outage: late agent {os.path.basename(self.swarms[k].stats)}#{i}: back {back[key]:.1f} s, "
+                f"answered {answered.get(key)}, row {row}")
         log(f"outage: held in {t_held} s, back {self.fig['outage_back']}, answered in "
             f"{self.fig['outage_answered']} s; late agents' last failures "
             f"(code: n, first s, last s): {self.fig['outage_late']}")

@@ -94,6 +94,22 @@ class Sampler(threading.Thread):
         self.runq = []         # (monotonic, {pid: s waited for a CPU})
         self.watch = {}        # pid -> label, read each second
         self.stop_flag = False
+        self.pg_root = None    # the postmaster: it and its backends
+
+    def watch_children(self, root, label):
+        """Watch root and its child processes (PostgreSQL's backends,
+        which come with the nodes' connections) under one label."""
+        self.watch.setdefault(root, label)
+        for d in os.listdir("/proc"):
+            if not d.isdigit() or int(d) in self.watch:
+                continue
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            if ppid == root:
+                self.watch[int(d)] = label
 
     def run(self):
         while not self.stop_flag:
@@ -117,6 +133,8 @@ class Sampler(threading.Thread):
             self.samples.append((t, arr, held))
             with open("/proc/loadavg") as f:
                 load1 = float(f.read().split()[0])
+            if self.pg_root is not None and len(self.cpu) % 5 == 0:
+                self.watch_children(self.pg_root, "postgresql")
             pids = list(self.watch)
             self.cpu.append((t, {p: cpu_seconds(p) for p in pids}, load1))
             self.runq.append((t, {p: runq_seconds(p) for p in pids}))

@@ -18,8 +18,8 @@
  *     fail_code fail_ms
  *
  * held_from_ms: the wall clock since which a hub held the instance's
- * last poll answered 2xx (when it came back after an outage, once that
- * poll is answered); fail_code and fail_ms: its last failed poll (HTTP
+ * first poll answered 2xx after failed ones (when it came back after an
+ * outage, once that poll is answered; a later poll does not move it); fail_code and fail_ms: its last failed poll (HTTP
  * status, or -curl code; 0 = none) and when.
  *
  * connects/closes count the TCP connections the instance opened/closed

@@ -299,7 +299,7 @@ api_poll_answer(struct hub_req *r, int64_t cursor, const struct hub_buf *cmds,
 	snprintf(tail, sizeof(tail), "],\"next_poll_ms\":%u}", next_poll_ms);
 	/* A connection that has lived this poll's wait ends here: every
 	 * agent reconnects (through the balancer) about once a poll wait. */
-	if (hub_conn_age_ms(r) >= api_poll_wait_ms(r))
+	if (hub_conn_age_ms(r) + HUB_HOLD_EARLY_MS >= api_poll_wait_ms(r))
 		r->close = true;
 	hub_buf_init(&b, HUB_POLL_MAX_BYTES + 256);
 	if (hub_buf_str(&b, head) == -1 ||
@@ -379,16 +379,26 @@ api_poll(struct hub_req *r, struct hub_call *c)
 		wait_ms = (uint64_t)wait * 1000;
 		if (wait_ms > h->cfg->max_poll_wait)
 			wait_ms = h->cfg->max_poll_wait;
+		/* A margin before the wait's end: the connection (its connect,
+		 * store call, answer and close included) lasts less than the
+		 * wait it asked for, so a drain is over within one. */
+		if (wait_ms >= HUB_HOLD_SLOTTED_MS)
+			wait_ms -= HUB_HOLD_MARGIN_MS;
 		r->deadline_ms = now + wait_ms;
 		api_poll_submit(r, ack);
 		return;
 	}
 	if (c == NULL) {
-		/* Woken while held. */
+		/* Woken while held. At the end of its wait a poll is answered
+		 * empty without reading the store again: whatever became due
+		 * meanwhile woke it (an event), or is read by the agent's next
+		 * poll, which follows at once. */
 		if (r->wake == HUB_WAKE_SUPERSEDED)
 			api_poll_answer(r, 0, NULL, 0);
 		else if (h->draining)
 			api_poll_drained(r);
+		else if (r->wake == HUB_WAKE_TIMEOUT)
+			api_poll_answer(r, 0, NULL, 0);
 		else
 			api_poll_submit(r, NULL);
 		return;

@@ -491,6 +491,20 @@ void hub_batch_end(struct hub_call *);
 
 /* Milliseconds since the request's connection was accepted. */
 uint64_t hub_conn_age_ms(struct hub_req *);
+
+/* Holds of HUB_HOLD_SLOTTED_MS or more (agents' long polls) end on a
+ * multiple of HUB_HOLD_SLOT_MS (monotonic clock), rounded down,
+ * so the ones ending close together resume in one MHD_run: MHD walks its
+ * whole list of suspended connections once per run that resumes any
+ * (libmicrohttpd 0.9.x), which with thousands held and one walk per
+ * ended poll was most of a node's CPU (docs/group.md, "CPU per poll").
+ * Such polls end HUB_HOLD_MARGIN_MS or more before the wait (api.c), so
+ * a connection ends within it; one that lived the wait less
+ * HUB_HOLD_EARLY_MS has lived it, and is closed after its answer. */
+#define HUB_HOLD_SLOTTED_MS 4000
+#define HUB_HOLD_SLOT_MS   100
+#define HUB_HOLD_MARGIN_MS 200
+#define HUB_HOLD_EARLY_MS  (HUB_HOLD_SLOT_MS + HUB_HOLD_MARGIN_MS)
 /* [hub] client_ca: the connection's client certificate verifies against
  * it; false with the reason. */
 bool     hub_tls_client_ok(struct hub_req *, char *why, size_t len);

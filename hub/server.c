@@ -145,6 +145,7 @@ hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 {
 	struct hub *h = r->hub;
 	struct hub_req **list = hub_waiters(h, r->route);
+	uint64_t now, end;
 
 	r->suspended = true;
 	r->held = true;
@@ -164,7 +165,12 @@ hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 			h->nevent_waiters++;
 	}
 	h->nheld++;
-	loop_timer_arm(h->loop, &r->timer, wait_ms);
+	now = loop_now_ms(h->loop);
+	/* Long holds end on a slot, rounded down: never past their wait. */
+	end = now + wait_ms;
+	if (wait_ms >= HUB_HOLD_SLOTTED_MS)
+		end -= end % HUB_HOLD_SLOT_MS;
+	loop_timer_arm(h->loop, &r->timer, end > now ? end - now : 0);
 	MHD_suspend_connection(r->conn);
 }
 
@@ -254,7 +260,7 @@ hub_respond(struct hub_req *r, unsigned status, const char *ctype, char *body,
 	 * answer, whatever balancer is in front (the agent's poll closes
 	 * its own sooner; other clients may not). */
 	if (r->hub->draining || r->close ||
-	    hub_conn_age_ms(r) >= r->hub->cfg->max_poll_wait)
+	    hub_conn_age_ms(r) + HUB_HOLD_EARLY_MS >= r->hub->cfg->max_poll_wait)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
 	if (status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,

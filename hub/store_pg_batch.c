@@ -166,6 +166,8 @@ pg_batch_rows(struct pg_store *s, const struct hub_batch *batch, int64_t agent_i
 	if (pp.broken || PQexitPipelineMode(s->conn) != 1) {
 		pg_drop(s);
 		rc = -1;
+	} else if (rc == 0) {
+		pg_prep_todo(s);
 	}
 	if (rc == 0 && pg_copy_samples(s, &pp.copy) == -1)
 		rc = -1;

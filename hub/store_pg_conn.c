@@ -119,6 +119,7 @@ static int
 pg_connected(struct pg_store *s)
 {
 	PQsetNoticeProcessor(s->conn, pg_quiet, NULL);
+	pg_prep_forget(s);
 	if (pg_listen(s) == -1) {
 		PQfinish(s->conn);
 		s->conn = NULL;
@@ -309,7 +310,7 @@ pg_q(struct pg_store *s, const char *sql, int n, const char *const *params,
 	s->sqlstate[0] = '\0';
 	if (pg_ready(s) == -1)
 		return NULL;
-	res = PQexecParams(s->conn, sql, n, NULL, params, NULL, NULL, 0);
+	res = pg_exec(s, sql, n, params);
 	pg_later(s);
 	st = PQresultStatus(res);
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
@@ -454,6 +455,7 @@ pg_close(struct hub_store *hs)
 	if (s->pending != NULL)
 		pg_pending_end(s);
 	PQfinish(s->conn);
+	pg_prep_forget(s);
 	free(s->uri);
 	free(s);
 }
@@ -560,7 +562,7 @@ pg_pipe_send(struct pg_pipe *pp, const char *sql, int n,
 		cJSON_free(json);
 		return -1;
 	}
-	ok = PQsendQueryParams(pp->s->conn, sql, n, NULL, params, NULL, NULL, 0);
+	ok = pg_send(pp->s, sql, n, params);
 	cJSON_free(json);
 	if (!ok) {
 		pg_seterr(pp->s, "storing a batch", PQerrorMessage(pp->s->conn));
@@ -596,6 +598,8 @@ pg_pipeline(struct pg_store *s, int n, const char *const *sql,
 	if (pp.broken || PQexitPipelineMode(s->conn) != 1) {
 		pg_drop(s);
 		rc = -1;
+	} else {
+		pg_prep_todo(s);
 	}
 	pg_later(s);
 	if (rc == -1) {
@@ -651,6 +655,8 @@ pg_group_commit(struct hub_store *hs)
 		pg_drop(s);
 	else if (rc == -1)
 		pg_rollback(s);
+	else
+		pg_prep_todo(s);
 	pg_later(s);
 	free(pp);
 	return rc;

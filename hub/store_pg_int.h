@@ -16,6 +16,13 @@
 #define PG_RETENTION_LOCK "7011002"
 #define PG_BACKOFF_MIN_MS 1000
 #define PG_BACKOFF_MAX_MS 30000
+#define PG_PREP_MAX      64          /* prepared statements per connection */
+#define PG_PREP_TODO     16          /* new ones met in one pipeline */
+
+struct pg_prep {
+	uint64_t hash;
+	char    *sql;
+};
 
 struct pg_store {
 	struct hub_store   base;
@@ -39,6 +46,10 @@ struct pg_store {
 	int                pending_fd;
 	struct loop_timer  connect_timer;
 	struct pg_pipe    *group;       /* between the hub's begin and commit */
+	struct pg_prep     prep[PG_PREP_MAX];   /* on this connection */
+	int                nprep;
+	char              *todo[PG_PREP_TODO];  /* to prepare after a pipeline */
+	int                ntodo;
 };
 
 #define PG_PIPE_CHUNK 256
@@ -78,6 +89,13 @@ int pg_pipeline(struct pg_store *s, int n, const char *const *sql,
     const int *nparams, const char *const *const *params, PGresult **res);
 int pg_group_begin(struct hub_store *hs);
 int pg_group_commit(struct hub_store *hs);
+
+/* store_pg_prep.c */
+void pg_prep_forget(struct pg_store *s);
+PGresult *pg_exec(struct pg_store *s, const char *sql, int n,
+    const char *const *params);
+int pg_send(struct pg_store *s, const char *sql, int n, const char *const *params);
+void pg_prep_todo(struct pg_store *s);
 
 /* store_pg_batch.c */
 int pg_batch(struct hub_store *hs, int64_t agent_id, const struct hub_batch *batch,

@@ -288,12 +288,16 @@ tp_poll_done(struct transport *t, struct tp_req *r, CURLcode rc, long status)
 		    delay);
 		goto again;
 	}
-	t->poll_fails = 0;
 	tp_contact(t);
 	/* Held since it was sent, or since it left a queue: a poll answered
-	 * later than its wait waited that much before the hub held it. */
-	t->poll_held_from_ms = t->st.last_contact_ms - elapsed +
-	    (elapsed > t->poll_wait_asked_ms ? elapsed - t->poll_wait_asked_ms : 0);
+	 * later than its wait waited that much before the hub held it. Only
+	 * the first poll answered after failures (the agent's return): a
+	 * later, quicker one must not hide when that was. */
+	if (t->poll_fails > 0 || t->poll_held_from_ms == 0)
+		t->poll_held_from_ms = t->st.last_contact_ms - elapsed +
+		    (elapsed > t->poll_wait_asked_ms ?
+		    elapsed - t->poll_wait_asked_ms : 0);
+	t->poll_fails = 0;
 	log_release(&t->poll_complain, "transport: polling %s works again",
 	    t->base_url);
 	if (t->upload_fails == 0)

@@ -329,8 +329,9 @@ struct transport {
 	unsigned              poll_fails;
 	/* Where the last poll left the agent, for a fleet benchmark's view
 	 * of an outage (bench/swarm.c): the wait the poll in flight asked,
-	 * the wall clock since which the hub held the last poll answered
-	 * 2xx (its send time, plus any time it queued before its wait began),
+	 * the wall clock since which the hub held the first poll answered
+	 * 2xx after failures (its send time, plus any time it queued before
+	 * its wait began),
 	 * and the last failure (HTTP status, or -curl code) with its time. */
 	uint64_t              poll_wait_asked_ms, poll_held_from_ms;
 	long                  poll_fail_code;

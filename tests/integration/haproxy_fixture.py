@@ -49,8 +49,11 @@ class HAProxy:
         servers = "\n".join(
             f"  server n{i + 1} 127.0.0.1:{p}" + ("" if i < active else " disabled")
             for i, p in enumerate(ports))
+        # One thread: the fleet bench runs several HAProxy processes
+        # (descriptor limits) on a few cores; threads only add contention.
         conf = f"""global
   maxconn {maxconn}
+  nbthread 1
   stats socket {self.sock} level admin
 defaults
   mode {mode}

@@ -167,6 +167,14 @@ def test_long_poll_is_held_for_wait_then_answered_empty(hub, agent):
     assert time.monotonic() - t0 < 0.5
 
 
+def test_a_long_poll_ends_just_before_its_wait(hub, agent):
+    # 4 s or more: held to a 100 ms boundary 200-300 ms before the
+    # wait's end, so the connection ends within the wait it asked for
+    t0 = time.monotonic()
+    assert hub.poll(agent, wait=4)["commands"] == []
+    assert 3.65 <= time.monotonic() - t0 < 4.0
+
+
 def test_wait_is_capped_by_max_poll_wait(hub_factory):
     hub = hub_factory(max_poll_wait="1s")
     token = hub.add_agent("a")
