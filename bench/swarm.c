@@ -19,8 +19,9 @@
  *
  * held_from_ms: the wall clock since which a hub held the instance's
  * first poll answered 2xx after failed ones (when it came back after an
- * outage, once that poll is answered; a later poll does not move it); fail_code and fail_ms: its last failed poll (HTTP
- * status, or -curl code; 0 = none) and when.
+ * outage, once that poll is answered; a later poll does not move it);
+ * fail_code and fail_ms: its last failed poll (HTTP status, or -curl
+ * code; 0 = none) and when.
  *
  * connects/closes count the TCP connections the instance opened/closed
  * (curl's open and close socket callbacks). --persistent is the

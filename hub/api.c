@@ -428,7 +428,7 @@ api_poll(struct hub_req *r, struct hub_call *c)
 		api_poll_answer(r, c->poll.cursor, &c->poll.commands, 0);
 		goto out;
 	}
-	if (now >= r->deadline_ms || r->wake == HUB_WAKE_TIMEOUT) {
+	if (now >= r->deadline_ms) {
 		api_poll_answer(r, 0, NULL, 0);
 		goto out;
 	}

@@ -170,7 +170,7 @@ hub_req_suspend(struct hub_req *r, uint64_t wait_ms)
 	end = now + wait_ms;
 	if (wait_ms >= HUB_HOLD_SLOTTED_MS)
 		end -= end % HUB_HOLD_SLOT_MS;
-	loop_timer_arm(h->loop, &r->timer, end > now ? end - now : 0);
+	loop_timer_arm(h->loop, &r->timer, end - now);
 	MHD_suspend_connection(r->conn);
 }
 
